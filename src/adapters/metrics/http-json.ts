@@ -1,0 +1,127 @@
+/**
+ * http-json metrics provider: fetch a JSON document over HTTP and pick one number out of it.
+ *
+ *   GET {url}  →  {"domain_adapter_errors": 3, …}  →  path $.domain_adapter_errors  →  3
+ *
+ * Which number: the check's `query`, when it is non-empty, is the path (it overrides
+ * options.path); otherwise options.path; otherwise `$` (the whole body is the number). A path is
+ * a JSONPath (`$.a.b[0]`, `$['a-b']`) or a jq-style path (`.a.b[0]`, `."a-b"`, `.`), which is
+ * converted to JSONPath; jq pipes and functions are not supported. So the seed
+ * `curl http://api.example.com/metrics | jq '.domain_adapter_errors'` becomes
+ * `url: http://api.example.com/metrics` + `query: .domain_adapter_errors`.
+ *
+ * Numbers and numeric strings ("0.25", "1e3") count. Missing path, null, booleans, other
+ * strings, objects, arrays, NaN/Inf → value null with the reason in `note` (no-data is never
+ * zero). A path matching several values is a configuration error (BackendError). The server
+ * being down, answering 4xx/5xx or not with JSON → BackendError via util/http.
+ */
+import { JSONPath } from 'jsonpath-plus';
+import { z } from 'zod';
+import { BackendError, UsageError, errorMessage } from '../../errors.js';
+import { http } from '../../util/http.js';
+import { registerSecret, safeUrl } from '../../util/redact.js';
+import type { AdapterContext, MetricQuery, MetricsProvider, MetricsProviderFactory, Sample } from '../types.js';
+
+export const options = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }),
+  /** JSONPath or jq-style path to the number; the check's query overrides it when non-empty. */
+  path: z.string().min(1).optional(),
+  /** GET by default; POST (with `body`) for query endpoints that want one. Both are reads and are retried. */
+  method: z.enum(['GET', 'POST']).default('GET'),
+  /** Request body for POST: an object is sent as JSON, a string as is. */
+  body: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
+  /** Extra request headers (e.g. Authorization). Values are treated as secrets. */
+  headers: z.record(z.string(), z.string()).optional(),
+  timeoutMs: z.number().int().positive().default(10_000),
+  /** Total time budget for retrying transient failures, ms (0 = no retries). */
+  retryBudgetMs: z.number().int().nonnegative().default(15_000),
+  insecureTls: z.boolean().default(false),
+});
+export type HttpJsonOptions = z.infer<typeof options>;
+
+/**
+ * Turn a jq-style path into JSONPath; JSONPath (starting with `$`) is returned unchanged.
+ *   .a.b[0] → $.a.b[0]    . → $    ."a-b".c → $["a-b"].c    .[2] → $[2]    a.b → $.a.b
+ */
+export function toJsonPath(path: string): string {
+  const p = path.trim();
+  if (p.startsWith('$')) return p;
+  if (/\|/.test(p) || /^\.?\s*[a-z_]+\s*\(/i.test(p)) {
+    throw new UsageError(`http-json: path ${JSON.stringify(p)} uses jq pipes or functions, which are not supported`, {
+      hint: 'Use a plain path such as .a.b[0] or a JSONPath such as $.a.b[0].',
+    });
+  }
+  if (p === '.' || p === '') return '$';
+  let rest = p.startsWith('.') ? p : `.${p}`;
+  // jq's optional marker `?` and quoted keys: ."a-b" → ["a-b"]
+  rest = rest.replace(/\?(?=\.|\[|$)/g, '').replace(/\.("(?:[^"\\]|\\.)*")/g, (_m, q: string) => `[${q}]`);
+  // `.[0]` / `.["k"]` → `[0]` / `["k"]`
+  rest = rest.replace(/\.\[/g, '[');
+  return `$${rest}`;
+}
+
+const NUMERIC = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
+
+/** A JSON value → a number, or the reason it is no data. */
+export function toNumber(v: unknown): { value: number } | { reason: string } {
+  if (typeof v === 'number') return Number.isFinite(v) ? { value: v } : { reason: `value is ${v}` };
+  if (typeof v === 'string') {
+    const s = v.trim();
+    if (NUMERIC.test(s)) return { value: Number(s) };
+    if (/^[+-]?(nan|inf|infinity)$/i.test(s)) return { reason: `value is ${s}` };
+    return { reason: `value is a string that is not a number: ${JSON.stringify(s.slice(0, 60))}` };
+  }
+  if (v === null) return { reason: 'value is null' };
+  if (Array.isArray(v)) return { reason: `value is an array (${v.length} items), not a number` };
+  return { reason: `value is ${typeof v === 'object' ? 'an object' : `a ${typeof v}`}, not a number` };
+}
+
+class HttpJson implements MetricsProvider {
+  readonly name: string;
+  private readonly headers: Record<string, string>;
+
+  constructor(
+    private readonly opts: HttpJsonOptions,
+    ctx: AdapterContext,
+  ) {
+    this.name = `http-json (${safeUrl(opts.url)})`;
+    this.headers = { ...opts.headers };
+    for (const v of Object.values(this.headers)) registerSecret(v);
+    if (opts.insecureTls) ctx.log(`warning: ${this.name}: TLS certificate verification is off (insecureTls: true)`);
+    // Validate the configured path early so a bad plan fails at load, not mid-rollout.
+    if (opts.path) toJsonPath(opts.path);
+  }
+
+  async query(q: MetricQuery): Promise<Sample> {
+    const given = q.query.trim() || this.opts.path || '$';
+    const path = toJsonPath(given);
+    const res = await http({
+      backend: this.name,
+      method: this.opts.method,
+      url: this.opts.url,
+      headers: this.headers,
+      body: this.opts.method === 'POST' ? this.opts.body : undefined,
+      idempotent: true, // a metrics read, even as POST
+      timeoutMs: this.opts.timeoutMs,
+      retryBudgetMs: this.opts.retryBudgetMs,
+      insecure: this.opts.insecureTls,
+    });
+    const doc = res.json<unknown>();
+    let found: unknown[];
+    try {
+      found = JSONPath({ path, json: doc as object, wrap: true, eval: 'safe' }) as unknown[];
+    } catch (err) {
+      throw new UsageError(`${this.name}: bad path ${JSON.stringify(given)} (${path}): ${errorMessage(err)}`);
+    }
+    if (!Array.isArray(found) || found.length === 0) return { value: null, at: q.now, note: `path ${path} not found in the response` };
+    if (found.length > 1) {
+      throw new BackendError(this.name, `path ${path} matched ${found.length} values; it must select exactly one`, {
+        hint: 'Narrow the path (e.g. add an index [0] or a more specific key).',
+      });
+    }
+    const n = toNumber(found[0]);
+    return 'value' in n ? { value: n.value, at: q.now } : { value: null, at: q.now, note: `${path}: ${n.reason}` };
+  }
+}
+
+export const create: MetricsProviderFactory = (raw, ctx) => new HttpJson(options.parse(raw), ctx);
