@@ -1,0 +1,560 @@
+/**
+ * The engine: pure decisions. Given the plan, the run's state, what was observed and the
+ * time, it returns the new state (with any side effects queued in `pending`) and the events
+ * that explain each decision. No I/O, no timers, no Date.now(): the runner supplies `now`.
+ */
+import type { FlagChange } from '../adapters/types.js';
+import { describeThreshold, judge, type CheckRecord } from '../analysis/judge.js';
+import type { Check, Plan } from '../plan/model.js';
+import { isOpen, nextOpen } from './windows.js';
+import {
+  FINAL_STATUSES,
+  STATE_SCHEMA_VERSION,
+  type Action,
+  type ActionInput,
+  type Control,
+  type Decision,
+  type Incident,
+  type Observations,
+  type Outcome,
+  type RunEvent,
+  type RunState,
+} from './types.js';
+
+const iso = (t: number) => new Date(t).toISOString();
+
+class Draft {
+  readonly s: RunState;
+  readonly events: RunEvent[] = [];
+  constructor(
+    state: RunState,
+    readonly plan: Plan,
+    readonly now: number,
+  ) {
+    this.s = structuredClone(state);
+    this.s.updatedAt = now;
+  }
+  emit(type: string, msg: string, data?: Record<string, unknown>) {
+    this.events.push({ seq: this.s.seq++, at: this.now, type, msg, ...(data ? { data } : {}) });
+  }
+  enqueue(a: ActionInput) {
+    const action = { ...a, id: this.s.nextActionId++ } as Action;
+    this.s.pending.push(action);
+    return action;
+  }
+  done(): Decision {
+    return { state: this.s, events: this.events };
+  }
+}
+
+export function createRun(plan: Plan, id: string, now: number): Decision {
+  const state: RunState = {
+    schema: STATE_SCHEMA_VERSION,
+    id,
+    plan: { name: plan.name, file: plan.file, hash: plan.hash },
+    status: 'running',
+    phase: 0,
+    step: -1,
+    approved: [],
+    flags: {},
+    checks: {},
+    pending: [],
+    startedAt: now,
+    updatedAt: now,
+    seq: 1,
+    nextActionId: 1,
+  };
+  const d = new Draft(state, plan, now);
+  d.emit('run.started', `run ${id} of plan ${plan.name} started: ${plan.phases.length} phase(s), flags ${plan.flags.join(', ')}`, {
+    planHash: plan.hash,
+    phases: plan.phases.map((p) => p.name),
+  });
+  notify(d, 'run.started', 'info');
+  return d.done();
+}
+
+// ——— queries the runner uses ———
+
+export function nextStep(plan: Plan, s: Pick<RunState, 'phase' | 'step'>): { phase: number; step: number } | null {
+  const p = plan.phases[s.phase];
+  if (!p) return null;
+  if (s.step + 1 < p.steps.length) return { phase: s.phase, step: s.step + 1 };
+  if (s.phase + 1 < plan.phases.length) return { phase: s.phase + 1, step: 0 };
+  return null;
+}
+
+/** Checks to sample now: the current phase's and, at a phase boundary, the next phase's. */
+export function activeChecks(plan: Plan, s: RunState): Check[] {
+  if (!['running', 'paused', 'awaiting-approval'].includes(s.status)) return [];
+  const out = new Map<string, Check>();
+  const cur = plan.phases[s.phase];
+  if (cur) for (const c of cur.checks) out.set(c.name, c);
+  const nxt = nextStep(plan, s);
+  if (nxt && nxt.phase !== s.phase) for (const c of plan.phases[nxt.phase]!.checks) if (!out.has(c.name)) out.set(c.name, c);
+  return [...out.values()];
+}
+
+/** Flags whose backend state the engine needs (the next phase's `requires:`). */
+export function flagsToRead(plan: Plan, s: RunState): string[] {
+  if (s.status !== 'running') return [];
+  const nxt = nextStep(plan, s);
+  return nxt && nxt.step === 0 ? plan.phases[nxt.phase]!.requires : [];
+}
+
+/** When the runner should call tick() next (epoch ms), or undefined when the run is over. */
+export function nextWake(plan: Plan, s: RunState, now: number): number | undefined {
+  if (s.pending.length) return now;
+  if (FINAL_STATUSES.includes(s.status)) return undefined;
+  if (s.status === 'rolling-back') return s.rollback?.nextAt !== undefined ? Math.max(now, s.rollback.nextAt) : now;
+  const candidates = [now + plan.intervalMs];
+  if (s.holdUntil !== undefined && s.holdUntil > now) candidates.push(s.holdUntil);
+  if (s.approval?.deadline !== undefined) candidates.push(Math.max(now, s.approval.deadline));
+  if (s.status === 'running' && plan.windows && (s.holdUntil ?? 0) <= now) {
+    const open = nextOpen(plan.windows, now);
+    if (open !== undefined && open > now) candidates.push(open);
+  }
+  return Math.min(...candidates);
+}
+
+export function stepChanges(plan: Plan, phaseIdx: number, stepIdx: number): FlagChange[] {
+  const p = plan.phases[phaseIdx]!;
+  const st = p.steps[stepIdx]!;
+  const everyoneElse = Object.entries(plan.rings).find(([, r]) => !r.users?.length && !r.segments?.length)?.[0];
+  const rings = st.rings ? Object.fromEntries(Object.entries(st.rings).filter(([n]) => n !== everyoneElse)) : undefined;
+  const percentage = st.percent ?? (st.rings && everyoneElse ? (st.rings[everyoneElse] ?? 0) : 0);
+  const allow = Boolean(p.users?.length || p.segments?.length);
+  const changes: FlagChange[] = p.flags.map((flag) => ({
+    flag,
+    enabled: percentage > 0 || allow || Object.values(rings ?? {}).some((v) => v > 0),
+    percentage,
+    ...(rings && Object.keys(rings).length ? { rings } : {}),
+    ...(p.users?.length ? { users: p.users } : {}),
+    ...(p.segments?.length ? { segments: p.segments } : {}),
+    ...(p.stickiness ? { stickiness: p.stickiness } : {}),
+  }));
+  for (const [flag, v] of Object.entries(st.set)) {
+    const pct = v === true ? 100 : v === false ? 0 : v;
+    changes.push({ flag, enabled: pct > 0, percentage: pct });
+  }
+  return changes;
+}
+
+/** "25%", "rings internal 100% · beta 50%", "set" — for messages and tables. */
+export function stepLabel(plan: Plan, phaseIdx: number, stepIdx: number): string {
+  const st = plan.phases[phaseIdx]?.steps[stepIdx];
+  if (!st) return '-';
+  if (st.percent !== undefined) return `${st.percent}%`;
+  if (st.rings) return Object.entries(st.rings).map(([r, v]) => `${r} ${v}%`).join(' · ');
+  return Object.entries(st.set).map(([f, v]) => `${f}=${v}`).join(' ');
+}
+
+// ——— decisions ———
+
+export function tick(plan: Plan, state: RunState, obs: Observations, now: number): Decision {
+  const d = new Draft(state, plan, now);
+  const s = d.s;
+  if (s.pending.length || FINAL_STATUSES.includes(s.status)) return d.done();
+
+  if (s.status === 'rolling-back') {
+    progressRollback(d);
+    return d.done();
+  }
+
+  // 1. Judge every active check; act on sustained breaches and no-data policies.
+  const checks = activeChecks(plan, s);
+  for (const c of checks) {
+    const prev = s.checks[c.name];
+    const rec: CheckRecord & { actedOn?: boolean } = judge(c, obs.samples[c.name], prev, now);
+    if (prev && (prev as { actedOn?: boolean }).actedOn && rec.verdict === prev.verdict && (rec.failingSince ?? rec.noDataSince) === (prev.failingSince ?? prev.noDataSince))
+      rec.actedOn = true;
+    s.checks[c.name] = rec;
+    if (!prev || prev.verdict !== rec.verdict || rec.breached !== prev.breached)
+      d.emit('check.changed', `check ${c.name}: ${rec.verdict}${rec.breached ? ' (BREACH)' : ''} — ${rec.reason}`, { check: c.name, value: rec.value, baseline: rec.baseline, verdict: rec.verdict, breached: rec.breached });
+  }
+  for (const name of Object.keys(s.checks)) if (!checks.some((c) => c.name === name)) delete s.checks[name];
+  for (const c of checks) {
+    if (FINAL_STATUSES.includes(s.status) || (s.status as string) === 'rolling-back') break;
+    const rec = s.checks[c.name] as CheckRecord & { actedOn?: boolean };
+    if (rec.actedOn) continue;
+    if (rec.breached) {
+      const why = `check "${c.name}" breached (${c.tier}): ${rec.reason}`;
+      d.emit('breach.detected', why, { check: c.name, tier: c.tier, action: c.action, value: rec.value, threshold: describeThreshold(c) });
+      rec.actedOn = true;
+      if (c.action === 'rollback') startRollback(d, why, 'check', plan.rollback.mode);
+      else if (c.action === 'pause' && s.status === 'running') pause(d, `${why}. Investigate, then \`rollout resume\` or \`rollout rollback\``);
+      else if (c.action === 'notify') notify(d, 'breach.detected', c.tier === 'critical' ? 'critical' : 'warning', { reason: why });
+      if (c.action !== 'notify' && c.action !== 'pause') continue;
+      if (c.action === 'pause' && s.status === 'paused') notify(d, 'breach.detected', 'warning', { reason: why });
+    } else if (rec.verdict === 'no-data') {
+      const since = rec.noDataSince ?? now;
+      const what = `check "${c.name}" has no data (${rec.reason})`;
+      if (c.noData === 'rollback') {
+        rec.actedOn = true;
+        startRollback(d, `${what}; its noData policy is rollback`, 'no-data', plan.rollback.mode);
+      } else if (s.status === 'running' && (c.noData === 'pause' || (c.noData === 'hold' && now - since >= c.noDataTimeoutMs))) {
+        rec.actedOn = true;
+        pause(d, `${what} for ${Math.round((now - since) / 1000)}s; not advancing without data. Fix the provider, then \`rollout resume\``);
+      }
+    }
+  }
+  if (s.status !== 'running' && s.status !== 'awaiting-approval') return d.done();
+
+  // 2. Approval deadlines.
+  if (s.status === 'awaiting-approval') {
+    const a = s.approval!;
+    if (a.deadline !== undefined && now >= a.deadline) {
+      const gate = approvalFor(plan, a.phase, a.step);
+      const why = `no decision within the approval window (deadline ${iso(a.deadline)})`;
+      d.emit('approval.timeout', why, { key: a.key, onTimeout: gate?.onTimeout ?? 'pause' });
+      s.approval = undefined;
+      if (gate?.onTimeout === 'abort') finish(d, 'aborted', why);
+      else if (gate?.onTimeout === 'rollback') startRollback(d, why, 'approval-timeout', plan.rollback.mode);
+      else pause(d, `${why}; \`rollout approve\` still lets it go on`, { keepApproval: a });
+    } else s.waitingFor = `approval for ${a.key === `p${a.phase}` ? `phase ${plan.phases[a.phase]!.name}` : `step ${stepLabel(plan, a.phase, a.step)}`}`;
+    return d.done();
+  }
+
+  // 3. Holding?
+  if (s.holdUntil !== undefined && now < s.holdUntil) {
+    s.waitingFor = `hold until ${iso(s.holdUntil)}`;
+    return d.done();
+  }
+
+  // 4. Next step, if every gate lets it through.
+  const nxt = nextStep(plan, s);
+  if (!nxt) {
+    finish(d, 'completed', 'every phase reached its final step and held healthy');
+    return d.done();
+  }
+  const target = plan.phases[nxt.phase]!;
+  const blocking = target.checks.filter((c) => {
+    const r = s.checks[c.name];
+    return !r || (r.verdict !== 'pass' && !(r.verdict === 'no-data' && c.noData === 'pass'));
+  });
+  if (blocking.length) {
+    const why = blocking.map((c) => `${c.name}: ${s.checks[c.name]?.reason ?? 'not measured'}`).join('; ');
+    if (s.waitingFor !== `checks: ${why}`) d.emit('step.blocked', `not advancing to ${stepLabel(plan, nxt.phase, nxt.step)}: ${why}`);
+    s.waitingFor = `checks: ${why}`;
+    return d.done();
+  }
+  if (plan.windows && !isOpen(plan.windows, now)) {
+    const open = nextOpen(plan.windows, now);
+    const w = `rollout window (opens ${open ? iso(open) : 'not within 60 days'})`;
+    if (s.waitingFor !== w) d.emit('window.closed', `outside the rollout window; next step waits until ${open ? iso(open) : 'never (check windows:)'}`);
+    s.waitingFor = w;
+    return d.done();
+  }
+  if (nxt.step === 0) {
+    for (const r of target.requires) {
+      const seen = obs.flags?.[r];
+      const own = s.flags[r];
+      const on = seen ? seen.exists && seen.enabled && seen.percentage >= 100 : own ? own.enabled && own.percentage >= 100 : false;
+      if (!on) {
+        const at = seen ? (seen.exists ? (seen.enabled ? `${seen.percentage}%` : 'off') : 'missing') : own ? `${own.percentage}%` : 'unknown';
+        pause(d, `phase "${target.name}" requires ${r} fully on, but it is ${at}. Roll it out first, then \`rollout resume\``);
+        return d.done();
+      }
+    }
+  }
+  const gate = approvalFor(plan, nxt.phase, nxt.step);
+  const key = gateKey(plan, nxt.phase, nxt.step);
+  if (gate && key && !s.approved.includes(key)) {
+    s.status = 'awaiting-approval';
+    s.approval = {
+      key,
+      phase: nxt.phase,
+      step: nxt.step,
+      requestedAt: now,
+      ...(gate.timeoutMs !== undefined ? { deadline: now + gate.timeoutMs } : {}),
+      ...(gate.message ? { message: gate.message } : {}),
+    };
+    s.waitingFor = `approval for ${nxt.step === 0 && target.approval ? `phase ${target.name}` : `step ${stepLabel(plan, nxt.phase, nxt.step)}`}`;
+    d.emit('approval.requested', `go/no-go: ${gate.message ?? `approve ${s.waitingFor.replace('approval for ', '')}`}${gate.timeoutMs ? ` (decision window until ${iso(now + gate.timeoutMs)})` : ''}`, { key, approvers: gate.approvers });
+    notify(d, 'approval.requested', 'warning');
+    return d.done();
+  }
+  const changes = stepChanges(plan, nxt.phase, nxt.step);
+  d.enqueue({ kind: 'apply-flags', purpose: 'step', changes, phase: nxt.phase, step: nxt.step });
+  d.emit('step.intent', `applying ${target.name} ${stepLabel(plan, nxt.phase, nxt.step)}: checks pass (${target.checks.map((c) => `${c.name}=${fmt(s.checks[c.name]?.value)}`).join(', ') || 'no checks'})`, {
+    phase: nxt.phase,
+    step: nxt.step,
+    changes,
+  });
+  s.waitingFor = `applying ${stepLabel(plan, nxt.phase, nxt.step)}`;
+  return d.done();
+}
+
+export function complete(plan: Plan, state: RunState, actionId: number, outcome: Outcome, now: number): Decision {
+  const d = new Draft(state, plan, now);
+  const s = d.s;
+  const idx = s.pending.findIndex((a) => a.id === actionId);
+  if (idx < 0) return d.done();
+  const [a] = s.pending.splice(idx, 1) as [Action];
+  const rb = s.rollback;
+  switch (a.kind) {
+    case 'apply-flags': {
+      if (outcome.ok) for (const c of a.changes) s.flags[c.flag] = { enabled: c.enabled, percentage: c.enabled ? (c.percentage ?? 100) : 0, ...(c.rings ? { rings: c.rings } : {}) };
+      if (a.purpose === 'step') {
+        const label = stepLabel(plan, a.phase!, a.step!);
+        if (!outcome.ok) {
+          d.emit('step.failed', `could not apply ${plan.phases[a.phase!]!.name} ${label}: ${outcome.detail}`, { phase: a.phase, step: a.step, readBack: outcome.readBack });
+          if (s.status === 'running') pause(d, `flag backend failed while applying ${label}: ${outcome.detail}. Fix the backend, then \`rollout resume\` retries this step`);
+          break;
+        }
+        const phaseChanged = a.phase !== s.phase;
+        s.phase = a.phase!;
+        s.step = a.step!;
+        s.stepAppliedAt = now;
+        const st = plan.phases[s.phase]!.steps[s.step]!;
+        const lastOfPhase = s.step === plan.phases[s.phase]!.steps.length - 1;
+        if (s.promoteFull && lastOfPhase) s.promoteFull = false;
+        s.holdUntil = s.promoteFull ? now : now + st.holdMs;
+        if (phaseChanged) d.emit('phase.started', `phase ${plan.phases[s.phase]!.name} started`, { phase: s.phase });
+        d.emit('step.applied', `${plan.phases[s.phase]!.name}: ${label} applied; holding ${Math.round((s.holdUntil - now) / 1000)}s until ${iso(s.holdUntil)}`, {
+          phase: s.phase,
+          step: s.step,
+          changes: a.changes,
+          holdUntil: s.holdUntil,
+        });
+        if (s.status === 'running') s.waitingFor = `hold until ${iso(s.holdUntil)}`;
+        notify(d, 'step.applied', 'info');
+      } else {
+        if (!outcome.ok) rb?.failures.push(`flag write failed: ${outcome.detail}`);
+        if (rb && rb.mode === 'gradual' && rb.stage < plan.rollback.steps.length) {
+          const st = plan.rollback.steps[rb.stage]!;
+          rb.stage++;
+          rb.nextAt = now + st.waitMs;
+          d.emit(outcome.ok ? 'rollback.step' : 'rollback.step-failed', `rollback: flags to ${st.percent}%${outcome.ok ? '' : ` FAILED: ${outcome.detail}`}${st.waitMs ? `; next in ${Math.round(st.waitMs / 1000)}s` : ''}`, { percent: st.percent });
+        } else {
+          if (rb) rb.stage = plan.rollback.steps.length;
+          d.emit(outcome.ok ? 'rollback.flags-off' : 'rollback.flags-failed', outcome.ok ? `rollback: flags off (${a.changes.map((c) => c.flag).join(', ')})` : `rollback: turning flags off FAILED: ${outcome.detail}`, { readBack: outcome.readBack });
+        }
+      }
+      break;
+    }
+    case 'run-command':
+      d.emit(outcome.ok ? 'command.finished' : 'command.failed', `${a.purpose} command "${a.command.name}": ${outcome.detail}`, { argv: a.command.argv, output: outcome.output });
+      if (!outcome.ok && rb) rb.failures.push(`${a.command.name}: ${outcome.detail}`);
+      break;
+    case 'health-check':
+      if (rb) rb.healthy = outcome.ok;
+      d.emit(outcome.ok ? 'health.ok' : 'health.failed', `health check after rollback: ${outcome.detail}`, { output: outcome.output });
+      if (!outcome.ok && rb) rb.failures.push(`health check failed: ${outcome.detail}`);
+      break;
+    case 'notify':
+      d.emit(outcome.ok ? 'notify.sent' : 'notify.failed', `notice ${a.event}: ${outcome.detail}`);
+      break;
+    case 'record-incident':
+      d.emit(outcome.ok ? 'incident.recorded' : 'incident.failed', `incident: ${a.incident.reason} (${outcome.detail})`, { incident: a.incident });
+      break;
+  }
+  return d.done();
+}
+
+export function control(plan: Plan, state: RunState, ctl: Control, now: number): Decision & { error?: string; hint?: string } {
+  const d = new Draft(state, plan, now);
+  const s = d.s;
+  const by = ctl.by ? ` by ${ctl.by}` : '';
+  const refuse = (error: string, hint?: string) => ({ state, events: [], error, hint });
+  const final = FINAL_STATUSES.includes(s.status);
+  switch (ctl.kind) {
+    case 'pause':
+      if (s.status !== 'running' && s.status !== 'awaiting-approval') return refuse(`run ${s.id} is ${s.status}; only a running run can be paused`);
+      pause(d, `${ctl.reason}${by}`);
+      break;
+    case 'resume':
+      if (s.status !== 'paused') return refuse(`run ${s.id} is ${s.status}, not paused`, s.status === 'awaiting-approval' ? 'Use `rollout approve`.' : undefined);
+      s.status = s.approval ? 'awaiting-approval' : 'running';
+      s.reason = undefined;
+      s.checks = {}; // streaks restart: a paused check must prove itself again
+      d.emit('run.resumed', `resumed${by}`);
+      break;
+    case 'approve': {
+      const a = s.approval;
+      if (!a || (s.status !== 'awaiting-approval' && s.status !== 'paused')) return refuse(`run ${s.id} is not waiting for an approval (it is ${s.status})`);
+      s.approved.push(a.key);
+      s.approval = undefined;
+      s.status = 'running';
+      s.reason = undefined;
+      d.emit('approval.granted', `go: approved${by}${ctl.note ? ` (${ctl.note})` : ''}`, { key: a.key, by: ctl.by });
+      break;
+    }
+    case 'reject':
+      if (s.status !== 'awaiting-approval') return refuse(`run ${s.id} is not waiting for an approval`);
+      finish(d, 'aborted', `no-go${by}: ${ctl.reason}`);
+      break;
+    case 'abort':
+      if (final) return refuse(`run ${s.id} already ${s.status}`);
+      if (s.status === 'rolling-back') return refuse(`run ${s.id} is rolling back; a rollback is not aborted halfway`, 'Wait for it to finish; `rollout status` shows progress.');
+      s.pending = s.pending.filter((a) => a.kind === 'notify');
+      finish(d, 'aborted', `${ctl.reason}${by}; flags left as they are (use \`rollout rollback\` to turn them off)`);
+      break;
+    case 'rollback':
+      if (s.status === 'rolling-back' || s.status === 'rolled-back') return refuse(`run ${s.id} is already ${s.status}`);
+      startRollback(d, `${ctl.reason}${by}`, 'manual', ctl.mode ?? plan.rollback.mode);
+      break;
+    case 'promote':
+      if (s.status !== 'running') return refuse(`run ${s.id} is ${s.status}; only a running run can be promoted`, s.status === 'paused' ? 'Resume it first.' : undefined);
+      if (s.holdUntil !== undefined && s.holdUntil > now) s.holdUntil = now;
+      if (ctl.full) s.promoteFull = true;
+      d.emit('run.promoted', `promoted${ctl.full ? ' (full: holds skipped to the end of this phase)' : ': hold ended early'}${by}; checks must still pass`);
+      break;
+  }
+  return d.done();
+}
+
+// ——— helpers ———
+
+function fmt(v: number | null | undefined): string {
+  return v === null || v === undefined ? 'no data' : String(Math.round(v * 10000) / 10000);
+}
+
+function approvalFor(plan: Plan, phase: number, step: number) {
+  const p = plan.phases[phase];
+  return p?.steps[step]?.approval ?? (step === 0 ? p?.approval : undefined);
+}
+
+function gateKey(plan: Plan, phase: number, step: number): string | undefined {
+  const p = plan.phases[phase];
+  if (p?.steps[step]?.approval) return `p${phase}s${step}`;
+  if (step === 0 && p?.approval) return `p${phase}`;
+  return undefined;
+}
+
+function pause(d: Draft, reason: string, opts: { keepApproval?: RunState['approval'] } = {}) {
+  d.s.status = 'paused';
+  d.s.reason = reason;
+  d.s.waitingFor = 'a human: `rollout resume`, `rollout rollback` or `rollout abort`';
+  if (opts.keepApproval) d.s.approval = opts.keepApproval;
+  d.emit('run.paused', `paused: ${reason}`);
+  notify(d, 'run.paused', 'warning', { reason });
+}
+
+function finish(d: Draft, status: 'completed' | 'aborted' | 'rolled-back', reason: string) {
+  d.s.status = status;
+  d.s.reason = reason;
+  d.s.waitingFor = undefined;
+  d.s.finishedAt = d.now;
+  d.s.holdUntil = undefined;
+  d.s.approval = undefined;
+  d.emit(`run.${status}`, `run ${status}: ${reason}`);
+  notify(d, `run.${status}`, status === 'completed' ? 'info' : 'warning', { reason });
+}
+
+function currentPercentage(d: Draft): number | null {
+  const p = d.plan.phases[d.s.phase];
+  const f = p?.flags[0] ?? Object.keys(d.s.flags)[0];
+  return f && d.s.flags[f] ? d.s.flags[f].percentage : null;
+}
+
+function vars(d: Draft, extra: Record<string, string | number | null> = {}): Record<string, string | number | null> {
+  const s = d.s;
+  const p = d.plan.phases[s.phase];
+  const nxt = nextStep(d.plan, s);
+  return {
+    plan: d.plan.name,
+    run: s.id,
+    phase: p?.name ?? null,
+    flags: (p?.flags.length ? p.flags : d.plan.flags).join(', '),
+    percentage: currentPercentage(d),
+    nextStep: nxt ? stepLabel(d.plan, nxt.phase, nxt.step) : 'done',
+    nextAt: s.holdUntil ? iso(s.holdUntil) : null,
+    status: s.status,
+    reason: s.reason ?? null,
+    checks: Object.entries(s.checks)
+      .map(([n, r]) => `${n} ${fmt(r.value)} (${r.verdict})`)
+      .join(', '),
+    time: iso(d.now),
+    ...extra,
+  };
+}
+
+function notify(d: Draft, event: string, severity: 'info' | 'warning' | 'critical', extra: Record<string, string | number | null> = {}, targets?: string[]) {
+  if (!Object.keys(d.plan.notify.targets).length) return;
+  d.enqueue({ kind: 'notify', event, severity, vars: vars(d, extra), ...(targets ? { targets } : {}) });
+}
+
+function startRollback(d: Draft, reason: string, trigger: Incident['trigger'], mode: 'immediate' | 'gradual') {
+  const s = d.s;
+  const pct = currentPercentage(d);
+  s.pending = s.pending.filter((a) => a.kind !== 'apply-flags' || a.purpose !== 'step');
+  s.status = 'rolling-back';
+  s.reason = reason;
+  s.approval = undefined;
+  s.holdUntil = undefined;
+  s.waitingFor = 'rollback to finish';
+  const gradual = mode === 'gradual' && d.plan.rollback.steps.length > 0;
+  s.rollback = { reason, trigger, mode: gradual ? 'gradual' : 'immediate', startedAt: d.now, stage: 0, failures: [], escalated: false };
+  d.emit('rollback.started', `ROLLBACK (${gradual ? 'gradual' : 'immediate'}): ${reason}`, { trigger, phase: d.plan.phases[s.phase]?.name, percentage: pct });
+  if (!gradual) {
+    // Flags first: the fastest way back to safety. Then the record, the notice, the commands.
+    d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes: d.plan.flags.map((flag) => ({ flag, enabled: false, percentage: 0 })) });
+  }
+  d.enqueue({
+    kind: 'record-incident',
+    incident: {
+      severity: trigger === 'manual' ? 'warning' : 'critical',
+      reason,
+      trigger,
+      phase: d.plan.phases[s.phase]?.name ?? null,
+      percentage: pct,
+      at: iso(d.now),
+      checks: Object.fromEntries(Object.entries(s.checks).map(([n, r]) => [n, { value: r.value, reason: r.reason }])),
+    },
+  });
+  notify(d, 'rollback.started', 'critical', { reason });
+  if (!gradual) queueRollbackTail(d);
+}
+
+function rollbackEnv(d: Draft): Record<string, string> {
+  const s = d.s;
+  return {
+    ROLLOUT_REASON: s.rollback?.reason ?? '',
+    ROLLOUT_RUN_ID: s.id,
+    ROLLOUT_PLAN: d.plan.name,
+    ROLLOUT_PHASE: d.plan.phases[s.phase]?.name ?? '',
+    ROLLOUT_FLAGS: d.plan.flags.join(','),
+  };
+}
+
+function queueRollbackTail(d: Draft) {
+  const env = rollbackEnv(d);
+  for (const command of d.plan.rollback.commands) d.enqueue({ kind: 'run-command', purpose: 'rollback', command, env });
+  const hc = d.plan.rollback.healthCheck;
+  if (hc) d.enqueue({ kind: 'health-check', command: hc.command, http: hc.http, retries: hc.retries, intervalMs: hc.intervalMs, timeoutMs: hc.timeoutMs, env });
+  (d.s.rollback as RollbackStateWithTail).tailQueued = true;
+}
+
+type RollbackStateWithTail = NonNullable<RunState['rollback']> & { tailQueued?: boolean };
+
+function progressRollback(d: Draft) {
+  const s = d.s;
+  const rb = s.rollback as RollbackStateWithTail;
+  const steps = d.plan.rollback.steps;
+  if (rb.mode === 'gradual' && rb.stage < steps.length) {
+    if (rb.nextAt !== undefined && d.now < rb.nextAt) {
+      s.waitingFor = `gradual rollback: next step at ${iso(rb.nextAt)}`;
+      return;
+    }
+    const st = steps[rb.stage]!;
+    const changes = d.plan.flags
+      .filter((f) => !s.flags[f] || s.flags[f].percentage > st.percent || (st.percent === 0 && s.flags[f].enabled))
+      .map((flag) => ({ flag, enabled: st.percent > 0, percentage: st.percent }));
+    d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes });
+    return;
+  }
+  if (!rb.tailQueued) {
+    queueRollbackTail(d);
+    return;
+  }
+  if (rb.failures.length && !rb.escalated) {
+    rb.escalated = true;
+    const why = `rollback incomplete: ${rb.failures.join('; ')}`;
+    d.emit('rollback.escalated', `ESCALATING: ${why} — manual intervention required`);
+    const env = { ...rollbackEnv(d), ROLLOUT_FAILURES: rb.failures.join('\n') };
+    for (const command of d.plan.rollback.escalate.commands) d.enqueue({ kind: 'run-command', purpose: 'escalate', command, env });
+    notify(d, 'rollback.failed', 'critical', { reason: why }, d.plan.rollback.escalate.notify.length ? d.plan.rollback.escalate.notify : undefined);
+    return;
+  }
+  finish(d, 'rolled-back', rb.failures.length ? `${rb.reason} — rollback INCOMPLETE: ${rb.failures.join('; ')}` : rb.reason);
+}

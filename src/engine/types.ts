@@ -1,0 +1,118 @@
+import type { FlagChange, FlagState } from '../adapters/types.js';
+import type { CheckRecord, Observation } from '../analysis/judge.js';
+import type { Command } from '../plan/model.js';
+
+export const STATE_SCHEMA_VERSION = 1;
+
+export type RunStatus = 'running' | 'paused' | 'awaiting-approval' | 'rolling-back' | 'completed' | 'rolled-back' | 'aborted';
+export const FINAL_STATUSES: readonly RunStatus[] = ['completed', 'rolled-back', 'aborted'];
+
+export interface FlagRecord {
+  enabled: boolean;
+  percentage: number;
+  rings?: Record<string, number>;
+}
+
+/** A side effect the runner performs. Recorded in state before it happens (intent). */
+export type Action =
+  | { id: number; kind: 'apply-flags'; purpose: 'step' | 'rollback'; changes: FlagChange[]; phase?: number; step?: number }
+  | { id: number; kind: 'run-command'; purpose: 'rollback' | 'escalate'; command: Command; env: Record<string, string> }
+  | { id: number; kind: 'health-check'; command?: Command; http?: { url: string; expectStatus: number }; retries: number; intervalMs: number; timeoutMs: number; env: Record<string, string> }
+  | { id: number; kind: 'notify'; event: string; severity: 'info' | 'warning' | 'critical'; vars: Record<string, string | number | null>; targets?: string[] }
+  | { id: number; kind: 'record-incident'; incident: Incident };
+
+export type ActionInput = Action extends infer A ? (A extends { id: number } ? Omit<A, 'id'> : never) : never;
+
+export interface Incident {
+  severity: 'critical' | 'warning';
+  reason: string;
+  trigger: 'check' | 'manual' | 'approval-timeout' | 'no-data';
+  phase: string | null;
+  percentage: number | null;
+  at: string;
+  checks: Record<string, { value: number | null; reason: string }>;
+}
+
+export interface RollbackState {
+  reason: string;
+  trigger: Incident['trigger'];
+  mode: 'immediate' | 'gradual';
+  startedAt: number;
+  /** Gradual: index of the next stage to apply; stages.length = flags done. */
+  stage: number;
+  nextAt?: number;
+  failures: string[];
+  /** Health check result after the flags were off: undefined until checked. */
+  healthy?: boolean;
+  escalated: boolean;
+}
+
+export interface RunState {
+  schema: number;
+  id: string;
+  plan: { name: string; file: string; hash: string };
+  status: RunStatus;
+  /** Why paused / aborted / rolled back; what the run waits for while running. */
+  reason?: string;
+  waitingFor?: string;
+  /** Current phase and the index of the last applied step in it (-1: none yet). */
+  phase: number;
+  step: number;
+  holdUntil?: number;
+  stepAppliedAt?: number;
+  /** Skip holds up to and including the final step of the current phase (promote --full). */
+  promoteFull?: boolean;
+  approval?: { key: string; phase: number; step: number; requestedAt: number; deadline?: number; message?: string };
+  approved: string[];
+  /** Last confirmed state of each flag this run wrote. */
+  flags: Record<string, FlagRecord>;
+  checks: Record<string, CheckRecord>;
+  /** Side effects decided but not yet completed, in order. */
+  pending: Action[];
+  rollback?: RollbackState;
+  startedAt: number;
+  updatedAt: number;
+  finishedAt?: number;
+  /** Next event sequence number and next action id. */
+  seq: number;
+  nextActionId: number;
+}
+
+export interface RunEvent {
+  seq: number;
+  at: number;
+  type: string;
+  msg: string;
+  data?: Record<string, unknown>;
+}
+
+export interface Observations {
+  /** Check name → what its provider returned. */
+  samples: Record<string, Observation>;
+  /** Flags the runner read from the backend (for `requires:`). */
+  flags?: Record<string, FlagState>;
+}
+
+export type Control =
+  | { kind: 'pause'; reason: string; by?: string }
+  | { kind: 'resume'; by?: string }
+  | { kind: 'approve'; by?: string; note?: string }
+  | { kind: 'reject'; by?: string; reason: string }
+  | { kind: 'abort'; reason: string; by?: string }
+  | { kind: 'rollback'; reason: string; by?: string; mode?: 'immediate' | 'gradual' }
+  | { kind: 'promote'; full: boolean; by?: string };
+
+export interface Outcome {
+  ok: boolean;
+  /** Human summary: "exit 0 in 12 ms", "HTTP 503: …". */
+  detail: string;
+  /** Captured output (commands), redacted. */
+  output?: string;
+  /** Flags read back after a write (verification). */
+  readBack?: FlagState[];
+}
+
+export interface Decision {
+  state: RunState;
+  events: RunEvent[];
+}

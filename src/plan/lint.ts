@@ -1,0 +1,154 @@
+/** Semantic rules the schema cannot express. Pure: plan in, issues out. */
+import type { Plan } from './model.js';
+import type { PlanDoc } from './schema.js';
+
+export interface LintIssue {
+  path: (string | number)[];
+  key?: string;
+  message: string;
+  severity: 'error' | 'warning';
+}
+
+export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
+  const out: LintIssue[] = [];
+  const err = (path: (string | number)[], message: string, key?: string) => out.push({ path, message, severity: 'error', key });
+  const warn = (path: (string | number)[], message: string, key?: string) => out.push({ path, message, severity: 'warning', key });
+
+  // Unique names.
+  const seen = new Set<string>();
+  plan.phases.forEach((p, i) => {
+    if (seen.has(p.name)) err(['phases', i, 'name'], `phase name "${p.name}" is used twice`);
+    seen.add(p.name);
+  });
+  const checkNames = new Map<string, string>();
+  const allChecks = [...(doc.checks ?? []).map((c, i) => ({ c, path: ['checks', i] as (string | number)[] }))];
+  doc.phases.forEach((p, pi) => (p.checks ?? []).forEach((c, ci) => allChecks.push({ c, path: ['phases', pi, 'checks', ci] })));
+  for (const { c, path } of allChecks) {
+    if (!plan.metrics[c.provider]) {
+      const known = Object.keys(plan.metrics);
+      err([...path, 'provider'], `unknown metrics provider "${c.provider}"${known.length ? ` (known: ${known.join(', ')})` : ' — define it under `metrics:`'}`);
+    }
+    if (c.max === undefined && c.min === undefined && !c.relative) err(path, `check "${c.name}" has no threshold: give max, min or relative`);
+    if (c.max !== undefined && c.min !== undefined && c.min > c.max) err(path, `check "${c.name}": min ${c.min} is above max ${c.max}`);
+    if (c.relative && c.relative.maxIncrease === undefined && c.relative.maxDecrease === undefined)
+      err([...path, 'relative'], 'relative needs maxIncrease or maxDecrease');
+    for (const ph of c.phases ?? []) if (!seen.has(ph)) err([...path, 'phases'], `unknown phase "${ph}"`);
+    const scope = path[0] === 'phases' ? `phase ${String(path[1])}` : 'plan';
+    if (checkNames.get(c.name) === scope) err([...path, 'name'], `check name "${c.name}" is used twice`);
+    checkNames.set(c.name, scope);
+  }
+
+  // Steps: within 0..100, increasing, no big jumps; rings known.
+  const ringNames = Object.keys(plan.rings);
+  doc.phases.forEach((p, pi) => {
+    const steps = plan.phases[pi]!.steps;
+    if (p.flags.length === 0 && steps.every((s) => Object.keys(s.set).length === 0))
+      err(['phases', pi], `phase "${p.name}" changes nothing: give it flags (or steps with set:)`);
+    let prev: number | undefined;
+    steps.forEach((s, si) => {
+      const path = ['phases', pi, 'steps', si];
+      if (s.percent !== undefined && p.flags.length === 0) err(path, 'a percentage step needs flags: on the phase');
+      if (s.percent === undefined && !s.rings && Object.keys(s.set).length === 0) err(path, 'this step sets nothing: give percent, rings or set');
+      if (s.percent !== undefined) {
+        if (prev !== undefined && s.percent < prev) err(path, `steps must not decrease: ${prev}% then ${s.percent}% (a rollback is not a step)`);
+        else if (prev !== undefined && s.percent === prev) warn(path, `step repeats ${s.percent}%`);
+        else if (prev !== undefined && s.percent - prev > plan.maxJump)
+          warn(path, `jump from ${prev}% to ${s.percent}% is more than ${plan.maxJump} points ("don't skip percentage steps"); add steps or raise defaults.maxJump`);
+        prev = s.percent;
+      }
+      for (const r of Object.keys(s.rings ?? {})) {
+        if (!ringNames.includes(r)) err([...path, 'rings'], `unknown ring "${r}"${ringNames.length ? ` (known: ${ringNames.join(', ')})` : ' — define it under `rings:`'}`, r);
+      }
+    });
+  });
+
+  // requires: known order, no cycles.
+  const phaseOfFlag = new Map<string, number>();
+  plan.phases.forEach((p, i) => {
+    for (const f of [...p.flags, ...p.steps.flatMap((s) => Object.keys(s.set))]) if (!phaseOfFlag.has(f)) phaseOfFlag.set(f, i);
+  });
+  const edges = new Map<string, string[]>();
+  plan.phases.forEach((p, i) => {
+    for (const f of p.flags) edges.set(f, [...(edges.get(f) ?? []), ...p.requires]);
+    p.requires.forEach((r, ri) => {
+      const at = phaseOfFlag.get(r);
+      if (p.flags.includes(r)) err(['phases', i, 'requires', ri], `phase "${p.name}" requires "${r}", which it rolls out itself`);
+      else if (at !== undefined && at > i)
+        err(['phases', i, 'requires', ri], `"${r}" is rolled out later (phase "${plan.phases[at]!.name}"); it cannot be required here`);
+    });
+  });
+  const cycle = findCycle(edges);
+  if (cycle) {
+    const i = plan.phases.findIndex((p) => p.flags.includes(cycle[0]!));
+    err(['phases', Math.max(0, i), 'requires'], `cyclic requires: ${cycle.join(' → ')}`);
+  }
+
+  // Rollback.
+  if (plan.rollback.mode === 'gradual') {
+    if (plan.rollback.steps.length === 0) err(['rollback', 'steps'], 'gradual rollback needs steps (e.g. 50, 25, 10, 0 with waits)');
+    let prev = 101;
+    plan.rollback.steps.forEach((s, i) => {
+      if (s.percent >= prev) err(['rollback', 'steps', i], `rollback steps must decrease: ${prev}% then ${s.percent}%`);
+      prev = s.percent;
+    });
+    if (plan.rollback.steps.length && plan.rollback.steps.at(-1)!.percent !== 0) warn(['rollback', 'steps'], 'gradual rollback does not end at 0%: flags stay partly on');
+  }
+  doc.rollback?.commands?.forEach((c, i) => {
+    const shell = !Array.isArray(c) && c.shell;
+    const argv = Array.isArray(c) ? c : c.run;
+    if (!shell && argv.some((a) => /\$\{?ROLLOUT_REASON/.test(a)))
+      warn(['rollback', 'commands', i], 'ROLLOUT_REASON is an environment variable: without shell it is not expanded in argv; read it from the environment');
+  });
+  if (plan.rollback.healthCheck && !plan.rollback.healthCheck.command && !plan.rollback.healthCheck.http)
+    err(['rollback', 'healthCheck'], 'healthCheck needs command or http');
+
+  // Notify targets referenced.
+  const targets = Object.keys(plan.notify.targets);
+  for (const [ev, list] of Object.entries(plan.notify.events ?? {}))
+    list.forEach((t, i) => {
+      if (!targets.includes(t)) err(['notify', 'events', ev, i], `unknown notify target "${t}"`);
+    });
+  plan.rollback.escalate.notify.forEach((t, i) => {
+    if (!targets.includes(t)) err(['rollback', 'escalate', 'notify', i], `unknown notify target "${t}"`);
+  });
+
+  // Windows: time zone must exist; one-off windows need start and end, weekly ones from and to.
+  if (plan.windows) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: plan.windows.timezone });
+    } catch {
+      err(['windows', 'timezone'], `unknown time zone "${plan.windows.timezone}" (use an IANA name like Europe/Berlin)`);
+    }
+    for (const kind of ['allow', 'blackout'] as const)
+      plan.windows[kind].forEach((w, i) => {
+        const oneOff = w.start !== undefined || w.end !== undefined;
+        if (oneOff && (!w.start || !w.end || Number.isNaN(Date.parse(w.start)) || Number.isNaN(Date.parse(w.end))))
+          err(['windows', kind, i], 'a one-off window needs start and end as ISO dates');
+        if (!oneOff && (!w.from || !w.to)) err(['windows', kind, i], 'a weekly window needs from and to (HH:MM)');
+      });
+  }
+  return out;
+}
+
+function findCycle(edges: Map<string, string[]>): string[] | undefined {
+  const state = new Map<string, 1 | 2>();
+  const stack: string[] = [];
+  const visit = (n: string): string[] | undefined => {
+    if (state.get(n) === 2) return undefined;
+    if (state.get(n) === 1) return [...stack.slice(stack.indexOf(n)), n];
+    state.set(n, 1);
+    stack.push(n);
+    for (const m of edges.get(n) ?? []) {
+      const c = visit(m);
+      if (c) return c;
+    }
+    stack.pop();
+    state.set(n, 2);
+    return undefined;
+  };
+  for (const n of edges.keys()) {
+    const c = visit(n);
+    if (c) return c;
+  }
+  return undefined;
+}

@@ -1,0 +1,166 @@
+/**
+ * Loading a plan, in stages that collect every problem instead of stopping at the first:
+ * read → parse YAML (with positions) → interpolate ${VAR} → schema → normalize → semantic
+ * rules → adapter options. Every issue carries the file, a dot-path, and line:column.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Document, LineCounter } from 'yaml';
+import { PlanError, type PlanIssue } from '../errors.js';
+import { suggest } from '../util/suggest.js';
+import { interpolate, type InterpolationIssue } from './interpolate.js';
+import { keysAt } from './keys.js';
+import type { Plan } from './model.js';
+
+export const MAX_PLAN_BYTES = 1024 * 1024;
+const MAX_DEPTH = 64;
+
+export interface LoadedPlan {
+  plan: Plan;
+  warnings: PlanIssue[];
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Also validate each adapter's options (imports the adapter modules). Default true. */
+  adapters?: boolean;
+}
+
+type Path = (string | number)[];
+
+class Positions {
+  constructor(
+    private doc: Document.Parsed,
+    private lc: LineCounter,
+  ) {}
+  /** line:col of the node at `path`, or of its nearest existing ancestor. */
+  at(path: Path, key?: string): { line?: number; col?: number } {
+    for (let n = path.length; n >= 0; n--) {
+      const sub = path.slice(0, n);
+      const node = (sub.length ? this.doc.getIn(sub, true) : this.doc.contents) as
+        | { range?: [number, number, number]; items?: Array<{ key?: { value?: unknown; range?: [number, number, number] } }> }
+        | undefined;
+      if (!node || typeof node !== 'object' || !node.range) continue;
+      let offset = node.range[0];
+      if (key !== undefined && n === path.length && Array.isArray(node.items)) {
+        const pair = node.items.find((p) => p.key && p.key.value === key);
+        if (pair?.key?.range) offset = pair.key.range[0];
+      }
+      const pos = this.lc.linePos(offset);
+      return { line: pos.line, col: pos.col };
+    }
+    return {};
+  }
+}
+
+function depth(v: unknown, d = 0): number {
+  if (d > MAX_DEPTH) return d;
+  if (Array.isArray(v)) return v.reduce((m: number, x) => Math.max(m, depth(x, d + 1)), d);
+  if (v && typeof v === 'object') return Object.values(v).reduce((m: number, x) => Math.max(m, depth(x, d + 1)), d);
+  return d;
+}
+
+export async function loadPlan(file: string, opts: LoadOptions = {}): Promise<LoadedPlan> {
+  const abs = resolve(file);
+  const fail = (message: string, hint?: string): never => {
+    throw new PlanError(file, [{ path: '', message, severity: 'error' }], { hint });
+  };
+  let text: string;
+  try {
+    const st = await stat(abs);
+    if (st.isDirectory()) fail('is a directory, not a plan file', 'Pass the path of a .yaml plan, e.g. plans/demo.yaml');
+    if (st.size > MAX_PLAN_BYTES) fail(`is ${st.size} bytes; plans are limited to ${MAX_PLAN_BYTES} bytes`);
+    const buf = await readFile(abs);
+    if (buf.includes(0)) fail('is a binary file, not YAML');
+    text = buf.toString('utf8');
+  } catch (err) {
+    if (err instanceof PlanError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    return fail(
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : `cannot read: ${(err as Error).message}`,
+      code === 'ENOENT' ? 'Check the path; `ls plans/` lists the plans in this repository.' : undefined,
+    );
+  }
+  return parsePlanText(text, abs, file, opts);
+}
+
+export async function parsePlanText(text: string, abs: string, file: string, opts: LoadOptions = {}): Promise<LoadedPlan> {
+  const { parseDocument, LineCounter } = await import('yaml');
+  const lc = new LineCounter();
+  const issues: PlanIssue[] = [];
+  if (!text.trim()) throw new PlanError(file, [{ path: '', message: 'the plan is empty', severity: 'error', line: 1, col: 1 }], { hint: 'Start from plans/demo.yaml or run `rollout validate --help`.' });
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, strict: true });
+  for (const e of doc.errors) {
+    const pos = e.linePos?.[0];
+    issues.push({ path: '', message: e.message.split('\n')[0] ?? e.message, line: pos?.line, col: pos?.col, severity: 'error' });
+  }
+  if (issues.length) throw new PlanError(file, issues, { hint: 'Fix the YAML syntax first.' });
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new PlanError(file, [{ path: '', message: `cannot read YAML: ${(err as Error).message}`, severity: 'error' }], {
+      hint: 'Excessive aliases (a "billion laughs" document?) or an unsupported construct.',
+    });
+  }
+  if (depth(raw) > MAX_DEPTH) throw new PlanError(file, [{ path: '', message: `nesting deeper than ${MAX_DEPTH} levels`, severity: 'error' }]);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new PlanError(file, [{ path: '', message: 'a plan is a YAML mapping (name:, backend:, phases: …)', severity: 'error', line: 1, col: 1 }]);
+  }
+  const pos = new Positions(doc, lc);
+  const at = (path: Path, message: string, severity: 'error' | 'warning' = 'error', key?: string): PlanIssue => ({
+    path: [...path, ...(key ? [key] : [])].join('.'),
+    message,
+    severity,
+    ...pos.at(path, key),
+  });
+
+  // Stage: interpolation.
+  const interp: InterpolationIssue[] = [];
+  const value = interpolate(raw, opts.env ?? process.env, interp);
+  for (const i of interp) issues.push(at(i.path, i.message));
+
+  // Stage: schema.
+  const schemaMod = await import('./schema.js');
+  const parsed = schemaMod.plan.safeParse(value);
+  if (!parsed.success) {
+    for (const iss of parsed.error.issues) {
+      const path = iss.path.filter((p): p is string | number => typeof p !== 'symbol');
+      if (iss.code === 'unrecognized_keys') {
+        const known = keysAt(schemaMod.plan, path);
+        for (const k of iss.keys) {
+          const hint = suggest(k, known);
+          issues.push(at(path, `unknown key "${k}"${hint ? ` — did you mean "${hint}"?` : ''}`, 'error', k));
+        }
+      } else if (iss.code === 'invalid_union') {
+        const best = bestBranch(iss);
+        const full = best ? [...path, ...best.path.filter((p): p is string | number => typeof p !== 'symbol')] : path;
+        issues.push(at(full, `${full.length ? `"${full.join('.')}": ` : ''}${best?.message ?? iss.message}`));
+      } else {
+        issues.push(at(path, `${path.length ? `"${path.join('.')}": ` : ''}${iss.message}`));
+      }
+    }
+    throw new PlanError(file, issues);
+  }
+  if (issues.length) throw new PlanError(file, issues);
+
+  // Stage: normalize + semantic rules.
+  const { normalizePlan } = await import('./normalize.js');
+  const plan = normalizePlan(parsed.data, abs);
+  const { lintPlan } = await import('./lint.js');
+  const lint = lintPlan(plan, parsed.data);
+  if (opts.adapters !== false) {
+    const { validateAdapterOptions } = await import('./adapters.js');
+    lint.push(...(await validateAdapterOptions(plan)));
+  }
+  for (const l of lint) issues.push(at(l.path, l.message, l.severity, l.key));
+  const errors = issues.filter((i) => i.severity === 'error');
+  if (errors.length) throw new PlanError(file, issues);
+  return { plan, warnings: issues };
+}
+
+function bestBranch(iss: { errors?: Array<Array<{ message: string; path: PropertyKey[] }>> }) {
+  // Report the branch that got furthest: its first error is the most specific one.
+  const branches = iss.errors ?? [];
+  return branches.slice().sort((a, b) => (b[0]?.path.length ?? 0) - (a[0]?.path.length ?? 0))[0]?.[0];
+}

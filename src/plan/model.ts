@@ -1,0 +1,110 @@
+/** The normalized plan the engine works on: durations in ms, defaults applied, checks merged. */
+export type NoDataPolicy = 'hold' | 'pause' | 'rollback' | 'pass';
+export type BreachAction = 'pause' | 'rollback' | 'notify';
+
+export interface AdapterSpec {
+  type: string;
+  options: Record<string, unknown>;
+}
+
+export interface Command {
+  name: string;
+  argv: string[];
+  timeoutMs: number;
+  cwd?: string;
+  env?: Record<string, string>;
+  shell: boolean;
+}
+
+export interface Approval {
+  message?: string;
+  approvers?: string[];
+  timeoutMs?: number;
+  onTimeout: 'pause' | 'abort' | 'rollback';
+}
+
+export interface Check {
+  name: string;
+  provider: string;
+  query: string;
+  max?: number;
+  min?: number;
+  relative?: { baseline: string; maxIncrease?: number; maxDecrease?: number };
+  forMs: number;
+  noData: NoDataPolicy;
+  noDataTimeoutMs: number;
+  tier: 'warning' | 'critical';
+  action: BreachAction;
+  unit: string;
+}
+
+export interface Step {
+  /** Percentage for the phase's flags (undefined: a rings-only or set-only step). */
+  percent?: number;
+  rings?: Record<string, number>;
+  /** Other flags set with this step: true/false or a percentage. */
+  set: Record<string, boolean | number>;
+  holdMs: number;
+  approval?: Approval;
+  note?: string;
+}
+
+export interface Phase {
+  name: string;
+  description?: string;
+  flags: string[];
+  steps: Step[];
+  requires: string[];
+  approval?: Approval;
+  /** Effective checks: the plan's (filtered by `phases:`) plus the phase's own. */
+  checks: Check[];
+  users?: string[];
+  segments?: string[];
+  stickiness?: string;
+}
+
+export interface Window {
+  days?: string[];
+  from?: string;
+  to?: string;
+  start?: string;
+  end?: string;
+  name?: string;
+}
+
+export interface Plan {
+  name: string;
+  description?: string;
+  /** Absolute path of the plan file, and a hash of its normalized content. */
+  file: string;
+  dir: string;
+  hash: string;
+  backend: AdapterSpec;
+  metrics: Record<string, AdapterSpec>;
+  holdMs: number;
+  intervalMs: number;
+  maxJump: number;
+  rings: Record<string, { description?: string; users?: string[]; segments?: string[] }>;
+  phases: Phase[];
+  rollback: {
+    mode: 'immediate' | 'gradual';
+    steps: Array<{ percent: number; waitMs: number }>;
+    commands: Command[];
+    healthCheck?: {
+      command?: Command;
+      http?: { url: string; expectStatus: number };
+      retries: number;
+      intervalMs: number;
+      timeoutMs: number;
+    };
+    escalate: { commands: Command[]; notify: string[] };
+  };
+  windows?: { timezone: string; allow: Window[]; blackout: Window[] };
+  notify: {
+    targets: Record<string, AdapterSpec>;
+    events?: Record<string, string[]>;
+    templates: Record<string, string>;
+  };
+  /** Every flag the plan touches, in first-use order (rollback turns these off). */
+  flags: string[];
+}

@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
+import { parseDuration } from '../util/duration.js';
+import type { ApprovalDoc, CheckDoc, CommandDoc, PlanDoc } from './schema.js';
+import type { AdapterSpec, Approval, Check, Command, Plan, Step } from './model.js';
+
+const ms = (d: string | undefined, fallback: number): number => (d === undefined ? fallback : (parseDuration(d) ?? fallback));
+
+function adapterSpec(a: { type: string } & Record<string, unknown>): AdapterSpec {
+  const { type, ...options } = a;
+  return { type, options };
+}
+
+export function normalizeCommand(c: CommandDoc, i: number, what: string): Command {
+  if (Array.isArray(c)) return { name: `${what} ${i + 1}`, argv: c, timeoutMs: 300_000, shell: false };
+  return {
+    name: c.name ?? `${what} ${i + 1}`,
+    argv: c.run,
+    timeoutMs: ms(c.timeout, 300_000),
+    cwd: c.cwd,
+    env: c.env,
+    shell: c.shell ?? false,
+  };
+}
+
+function normalizeApproval(a: ApprovalDoc | undefined): Approval | undefined {
+  if (a === undefined || a === false) return undefined;
+  if (a === true) return { onTimeout: 'pause' };
+  if (!a.required) return undefined;
+  return { message: a.message, approvers: a.approvers, timeoutMs: a.timeout ? ms(a.timeout, 0) : undefined, onTimeout: a.onTimeout };
+}
+
+function normalizeCheck(c: CheckDoc): Check {
+  return {
+    name: c.name,
+    provider: c.provider,
+    query: c.query,
+    max: c.max,
+    min: c.min,
+    relative: c.relative,
+    forMs: ms(c.for, 0),
+    noData: c.noData,
+    noDataTimeoutMs: ms(c.noDataTimeout, 15 * 60_000),
+    tier: c.tier,
+    action: c.action ?? (c.tier === 'critical' ? 'rollback' : 'pause'),
+    unit: c.unit ?? '',
+  };
+}
+
+export function normalizePlan(doc: PlanDoc, file: string): Plan {
+  const holdMs = ms(doc.defaults?.hold, 3_600_000);
+  const intervalMs = ms(doc.defaults?.interval, 60_000);
+  const planChecks = doc.checks ?? [];
+  const flags: string[] = [];
+  const touch = (f: string) => {
+    if (!flags.includes(f)) flags.push(f);
+  };
+  const phases = doc.phases.map((p) => {
+    const phaseHold = ms(p.hold, holdMs);
+    const steps: Step[] = (p.steps ?? [100]).map((s) =>
+      typeof s === 'number'
+        ? { percent: s, set: {}, holdMs: phaseHold }
+        : {
+            percent: s.percent,
+            rings: s.rings,
+            set: s.set ?? {},
+            holdMs: ms(s.hold, phaseHold),
+            approval: normalizeApproval(s.approval),
+            note: s.note,
+          },
+    );
+    p.flags.forEach(touch);
+    for (const s of steps) Object.keys(s.set).forEach(touch);
+    const checks = [
+      ...planChecks.filter((c) => !c.phases || c.phases.includes(p.name)),
+      ...(p.checks ?? []),
+    ].map(normalizeCheck);
+    return {
+      name: p.name,
+      description: p.description,
+      flags: p.flags,
+      steps,
+      requires: p.requires ?? [],
+      approval: normalizeApproval(p.approval),
+      checks,
+      users: p.users,
+      segments: p.segments,
+      stickiness: p.stickiness ?? doc.defaults?.stickiness,
+    };
+  });
+  const rb = doc.rollback;
+  const plan: Omit<Plan, 'hash'> = {
+    name: doc.name,
+    description: doc.description,
+    file,
+    dir: dirname(file),
+    backend: adapterSpec(doc.backend),
+    metrics: Object.fromEntries(Object.entries(doc.metrics ?? {}).map(([k, v]) => [k, adapterSpec(v)])),
+    holdMs,
+    intervalMs,
+    maxJump: doc.defaults?.maxJump ?? 25,
+    rings: doc.rings ?? {},
+    phases,
+    rollback: {
+      mode: rb?.mode ?? 'immediate',
+      steps: (rb?.steps ?? []).map((s) => ({ percent: s.percent, waitMs: ms(s.wait, 0) })),
+      commands: (rb?.commands ?? []).map((c, i) => normalizeCommand(c, i, 'rollback command')),
+      healthCheck: rb?.healthCheck && {
+        command: rb.healthCheck.command ? normalizeCommand(rb.healthCheck.command, 0, 'health check') : undefined,
+        http: rb.healthCheck.http,
+        retries: rb.healthCheck.retries,
+        intervalMs: ms(rb.healthCheck.interval, 10_000),
+        timeoutMs: ms(rb.healthCheck.timeout, 30_000),
+      },
+      escalate: {
+        commands: (rb?.escalate?.commands ?? []).map((c, i) => normalizeCommand(c, i, 'escalation command')),
+        notify: rb?.escalate?.notify ?? [],
+      },
+    },
+    windows: doc.windows && {
+      timezone: doc.windows.timezone,
+      allow: doc.windows.allow ?? [],
+      blackout: doc.windows.blackout ?? [],
+    },
+    notify: {
+      targets: Object.fromEntries(Object.entries(doc.notify?.targets ?? {}).map(([k, v]) => [k, adapterSpec(v)])),
+      events: doc.notify?.events,
+      templates: doc.notify?.templates ?? {},
+    },
+    flags,
+  };
+  const hash = createHash('sha256').update(JSON.stringify(plan)).digest('hex').slice(0, 16);
+  return { ...plan, hash };
+}

@@ -1,0 +1,215 @@
+/**
+ * The plan format, as a zod schema. This is the single source of truth: validation, the
+ * TypeScript types and the published JSON Schema (schema/plan.schema.json) all come from it.
+ * Durations stay strings here ("30m", "1h30m", "2d"); normalize.ts turns them into ms.
+ */
+import { z } from 'zod';
+import { parseDuration } from '../util/duration.js';
+
+const name = z.string().min(1).max(200);
+const percent = z.number().min(0, 'a percentage is at least 0').max(100, 'a percentage is at most 100');
+export const duration = z
+  .string()
+  .refine((s) => parseDuration(s) !== null, { message: 'not a duration: write it with a unit, e.g. "30s", "15m", "2h", "1h30m", "3d"' })
+  .describe('A duration with a unit: "30s", "15m", "2h", "1h30m", "3d".');
+
+/** A command in argv form (no shell): ["./rollback.sh", "--phase", "{{phase}}"]. */
+const argv = z.array(z.string()).min(1).describe('argv: program and arguments; no shell is involved.');
+export const command = z.union([
+  argv,
+  z
+    .object({
+      run: argv,
+      timeout: duration.optional().describe('Kill the command after this long (default 5m).'),
+      cwd: z.string().optional(),
+      env: z.record(z.string(), z.string()).optional(),
+      shell: z.boolean().optional().describe('Run run[0] through /bin/sh -c. Off by default; user values still arrive only as env vars.'),
+      name: z.string().optional(),
+    })
+    .strict(),
+]);
+
+const adapter = (what: string) =>
+  z
+    .object({ type: z.string().min(1).describe(`The ${what} type.`) })
+    .catchall(z.unknown())
+    .describe(`A ${what}: \`type\` plus that type's options (see docs/adapters.md). Use \${VAR} for secrets.`);
+
+export const approval = z.union([
+  z.boolean(),
+  z
+    .object({
+      required: z.boolean().default(true),
+      message: z.string().optional(),
+      approvers: z.array(z.string()).optional(),
+      timeout: duration.optional().describe('The decision window; when it passes without a decision, onTimeout applies.'),
+      onTimeout: z.enum(['pause', 'abort', 'rollback']).default('pause'),
+    })
+    .strict(),
+]);
+
+export const step = z.union([
+  percent.describe('Roll the phase\'s flags to this percentage.'),
+  z
+    .object({
+      percent: percent.optional(),
+      rings: z.record(z.string(), percent).optional().describe('Ring name → percentage inside the ring, e.g. {internal: 100, beta: 50, ga: 0}.'),
+      set: z
+        .record(z.string(), z.union([z.boolean(), percent]))
+        .optional()
+        .describe('Other flags set in the same step: true = on for all, false = off, a number = that percentage.'),
+      hold: duration.optional().describe('Hold after this step (overrides the phase hold).'),
+      approval: approval.optional().describe('A go/no-go gate before this step.'),
+      note: z.string().optional(),
+    })
+    .strict(),
+]);
+
+export const check = z
+  .object({
+    name: name.describe('Unique check name, used in status and the event log.'),
+    provider: z.string().describe('Name of a provider under `metrics:`.'),
+    query: z.string().describe('The provider\'s query: PromQL, a JSON path, a command argument …'),
+    max: z.number().optional().describe('Breach when the value is above this.'),
+    min: z.number().optional().describe('Breach when the value is below this.'),
+    relative: z
+      .object({
+        baseline: z.string().describe('Query for the control / legacy baseline, same provider.'),
+        maxIncrease: z.number().min(0).optional().describe('Breach when value > baseline × (1 + maxIncrease); 0.10 = "within 10%".'),
+        maxDecrease: z.number().min(0).max(1).optional().describe('Breach when value < baseline × (1 − maxDecrease).'),
+      })
+      .strict()
+      .optional(),
+    for: duration.optional().describe('Breach only when sustained this long ("error rate > 0.5% for 5 minutes").'),
+    noData: z
+      .enum(['hold', 'pause', 'rollback', 'pass'])
+      .default('hold')
+      .describe('No data: hold (never advance; pause after noDataTimeout), pause, rollback, or pass.'),
+    noDataTimeout: duration.optional().describe('With noData: hold, pause after no data this long (default 15m).'),
+    tier: z.enum(['warning', 'critical']).default('critical'),
+    action: z.enum(['pause', 'rollback', 'notify']).optional().describe('Default: critical → rollback, warning → pause.'),
+    phases: z.array(z.string()).optional().describe('Only in these phases (default: all).'),
+    unit: z.string().optional().describe('Shown next to values, e.g. "%" or "ms".'),
+  })
+  .strict();
+
+export const phase = z
+  .object({
+    name: name,
+    description: z.string().optional(),
+    flags: z.array(z.string().min(1)).default([]).describe('Flags this phase rolls through its steps.'),
+    steps: z.array(step).optional().describe('Percentages (or ring/set objects), in order. Default: [100].'),
+    hold: duration.optional().describe('Hold after each step (default: defaults.hold).'),
+    users: z.array(z.string()).optional().describe('Allowlist: these user ids get the flags from the first step on.'),
+    segments: z.array(z.string()).optional().describe('Allowlist: these segments get the flags from the first step on.'),
+    requires: z.array(z.string()).optional().describe('Flags that must be fully on (enabled at 100%) before this phase starts.'),
+    approval: approval.optional().describe('A go/no-go gate before the phase starts.'),
+    checks: z.array(check).optional().describe('Checks for this phase only, in addition to the plan\'s.'),
+    stickiness: z.string().optional(),
+  })
+  .strict();
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM (24h)');
+const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+export const window = z
+  .object({
+    days: z.array(weekday).optional().describe('Weekdays (default: every day).'),
+    from: hhmm.optional(),
+    to: hhmm.optional(),
+    start: z.string().optional().describe('A date or date-time (ISO 8601) for one-off blackouts.'),
+    end: z.string().optional(),
+    name: z.string().optional(),
+  })
+  .strict();
+
+export const plan = z
+  .object({
+    $schema: z.string().optional(),
+    version: z.literal(1).default(1),
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, dot, dash, underscore')
+      .describe('Plan name: runs are addressable by it.'),
+    description: z.string().optional(),
+    backend: adapter('flag backend'),
+    metrics: z.record(z.string(), adapter('metrics provider')).optional(),
+    defaults: z
+      .object({
+        hold: duration.optional().describe('Hold after each step (default 1h).'),
+        interval: duration.optional().describe('Re-evaluate checks this often while holding (default 1m).'),
+        maxJump: percent.optional().describe('Warn when a step grows by more points than this (default 25).'),
+        stickiness: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    checks: z.array(check).optional().describe('Checks evaluated before every step and while holding.'),
+    rings: z
+      .record(
+        z.string(),
+        z
+          .object({
+            description: z.string().optional(),
+            users: z.array(z.string()).optional(),
+            segments: z.array(z.string()).optional(),
+          })
+          .strict(),
+      )
+      .optional()
+      .describe('Ring definitions (seed 004: internal, beta, ga). A ring without users/segments means everybody else.'),
+    phases: z.array(phase).min(1, 'a plan needs at least one phase'),
+    rollback: z
+      .object({
+        mode: z.enum(['immediate', 'gradual']).default('immediate'),
+        steps: z
+          .array(z.object({ percent: percent, wait: duration.optional() }).strict())
+          .optional()
+          .describe('Gradual mode: percentages to step down through, each followed by its wait.'),
+        commands: z.array(command).optional().describe('Run after the flags are off. The reason arrives as $ROLLOUT_REASON.'),
+        healthCheck: z
+          .object({
+            command: command.optional(),
+            http: z.object({ url: z.string(), expectStatus: z.number().int().default(200) }).strict().optional(),
+            retries: z.number().int().min(0).max(100).default(2),
+            interval: duration.optional(),
+            timeout: duration.optional(),
+          })
+          .strict()
+          .optional(),
+        escalate: z
+          .object({ commands: z.array(command).optional(), notify: z.array(z.string()).optional() })
+          .strict()
+          .optional()
+          .describe('When a rollback step or the health check fails.'),
+      })
+      .strict()
+      .optional(),
+    windows: z
+      .object({
+        timezone: z.string().default('UTC'),
+        allow: z.array(window).optional().describe('Steps happen only inside one of these windows.'),
+        blackout: z.array(window).optional().describe('No steps inside any of these ("don\'t roll out during peak hours").'),
+      })
+      .strict()
+      .optional(),
+    notify: z
+      .object({
+        targets: z.record(z.string(), adapter('notification target')),
+        events: z
+          .record(z.string(), z.array(z.string()))
+          .optional()
+          .describe('Event → target names. Default: every target gets every default event.'),
+        templates: z.record(z.string(), z.string()).optional().describe('Event → message template with {{variables}}.'),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type PlanInput = z.input<typeof plan>;
+export type PlanDoc = z.output<typeof plan>;
+export type CheckDoc = z.output<typeof check>;
+export type StepDoc = z.output<typeof step>;
+export type PhaseDoc = z.output<typeof phase>;
+export type CommandDoc = z.output<typeof command>;
+export type ApprovalDoc = z.output<typeof approval>;
+export type WindowDoc = z.output<typeof window>;
