@@ -1,0 +1,185 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { create, options } from '../../src/adapters/flags/launchdarkly.js';
+import type { AdapterContext, FlagBackend } from '../../src/adapters/types.js';
+import { BackendError } from '../../src/errors.js';
+import { startLaunchDarklyFake, type LaunchDarklyFake } from '../fakes/launchdarkly.js';
+import { CONTRACT_FLAGS, flagBackendContract } from './flag-contract.js';
+
+let fake: LaunchDarklyFake;
+const logs: string[] = [];
+const ctx: AdapterContext = { baseDir: process.cwd(), cwd: process.cwd(), log: (m) => logs.push(m), env: process.env };
+
+beforeAll(async () => {
+  fake = await startLaunchDarklyFake({ token: 'api-0123456789-secret-token', environments: ['production', 'staging'] });
+});
+afterAll(async () => {
+  await fake.close();
+});
+
+function backend(extra: Record<string, unknown> = {}): FlagBackend {
+  return create(
+    { baseUrl: fake.url, apiToken: fake.token, projectKey: 'shop', environmentKey: 'production', retryBudgetMs: 3_000, timeoutMs: 2_000, ...extra },
+    ctx,
+  );
+}
+
+function seedAll(): void {
+  fake.reset();
+  for (const f of [...CONTRACT_FLAGS, 'checkout']) fake.seedFlag('shop', f);
+}
+
+flagBackendContract(
+  'launchdarkly (fake)',
+  async () => {
+    seedAll();
+    return { backend: backend() };
+  },
+  {
+    decimals: true,
+    users: true,
+    failure: async (_inst, call) => {
+      if (call === 'apply') {
+        fake.failNext(1, { status: 409, method: 'PATCH' });
+        return { status: 409, message: 'modified by another request' };
+      }
+      fake.failNext(1, { status: 401 });
+      return { status: 401, message: 'Invalid access token' };
+    },
+  },
+);
+
+describe('launchdarkly adapter', () => {
+  beforeEach(() => {
+    seedAll();
+    logs.length = 0;
+  });
+
+  it('validates its options strictly', () => {
+    expect(() => options.parse({ apiToken: 't', projectKey: 'p', environmentKey: 'e', bogus: 1 })).toThrow();
+    expect(options.parse({ apiToken: 't', projectKey: 'p', environmentKey: 'e' }).baseUrl).toBe('https://app.launchdarkly.com');
+  });
+
+  it('sends a documented semantic patch: content type, token, instructions, weights in thousandths', async () => {
+    const b = backend();
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 25 });
+    const patch = fake.requests.find((r) => r.method === 'PATCH');
+    expect(patch).toBeDefined();
+    expect(patch!.path).toBe('/api/v2/flags/shop/checkout');
+    expect(patch!.headers['content-type']).toBe('application/json; domain-model=launchdarkly.semanticpatch');
+    expect(patch!.headers.authorization).toBe(fake.token);
+    const body = JSON.parse(patch!.body) as { environmentKey: string; instructions: Array<Record<string, unknown>> };
+    expect(body.environmentKey).toBe('production');
+    const flag = fake.flag('shop', 'checkout')!;
+    const onId = flag.variations.find((v) => v.value === true)!._id;
+    const offId = flag.variations.find((v) => v.value === false)!._id;
+    expect(body.instructions).toEqual([
+      { kind: 'turnFlagOn' },
+      { kind: 'updateFallthroughVariationOrRollout', rolloutWeights: { [onId]: 25_000, [offId]: 75_000 }, rolloutBucketBy: 'key', rolloutContextKind: 'user' },
+    ]);
+    // the GET used ?env= to fetch only our environment
+    expect(fake.requests[0]!.path).toBe('/api/v2/flags/shop/checkout?env=production');
+    // other environments untouched
+    expect(flag.environments.staging!.on).toBe(false);
+  });
+
+  it('does not PATCH when the flag already looks like the change', async () => {
+    const b = backend();
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 40, users: ['u1'] });
+    const n = fake.requests.filter((r) => r.method === 'PATCH').length;
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 40, users: ['u1'] });
+    expect(fake.requests.filter((r) => r.method === 'PATCH').length).toBe(n);
+    await b.apply({ flag: 'checkout', enabled: false });
+    await b.apply({ flag: 'checkout', enabled: false });
+    expect(fake.requests.filter((r) => r.method === 'PATCH').length).toBe(n + 1);
+  });
+
+  it('disabling turns targeting off and keeps the default rule for re-enabling', async () => {
+    const b = backend();
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 30 });
+    await b.apply({ flag: 'checkout', enabled: false });
+    const last = fake.requests.filter((r) => r.method === 'PATCH').at(-1)!;
+    expect((JSON.parse(last.body) as { instructions: unknown[] }).instructions).toEqual([{ kind: 'turnFlagOff' }]);
+    expect(await b.read('checkout')).toMatchObject({ enabled: false, percentage: 30 });
+  });
+
+  it('rounds to LaunchDarkly precision (0.001 %) and says so', async () => {
+    const b = backend();
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 33.33333 });
+    expect((await b.read('checkout')).percentage).toBe(33.333);
+    expect(logs.join('\n')).toMatch(/rounded to 33\.333%/);
+  });
+
+  it('reads a default rule that serves a single variation', async () => {
+    const flag = fake.flag('shop', 'checkout')!;
+    flag.environments.production!.on = true;
+    flag.environments.production!.fallthrough = { variation: 0 };
+    expect(await backend().read('checkout')).toMatchObject({ exists: true, enabled: true, percentage: 100 });
+    flag.environments.production!.fallthrough = { variation: 1 };
+    expect(await backend().read('checkout')).toMatchObject({ exists: true, enabled: true, percentage: 0 });
+  });
+
+  it('manages only the user targets of the true variation', async () => {
+    const b = backend();
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 5, users: ['alice', 'bob'] });
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 5, users: ['bob', 'carol'] });
+    const last = JSON.parse(fake.requests.filter((r) => r.method === 'PATCH').at(-1)!.body) as { instructions: Array<Record<string, unknown>> };
+    expect(last.instructions.map((i) => i.kind)).toEqual(['removeTargets', 'addTargets']);
+    expect(last.instructions[0]).toMatchObject({ values: ['alice'], contextKind: 'user' });
+    expect(last.instructions[1]).toMatchObject({ values: ['carol'], contextKind: 'user' });
+    // users not given → targets left alone
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 6 });
+    expect((await b.read('checkout')).users?.sort()).toEqual(['bob', 'carol']);
+  });
+
+  it('refuses to create flags and says how to fix it', async () => {
+    const err = (await backend().apply({ flag: 'nope', enabled: true, percentage: 5 }).catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.message).toMatch(/does not exist/);
+    expect(err.hint).toMatch(/Create the flag/);
+    expect(fake.requests.some((r) => r.method === 'PATCH')).toBe(false);
+  });
+
+  it('refuses non-boolean flags and unknown environments', async () => {
+    fake.seedFlag('shop', 'colour', { variations: ['red', 'blue'] });
+    await expect(backend().apply({ flag: 'colour', enabled: true, percentage: 5 })).rejects.toThrow(/not a boolean flag/);
+    await expect(backend({ environmentKey: 'nowhere' }).read('checkout')).rejects.toThrow(/no environment "nowhere"/);
+  });
+
+  it('honours 429 Retry-After and retries the PATCH', async () => {
+    const b = backend();
+    fake.failNext(1, { status: 429, retryAfterSec: 1, method: 'PATCH' });
+    const t0 = Date.now();
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 15 });
+    const took = Date.now() - t0;
+    expect(fake.requests.filter((r) => r.method === 'PATCH').length).toBe(2);
+    expect(took).toBeGreaterThanOrEqual(900);
+    expect(await b.read('checkout')).toMatchObject({ enabled: true, percentage: 15 });
+  });
+
+  it('retries a 503 on GET within the budget', async () => {
+    fake.failNext(2, { status: 503, method: 'GET' });
+    expect(await backend().read('checkout')).toMatchObject({ exists: true });
+    expect(fake.requests.filter((r) => r.method === 'GET').length).toBe(3);
+  });
+
+  it('fails fast on 401 without retrying, and never shows the token', async () => {
+    const b = create({ baseUrl: fake.url, apiToken: 'api-wrong-token-abcdef', projectKey: 'shop', environmentKey: 'production' }, ctx);
+    fake.requests.length = 0;
+    const err = (await b.apply({ flag: 'checkout', enabled: true, percentage: 5 }).catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.status).toBe(401);
+    expect(err.message).toContain('Invalid access token');
+    expect(err.message).not.toContain('api-wrong-token-abcdef');
+    expect(b.name).not.toContain('api-wrong-token-abcdef');
+    expect(fake.requests.length).toBe(1);
+  });
+
+  it('surfaces a 400 from the API (e.g. conflicting targets) with its message', async () => {
+    const flag = fake.flag('shop', 'checkout')!;
+    flag.environments.production!.targets.push({ values: ['mallory'], variation: 1, contextKind: 'user' });
+    const err = (await backend().apply({ flag: 'checkout', enabled: true, percentage: 5, users: ['mallory'] }).catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.status).toBe(400);
+    expect(err.message).toMatch(/already targeted/);
+  });
+});
