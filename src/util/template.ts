@@ -11,7 +11,7 @@
  * Rendering rules
  *   - string → as is; boolean → "true"/"false"; integer → as is; other numbers are shortened
  *     (at most 4 decimals at or above 1, 4 significant digits below 1): 12.5 → "12.5",
- *     33.3333333 → "33.3333", 0.0012345 → "0.001235".
+ *     33.3333333 → "33.3333", 0.0012346 → "0.001235".
  *   - null / undefined / "" → the fallback if there is one, else "" (the variable is known but
  *     has no value here, e.g. nextPercentage on the last step).
  *   - a name that is not in `vars` at all → the fallback if there is one, else the explicit

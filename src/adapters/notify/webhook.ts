@@ -116,6 +116,16 @@ function detailOf(err: BackendError, backend: string): string {
   return m;
 }
 
+/** Did this attempt fail by running out of time (not by a refusal or an HTTP status)? */
+function isTimeout(err: BackendError, elapsedMs: number, timeoutMs: number): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { name, code, message } = e as { name?: unknown; code?: unknown; message?: unknown };
+    if (name === 'TimeoutError' || (typeof code === 'string' && /TIMEOUT/i.test(code))) return true;
+    if (typeof message === 'string' && /timed out|due to timeout/i.test(message)) return true;
+  }
+  return elapsedMs >= timeoutMs * 0.95;
+}
+
 /**
  * POST/PUT a notice with at most one retry (see the header comment). Returns the response on
  * 2xx; throws BackendError (never retryable: the retry has been spent) otherwise.
@@ -124,7 +134,9 @@ export async function deliver(req: DeliverRequest): Promise<HttpResponse> {
   const { event, hintFor, ...request } = req;
   const where = hostOf(req.url);
   const started = Date.now();
+  const timeoutMs = req.timeoutMs ?? 10_000;
   for (let attempt = 1; ; attempt++) {
+    const t0 = Date.now();
     try {
       return await http({ ...request, idempotent: false, retryBudgetMs: 0 });
     } catch (raw) {
@@ -132,8 +144,10 @@ export async function deliver(req: DeliverRequest): Promise<HttpResponse> {
         raw instanceof BackendError
           ? raw
           : new BackendError(req.backend, `${req.method} to ${where} failed: ${redact(errorMessage(raw))}`, { retryable: true, cause: raw });
-      let detail = redact(detailOf(err, req.backend)).split(`${req.method} ***`).join(`${req.method} ${where}`);
-      const timedOut = /timed out/i.test(detail);
+      const timedOut = err.status === undefined && isTimeout(err, Date.now() - t0, timeoutMs);
+      let detail = timedOut
+        ? `${req.method} ${where} timed out after ${timeoutMs} ms (the notice may or may not have arrived)`
+        : redact(detailOf(err, req.backend)).split(`${req.method} ***`).join(`${req.method} ${where}`);
       const wait = err.retryAfterMs ?? RETRY_DELAY_MS;
       if (attempt === 1 && err.retryable && !timedOut && wait <= MAX_RETRY_WAIT_MS) {
         await sleep(wait);
