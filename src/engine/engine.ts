@@ -438,7 +438,7 @@ function finish(d: Draft, status: 'completed' | 'aborted' | 'rolled-back', reaso
   d.s.holdUntil = undefined;
   d.s.approval = undefined;
   d.emit(`run.${status}`, `run ${status}: ${reason}`);
-  notify(d, `run.${status}`, status === 'completed' ? 'info' : 'warning', { reason });
+  notify(d, status === 'rolled-back' ? 'rollback.completed' : `run.${status}`, status === 'completed' ? 'info' : 'warning', { reason });
 }
 
 function currentPercentage(d: Draft): number | null {

@@ -1,0 +1,84 @@
+/**
+ * `local`: the embedded default. A JSON flag store managed by rollout (default
+ * .rollout/flags.json), evaluated with the same sticky bucketing Unleash uses, so
+ * `rollout evaluate` answers exactly as an Unleash gradual rollout would.
+ */
+import { readFile, mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import { z } from 'zod';
+import { BackendError } from '../../errors.js';
+import { inRollout } from '../../util/bucket.js';
+import type { FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
+
+export const options = z
+  .object({
+    path: z.string().optional().describe('The flag store file (default: <state dir>/flags.json).'),
+  })
+  .strict();
+
+export interface StoredFlag {
+  enabled: boolean;
+  percentage: number;
+  rings?: Record<string, number>;
+  users?: string[];
+  segments?: string[];
+  stickiness?: string;
+  updatedAt: string;
+}
+
+export async function readStore(path: string): Promise<Record<string, StoredFlag>> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Record<string, StoredFlag>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new BackendError('local', `flag store ${path} is unreadable: ${(err as Error).message}`, { hint: 'Fix or remove the file; it holds only flag states.' });
+  }
+}
+
+export function evaluate(flag: string, f: StoredFlag | undefined, key: string, ctx: { ring?: string; segment?: string } = {}): { enabled: boolean; reason: string } {
+  if (!f) return { enabled: false, reason: 'flag not in the store' };
+  if (!f.enabled) return { enabled: false, reason: 'flag is off' };
+  if (f.users?.includes(key)) return { enabled: true, reason: 'user is allowlisted' };
+  if (ctx.segment && f.segments?.includes(ctx.segment)) return { enabled: true, reason: `segment ${ctx.segment} is allowlisted` };
+  const pct = ctx.ring && f.rings && ctx.ring in f.rings ? f.rings[ctx.ring]! : f.percentage;
+  const on = inRollout(key, flag, pct);
+  return { enabled: on, reason: `${ctx.ring && f.rings && ctx.ring in f.rings ? `ring ${ctx.ring} at` : 'gradual rollout'} ${pct}%: ${on ? 'in' : 'not in'} bucket` };
+}
+
+// One writer at a time within this process: read-modify-write of the whole file.
+let queue: Promise<unknown> = Promise.resolve();
+
+export const create: FlagBackendFactory = (opts, ctx) => {
+  const o = options.parse(opts);
+  const path = resolve(ctx.cwd, o.path ?? resolve(process.env.ROLLOUT_STATE_DIR ?? '.rollout', 'flags.json'));
+  const backend: FlagBackend = {
+    name: `local (${path})`,
+    async apply(change: FlagChange) {
+      const pct = change.enabled ? (change.percentage ?? 100) : 0;
+      if (!(pct >= 0 && pct <= 100)) throw new BackendError('local', `percentage ${pct} for ${change.flag} is outside 0..100`);
+      const job = queue.then(async () => {
+        const store = await readStore(path);
+        store[change.flag] = {
+          enabled: change.enabled,
+          percentage: pct,
+          ...(change.rings ? { rings: change.rings } : {}),
+          ...(change.users ? { users: change.users } : {}),
+          ...(change.segments ? { segments: change.segments } : {}),
+          ...(change.stickiness ? { stickiness: change.stickiness } : {}),
+          updatedAt: new Date().toISOString(),
+        };
+        await mkdir(dirname(path), { recursive: true });
+        await writeFileAtomic(path, JSON.stringify(store, null, 2) + '\n', { mode: 0o600 });
+      });
+      queue = job.catch(() => undefined);
+      await job;
+    },
+    async read(flag: string): Promise<FlagState> {
+      const f = (await readStore(path))[flag];
+      if (!f) return { flag, exists: false, enabled: false, percentage: 0 };
+      return { flag, exists: true, enabled: f.enabled, percentage: f.percentage, ...(f.rings ? { rings: f.rings } : {}), ...(f.users ? { users: f.users } : {}), ...(f.segments ? { segments: f.segments } : {}) };
+    },
+  };
+  return backend;
+};

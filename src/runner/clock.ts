@@ -1,0 +1,31 @@
+/** The only source of time. Real for runs, virtual for `simulate` and tests. */
+export interface Clock {
+  now(): number;
+  /** Sleep up to ms; resolves early when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const t = setTimeout(done, Math.max(0, ms));
+      function done() {
+        signal?.removeEventListener('abort', done);
+        clearTimeout(t);
+        resolve();
+      }
+      signal?.addEventListener('abort', done, { once: true });
+    }),
+};
+
+export class VirtualClock implements Clock {
+  constructor(private t: number) {}
+  now() {
+    return this.t;
+  }
+  async sleep(ms: number) {
+    this.t += Math.max(0, ms);
+  }
+}

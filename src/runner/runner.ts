@@ -1,0 +1,224 @@
+/**
+ * The only loop: load state → take control requests → perform pending side effects →
+ * observe (metrics, flags) → let the engine decide → record. Every side effect is recorded in
+ * the persisted state (pending) before it happens and its outcome after, so a run killed at
+ * any point resumes where it stopped; flag writes are idempotent, so repeating the one in
+ * flight is safe.
+ */
+import type { FlagBackend, FlagChange, MetricsProvider, Notifier } from '../adapters/types.js';
+import type { Observation } from '../analysis/judge.js';
+import { activeChecks, complete, control, flagsToRead, nextWake, tick } from '../engine/engine.js';
+import { FINAL_STATUSES, type Action, type Control, type Decision, type Observations, type Outcome, type RunEvent, type RunState } from '../engine/types.js';
+import type { Check, Plan } from '../plan/model.js';
+import { errorMessage } from '../errors.js';
+import { redact } from '../util/redact.js';
+import type { Clock } from './clock.js';
+
+export interface RunStore {
+  save(state: RunState, events: RunEvent[]): Promise<void>;
+  take(id: string): Promise<Control[]>;
+  writeIncident(id: string, incident: unknown): Promise<string>;
+  renewRun?(id: string, leaseUntil: number): Promise<void>;
+}
+
+export interface Services {
+  plan: Plan;
+  store: RunStore;
+  clock: Clock;
+  backend: FlagBackend;
+  /** Measure one check (real providers, or a scenario in simulations). */
+  sample(check: Check, now: number): Promise<Observation>;
+  notifiers: Record<string, Notifier>;
+  /** Perform commands and health checks for real? (false: simulate / dry-run). */
+  execute: boolean;
+  runCommand(argv: string[], opts: { env: Record<string, string>; timeoutMs: number; cwd?: string; shell: boolean }): Promise<{ ok: boolean; summary: string; output: string }>;
+  httpCheck(url: string, expectStatus: number, timeoutMs: number): Promise<{ ok: boolean; summary: string }>;
+  renderNotice(event: string, vars: Record<string, string | number | null>): { title: string; text: string };
+  onEvent(e: RunEvent, state: RunState): void;
+  /** Max flag writes in flight (rollback of many flags). */
+  concurrency?: number;
+}
+
+export interface LoopOptions {
+  /** 'follow': until the run ends or is interrupted; 'advance': do what is due now, then return. */
+  mode: 'follow' | 'advance';
+  signal?: AbortSignal;
+  /** Longest single sleep, so control requests from other shells are seen quickly. */
+  pollMs?: number;
+}
+
+let sideEffectPoints = 0;
+/** Fault injection for crash-safety tests: ROLLOUT_CRASH_AT=N kills the process at the Nth side-effect point. */
+function crashPoint(): void {
+  const n = Number(process.env.ROLLOUT_CRASH_AT);
+  if (!n) return;
+  sideEffectPoints++;
+  if (sideEffectPoints === n) process.kill(process.pid, 'SIGKILL');
+}
+
+export class Runner {
+  state: RunState;
+  constructor(
+    private svc: Services,
+    state: RunState,
+  ) {
+    this.state = state;
+  }
+
+  private async record(d: Decision): Promise<void> {
+    this.state = d.state;
+    await this.svc.store.save(d.state, d.events);
+    for (const e of d.events) this.svc.onEvent(e, d.state);
+  }
+
+  async applyControl(ctl: Control): Promise<{ error?: string; hint?: string }> {
+    const d = control(this.svc.plan, this.state, ctl, this.svc.clock.now());
+    if (d.error) return { error: d.error, hint: d.hint };
+    await this.record(d);
+    return {};
+  }
+
+  async loop(opts: LoopOptions): Promise<RunState> {
+    const { plan, clock } = this.svc;
+    const pollMs = opts.pollMs ?? 1000;
+    for (let guard = 0; guard < 10_000_000; guard++) {
+      for (const ctl of await this.svc.store.take(this.state.id)) {
+        const r = await this.applyControl(ctl);
+        if (r.error) this.svc.onEvent({ seq: 0, at: clock.now(), type: 'control.refused', msg: r.error }, this.state);
+      }
+      if (opts.signal?.aborted && !FINAL_STATUSES.includes(this.state.status) && this.state.status !== 'rolling-back') {
+        if (this.state.status === 'running' || this.state.status === 'awaiting-approval')
+          await this.applyControl({ kind: 'pause', reason: `interrupted (${String(opts.signal.reason ?? 'signal')})` });
+        return this.state;
+      }
+      const action = this.state.pending[0];
+      if (action) {
+        crashPoint();
+        const outcome = await this.perform(action);
+        crashPoint();
+        await this.record(complete(plan, this.state, action.id, outcome, clock.now()));
+        continue;
+      }
+      if (FINAL_STATUSES.includes(this.state.status)) return this.state;
+      const now = clock.now();
+      const wake = nextWake(plan, this.state, now);
+      if (wake === undefined) return this.state;
+      if (wake > now) {
+        if (opts.mode === 'advance') return this.state;
+        await this.svc.store.renewRun?.(this.state.id, now + 5 * 60_000);
+        await clock.sleep(Math.min(wake - now, pollMs), opts.signal);
+        if (clock.now() < wake) continue; // woke early: look at the inbox again
+      }
+      const obs = await this.observe();
+      await this.record(tick(plan, this.state, obs, clock.now()));
+      // A tick that changed nothing and set no earlier wake: avoid spinning in advance mode.
+      if (opts.mode === 'advance' && !this.state.pending.length && (nextWake(plan, this.state, clock.now()) ?? Infinity) > clock.now()) return this.state;
+    }
+    return this.state;
+  }
+
+  async observe(): Promise<Observations> {
+    const now = this.svc.clock.now();
+    const checks = activeChecks(this.svc.plan, this.state);
+    const samples: Record<string, Observation> = {};
+    await Promise.all(
+      checks.map(async (c) => {
+        samples[c.name] = await this.svc.sample(c, now);
+      }),
+    );
+    const flags: Observations['flags'] = {};
+    for (const f of flagsToRead(this.svc.plan, this.state)) {
+      try {
+        flags[f] = await this.svc.backend.read(f);
+      } catch {
+        /* unknown: the engine pauses with the reason */
+      }
+    }
+    return { samples, flags };
+  }
+
+  private async applyFlags(changes: FlagChange[], keepGoing: boolean): Promise<Outcome> {
+    if (!this.svc.execute) return { ok: true, detail: `simulated: ${changes.map((c) => `${c.flag}=${c.enabled ? `${c.percentage ?? 100}%` : 'off'}`).join(', ')}` };
+    const errors: string[] = [];
+    const limit = Math.max(1, this.svc.concurrency ?? 16);
+    let next = 0;
+    const worker = async () => {
+      while (next < changes.length) {
+        const c = changes[next++]!;
+        if (!keepGoing && errors.length) return;
+        try {
+          await this.svc.backend.apply(c);
+        } catch (err) {
+          errors.push(`${c.flag}: ${redact(errorMessage(err))}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, changes.length) }, worker));
+    if (!errors.length) return { ok: true, detail: `${changes.length} flag(s) written to ${this.svc.backend.name}` };
+    // The outcome of a failed write is unknown: read back what the backend really has.
+    const readBack = [];
+    for (const c of changes.slice(0, 50)) {
+      try {
+        readBack.push(await this.svc.backend.read(c.flag));
+      } catch {
+        /* backend down: nothing to read */
+      }
+    }
+    return { ok: false, detail: errors.join('; '), readBack };
+  }
+
+  private async perform(a: Action): Promise<Outcome> {
+    const svc = this.svc;
+    try {
+      switch (a.kind) {
+        case 'apply-flags':
+          return await this.applyFlags(a.changes, a.purpose === 'rollback');
+        case 'run-command': {
+          if (!svc.execute) return { ok: true, detail: `simulated: would run ${a.command.argv.join(' ')}` };
+          const argv = a.command.argv.map((x) => x.replaceAll('{{phase}}', a.env.ROLLOUT_PHASE ?? '').replaceAll('{{run}}', this.state.id).replaceAll('{{plan}}', svc.plan.name));
+          const r = await svc.runCommand(argv, { env: { ...a.command.env, ...a.env }, timeoutMs: a.command.timeoutMs, cwd: a.command.cwd ?? svc.plan.dir, shell: a.command.shell });
+          return { ok: r.ok, detail: r.summary, output: r.output };
+        }
+        case 'health-check': {
+          if (!svc.execute) return { ok: true, detail: 'simulated: healthy' };
+          let last = { ok: false, summary: 'not run' };
+          for (let i = 0; i <= a.retries; i++) {
+            if (i) await svc.clock.sleep(a.intervalMs);
+            if (a.command) {
+              const r = await svc.runCommand(a.command.argv, { env: { ...a.command.env, ...a.env }, timeoutMs: a.command.timeoutMs, cwd: a.command.cwd ?? svc.plan.dir, shell: a.command.shell });
+              last = { ok: r.ok, summary: `${a.command.argv[0]}: ${r.summary}` };
+            } else if (a.http) last = await svc.httpCheck(a.http.url, a.http.expectStatus, a.timeoutMs);
+            if (last.ok) break;
+          }
+          return { ok: last.ok, detail: `${last.summary}${last.ok ? '' : ` after ${a.retries + 1} attempt(s)`}` };
+        }
+        case 'notify': {
+          const names = a.targets ?? svc.plan.notify.events?.[a.event] ?? (svc.plan.notify.events ? [] : Object.keys(svc.notifiers));
+          if (!names.length) return { ok: true, detail: 'no targets for this event' };
+          const { title, text } = svc.renderNotice(a.event, a.vars);
+          const results = await Promise.all(
+            names.map(async (n) => {
+              const t = svc.notifiers[n];
+              if (!t) return `${n}: unknown target`;
+              try {
+                await t.send({ event: a.event, severity: a.severity, title, text, fields: a.vars });
+                return null;
+              } catch (err) {
+                return `${n}: ${redact(errorMessage(err))}`;
+              }
+            }),
+          );
+          const failed = results.filter(Boolean);
+          return { ok: failed.length === 0, detail: failed.length ? failed.join('; ') : `sent to ${names.join(', ')}` };
+        }
+        case 'record-incident': {
+          if (!svc.execute) return { ok: true, detail: 'simulated' };
+          const file = await svc.store.writeIncident(this.state.id, { run: this.state.id, plan: svc.plan.name, ...a.incident });
+          return { ok: true, detail: `written to ${file}` };
+        }
+      }
+    } catch (err) {
+      return { ok: false, detail: redact(errorMessage(err)) };
+    }
+  }
+}

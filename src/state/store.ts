@@ -1,0 +1,295 @@
+/**
+ * The default state store: files under .rollout/ (override with --state-dir or ROLLOUT_STATE_DIR).
+ *   runs/<id>/state.json    the run record, written atomically (temp, fsync, rename), mode 0600
+ *   runs/<id>/events.jsonl  the append-only event log (the audit trail)
+ *   runs/<id>/inbox/        control requests (pause, approve, rollback …) from other shells
+ *   locks/                  one lock per flag (owned by a run) and per run (owned by a process)
+ */
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import writeFileAtomic from 'write-file-atomic';
+import { LockError, StateError, UsageError } from '../errors.js';
+import { FINAL_STATUSES, STATE_SCHEMA_VERSION, type Control, type RunEvent, type RunState } from '../engine/types.js';
+import { redactDeep } from '../util/redact.js';
+import { suggest } from '../util/suggest.js';
+
+export interface LockInfo {
+  owner: string; // run id
+  host: string;
+  pid: number;
+  acquiredAt: string;
+  leaseUntil: number;
+}
+
+const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
+
+export class FileStore {
+  constructor(readonly dir: string) {}
+
+  private runDir(id: string) {
+    return join(this.dir, 'runs', safeName(id));
+  }
+
+  async save(state: RunState, events: RunEvent[]): Promise<void> {
+    const dir = this.runDir(state.id);
+    await mkdir(join(dir, 'inbox'), { recursive: true, mode: 0o700 });
+    // Events first: if we die between the two writes, the state still names the older seq and
+    // the orphan events are ignored on read (and overwritten by the re-made decision).
+    if (events.length) {
+      const fh = await open(join(dir, 'events.jsonl'), 'a', 0o600);
+      try {
+        await fh.appendFile(events.map((e) => JSON.stringify(redactDeep(e))).join('\n') + '\n');
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+    await writeFileAtomic(join(dir, 'state.json'), JSON.stringify(redactDeep(state), null, 2) + '\n', { mode: 0o600, fsync: true });
+  }
+
+  async load(id: string): Promise<RunState> {
+    const file = join(this.runDir(id), 'state.json');
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`no run "${id}"`, { hint: 'List runs with `rollout status`.' });
+      throw new StateError(`cannot read ${file}: ${(err as Error).message}`);
+    }
+    let s: RunState;
+    try {
+      s = JSON.parse(text) as RunState;
+    } catch {
+      throw new StateError(
+        `state file ${file} is corrupt or truncated (not valid JSON); it was not changed`,
+        `Inspect it, restore it from ${join(this.runDir(id), 'events.jsonl')} (the event log), or move it aside and start a new run. rollout never overwrites it silently.`,
+      );
+    }
+    if (typeof s !== 'object' || s === null || s.schema !== STATE_SCHEMA_VERSION || !s.id || !s.status) {
+      throw new StateError(
+        `state file ${file} has ${s && typeof s === 'object' && 'schema' in s ? `schema version ${String(s.schema)}` : 'no schema version'}; this rollout reads version ${STATE_SCHEMA_VERSION}`,
+        'Use the rollout version that wrote it, or move the run directory aside.',
+      );
+    }
+    return s;
+  }
+
+  async events(id: string): Promise<RunEvent[]> {
+    const state = await this.load(id);
+    let text = '';
+    try {
+      text = await readFile(join(this.runDir(id), 'events.jsonl'), 'utf8');
+    } catch {
+      return [];
+    }
+    const bySeq = new Map<number, RunEvent>();
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        const e = JSON.parse(line) as RunEvent;
+        if (e.seq < state.seq) bySeq.set(e.seq, e);
+      } catch {
+        /* a torn last line from a crash: ignored */
+      }
+    }
+    return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  async list(): Promise<RunState[]> {
+    let ids: string[] = [];
+    try {
+      ids = await readdir(join(this.dir, 'runs'));
+    } catch {
+      return [];
+    }
+    const out: RunState[] = [];
+    for (const id of ids) {
+      try {
+        out.push(await this.load(id));
+      } catch {
+        /* reported when addressed directly */
+      }
+    }
+    return out.sort((a, b) => b.startedAt - a.startedAt);
+  }
+
+  /** A run id, a plan name (its latest run) or nothing (the one active run / the latest). */
+  async resolve(ref?: string): Promise<string> {
+    const runs = await this.list();
+    if (!runs.length) throw new UsageError('no runs yet', { hint: 'Start one with `rollout start <plan.yaml>`.' });
+    if (!ref) {
+      const active = runs.filter((r) => !FINAL_STATUSES.includes(r.status));
+      if (active.length > 1)
+        throw new UsageError(`${active.length} runs are active: ${active.map((r) => r.id).join(', ')}`, { hint: 'Name one: `rollout status <run-id or plan name>`.' });
+      return (active[0] ?? runs[0]!).id;
+    }
+    const byId = runs.find((r) => r.id === ref);
+    if (byId) return byId.id;
+    const byPlan = runs.find((r) => r.plan.name === ref);
+    if (byPlan) return byPlan.id;
+    const hint = suggest(ref, [...runs.map((r) => r.id), ...runs.map((r) => r.plan.name)]);
+    throw new UsageError(`no run or plan named "${ref}"`, { hint: hint ? `Did you mean "${hint}"? \`rollout status\` lists runs.` : '`rollout status` lists runs.' });
+  }
+
+  async writeIncident(id: string, incident: unknown): Promise<string> {
+    const file = join(this.runDir(id), `incident-${Date.now()}.json`);
+    await writeFileAtomic(file, JSON.stringify(redactDeep(incident), null, 2) + '\n', { mode: 0o600 });
+    return file;
+  }
+
+  // ——— control inbox ———
+
+  async post(id: string, ctl: Control): Promise<void> {
+    const dir = join(this.runDir(id), 'inbox');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const name = `${Date.now().toString().padStart(15, '0')}-${process.pid}-${Math.random().toString(36).slice(2, 8)}.json`;
+    await writeFileAtomic(join(dir, name), JSON.stringify(redactDeep(ctl)), { mode: 0o600 });
+  }
+
+  async take(id: string): Promise<Control[]> {
+    const dir = join(this.runDir(id), 'inbox');
+    let names: string[];
+    try {
+      names = (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();
+    } catch {
+      return [];
+    }
+    const out: Control[] = [];
+    for (const n of names) {
+      try {
+        out.push(JSON.parse(await readFile(join(dir, n), 'utf8')) as Control);
+      } catch {
+        /* half-written: atomic writes make this rare; skip */
+      }
+      await rm(join(dir, n), { force: true });
+    }
+    return out;
+  }
+
+  // ——— locks ———
+
+  private lockFile(kind: 'flag' | 'run', name: string) {
+    return join(this.dir, 'locks', `${kind}-${safeName(name)}.lock`);
+  }
+
+  async readLock(kind: 'flag' | 'run', name: string): Promise<LockInfo | undefined> {
+    try {
+      return JSON.parse(await readFile(this.lockFile(kind, name), 'utf8')) as LockInfo;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async tryCreate(file: string, info: LockInfo): Promise<boolean> {
+    try {
+      const fh = await open(file, 'wx', 0o600);
+      await fh.writeFile(JSON.stringify(info));
+      await fh.close();
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Lock every flag for `runId`. A flag locked by another run that is still active blocks
+   * (LockError naming the holder) unless `takeover`; locks of finished or vanished runs are
+   * stale and replaced. All or nothing.
+   */
+  async lockFlags(runId: string, flags: string[], opts: { takeover?: boolean; now: number }): Promise<void> {
+    await mkdir(join(this.dir, 'locks'), { recursive: true, mode: 0o700 });
+    const taken: string[] = [];
+    const info: LockInfo = { owner: runId, host: hostname(), pid: process.pid, acquiredAt: new Date(opts.now).toISOString(), leaseUntil: Number.MAX_SAFE_INTEGER };
+    try {
+      for (const flag of [...flags].sort()) {
+        const file = this.lockFile('flag', flag);
+        for (let attempt = 0; attempt < 3; attempt++) {
+          if (await this.tryCreate(file, info)) {
+            taken.push(flag);
+            break;
+          }
+          const holder = await this.readLock('flag', flag);
+          if (holder?.owner === runId) break; // ours already (resume)
+          let active = false;
+          if (holder) {
+            try {
+              active = !FINAL_STATUSES.includes((await this.load(holder.owner)).status);
+            } catch {
+              active = false;
+            }
+          }
+          if (active && !opts.takeover)
+            throw new LockError(
+              `flag ${flag} is locked by run ${holder!.owner} (pid ${holder!.pid} on ${holder!.host}, since ${holder!.acquiredAt})`,
+              `Wait for that run to finish, abort it (\`rollout abort ${holder!.owner}\`), or pass --takeover if it is abandoned.`,
+            );
+          await rm(file, { force: true });
+        }
+      }
+    } catch (err) {
+      for (const f of taken) await rm(this.lockFile('flag', f), { force: true });
+      throw err;
+    }
+  }
+
+  async unlockFlags(runId: string, flags: string[]): Promise<void> {
+    for (const flag of flags) {
+      const holder = await this.readLock('flag', flag);
+      if (holder?.owner === runId) await rm(this.lockFile('flag', flag), { force: true });
+    }
+  }
+
+  /** The process lock on a run: one driver at a time. A dead driver on this host is replaced. */
+  async lockRun(runId: string, opts: { takeover?: boolean; leaseMs: number; now: number }): Promise<() => Promise<void>> {
+    await mkdir(join(this.dir, 'locks'), { recursive: true, mode: 0o700 });
+    const file = this.lockFile('run', runId);
+    const info: LockInfo = { owner: runId, host: hostname(), pid: process.pid, acquiredAt: new Date(opts.now).toISOString(), leaseUntil: opts.now + opts.leaseMs };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (await this.tryCreate(file, info)) return () => rm(file, { force: true });
+      const h = await this.readLock('run', runId);
+      if (h) {
+        const sameHost = h.host === hostname();
+        const alive = sameHost ? pidAlive(h.pid) : h.leaseUntil > Date.now();
+        if (alive && !opts.takeover)
+          throw new LockError(
+            `run ${runId} is being driven by pid ${h.pid} on ${h.host} (since ${h.acquiredAt})`,
+            sameHost ? 'Use `rollout pause|rollback|approve` to steer it; they reach the running process.' : 'If that process is gone, wait for its lease to expire or pass --takeover.',
+          );
+        if (!sameHost && !opts.takeover && h.leaseUntil > Date.now())
+          throw new LockError(`run ${runId} lease held by ${h.host}`, 'Pass --takeover to take it over.');
+      }
+      await rm(file, { force: true });
+    }
+    throw new LockError(`could not lock run ${runId}`);
+  }
+
+  async renewRun(runId: string, leaseUntil: number): Promise<void> {
+    const h = await this.readLock('run', runId);
+    if (h && h.pid === process.pid) await writeFile(this.lockFile('run', runId), JSON.stringify({ ...h, leaseUntil }), { mode: 0o600 });
+  }
+
+  /** Is some live process driving this run right now? */
+  async driver(runId: string): Promise<LockInfo | undefined> {
+    const h = await this.readLock('run', runId);
+    if (!h) return undefined;
+    if (h.host === hostname() ? pidAlive(h.pid) : h.leaseUntil > Date.now()) return h;
+    return undefined;
+  }
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function stateDir(opt?: string): string {
+  return opt ?? process.env.ROLLOUT_STATE_DIR ?? '.rollout';
+}
+
+
