@@ -13,13 +13,20 @@
  * Numbers and numeric strings ("0.25", "1e3") count. Missing path, null, booleans, other
  * strings, objects, arrays, NaN/Inf → value null with the reason in `note` (no-data is never
  * zero). A path matching several values is a configuration error (BackendError). The server
- * being down, answering 4xx/5xx or not with JSON → BackendError via util/http.
+ * being down, answering 4xx/5xx or not with JSON → BackendError via util/http (provider name,
+ * status, the server's message). A redirect is not followed: it is a BackendError naming the
+ * new location.
+ *
+ * Secrets: header values are registered for redaction (use ${VAR} for them in the plan).
+ * Credentials in the URL (https://user:pass@host/…) are sent as an Authorization: Basic
+ * header (the HTTP client would silently drop them) and, like secret-looking query
+ * parameters (?token=…, ?api_key=…), are registered so they never appear in errors or logs.
  */
 import { JSONPath } from 'jsonpath-plus';
 import { z } from 'zod';
 import { BackendError, UsageError, errorMessage } from '../../errors.js';
 import { http } from '../../util/http.js';
-import { registerSecret, safeUrl } from '../../util/redact.js';
+import { looksSecret, redact, registerSecret, safeUrl } from '../../util/redact.js';
 import type { AdapterContext, MetricQuery, MetricsProvider, MetricsProviderFactory, Sample } from '../types.js';
 
 export const options = z.strictObject({
@@ -76,9 +83,35 @@ export function toNumber(v: unknown): { value: number } | { reason: string } {
   return { reason: `value is ${typeof v === 'object' ? 'an object' : `a ${typeof v}`}, not a number` };
 }
 
+/** Query parameter names whose values are secrets even when the name does not say "token". */
+const SECRET_PARAMS = /^(?:key|sig|signature|code|access_token|apikey|api_key)$/i;
+
+/**
+ * Split credentials out of a URL: userinfo becomes a Basic Authorization header; secret-looking
+ * query parameter values are registered for redaction. Returns the URL to request.
+ */
+export function prepareUrl(raw: string, headers: Record<string, string>): string {
+  const u = new URL(raw);
+  for (const [k, v] of u.searchParams) if (looksSecret(k) || SECRET_PARAMS.test(k)) registerSecret(v);
+  if (!u.username && !u.password) return raw;
+  const user = decodeURIComponent(u.username);
+  const pass = decodeURIComponent(u.password);
+  registerSecret(pass);
+  if (user.length >= 6) registerSecret(user);
+  u.username = '';
+  u.password = '';
+  if (!Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) {
+    const basic = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+    registerSecret(basic);
+    headers.Authorization = basic;
+  }
+  return u.toString();
+}
+
 class HttpJson implements MetricsProvider {
   readonly name: string;
   private readonly headers: Record<string, string>;
+  private readonly url: string;
 
   constructor(
     private readonly opts: HttpJsonOptions,
@@ -87,6 +120,7 @@ class HttpJson implements MetricsProvider {
     this.name = `http-json (${safeUrl(opts.url)})`;
     this.headers = { ...opts.headers };
     for (const v of Object.values(this.headers)) registerSecret(v);
+    this.url = prepareUrl(opts.url, this.headers);
     if (opts.insecureTls) ctx.log(`warning: ${this.name}: TLS certificate verification is off (insecureTls: true)`);
     // Validate the configured path early so a bad plan fails at load, not mid-rollout.
     if (opts.path) toJsonPath(opts.path);
@@ -98,7 +132,7 @@ class HttpJson implements MetricsProvider {
     const res = await http({
       backend: this.name,
       method: this.opts.method,
-      url: this.opts.url,
+      url: this.url,
       headers: this.headers,
       body: this.opts.method === 'POST' ? this.opts.body : undefined,
       idempotent: true, // a metrics read, even as POST
@@ -106,12 +140,25 @@ class HttpJson implements MetricsProvider {
       retryBudgetMs: this.opts.retryBudgetMs,
       insecure: this.opts.insecureTls,
     });
+    if (res.status >= 300 && res.status < 400) {
+      const loc = res.headers.location;
+      const to = Array.isArray(loc) ? loc[0] : loc;
+      throw new BackendError(this.name, `redirected${to ? ` to ${redact(to)}` : ''}; redirects are not followed`, {
+        status: res.status,
+        hint: 'Set url to the final address of the metrics endpoint.',
+      });
+    }
     const doc = res.json<unknown>();
     let found: unknown[];
-    try {
-      found = JSONPath({ path, json: doc as object, wrap: true, eval: 'safe' }) as unknown[];
-    } catch (err) {
-      throw new UsageError(`${this.name}: bad path ${JSON.stringify(given)} (${path}): ${errorMessage(err)}`);
+    if (path === '$') {
+      // jsonpath-plus answers nothing for a falsy root (a body of 0, false or null).
+      found = [doc];
+    } else {
+      try {
+        found = (JSONPath({ path, json: doc as object, wrap: true, eval: 'safe' }) as unknown[] | undefined) ?? [];
+      } catch (err) {
+        throw new UsageError(`${this.name}: bad path ${JSON.stringify(given)} (${path}): ${errorMessage(err)}`);
+      }
     }
     if (!Array.isArray(found) || found.length === 0) return { value: null, at: q.now, note: `path ${path} not found in the response` };
     if (found.length > 1) {
