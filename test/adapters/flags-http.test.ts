@@ -1,0 +1,273 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { create, options, renderBody } from '../../src/adapters/flags/http.js';
+import type { AdapterContext, FlagBackend } from '../../src/adapters/types.js';
+import { BackendError, UsageError } from '../../src/errors.js';
+import { startFlagApiFake, type FlagApiFake } from '../fakes/flag-api.js';
+import { CONTRACT_FLAGS, flagBackendContract } from './flag-contract.js';
+
+const TOKEN = 'flagapi-7d3f9a1c2b-secret';
+let fake: FlagApiFake;
+const logs: string[] = [];
+const ctx: AdapterContext = {
+  baseDir: process.cwd(),
+  cwd: process.cwd(),
+  log: (m) => logs.push(m),
+  env: { ...process.env, FLAG_API_TOKEN: TOKEN },
+};
+
+beforeAll(async () => {
+  fake = await startFlagApiFake({ token: TOKEN });
+});
+afterAll(async () => {
+  await fake.close();
+});
+
+function preset(extra: Record<string, unknown> = {}): FlagBackend {
+  return create(
+    { preset: 'feature-flags-api', baseUrl: fake.url, auth: { tokenEnv: 'FLAG_API_TOKEN' }, timeoutMs: 2_000, retryBudgetMs: 3_000, ...extra },
+    ctx,
+  );
+}
+
+const puts = () => fake.requests.filter((r) => r.method === 'PUT');
+
+flagBackendContract(
+  'http preset feature-flags-api (fake seed-004 API)',
+  async () => {
+    fake.reset();
+    return { backend: preset() };
+  },
+  {
+    decimals: true,
+    failure: async (_inst, call) => {
+      if (call === 'apply') {
+        // a real refusal of the API: the flag is frozen
+        fake.seed(CONTRACT_FLAGS[0], { enabled: true, percentage: 10, frozen: true });
+        return { status: 409, message: `flag ${CONTRACT_FLAGS[0]} is frozen` };
+      }
+      fake.failNext(1, { status: 401 });
+      return { status: 401, message: 'invalid or missing API token' };
+    },
+  },
+);
+
+flagBackendContract(
+  'http custom templates (fractions, nested JSON, toggle endpoint)',
+  async () => {
+    fake.reset();
+    return {
+      backend: create(
+        {
+          baseUrl: `${fake.url}/`,
+          headers: { Authorization: `Bearer ${TOKEN}` },
+          apply: { method: 'PUT', path: '/feature-flags/{{flag}}', body: '{"enabled": "{{enabled}}", "percentage": "{{percentage}}"}' },
+          disable: { method: 'POST', path: '/feature-flags/toggle', body: { flag: '{{flag}}', enabled: false }, idempotent: true },
+          read: {
+            path: '/feature-flags',
+            existsPath: '$.flags[?(@.name=="{{flag}}")]',
+            enabledPath: '$.flags[?(@.name=="{{flag}}")].enabled',
+            percentagePath: '$.flags[?(@.name=="{{flag}}")].percentage',
+          },
+          timeoutMs: 2_000,
+          retryBudgetMs: 2_000,
+        },
+        ctx,
+      ),
+    };
+  },
+  {},
+);
+
+describe('http flag backend', () => {
+  beforeEach(() => {
+    fake.reset();
+    logs.length = 0;
+  });
+
+  it('validates options strictly', () => {
+    expect(() => options.parse({ preset: 'feature-flags-api', baseUrl: 'http://x', bogus: 1 })).toThrow();
+    expect(() => options.parse({ baseUrl: 'http://x' })).toThrow(/apply\.path is required/);
+    expect(() => options.parse({ baseUrl: 'http://x', apply: { path: '/f/{{flag}}', body: { p: '{{pct}}' } }, read: { path: '/f/{{flag}}' } })).toThrow(/unknown placeholder \{\{pct\}\}/);
+    expect(() => options.parse({ baseUrl: 'http://x', apply: { path: '/f', body: '{"a": {{enabled}}}' }, read: { path: '/f' } })).toThrow(/not valid JSON/);
+    expect(() => options.parse({ preset: 'nope', baseUrl: 'http://x' })).toThrow();
+    const o = options.parse({ preset: 'feature-flags-api', baseUrl: 'http://x' });
+    expect(o.timeoutMs).toBe(10_000);
+    expect(o.insecure).toBe(false);
+  });
+
+  it('renders body templates as JSON values, dropping absent ones', () => {
+    const t = { a: '{{percentage}}', b: '{{enabled}}', c: 'to {{percentage}}% for {{flag}}', d: ['{{users}}', '{{rings}}'], e: { f: '{{fraction}}' }, n: 1 };
+    expect(renderBody(t, { flag: 'x', percentage: 12.5, enabled: true, users: ['u1'], fraction: 0.125 })).toEqual({
+      a: 12.5,
+      b: true,
+      c: 'to 12.5% for x',
+      d: [['u1']],
+      e: { f: 0.125 },
+      n: 1,
+    });
+    expect(renderBody(t, { flag: 'x', enabled: false })).toEqual({ b: false, c: 'to % for x', d: [], e: {}, n: 1 });
+  });
+
+  it('preset: sends seed 004 PUT /feature-flags/{flag} with the bearer token', async () => {
+    const b = preset();
+    await b.apply({ flag: 'use_state_persistence', enabled: true, percentage: 1 });
+    const put = puts()[0]!;
+    expect(put.path).toBe('/feature-flags/use_state_persistence');
+    expect(put.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    expect(put.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(put.body)).toEqual({ enabled: true, percentage: 1, strategy: 'percentage' });
+    expect(fake.flags.get('use_state_persistence')).toMatchObject({ enabled: true, percentage: 1 });
+    expect(b.name).toBe(`http feature-flags-api (${fake.url})`);
+  });
+
+  it('preset: disabling sends only {"enabled": false} and keeps the percentage server-side', async () => {
+    const b = preset();
+    await b.apply({ flag: 'f', enabled: true, percentage: 30 });
+    await b.apply({ flag: 'f', enabled: false });
+    expect(JSON.parse(puts().at(-1)!.body)).toEqual({ enabled: false });
+    expect(await b.read('f')).toMatchObject({ exists: true, enabled: false, percentage: 30 });
+  });
+
+  it('preset: ring rollouts send strategy ring with the rings, and read them back', async () => {
+    const b = preset();
+    await b.apply({ flag: 'enable_state_snapshots', enabled: true, rings: { internal: 100, beta: 0, ga: 0 } });
+    expect(JSON.parse(puts()[0]!.body)).toEqual({ enabled: true, percentage: 100, strategy: 'ring', rings: { internal: 100, beta: 0, ga: 0 } });
+    expect(fake.flags.get('enable_state_snapshots')!.strategy).toBe('ring');
+    expect((await b.read('enable_state_snapshots')).rings).toEqual({ internal: 100, beta: 0, ga: 0 });
+  });
+
+  it('says when users are given but the template cannot send them', async () => {
+    await preset().apply({ flag: 'f', enabled: true, percentage: 5, users: ['alice'] });
+    expect(logs.join('\n')).toMatch(/users not sent/);
+  });
+
+  it('retries a PUT on 503 within the budget', async () => {
+    fake.failNext(2, { status: 503, method: 'PUT' });
+    await preset().apply({ flag: 'f', enabled: true, percentage: 5 });
+    expect(puts().length).toBe(3);
+    expect(fake.flags.get('f')!.percentage).toBe(5);
+  });
+
+  it('honours 429 Retry-After on a PUT', async () => {
+    fake.failNext(1, { status: 429, retryAfterSec: 1, method: 'PUT' });
+    const t0 = Date.now();
+    await preset().apply({ flag: 'f', enabled: true, percentage: 15 });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+    expect(puts().length).toBe(2);
+    expect(fake.flags.get('f')!.percentage).toBe(15);
+  });
+
+  it('gives up when the 5xx outlasts the budget, naming backend, status, message and attempts', async () => {
+    fake.failNext(50, { status: 502, message: 'upstream flag store unreachable', method: 'PUT' });
+    const b = preset({ retryBudgetMs: 600 });
+    const err = (await b.apply({ flag: 'f', enabled: true, percentage: 5 }).catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.status).toBe(502);
+    expect(err.message).toContain(b.name);
+    expect(err.message).toContain('HTTP 502');
+    expect(err.message).toContain('upstream flag store unreachable');
+    expect(err.message).toMatch(/gave up after \d+ attempts/);
+    expect(puts().length).toBeGreaterThan(1);
+    expect(puts().length).toBeLessThan(50);
+  });
+
+  it('fails fast on 401 with the server message, never showing the token', async () => {
+    const b = create({ preset: 'feature-flags-api', baseUrl: fake.url, headers: { Authorization: 'Bearer wrong-token-0123456789' } }, ctx);
+    const err = (await b.apply({ flag: 'f', enabled: true, percentage: 5 }).catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.status).toBe(401);
+    expect(err.message).toBe(`${b.name}: HTTP 401: invalid or missing API token`);
+    expect(err.hint).toMatch(/token/);
+    expect(err.message).not.toContain('wrong-token-0123456789');
+    expect(fake.requests.length).toBe(1);
+  });
+
+  it('surfaces 400 validation errors of the API without retrying', async () => {
+    const b = create({ baseUrl: fake.url, auth: { tokenEnv: 'FLAG_API_TOKEN' }, apply: { path: '/feature-flags/{{flag}}', body: { enabled: '{{enabled}}', pct: '{{percentage}}' } }, read: { path: '/feature-flags/{{flag}}' } }, ctx);
+    const err = (await b.apply({ flag: 'f', enabled: true, percentage: 5 }).catch((e: unknown) => e)) as BackendError;
+    expect(err.status).toBe(400);
+    expect(err.message).toContain('unknown field "pct"');
+    expect(fake.requests.length).toBe(1);
+  });
+
+  it('does not retry a POST by default, but does when marked idempotent', async () => {
+    const mk = (idempotent?: boolean) =>
+      create(
+        {
+          baseUrl: fake.url,
+          auth: { tokenEnv: 'FLAG_API_TOKEN' },
+          apply: { method: 'POST', path: '/feature-flags/bulk-update', body: [{ name: '{{flag}}', enabled: '{{enabled}}', percentage: '{{percentage}}' }], ...(idempotent === undefined ? {} : { idempotent }) },
+          read: { path: '/feature-flags/{{flag}}' },
+          retryBudgetMs: 2_000,
+        },
+        ctx,
+      );
+    fake.seed('f');
+    fake.failNext(1, { status: 503, method: 'POST' });
+    const err = (await mk().apply({ flag: 'f', enabled: true, percentage: 5 }).catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.status).toBe(503);
+    expect(fake.requests.filter((r) => r.method === 'POST').length).toBe(1);
+
+    fake.failNext(1, { status: 503, method: 'POST' });
+    await mk(true).apply({ flag: 'f', enabled: true, percentage: 7 });
+    expect(fake.requests.filter((r) => r.method === 'POST').length).toBe(3);
+    expect(fake.flags.get('f')!.percentage).toBe(7);
+  });
+
+  it('times out a hung request; an idempotent one is retried', async () => {
+    fake.failNext(1, { kind: 'timeout', delayMs: 3_000, method: 'GET' });
+    const noRetry = preset({ timeoutMs: 250, retryBudgetMs: 0 });
+    const t0 = Date.now();
+    const err = (await noRetry.read('f').catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.message).toContain(noRetry.name);
+    // util/http.ts means to say "timed out after 250 ms"; undici's abort error carries a numeric
+    // code (23), so it currently says "…aborted due to timeout (23)". Either names the timeout.
+    expect(err.message).toMatch(/timed out after 250 ms|due to timeout/);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+
+    fake.failNext(1, { kind: 'timeout', delayMs: 3_000, method: 'PUT' });
+    await preset({ timeoutMs: 250, retryBudgetMs: 2_000 }).apply({ flag: 'f', enabled: true, percentage: 9 });
+    expect(fake.flags.get('f')!.percentage).toBe(9);
+  });
+
+  it('retries a PUT after a dropped connection', async () => {
+    fake.failNext(1, { kind: 'reset', method: 'PUT' });
+    await preset().apply({ flag: 'f', enabled: true, percentage: 11 });
+    expect(puts().length).toBe(2);
+  });
+
+  it('reports malformed JSON on read as a backend error', async () => {
+    fake.seed('f', { enabled: true, percentage: 5 });
+    fake.failNext(1, { kind: 'malformed', method: 'GET' });
+    const b = preset();
+    const err = (await b.read('f').catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.message).toContain(b.name);
+    expect(err.message).toMatch(/not valid JSON/);
+  });
+
+  it('says which JSONPath found nothing', async () => {
+    fake.seed('f', { enabled: true, percentage: 5 });
+    const b = create({ preset: 'feature-flags-api', baseUrl: fake.url, auth: { tokenEnv: 'FLAG_API_TOKEN' }, read: { enabledPath: '$.state.on' } }, ctx);
+    await expect(b.read('f')).rejects.toThrow(/expected a boolean at \$\.state\.on, got nothing/);
+  });
+
+  it('scales fractions and reads nested documents', async () => {
+    fake.seed('f', { enabled: true, percentage: 0.25 });
+    const b = create({ preset: 'feature-flags-api', baseUrl: fake.url, auth: { tokenEnv: 'FLAG_API_TOKEN' }, read: { percentageScale: 100 } }, ctx);
+    expect(await b.read('f')).toMatchObject({ enabled: true, percentage: 25 });
+  });
+
+  it('URL-encodes the flag into the path', async () => {
+    await preset().apply({ flag: 'a/b c', enabled: true, percentage: 1 });
+    expect(puts()[0]!.path).toBe('/feature-flags/a%2Fb%20c');
+  });
+
+  it('requires the auth token variable to be set, and warns about insecure TLS', () => {
+    expect(() => create({ preset: 'feature-flags-api', baseUrl: fake.url, auth: { tokenEnv: 'NO_SUCH_TOKEN_VAR' } }, ctx)).toThrow(UsageError);
+    preset({ insecure: true });
+    expect(logs.join('\n')).toMatch(/WARNING: .*TLS certificate verification is OFF/);
+  });
+});
