@@ -182,9 +182,9 @@ export function tick(plan: Plan, state: RunState, obs: Observations, now: number
       rec.actedOn = true;
       if (c.action === 'rollback') startRollback(d, why, 'check', plan.rollback.mode);
       else if (c.action === 'pause' && s.status === 'running') pause(d, `${why}. Investigate, then \`rollout resume\` or \`rollout rollback\``);
-      else if (c.action === 'notify') notify(d, 'breach.detected', c.tier === 'critical' ? 'critical' : 'warning', { reason: why });
+      else if (c.action === 'notify') notify(d, 'breach.detected', c.tier === 'critical' ? 'critical' : 'warning', { reason: why, action: 'notify' });
       if (c.action !== 'notify' && c.action !== 'pause') continue;
-      if (c.action === 'pause' && s.status === 'paused') notify(d, 'breach.detected', 'warning', { reason: why });
+      if (c.action === 'pause' && s.status === 'paused') notify(d, 'breach.detected', 'warning', { reason: why, action: 'pause' });
     } else if (rec.verdict === 'no-data') {
       const since = rec.noDataSince ?? now;
       const what = `check "${c.name}" has no data (${rec.reason})`;
@@ -447,24 +447,51 @@ function currentPercentage(d: Draft): number | null {
   return f && d.s.flags[f] ? d.s.flags[f].percentage : null;
 }
 
+function pctOf(plan: Plan, phase: number, step: number): number | null {
+  const st = plan.phases[phase]?.steps[step];
+  if (!st) return null;
+  if (st.percent !== undefined) return st.percent;
+  const flag = plan.phases[phase]!.flags[0];
+  const ch = stepChanges(plan, phase, step).find((c) => c.flag === flag);
+  return ch ? (ch.enabled ? (ch.percentage ?? 100) : 0) : null;
+}
+
 function vars(d: Draft, extra: Record<string, string | number | null> = {}): Record<string, string | number | null> {
   const s = d.s;
-  const p = d.plan.phases[s.phase];
-  const nxt = nextStep(d.plan, s);
+  const plan = d.plan;
+  const p = plan.phases[s.phase];
+  const nxt = s.status === 'completed' ? null : nextStep(plan, s);
+  const pct = currentPercentage(d);
+  const prev = s.step > 0 ? pctOf(plan, s.phase, s.step - 1) : null;
+  const checks = Object.entries(s.checks).map(([n, r]) => {
+    const c = p?.checks.find((x) => x.name === n);
+    return `${n} ${fmt(r.value)}${c?.unit ?? ''}${c ? ` (${describeThreshold(c)})` : ''} ${r.verdict === 'pass' ? 'ok' : r.breached ? 'BREACH' : r.verdict}`;
+  });
+  const anyBad = Object.values(s.checks).some((r) => r.breached);
+  const anyWarn = Object.values(s.checks).some((r) => r.verdict !== 'pass');
+  const rolling = s.status === 'rolling-back' || s.status === 'rolled-back';
+  const nextPct = rolling ? 0 : nxt ? pctOf(plan, nxt.phase, nxt.step) : null;
+  const dur = d.now - s.startedAt;
   return {
-    plan: d.plan.name,
+    plan: plan.name,
     run: s.id,
     phase: p?.name ?? null,
-    flags: (p?.flags.length ? p.flags : d.plan.flags).join(', '),
-    percentage: currentPercentage(d),
-    nextStep: nxt ? stepLabel(d.plan, nxt.phase, nxt.step) : 'done',
-    nextAt: s.holdUntil ? iso(s.holdUntil) : null,
-    status: s.status,
+    step: p && s.step >= 0 ? `${s.step + 1}/${p.steps.length}` : null,
+    flags: (p?.flags.length ? p.flags : plan.flags).join(', '),
+    percentage: pct ?? 0,
+    previousPercentage: prev,
+    nextPercentage: nextPct,
+    nextAt: s.status === 'awaiting-approval' ? 'after approval' : s.holdUntil && nxt ? iso(s.holdUntil) : null,
+    targetPercentage: p ? pctOf(plan, s.phase, p.steps.length - 1) : 100,
+    steps: p ? p.steps.map((_, i) => stepLabel(plan, s.phase, i)).join(' → ') : null,
+    status: anyBad || rolling ? 'red' : anyWarn || s.status === 'paused' ? 'yellow' : 'green',
+    checks: checks.join('; ') || null,
     reason: s.reason ?? null,
-    checks: Object.entries(s.checks)
-      .map(([n, r]) => `${n} ${fmt(r.value)} (${r.verdict})`)
-      .join(', '),
-    time: iso(d.now),
+    failed: s.rollback?.failures.join('; ') || null,
+    command: s.status === 'awaiting-approval' ? `rollout approve ${s.id}` : s.status === 'paused' ? `rollout resume ${s.id} (or rollout rollback ${s.id} --reason …)` : null,
+    duration: dur >= 86400_000 ? `${Math.floor(dur / 86400_000)}d${Math.floor((dur % 86400_000) / 3600_000)}h` : dur >= 3600_000 ? `${Math.floor(dur / 3600_000)}h${Math.floor((dur % 3600_000) / 60_000)}m` : `${Math.round(dur / 1000)}s`,
+    startedAt: iso(s.startedAt),
+    now: iso(d.now),
     ...extra,
   };
 }

@@ -45,6 +45,8 @@ export interface LoopOptions {
   signal?: AbortSignal;
   /** Longest single sleep, so control requests from other shells are seen quickly. */
   pollMs?: number;
+  /** Approve every gate at once, recorded as approved by this name (--yes, simulations). */
+  autoApprove?: string;
 }
 
 let sideEffectPoints = 0;
@@ -86,6 +88,9 @@ export class Runner {
         const r = await this.applyControl(ctl);
         if (r.error) this.svc.onEvent({ seq: 0, at: clock.now(), type: 'control.refused', msg: r.error }, this.state);
       }
+      if (opts.autoApprove && this.state.status === 'awaiting-approval' && !this.state.pending.length) {
+        await this.applyControl({ kind: 'approve', by: opts.autoApprove });
+      }
       if (opts.signal?.aborted && !FINAL_STATUSES.includes(this.state.status) && this.state.status !== 'rolling-back') {
         if (this.state.status === 'running' || this.state.status === 'awaiting-approval')
           await this.applyControl({ kind: 'pause', reason: `interrupted (${String(opts.signal.reason ?? 'signal')})` });
@@ -112,7 +117,7 @@ export class Runner {
       const obs = await this.observe();
       await this.record(tick(plan, this.state, obs, clock.now()));
       // A tick that changed nothing and set no earlier wake: avoid spinning in advance mode.
-      if (opts.mode === 'advance' && !this.state.pending.length && (nextWake(plan, this.state, clock.now()) ?? Infinity) > clock.now()) return this.state;
+      if (opts.mode === 'advance' && !this.state.pending.length && !(opts.autoApprove && this.state.status === 'awaiting-approval') && (nextWake(plan, this.state, clock.now()) ?? Infinity) > clock.now()) return this.state;
     }
     return this.state;
   }

@@ -7,7 +7,7 @@
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import writeFileAtomic from 'write-file-atomic';
 import { LockError, StateError, UsageError } from '../errors.js';
 import { FINAL_STATUSES, STATE_SCHEMA_VERSION, type Control, type RunEvent, type RunState } from '../engine/types.js';
@@ -138,7 +138,21 @@ export class FileStore {
     return file;
   }
 
+  /** Remove a run that never started (it lost the race for a flag lock). */
+  async discard(id: string): Promise<void> {
+    await rm(this.runDir(id), { recursive: true, force: true });
+  }
+
   // ——— control inbox ———
+
+  /** Are control requests waiting in the run's inbox? */
+  async pending(id: string): Promise<boolean> {
+    try {
+      return (await readdir(join(this.runDir(id), 'inbox'))).some((n) => n.endsWith('.json'));
+    } catch {
+      return false;
+    }
+  }
 
   async post(id: string, ctl: Control): Promise<void> {
     const dir = join(this.runDir(id), 'inbox');
@@ -200,6 +214,39 @@ export class FileStore {
    */
   async lockFlags(runId: string, flags: string[], opts: { takeover?: boolean; now: number }): Promise<void> {
     await mkdir(join(this.dir, 'locks'), { recursive: true, mode: 0o700 });
+    // Judging a lock stale and replacing it must not interleave with another process doing
+    // the same, or both could win: the whole acquisition runs under one store-wide mutex.
+    await this.withMutex(() => this.lockFlagsUnsafe(runId, flags, opts));
+  }
+
+  /** A short-lived store-wide mutex (mkdir is atomic). A holder dead for 10 s is broken. */
+  private async withMutex<T>(f: () => Promise<T>): Promise<T> {
+    const dir = join(this.dir, 'locks', '.mutex');
+    const deadline = Date.now() + 30_000;
+    for (let i = 0; ; i++) {
+      try {
+        await mkdir(dir, { mode: 0o700 });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        try {
+          const st = await stat(dir);
+          if (Date.now() - st.mtimeMs > 10_000) await rm(dir, { recursive: true, force: true });
+        } catch {
+          /* gone meanwhile */
+        }
+        if (Date.now() > deadline) throw new LockError(`the lock table in ${this.dir}/locks is busy`, `If no other rollout is running, remove ${dir}.`);
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 + Math.min(i, 20) * 2));
+      }
+    }
+    try {
+      return await f();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  private async lockFlagsUnsafe(runId: string, flags: string[], opts: { takeover?: boolean; now: number }): Promise<void> {
     const taken: string[] = [];
     const info: LockInfo = { owner: runId, host: hostname(), pid: process.pid, acquiredAt: new Date(opts.now).toISOString(), leaseUntil: Number.MAX_SAFE_INTEGER };
     try {
@@ -220,11 +267,15 @@ export class FileStore {
               active = false;
             }
           }
-          if (active && !opts.takeover)
+          if (active && !opts.takeover) {
+            const drv = await this.driver(holder!.owner);
             throw new LockError(
-              `flag ${flag} is locked by run ${holder!.owner} (pid ${holder!.pid} on ${holder!.host}, since ${holder!.acquiredAt})`,
-              `Wait for that run to finish, abort it (\`rollout abort ${holder!.owner}\`), or pass --takeover if it is abandoned.`,
+              `flag ${flag} is locked by run ${holder!.owner} (${drv ? `driven by pid ${drv.pid} on ${drv.host}` : 'no live process drives it'}; locked since ${holder!.acquiredAt})`,
+              drv
+                ? `Wait for that run to finish, or steer it: \`rollout status ${holder!.owner}\`, \`rollout abort ${holder!.owner}\`.`
+                : `Resume it (\`rollout resume ${holder!.owner}\`), abort it (\`rollout abort ${holder!.owner}\`), or pass --takeover to take its flags.`,
             );
+          }
           await rm(file, { force: true });
         }
       }

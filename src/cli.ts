@@ -1,0 +1,190 @@
+/**
+ * Commander wiring only. Each command's body is imported when it runs, so `rollout status`
+ * does not pay for loading adapters, prompts or the engine's dependencies. Every failure
+ * leaves through RolloutError → message, hint and exit code; a stack only with --debug.
+ */
+import { Command, Option } from 'commander';
+import { EXIT_CODE_TABLE, ExitCode, RolloutError, PlanError } from './errors.js';
+import type { Context } from './commands/context.js';
+
+const program = new Command();
+
+const exitHelp = `
+Exit codes:
+${EXIT_CODE_TABLE.map(([c, t]) => `  ${String(c).padStart(2)}  ${t}`).join('\n')}
+
+Environment:
+  ROLLOUT_STATE_DIR   where runs are recorded (default .rollout in the working directory)
+  NO_COLOR            plain output
+Docs: README.md, docs/plan-format.md`;
+
+program
+  .name('rollout')
+  .description('Progressive feature-flag rollouts from a YAML plan: steps, holds, metric checks, automatic rollback.')
+  .version(process.env.ROLLOUT_VERSION ?? '0.1.0')
+  .option('--state-dir <dir>', 'where runs are recorded (env ROLLOUT_STATE_DIR; default .rollout)')
+  .option('--json', 'machine-readable output on stdout')
+  .option('--debug', 'show stack traces for errors')
+  .addHelpText('after', exitHelp)
+  .showSuggestionAfterError(true)
+  .configureOutput({ outputError: (str, write) => write(str) });
+
+function ctx(): Context {
+  const g = program.opts<{ stateDir?: string; json?: boolean; debug?: boolean }>();
+  if (g.stateDir) process.env.ROLLOUT_STATE_DIR = g.stateDir;
+  return {
+    cwd: process.cwd(),
+    stateDir: process.env.ROLLOUT_STATE_DIR ?? '.rollout',
+    json: Boolean(g.json),
+    debug: Boolean(g.debug),
+    interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY && !process.env.CI),
+    stdout: (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n'),
+    stderr: (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n'),
+  };
+}
+
+type Action = (c: Context, ...args: never[]) => Promise<number>;
+const lazy =
+  (load: () => Promise<{ default: Action }>) =>
+  async (...args: unknown[]): Promise<void> => {
+    const c = ctx();
+    // commander passes (…positionals, options, command): merge the command's own --json.
+    const opts = args[args.length - 2] as { json?: boolean } | undefined;
+    if (opts && typeof opts === 'object' && opts.json) c.json = true;
+    const mod = await load();
+    process.exitCode = await (mod.default as (c: Context, ...a: unknown[]) => Promise<number>)(c, ...args.slice(0, -1));
+  };
+
+const json = () => new Option('--json', 'machine-readable output');
+
+program
+  .command('start')
+  .argument('<plan>', 'the plan file (YAML)')
+  .description('start a rollout (or pick up its unfinished run) and follow it to the end')
+  .option('-y, --yes', 'approve go/no-go gates without asking (non-interactive)')
+  .option('--dry-run', 'decide and print every step, but write no flags and run no commands')
+  .option('--takeover', 'take the locks of a run whose process is gone')
+  .option('--detach', 'do what is due now and return (like advance), instead of following')
+  .addOption(json())
+  .addHelpText('after', '\nCtrl-C leaves the run paused; `rollout resume` goes on. Exit code says how it ended (see `rollout --help`).')
+  .action(lazy(() => import('./commands/start.js')));
+
+program
+  .command('status')
+  .argument('[run]', 'run id or plan name (default: the active run)')
+  .description('where a run stands: phase, flags, next step, last check values vs thresholds')
+  .option('-w, --watch', 'refresh until the run ends')
+  .option('-a, --all', 'list every run')
+  .addOption(json())
+  .action(lazy(() => import('./commands/status.js')));
+
+const control = (name: string, desc: string, extra?: (c: Command) => Command) => {
+  let c = program.command(name).argument('[run]', 'run id or plan name (default: the active run)').description(desc).option('--by <who>', 'who asks (recorded; default $USER)');
+  if (extra) c = extra(c);
+  c.addOption(json()).action(lazy(() => import('./commands/control.js').then((m) => ({ default: m.handlers[name]! }))));
+};
+control('pause', 'pause a run (it holds where it is)', (c) => c.option('--reason <text>', 'why', 'paused by hand'));
+control('resume', 'resume a paused run, or pick up a crashed one, and follow it', (c) =>
+  c.option('--takeover', 'take the locks of a run whose process is gone').option('--detach', 'do what is due now and return').option('-y, --yes', 'approve gates without asking'),
+);
+control('promote', 'end the current hold now (checks must still pass)', (c) => c.option('--full', 'skip the remaining holds of this phase'));
+control('approve', 'give the go for the gate the run waits at', (c) => c.option('--note <text>', 'recorded with the approval'));
+control('reject', 'no-go: abort the run at its gate', (c) => c.requiredOption('--reason <text>', 'why'));
+control('abort', 'stop the run, leaving flags as they are', (c) => c.option('--reason <text>', 'why', 'aborted by hand'));
+control('rollback', 'emergency rollback: flags off, rollback commands, health check, incident record', (c) =>
+  c
+    .option('--reason <text>', 'why (recorded; commands get it as $ROLLOUT_REASON, never in a shell line)')
+    .addOption(new Option('--mode <mode>', 'override the plan: immediate or gradual').choices(['immediate', 'gradual'])),
+);
+
+program
+  .command('advance')
+  .argument('[run]', 'run id, plan name, or a plan file (starts a run when it has none)')
+  .description('for CI: do whatever is due now, then exit with a code that says where the run stands')
+  .option('-y, --yes', 'approve gates without asking')
+  .option('--takeover', 'take the locks of a run whose process is gone')
+  .addOption(json())
+  .action(lazy(() => import('./commands/advance.js')));
+
+program
+  .command('log')
+  .argument('[run]', 'run id or plan name')
+  .description("the run's event log: every observation, decision and side effect")
+  .option('-n, --tail <n>', 'only the last n events')
+  .addOption(json())
+  .action(lazy(() => import('./commands/log.js')));
+
+program
+  .command('validate')
+  .argument('<plans...>', 'plan files')
+  .description('check plans: file:line:column for every problem, "did you mean" for unknown keys')
+  .addOption(json())
+  .action(lazy(() => import('./commands/validate.js')));
+
+program
+  .command('plan')
+  .argument('<plan>', 'the plan file')
+  .description('the timeline as a table: each step, when it would happen, holds, gates, windows, total duration')
+  .option('--start <time>', 'assume the run starts at this time (ISO 8601; default now)')
+  .addOption(json())
+  .action(lazy(() => import('./commands/plan.js')));
+
+program
+  .command('simulate')
+  .argument('<plan>', 'the plan file')
+  .description('run the plan on a virtual clock with scripted metrics; prints breaches, pauses, rollbacks')
+  .option('-s, --scenario <file>', 'scripted metric values over time (default: healthy)')
+  .option('--start <time>', 'virtual start time (ISO 8601; default now)')
+  .option('--events', 'print every event, not only the summary')
+  .addOption(json())
+  .action(lazy(() => import('./commands/simulate.js')));
+
+program
+  .command('flags')
+  .description('list the flags in the local flag store')
+  .option('--store <file>', 'flag store file (default <state dir>/flags.json)')
+  .addOption(json())
+  .action(lazy(() => import('./commands/flags.js').then((m) => ({ default: m.list }))));
+
+program
+  .command('evaluate')
+  .argument('<flag>', 'flag name')
+  .description('is this flag on for this user? (local store, Unleash-compatible sticky bucketing)')
+  .requiredOption('-k, --key <user>', 'the user id (stickiness key)')
+  .option('--ring <ring>', 'evaluate as a member of this ring')
+  .option('--store <file>', 'flag store file (default <state dir>/flags.json)')
+  .addOption(json())
+  .action(lazy(() => import('./commands/flags.js').then((m) => ({ default: m.evaluate }))));
+
+program
+  .command('schema')
+  .description('print the JSON Schema of the plan format (for yaml-language-server)')
+  .option('-o, --out <file>', 'write to a file instead of stdout')
+  .action(lazy(() => import('./commands/schema.js')));
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    const debug = argv.includes('--debug');
+    const asJson = argv.includes('--json');
+    if (err instanceof RolloutError) {
+      const { redact } = await import('./util/redact.js');
+      if (asJson) {
+        process.stdout.write(
+          JSON.stringify({ error: redact(err.message), hint: err.hint, exitCode: err.exitCode, ...(err instanceof PlanError ? { file: err.file, issues: err.issues } : {}) }, null, 2) + '\n',
+        );
+      } else {
+        const { formatError } = await import('./output/errors.js');
+        process.stderr.write(formatError(err) + '\n');
+      }
+      if (debug && err.stack) process.stderr.write(redact(err.stack) + '\n');
+      process.exitCode = err.exitCode;
+      return;
+    }
+    const { redact } = await import('./util/redact.js');
+    process.stderr.write(`rollout: internal error: ${redact((err as Error)?.message ?? String(err))}\n`);
+    process.stderr.write(debug ? redact((err as Error)?.stack ?? '') + '\n' : 'Run again with --debug for the stack trace, and report it.\n');
+    process.exitCode = ExitCode.INTERNAL;
+  }
+}

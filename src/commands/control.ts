@@ -1,0 +1,79 @@
+/**
+ * Steering a run: pause, resume, promote, approve, reject, abort, rollback. When a live
+ * process drives the run, the request goes to its inbox; otherwise it is applied here, and
+ * whatever it queued (flags off, commands, notices) is carried out here too.
+ */
+import { FINAL_STATUSES, type Control, type RunState } from '../engine/types.js';
+import { UsageError } from '../errors.js';
+import { runJson } from '../output/run.js';
+import { statusColor } from '../output/style.js';
+import { exitCodeFor, sendControl } from '../runner/session.js';
+import { follow } from './start.js';
+import { openStore, printJson, who, type Context } from './context.js';
+import { planOf } from './status.js';
+
+interface Opts {
+  by?: string;
+  reason?: string;
+  note?: string;
+  full?: boolean;
+  mode?: 'immediate' | 'gradual';
+  takeover?: boolean;
+  detach?: boolean;
+  yes?: boolean;
+}
+
+async function steer(c: Context, ref: string | undefined, make: (o: Opts) => Control, o: Opts, then: 'flush' | 'follow'): Promise<number> {
+  const store = await openStore(c);
+  const id = await store.resolve(ref);
+  const before = await store.load(id);
+  const plan = await planOf(before);
+  const ctl = make(o);
+  const driver = await store.driver(id);
+  if (!driver) {
+    if (!plan) throw new UsageError(`the plan of run ${id} (${before.plan.file}) no longer loads`, { hint: `Run \`rollout validate ${before.plan.file}\` and fix it; the run needs its plan to go on.` });
+    if (FINAL_STATUSES.includes(before.status) && ctl.kind !== 'rollback') throw new UsageError(`run ${id} already ${before.status}`);
+    // Apply and carry out here: rollback and resume follow the run; others flush what they queued.
+    return follow(c, store, plan, before, { takeover: o.takeover, detach: then === 'flush' || o.detach, yes: o.yes }, [ctl]);
+  }
+  const { state, viaDriver } = await sendControl(store, plan, id, ctl, { waitMs: ctl.kind === 'rollback' ? 60_000 : 15_000 });
+  report(c, state, viaDriver ? `sent to pid ${driver.pid}, which drives the run` : undefined);
+  return ctl.kind === 'rollback' || ctl.kind === 'abort' ? exitCodeFor(state) : 0;
+}
+
+function report(c: Context, s: RunState, note?: string) {
+  if (c.json) printJson(c, { ...runJson(undefined, s), note: note ?? null, exitCode: exitCodeFor(s) });
+  else c.stdout(`run ${s.id}: ${statusColor(s.status)(s.status)}${s.reason ? ` — ${s.reason}` : ''}${s.waitingFor ? ` (${s.waitingFor})` : ''}${note ? `\n${note}` : ''}`);
+}
+
+const reasonOf = (o: Opts, fallback?: string): string => {
+  const r = o.reason ?? fallback;
+  if (!r || !r.trim()) throw new UsageError('a reason is required', { hint: 'Pass --reason "what you saw", e.g. --reason "error rate 7% at 25%".' });
+  if (r.length > 2000) throw new UsageError('the reason is longer than 2000 characters');
+  return r;
+};
+
+export const handlers: Record<string, (c: Context, ref: string | undefined, o: Opts) => Promise<number>> = {
+  pause: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'pause', reason: reasonOf(x, 'paused by hand'), by: who(x.by) }), o, 'flush'),
+  async resume(c, ref, o) {
+    const store = await openStore(c);
+    const id = await store.resolve(ref);
+    const s = await store.load(id);
+    if (FINAL_STATUSES.includes(s.status)) throw new UsageError(`run ${id} already ${s.status}; there is nothing to resume`, { hint: 'Start a new run with `rollout start <plan>`.' });
+    const driver = await store.driver(id);
+    // A crashed run (still "running" but no process) is picked up as it is; a paused one is resumed.
+    if (!driver && s.status !== 'paused') {
+      const plan = await planOf(s);
+      if (!plan) throw new UsageError(`the plan of run ${id} (${s.plan.file}) no longer loads`, { hint: `Run \`rollout validate ${s.plan.file}\`.` });
+      if (!c.json) c.stderr(`picking up run ${id} where it stopped (${s.status}${s.pending.length ? `, ${s.pending.length} action(s) in flight` : ''})`);
+      return follow(c, store, plan, s, { takeover: o.takeover, detach: o.detach, yes: o.yes });
+    }
+    return steer(c, ref, (x) => ({ kind: 'resume', by: who(x.by) }), o, 'follow');
+  },
+  promote: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'promote', full: Boolean(x.full), by: who(x.by) }), o, 'flush'),
+  approve: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'approve', by: who(x.by), ...(x.note ? { note: x.note } : {}) }), o, 'flush'),
+  reject: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'reject', by: who(x.by), reason: reasonOf(x) }), o, 'flush'),
+  abort: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'abort', reason: reasonOf(x, 'aborted by hand'), by: who(x.by) }), o, 'flush'),
+  rollback: (c, ref, o) =>
+    steer(c, ref, (x) => ({ kind: 'rollback', reason: reasonOf(x, process.env.ROLLOUT_REASON), by: who(x.by), ...(x.mode ? { mode: x.mode } : {}) }), o, 'follow'),
+};

@@ -1,0 +1,37 @@
+import { resolve } from 'node:path';
+import { evaluate as evalFlag, readStore } from '../adapters/flags/local.js';
+import { printJson, type Context } from './context.js';
+import { style, tableStyle } from '../output/style.js';
+
+const storePath = (c: Context, o: { store?: string }) => resolve(c.cwd, o.store ?? resolve(c.stateDir, 'flags.json'));
+
+export async function list(c: Context, o: { store?: string }): Promise<number> {
+  const path = storePath(c, o);
+  const flags = await readStore(path);
+  if (c.json) {
+    printJson(c, { store: path, flags });
+    return 0;
+  }
+  const names = Object.keys(flags).sort();
+  if (!names.length) {
+    c.stdout(`no flags in ${path} yet: a run of a plan with \`backend: {type: local}\` writes them`);
+    return 0;
+  }
+  const { default: Table } = await import('cli-table3');
+  const t = new Table({ head: ['flag', 'state', 'rollout', 'rings', 'allowlist', 'updated'], style: tableStyle() });
+  for (const n of names) {
+    const f = flags[n]!;
+    t.push([n, f.enabled ? style.green('on') : style.dim('off'), f.enabled ? `${f.percentage}%` : '-', f.rings ? Object.entries(f.rings).map(([k, v]) => `${k} ${v}%`).join('\n') : '', [...(f.users ?? []), ...(f.segments ?? []).map((s) => `segment:${s}`)].join(', '), f.updatedAt]);
+  }
+  c.stdout(t.toString());
+  return 0;
+}
+
+export async function evaluate(c: Context, flag: string, o: { key: string; ring?: string; store?: string }): Promise<number> {
+  const path = storePath(c, o);
+  const flags = await readStore(path);
+  const r = evalFlag(flag, flags[flag], o.key, { ring: o.ring });
+  if (c.json) printJson(c, { flag, key: o.key, ...(o.ring ? { ring: o.ring } : {}), enabled: r.enabled, reason: r.reason });
+  else c.stdout(`${flag} for ${o.key}: ${r.enabled ? style.green('ON') : style.dim('off')} (${r.reason})`);
+  return 0;
+}

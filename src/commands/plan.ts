@@ -1,0 +1,67 @@
+/**
+ * The timeline as a table: the plan simulated on healthy metrics with approvals granted at
+ * once, so holds, gates and rollout windows land where they really would.
+ */
+import { stepLabel } from '../engine/engine.js';
+import { simulatePlan } from '../runner/simulate.js';
+import { formatDuration } from '../util/duration.js';
+import { style, tableStyle } from '../output/style.js';
+import { printJson, type Context } from './context.js';
+import { parseStart } from './simulate.js';
+
+export default async function planCmd(c: Context, file: string, o: { start?: string }): Promise<number> {
+  const { loadPlan } = await import('../plan/load.js');
+  const { plan } = await loadPlan(file, { adapters: false });
+  const start = parseStart(o.start);
+  const r = await simulatePlan(plan, { start });
+  const tz = plan.windows?.timezone ?? 'UTC';
+  const fmt = (t: number) => new Intl.DateTimeFormat('en-GB', { timeZone: tz, weekday: 'short', day: '2-digit', month: 'short', hour: '2-digit', minute: '2-digit', hour12: false }).format(new Date(t));
+  const rows: Array<{ phase: string; step: string; flags: string; at: number; holdMs: number; gate?: string; waitedForWindow: boolean; checks: string }> = [];
+  let windowWaitSince: number | undefined;
+  for (const e of r.events) {
+    if (e.type === 'window.closed') windowWaitSince ??= e.at;
+    if (e.type !== 'step.applied') continue;
+    const pi = e.data?.phase as number;
+    const si = e.data?.step as number;
+    const p = plan.phases[pi]!;
+    const st = p.steps[si]!;
+    const gate = st.approval ?? (si === 0 ? p.approval : undefined);
+    rows.push({
+      phase: p.name,
+      step: stepLabel(plan, pi, si),
+      flags: [...p.flags, ...Object.keys(st.set)].join(', '),
+      at: e.at,
+      holdMs: st.holdMs,
+      gate: gate ? `go/no-go${gate.timeoutMs ? ` (${formatDuration(gate.timeoutMs)} window)` : ''}` : undefined,
+      waitedForWindow: windowWaitSince !== undefined,
+      checks: p.checks.map((ch) => ch.name).join(', '),
+    });
+    windowWaitSince = undefined;
+  }
+  const total = r.endedAt - r.startedAt;
+  if (c.json) {
+    printJson(c, {
+      plan: plan.name,
+      timezone: tz,
+      start: new Date(start).toISOString(),
+      end: new Date(r.endedAt).toISOString(),
+      totalMs: total,
+      total: formatDuration(total),
+      outcome: r.state.status,
+      steps: rows.map((x) => ({ ...x, at: new Date(x.at).toISOString(), offset: formatDuration(x.at - start), hold: formatDuration(x.holdMs) })),
+    });
+    return 0;
+  }
+  const { default: Table } = await import('cli-table3');
+  const t = new Table({ head: ['#', 'phase', 'step', 'flags', 'at', `when (${tz})`, 'hold', 'gate', 'checks'], style: tableStyle() });
+  rows.forEach((x, i) =>
+    t.push([String(i + 1), x.phase, x.step, x.flags, `T+${formatDuration(x.at - start)}`, fmt(x.at) + (x.waitedForWindow ? style.yellow('\n(waited for window)') : ''), x.holdMs ? formatDuration(x.holdMs) : '-', x.gate ?? '', x.checks]),
+  );
+  c.stdout(t.toString());
+  const windows = plan.windows
+    ? `windows (${tz}): allow ${plan.windows.allow.map((w) => [w.days?.join(','), w.from && `${w.from}-${w.to}`, w.start && `${w.start}..${w.end}`].filter(Boolean).join(' ')).join('; ') || 'any time'}${plan.windows.blackout.length ? `; blackout ${plan.windows.blackout.map((w) => w.name ?? [w.days?.join(','), w.from && `${w.from}-${w.to}`, w.start && `${w.start}..${w.end}`].filter(Boolean).join(' ')).join('; ')}` : ''}`
+    : 'no rollout windows: steps go as soon as holds and checks allow';
+  c.stdout(`${style.bold('total')}: ${formatDuration(total)} from ${fmt(start)} to ${fmt(r.endedAt)} (${rows.length} steps, healthy metrics, approvals granted at once)`);
+  c.stdout(windows);
+  return 0;
+}

@@ -1,0 +1,89 @@
+import { readFile } from 'node:fs/promises';
+import type { RunEvent } from '../engine/types.js';
+import { PlanError, UsageError } from '../errors.js';
+import { statusColor, style } from '../output/style.js';
+import { scenarioSchema, simulatePlan, type Scenario } from '../runner/simulate.js';
+import { formatDuration } from '../util/duration.js';
+import { printJson, type Context } from './context.js';
+
+const SHOWN = new Set(['run.started', 'phase.started', 'step.applied', 'approval.requested', 'approval.granted', 'approval.timeout', 'breach.detected', 'run.paused', 'rollback.started', 'rollback.step', 'rollback.flags-off', 'command.finished', 'command.failed', 'health.ok', 'health.failed', 'rollback.escalated', 'run.completed', 'run.rolled-back', 'run.aborted', 'window.closed', 'check.changed', 'incident.recorded']);
+
+export async function loadScenario(file: string): Promise<Scenario> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read scenario ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  const { parseDocument, LineCounter } = await import('yaml');
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    throw new PlanError(file, [{ path: '', message: e.message.split('\n')[0]!, line: e.linePos?.[0].line, col: e.linePos?.[0].col, severity: 'error' }]);
+  }
+  const r = scenarioSchema.safeParse(doc.toJS() ?? {});
+  if (!r.success)
+    throw new PlanError(
+      file,
+      r.error.issues.map((i) => {
+        const path = i.path.filter((p): p is string | number => typeof p !== 'symbol');
+        const node = doc.getIn(path, true) as { range?: [number] } | undefined;
+        const pos = node?.range ? lc.linePos(node.range[0]) : undefined;
+        return { path: path.join('.'), message: i.message, line: pos?.line, col: pos?.col, severity: 'error' as const };
+      }),
+    );
+  return r.data;
+}
+
+export function parseStart(s?: string): number {
+  if (!s) return Date.now();
+  const t = Date.parse(s);
+  if (Number.isNaN(t)) throw new UsageError(`--start "${s}" is not a time`, { hint: 'Use ISO 8601, e.g. 2026-12-01T09:00:00Z.' });
+  return t;
+}
+
+export default async function simulate(c: Context, file: string, o: { scenario?: string; start?: string; events?: boolean }): Promise<number> {
+  const { loadPlan } = await import('../plan/load.js');
+  const { plan } = await loadPlan(file, { adapters: false });
+  const scenario = o.scenario ? await loadScenario(o.scenario) : undefined;
+  const start = parseStart(o.start);
+  const t0 = performance.now();
+  const lines: string[] = [];
+  const show = (e: RunEvent) => {
+    if (!o.events && !SHOWN.has(e.type)) return;
+    if (!o.events && e.type === 'check.changed' && !/BREACH|no-data|fail/.test(e.msg)) return;
+    lines.push(`${style.dim(`T+${formatDuration(e.at - start).padEnd(7)}`)} ${e.msg}`);
+  };
+  const r = await simulatePlan(plan, { start, scenario, onEvent: c.json ? undefined : show });
+  const ms = performance.now() - t0;
+  const s = r.state;
+  const steps = r.events.filter((e) => e.type === 'step.applied').length;
+  const breaches = r.events.filter((e) => e.type === 'breach.detected').map((e) => e.msg);
+  if (c.json) {
+    printJson(c, {
+      plan: plan.name,
+      status: s.status,
+      reason: s.reason ?? null,
+      virtualDurationMs: r.endedAt - r.startedAt,
+      steps,
+      flagWrites: r.writes,
+      breaches,
+      flags: s.flags,
+      assumedOn: r.assumed,
+      stoppedAtLimit: r.stoppedAtLimit,
+      wallMs: Math.round(ms * 10) / 10,
+      events: r.events.map((e) => ({ ...e, offsetMs: e.at - start })),
+    });
+  } else {
+    for (const l of lines) c.stdout(l);
+    c.stdout('');
+    c.stdout(`${style.bold('simulated')} ${plan.name}${scenario?.description ? ` (${scenario.description})` : o.scenario ? ` (scenario ${o.scenario})` : ' (healthy metrics)'}: ${statusColor(s.status)(s.status)}${s.reason ? ` — ${s.reason}` : ''}`);
+    c.stdout(`${steps} step(s) applied over ${formatDuration(r.endedAt - r.startedAt)} of virtual time (${Math.round(ms)} ms real), ${r.writes} flag write(s), ${breaches.length} breach(es)`);
+    if (r.assumed.length) c.stdout(style.dim(`assumed fully on (outside the plan; set them with scenario flags:): ${r.assumed.join(', ')}`));
+    if (r.stoppedAtLimit) c.stdout(style.yellow('stopped at the simulation time limit'));
+  }
+  // Same codes as a real run: 0 completed, 3 rolled back, 4 paused …
+  const { exitCodeFor } = await import('../runner/session.js');
+  return exitCodeFor(s);
+}

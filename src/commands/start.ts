@@ -1,0 +1,110 @@
+import type { RunEvent, RunState } from '../engine/types.js';
+import { ExitCode } from '../errors.js';
+import { loadPlan } from '../plan/load.js';
+import type { Plan } from '../plan/model.js';
+import { Reporter } from '../output/reporter.js';
+import { summary } from '../output/run.js';
+import { activeRunOf, drive, exitCodeFor } from '../runner/session.js';
+import type { FileStore } from '../state/store.js';
+import { openStore, printJson, who, type Context } from './context.js';
+
+export interface FollowOptions {
+  yes?: boolean;
+  dryRun?: boolean;
+  takeover?: boolean;
+  detach?: boolean;
+  json?: boolean;
+}
+
+export default async function start(c: Context, file: string, o: FollowOptions): Promise<number> {
+  const { plan, warnings } = await loadPlan(file);
+  for (const w of warnings) c.stderr(`${file}${w.line ? `:${w.line}:${w.col ?? 1}` : ''}: warning: ${w.message}`);
+  const store = await openStore(c);
+  const existing = await activeRunOf(store, plan);
+  if (existing && !c.json) c.stderr(`picking up unfinished run ${existing.id} (${existing.status}) of plan ${plan.name}`);
+  if (existing && existing.plan.hash !== plan.hash) c.stderr(`warning: ${file} changed since run ${existing.id} started; going on with the plan as it is now`);
+  return follow(c, store, plan, existing, o);
+}
+
+/** Drive a run in the foreground with live output; the exit code says how it ended. */
+export async function follow(c: Context, store: FileStore, plan: Plan, existing: RunState | undefined, o: FollowOptions, controls: Parameters<typeof drive>[0]['controls'] = []): Promise<number> {
+  const reporter = new Reporter({ json: c.json });
+  await reporter.init();
+  if (o.dryRun) reporter.line('dry run: no flag is written, no command runs');
+  const ac = new AbortController();
+  let interrupted = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    interrupted++;
+    if (interrupted > 1) {
+      reporter.line(`second ${sig}: exiting now; the run state is saved up to the last completed action`);
+      process.exit(ExitCode.PAUSED);
+    }
+    reporter.line(`${sig}: finishing the action in flight, then pausing the run…`);
+    ac.abort(sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let prompting = false;
+  let runId = existing?.id ?? '';
+  const approve = async (s: RunState) => {
+    if (prompting) return;
+    if (o.yes) return; // the runner approves (autoApprove)
+    if (!c.interactive) {
+      reporter.line(`waiting for approval: run \`rollout approve ${s.id}\` (or \`rollout reject ${s.id} --reason …\`) from another shell`);
+      return;
+    }
+    prompting = true;
+    reporter.hold();
+    try {
+      const { confirm } = await import('@inquirer/prompts');
+      const go = await confirm({ message: `Go/no-go: ${s.approval?.message ?? s.waitingFor ?? 'continue?'} Approve?`, default: false }, { signal: ac.signal });
+      await store.post(s.id, go ? { kind: 'approve', by: who() } : { kind: 'reject', by: who(), reason: 'no-go at the prompt' });
+    } catch {
+      /* Ctrl-C at the prompt: the signal handler pauses the run */
+    } finally {
+      prompting = false;
+    }
+  };
+  const onEvent = (e: RunEvent, s: RunState) => {
+    runId = s.id;
+    reporter.event(e, s);
+    if (e.type === 'approval.requested' || (e.type === 'run.resumed' && s.status === 'awaiting-approval')) void approve(s);
+  };
+  let final: RunState;
+  try {
+    final = await drive(
+      {
+        plan,
+        store,
+        cwd: c.cwd,
+        log: (m) => reporter.line(m),
+        onEvent,
+        mode: o.detach ? 'advance' : 'follow',
+        signal: ac.signal,
+        takeover: o.takeover,
+        execute: !o.dryRun,
+        controls,
+        ...(o.yes ? { autoApprove: `${who()} (--yes)` } : {}),
+        onReady: (s, resumed) => {
+          runId = s.id;
+          if (resumed) reporter.line(`run ${s.id}: ${s.status}${s.waitingFor ? ` (${s.waitingFor})` : ''}`);
+          if (s.status === 'awaiting-approval') void approve(s);
+          reporter.status(s);
+        },
+      },
+      existing,
+    );
+  } finally {
+    reporter.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const code = exitCodeFor(final);
+  if (c.json) printJson(c, { ...summary(plan, final), exitCode: code });
+  else {
+    for (const l of summary(plan, final).lines) c.stdout(l);
+    if (interrupted || final.status === 'paused') c.stdout(`resume with: rollout resume ${runId}`);
+    if (final.status === 'awaiting-approval') c.stdout(`approve with: rollout approve ${runId}`);
+  }
+  return code;
+}

@@ -1,0 +1,51 @@
+import { FINAL_STATUSES, type RunState } from '../engine/types.js';
+import { runJson, statusTable } from '../output/run.js';
+import { statusColor, tableStyle } from '../output/style.js';
+import type { Plan } from '../plan/model.js';
+import { formatDuration } from '../util/duration.js';
+import { openStore, printJson, type Context } from './context.js';
+
+/** The plan a run was started from, if it still loads (status works without it). */
+export async function planOf(s: RunState): Promise<Plan | undefined> {
+  try {
+    const { loadPlan } = await import('../plan/load.js');
+    return (await loadPlan(s.plan.file, { adapters: false })).plan;
+  } catch {
+    return undefined;
+  }
+}
+
+export default async function status(c: Context, ref: string | undefined, o: { watch?: boolean; all?: boolean }): Promise<number> {
+  const store = await openStore(c);
+  if (o.all || (!ref && (await store.list()).filter((r) => !FINAL_STATUSES.includes(r.status)).length > 1)) {
+    const runs = await store.list();
+    if (c.json) {
+      printJson(c, { runs: runs.map((r) => runJson(undefined, r)) });
+      return 0;
+    }
+    if (!runs.length) {
+      c.stdout('no runs yet: start one with `rollout start <plan.yaml>`');
+      return 0;
+    }
+    const { default: Table } = await import('cli-table3');
+    const t = new Table({ head: ['run', 'plan', 'status', 'flags', 'started', 'age'], style: tableStyle() });
+    for (const r of runs)
+      t.push([r.id, r.plan.name, statusColor(r.status)(r.status), Object.entries(r.flags).map(([f, v]) => `${f}=${v.enabled ? `${v.percentage}%` : 'off'}`).join('\n'), new Date(r.startedAt).toISOString(), formatDuration(Date.now() - r.startedAt)]);
+    c.stdout(t.toString());
+    return 0;
+  }
+  const id = await store.resolve(ref);
+  const deadline = Date.now() + 24 * 3600_000;
+  for (;;) {
+    const s = await store.load(id);
+    const plan = await planOf(s);
+    const driver = await store.driver(id);
+    if (c.json) printJson(c, runJson(plan, s, { driver: driver ? { pid: driver.pid, host: driver.host } : null }));
+    else {
+      if (o.watch && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+      c.stdout(await statusTable(plan, s, driver));
+    }
+    if (!o.watch || FINAL_STATUSES.includes(s.status) || Date.now() > deadline) return 0;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}

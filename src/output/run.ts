@@ -1,0 +1,85 @@
+/** How a run is shown: the end-of-run summary, the `status` view, and their JSON forms. */
+import { describeThreshold } from '../analysis/judge.js';
+import { nextStep, stepLabel } from '../engine/engine.js';
+import { FINAL_STATUSES, type RunState } from '../engine/types.js';
+import type { Plan } from '../plan/model.js';
+import { formatDuration } from '../util/duration.js';
+import { redactDeep } from '../util/redact.js';
+import { statusColor, style, tableStyle } from './style.js';
+
+const iso = (t?: number) => (t === undefined ? null : new Date(t).toISOString());
+
+export function runJson(plan: Plan | undefined, s: RunState, extra: Record<string, unknown> = {}) {
+  const phase = plan?.phases[s.phase];
+  const nxt = plan && !FINAL_STATUSES.includes(s.status) ? nextStep(plan, s) : null;
+  return redactDeep({
+    run: s.id,
+    plan: s.plan.name,
+    planFile: s.plan.file,
+    status: s.status,
+    reason: s.reason ?? null,
+    waitingFor: s.waitingFor ?? null,
+    phase: phase?.name ?? null,
+    step: plan && s.step >= 0 ? stepLabel(plan, s.phase, s.step) : null,
+    nextStep: plan && nxt ? { phase: plan.phases[nxt.phase]!.name, step: stepLabel(plan, nxt.phase, nxt.step), at: iso(s.holdUntil) } : null,
+    flags: s.flags,
+    checks: Object.fromEntries(
+      Object.entries(s.checks).map(([n, r]) => {
+        const check = plan?.phases.flatMap((p) => p.checks).find((c) => c.name === n);
+        return [n, { value: r.value, baseline: r.baseline ?? null, verdict: r.verdict, breached: r.breached, threshold: check ? describeThreshold(check) : null, reason: r.reason, at: iso(r.at), noDataSince: iso(r.noDataSince) }];
+      }),
+    ),
+    approval: s.approval ? { ...s.approval, requestedAt: iso(s.approval.requestedAt), deadline: iso(s.approval.deadline) } : null,
+    rollback: s.rollback ? { ...s.rollback, startedAt: iso(s.rollback.startedAt), nextAt: iso(s.rollback.nextAt) } : null,
+    pendingActions: s.pending.map((a) => a.kind),
+    startedAt: iso(s.startedAt),
+    updatedAt: iso(s.updatedAt),
+    finishedAt: iso(s.finishedAt),
+    ...extra,
+  });
+}
+
+export function summary(plan: Plan, s: RunState) {
+  const c = statusColor(s.status);
+  const lines = [`${style.bold(`run ${s.id}`)}: ${c(s.status)}${s.reason ? ` — ${s.reason}` : ''}`];
+  const flags = Object.entries(s.flags);
+  if (flags.length) lines.push(`flags: ${flags.map(([f, r]) => `${f}=${r.enabled ? `${r.percentage}%` : 'off'}`).join(', ')}`);
+  if (s.rollback?.failures.length) lines.push(style.red(`rollback failures: ${s.rollback.failures.join('; ')}`));
+  if (s.finishedAt) lines.push(`took ${formatDuration(s.finishedAt - s.startedAt)}`);
+  return { ...runJson(plan, s), lines };
+}
+
+export async function statusTable(plan: Plan | undefined, s: RunState, driver: { pid: number; host: string } | undefined): Promise<string> {
+  const { default: Table } = await import('cli-table3');
+  const j = runJson(plan, s);
+  const t = new Table({ style: tableStyle() });
+  const c = statusColor(s.status);
+  const flagText = Object.entries(s.flags).map(([f, r]) => `${f}: ${r.enabled ? `${r.percentage}%` : 'off'}${r.rings ? ` (${Object.entries(r.rings).map(([k, v]) => `${k} ${v}%`).join(', ')})` : ''}`).join('\n') || '(none written yet)';
+  const rows: Array<[string, string]> = [
+    ['run', s.id],
+    ['plan', `${s.plan.name} (${s.plan.file})`],
+    ['status', c(s.status) + (s.reason ? `\n${s.reason}` : '')],
+    ['phase', j.phase ? `${j.phase}${j.step ? ` at ${j.step}` : ' (not started)'}${plan ? ` — phase ${s.phase + 1} of ${plan.phases.length}` : ''}` : '-'],
+    ['flags', flagText],
+    ['next step', j.nextStep ? `${j.nextStep.phase} ${j.nextStep.step}${s.holdUntil ? ` at ${j.nextStep.at} (in ${formatDuration(Math.max(0, s.holdUntil - Date.now()))})` : ''}` : s.status === 'completed' ? 'none: done' : '-'],
+    ['waiting for', s.waitingFor ?? '-'],
+    ['driven by', driver ? `pid ${driver.pid} on ${driver.host}` : ['completed', 'rolled-back', 'aborted'].includes(s.status) ? '-' : style.yellow('no live process: `rollout resume` or `rollout advance` picks it up')],
+    ['started', `${j.startedAt}${s.finishedAt ? `, finished ${j.finishedAt}` : ''}`],
+  ];
+  if (s.approval) rows.push(['approval', `${s.approval.message ?? s.approval.key}${s.approval.deadline ? ` (decide by ${j.approval?.deadline})` : ''}`]);
+  if (s.rollback) rows.push(['rollback', `${s.rollback.mode}, ${s.rollback.trigger}: ${s.rollback.reason}${s.rollback.failures.length ? `\nfailures: ${s.rollback.failures.join('; ')}` : ''}`]);
+  for (const r of rows) t.push({ [style.bold(r[0])]: r[1] } as never);
+  let out = t.toString();
+  const checks = Object.entries(j.checks);
+  if (checks.length) {
+    const ct = new Table({ head: ['check', 'value', 'baseline', 'threshold', 'verdict'], style: tableStyle(), wordWrap: true, colWidths: [null, null, null, 36, 40] as never });
+    for (const [n, r] of checks) {
+      const verdict = r.breached ? style.red('BREACH') : r.verdict === 'pass' ? style.green('pass') : r.verdict === 'fail' ? style.yellow('failing') : style.yellow(`no data${r.noDataSince ? ` since ${r.noDataSince.slice(11, 19)}` : ''}`);
+      ct.push([n, r.value === null ? 'no data' : String(round(r.value)), r.baseline === null ? '-' : String(round(r.baseline)), r.threshold ?? '-', `${verdict}\n${r.reason}`]);
+    }
+    out += '\n' + ct.toString();
+  }
+  return out;
+}
+
+const round = (n: number) => Math.round(n * 10000) / 10000;

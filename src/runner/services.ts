@@ -1,0 +1,130 @@
+/**
+ * Wiring: turns a plan into the Services the runner needs. Real runs load the adapters the
+ * plan names (lazily, from the registry); simulations get an in-memory backend and scripted
+ * metrics, with the very same runner and engine.
+ */
+import type { FlagBackend, FlagChange, FlagState, MetricsProvider, Notifier, AdapterContext } from '../adapters/types.js';
+import { flagBackends, metricsProviders, notifiers } from '../adapters/registry.js';
+import type { Observation } from '../analysis/judge.js';
+import type { RunEvent, RunState } from '../engine/types.js';
+import { errorMessage, UsageError } from '../errors.js';
+import type { AdapterSpec, Check, Plan } from '../plan/model.js';
+import { redact } from '../util/redact.js';
+import { renderNotice } from '../util/template.js';
+import type { Clock } from './clock.js';
+import type { RunStore, Services } from './runner.js';
+
+export interface BuildOptions {
+  plan: Plan;
+  store: RunStore;
+  clock: Clock;
+  cwd: string;
+  log: (msg: string) => void;
+  onEvent: (e: RunEvent, s: RunState) => void;
+  /** Perform side effects (false: --dry-run). Reads still happen. */
+  execute?: boolean;
+  /** The run's start: the `simulated` provider's timeline counts from it. */
+  runStartedAt?: number;
+}
+
+function ctxFor(plan: Plan, cwd: string, log: (m: string) => void): AdapterContext {
+  return { baseDir: plan.dir, cwd, log, env: process.env };
+}
+
+async function load<F>(kind: string, table: Record<string, () => Promise<{ create: F }>>, spec: AdapterSpec): Promise<F> {
+  const loader = table[spec.type];
+  if (!loader) throw new UsageError(`unknown ${kind} type "${spec.type}"`, { hint: `Known: ${Object.keys(table).join(', ')}.` });
+  return (await loader()).create;
+}
+
+export async function createBackend(plan: Plan, cwd: string, log: (m: string) => void): Promise<FlagBackend> {
+  const create = await load('flag backend', flagBackends, plan.backend);
+  return create(plan.backend.options, ctxFor(plan, cwd, log));
+}
+
+export function renderer(plan: Plan) {
+  return (event: string, vars: Record<string, string | number | null>) => {
+    const override = plan.notify.templates[event];
+    const r = renderNotice(event, vars, override ? { text: override } : undefined);
+    return { title: r.title, text: r.text };
+  };
+}
+
+/** Measure one check: its query, and its baseline query for relative checks. */
+export function sampler(providers: Record<string, MetricsProvider>) {
+  return async (c: Check, now: number): Promise<Observation> => {
+    const p = providers[c.provider];
+    if (!p) return { value: null, error: `no metrics provider "${c.provider}"` };
+    try {
+      const [main, base] = await Promise.all([
+        p.query({ query: c.query, now, ...(c.forMs ? { windowMs: c.forMs } : {}) }),
+        c.relative ? p.query({ query: c.relative.baseline, now, ...(c.forMs ? { windowMs: c.forMs } : {}) }) : Promise.resolve(undefined),
+      ]);
+      return { value: main.value, ...(base ? { baseline: base.value } : {}), ...(main.note ? { note: main.note } : {}) };
+    } catch (err) {
+      return { value: null, error: redact(errorMessage(err)) };
+    }
+  };
+}
+
+export async function buildServices(o: BuildOptions): Promise<Services & { close(): Promise<void> }> {
+  const { plan, cwd, log } = o;
+  const ctx = ctxFor(plan, cwd, log);
+  const backend = await createBackend(plan, cwd, log);
+  const providers: Record<string, MetricsProvider> = {};
+  for (const [name, spec] of Object.entries(plan.metrics)) {
+    const options = spec.type === 'simulated' && o.runStartedAt !== undefined && spec.options.origin === undefined ? { ...spec.options, origin: o.runStartedAt } : spec.options;
+    providers[name] = (await load('metrics provider', metricsProviders, spec))(options, ctx);
+  }
+  const targets: Record<string, Notifier> = {};
+  for (const [name, spec] of Object.entries(plan.notify.targets)) targets[name] = (await load('notifier', notifiers, spec))(spec.options, ctx);
+  const { runCommand } = await import('../util/exec.js');
+  return {
+    plan,
+    store: o.store,
+    clock: o.clock,
+    backend,
+    sample: sampler(providers),
+    notifiers: targets,
+    execute: o.execute ?? true,
+    concurrency: 16,
+    async runCommand(argv, opts) {
+      const r = await runCommand({ argv, env: opts.env, timeoutMs: opts.timeoutMs, cwd: opts.cwd, shell: opts.shell });
+      return { ok: r.ok, summary: r.summary, output: [r.stdout, r.stderr].filter(Boolean).join('\n') };
+    },
+    async httpCheck(url, expectStatus, timeoutMs) {
+      const { http } = await import('../util/http.js');
+      try {
+        const r = await http({ backend: 'health check', method: 'GET', url, timeoutMs, retryBudgetMs: 0, okStatuses: [expectStatus] });
+        return { ok: r.status === expectStatus, summary: `GET ${url}: HTTP ${r.status}` };
+      } catch (err) {
+        return { ok: false, summary: redact(errorMessage(err)) };
+      }
+    },
+    renderNotice: renderer(plan),
+    onEvent: o.onEvent,
+    async close() {
+      await Promise.allSettled([backend.close?.(), ...Object.values(providers).map((p) => p.close?.())]);
+    },
+  };
+}
+
+/** An in-memory flag backend for simulations: remembers what was applied. */
+export class MemoryBackend implements FlagBackend {
+  readonly name = 'simulation';
+  readonly flags = new Map<string, FlagState>();
+  writes = 0;
+  constructor(external: Record<string, number | boolean> = {}) {
+    for (const [flag, v] of Object.entries(external)) {
+      const pct = v === true ? 100 : v === false ? 0 : v;
+      this.flags.set(flag, { flag, exists: true, enabled: pct > 0, percentage: pct });
+    }
+  }
+  async apply(c: FlagChange): Promise<void> {
+    this.writes++;
+    this.flags.set(c.flag, { flag: c.flag, exists: true, enabled: c.enabled, percentage: c.enabled ? (c.percentage ?? 100) : 0, ...(c.rings ? { rings: c.rings } : {}) });
+  }
+  async read(flag: string): Promise<FlagState> {
+    return this.flags.get(flag) ?? { flag, exists: false, enabled: false, percentage: 0 };
+  }
+}

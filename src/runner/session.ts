@@ -1,0 +1,149 @@
+/**
+ * Driving a run for real: create or pick up a run, take the locks, loop, release. Commands
+ * (start, resume, advance, rollback …) are thin layers over these functions.
+ */
+import { randomBytes } from 'node:crypto';
+import { createRun } from '../engine/engine.js';
+import { FINAL_STATUSES, type Control, type RunEvent, type RunState } from '../engine/types.js';
+import { ExitCode, LockError, UsageError } from '../errors.js';
+import type { Plan } from '../plan/model.js';
+import type { FileStore } from '../state/store.js';
+import { realClock, type Clock } from './clock.js';
+import { Runner, type LoopOptions } from './runner.js';
+import { buildServices } from './services.js';
+
+export interface DriveOptions {
+  plan: Plan;
+  store: FileStore;
+  cwd: string;
+  clock?: Clock;
+  log: (msg: string) => void;
+  onEvent: (e: RunEvent, s: RunState) => void;
+  mode: LoopOptions['mode'];
+  signal?: AbortSignal;
+  takeover?: boolean;
+  execute?: boolean;
+  pollMs?: number;
+  autoApprove?: string;
+  /** Called once the run is locked and about to loop (e.g. to print "run X started"). */
+  onReady?: (s: RunState, resumed: boolean) => void;
+  /** Controls to apply (under the run lock) before looping, e.g. a rollback request. */
+  controls?: Control[];
+}
+
+export function newRunId(plan: Plan, now: number): string {
+  const d = new Date(now).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
+  return `${plan.name.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 60)}-${d}-${randomBytes(2).toString('hex')}`;
+}
+
+/** The active (not finished) run of this plan, if any. */
+export async function activeRunOf(store: FileStore, plan: Plan): Promise<RunState | undefined> {
+  return (await store.list()).find((r) => r.plan.name === plan.name && !FINAL_STATUSES.includes(r.status));
+}
+
+/**
+ * Start a new run of `plan`, or pick up its active run (a crashed or paused one). Takes the
+ * run lock and the flag locks, then loops. Returns the state the loop left the run in.
+ */
+export async function drive(o: DriveOptions, existing?: RunState): Promise<RunState> {
+  const clock = o.clock ?? realClock;
+  const { store, plan } = o;
+  let state = existing;
+  let created = false;
+  if (!state) {
+    const d = createRun(plan, newRunId(plan, clock.now()), clock.now());
+    state = d.state;
+    // Saved before locking: another process judging our flag lock must see a live run.
+    await store.save(state, d.events);
+    created = true;
+    for (const e of d.events) o.onEvent(e, state);
+  }
+  const id = state.id;
+  let releaseRun: (() => Promise<void>) | undefined;
+  try {
+    releaseRun = await store.lockRun(id, { takeover: o.takeover, leaseMs: 10 * 60_000, now: clock.now() });
+    await store.lockFlags(id, plan.flags, { takeover: o.takeover, now: clock.now() });
+  } catch (err) {
+    await releaseRun?.();
+    if (created) await store.discard(id);
+    throw err;
+  }
+  const svc = await buildServices({ plan, store, clock, cwd: o.cwd, log: o.log, onEvent: o.onEvent, execute: o.execute, runStartedAt: state.startedAt });
+  try {
+    state = await store.load(id); // the freshest copy, now that we hold the lock
+    const runner = new Runner(svc, state);
+    for (const ctl of o.controls ?? []) {
+      const r = await runner.applyControl(ctl);
+      if (r.error) throw new UsageError(r.error, { hint: r.hint });
+    }
+    o.onReady?.(runner.state, !created);
+    const final = await runner.loop({ mode: o.mode, signal: o.signal, pollMs: o.pollMs, autoApprove: o.autoApprove });
+    if (FINAL_STATUSES.includes(final.status)) await store.unlockFlags(id, plan.flags);
+    return final;
+  } finally {
+    await svc.close();
+    await releaseRun?.();
+  }
+}
+
+/** The exit code that says where a run stands. */
+export function exitCodeFor(s: RunState): number {
+  switch (s.status) {
+    case 'completed':
+      return ExitCode.OK;
+    case 'rolled-back':
+      return s.rollback?.failures.length ? ExitCode.ROLLBACK_FAILED : ExitCode.ROLLED_BACK;
+    case 'paused':
+    case 'awaiting-approval':
+      return ExitCode.PAUSED;
+    case 'aborted':
+      return ExitCode.ABORTED;
+    default:
+      return ExitCode.IN_PROGRESS;
+  }
+}
+
+/**
+ * Apply a control to a run. If a live process drives it, the request goes to that process's
+ * inbox and we wait (bounded) until it has been taken; otherwise it is applied here, under the
+ * run lock. Returns the state after the control, and whether a driver handled it.
+ */
+export async function sendControl(
+  store: FileStore,
+  plan: Plan | undefined,
+  id: string,
+  ctl: Control,
+  opts: { waitMs?: number; clock?: Clock } = {},
+): Promise<{ state: RunState; viaDriver: boolean }> {
+  const clock = opts.clock ?? realClock;
+  const driver = await store.driver(id);
+  if (driver && driver.pid !== process.pid) {
+    const before = await store.load(id);
+    await store.post(id, ctl);
+    const deadline = Date.now() + (opts.waitMs ?? 15_000);
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (!(await store.pending(id))) {
+        const after = await store.load(id);
+        if (after.seq !== before.seq || Date.now() > deadline - 1) return { state: after, viaDriver: true };
+      }
+    }
+    throw new UsageError(`the process driving run ${id} (pid ${driver.pid}) has not taken the request within ${Math.round((opts.waitMs ?? 15_000) / 1000)}s`, {
+      hint: 'It is still queued and will be applied when the driver polls its inbox; `rollout status` shows the run.',
+    });
+  }
+  if (!plan) throw new UsageError(`run ${id} has no live driver and its plan could not be loaded`);
+  const { control } = await import('../engine/engine.js');
+  const release = await store.lockRun(id, { leaseMs: 60_000, now: clock.now() });
+  try {
+    const state = await store.load(id);
+    const d = control(plan, state, ctl, clock.now());
+    if (d.error) throw new UsageError(d.error, { hint: d.hint });
+    await store.save(d.state, d.events);
+    return { state: d.state, viaDriver: false };
+  } finally {
+    await release();
+  }
+}
+
+export { LockError };

@@ -1,0 +1,179 @@
+/**
+ * `simulate` and `plan`: the real runner and engine on a virtual clock, with an in-memory flag
+ * backend and scripted metrics. Nothing is written and nothing runs; a 3-day plan takes
+ * milliseconds. The default scenario is healthy: every check gets a value inside its
+ * thresholds, approvals are granted at once, flags the plan requires are assumed on.
+ */
+import { z } from 'zod';
+import type { Observation } from '../analysis/judge.js';
+import { createRun } from '../engine/engine.js';
+import type { Control, RunEvent, RunState } from '../engine/types.js';
+import type { Check, Plan } from '../plan/model.js';
+import { parseDuration } from '../util/duration.js';
+import type { Clock } from './clock.js';
+import { Runner, type RunStore } from './runner.js';
+import { MemoryBackend, renderer } from './services.js';
+
+const dur = z.string().refine((s) => parseDuration(s) !== null, 'not a duration (e.g. "30m", "2h")');
+const series = z.union([z.number(), z.null(), z.array(z.object({ after: dur, value: z.number().nullable() }).strict())]);
+export const scenarioSchema = z
+  .object({
+    description: z.string().optional(),
+    /** Check name → value (constant) or [{after, value}] (time since start). Unlisted checks are healthy. */
+    checks: z.record(z.string(), series).default({}),
+    /** Check name → baseline value for relative checks (default: equal to the value). */
+    baselines: z.record(z.string(), series).default({}),
+    /** How gates are decided: approve at once (default), reject, or never (wait for the deadline). */
+    approvals: z.enum(['approve', 'reject', 'wait']).default('approve'),
+    /** State of flags outside the plan (for `requires:`). Unlisted ones are assumed fully on. */
+    flags: z.record(z.string(), z.union([z.boolean(), z.number().min(0).max(100)])).default({}),
+    /** Human actions during the run: [{after: "3h", kind: rollback, reason: "…"}]. */
+    controls: z
+      .array(z.object({ after: dur, kind: z.enum(['pause', 'resume', 'rollback', 'abort', 'promote']), reason: z.string().optional() }).strict())
+      .default([]),
+    /** Commands (rollback, health check) fail in this scenario. */
+    failCommands: z.boolean().default(false),
+    /** Stop simulating after this much virtual time (default 90d). */
+    limit: dur.optional(),
+  })
+  .strict();
+export type Scenario = z.infer<typeof scenarioSchema>;
+
+export interface SimulationResult {
+  state: RunState;
+  events: RunEvent[];
+  startedAt: number;
+  endedAt: number;
+  /** Flag writes the run made. */
+  writes: number;
+  assumed: string[];
+  stoppedAtLimit: boolean;
+}
+
+/** A value that passes the check's thresholds. */
+export function healthyValue(c: Check): number {
+  if (c.relative) return 100;
+  if (c.max !== undefined && c.min !== undefined) return (c.max + c.min) / 2;
+  if (c.max !== undefined) return c.max >= 0 ? c.max / 2 : c.max - 1;
+  if (c.min !== undefined) return c.min > 0 ? c.min * 1.001 : c.min + 1;
+  return 0;
+}
+
+function valueAt(s: z.infer<typeof series> | undefined, elapsed: number): number | null | undefined {
+  if (s === undefined) return undefined;
+  if (!Array.isArray(s)) return s;
+  let v: number | null | undefined;
+  for (const p of s) if (elapsed >= parseDuration(p.after)!) v = p.value;
+  return v;
+}
+
+class MemoryStore implements RunStore {
+  events: RunEvent[] = [];
+  inbox: Control[] = [];
+  incidents: unknown[] = [];
+  async save(_s: RunState, ev: RunEvent[]) {
+    for (const e of ev) this.events.push(e);
+  }
+  async take() {
+    return this.inbox.splice(0);
+  }
+  async writeIncident(_id: string, incident: unknown) {
+    this.incidents.push(incident);
+    return `(simulated incident ${this.incidents.length})`;
+  }
+}
+
+class SimClock implements Clock {
+  constructor(
+    public t: number,
+    private limit: number,
+    private ac: AbortController,
+  ) {}
+  now() {
+    return this.t;
+  }
+  async sleep(ms: number) {
+    this.t += Math.max(0, ms);
+    if (this.t >= this.limit && !this.ac.signal.aborted) this.ac.abort('simulation time limit');
+  }
+}
+
+export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?: Scenario; onEvent?: (e: RunEvent, s: RunState) => void } = {}): Promise<SimulationResult> {
+  const sc = opts.scenario ?? scenarioSchema.parse({});
+  const start = opts.start ?? Date.now();
+  const ac = new AbortController();
+  const clock = new SimClock(start, start + (sc.limit ? parseDuration(sc.limit)! : 90 * 86400_000), ac);
+  const store = new MemoryStore();
+  const backend = new MemoryBackend(sc.flags);
+  const assumed = new Set<string>();
+  const read = backend.read.bind(backend);
+  backend.read = async (flag: string) => {
+    const f = await read(flag);
+    if (!f.exists && !plan.flags.includes(flag)) {
+      assumed.add(flag);
+      return { flag, exists: true, enabled: true, percentage: 100 };
+    }
+    return f;
+  };
+  const controls = [...sc.controls].map((x) => ({ ...x, atMs: parseDuration(x.after)! })).sort((a, b) => a.atMs - b.atMs);
+  const sample = async (c: Check, now: number): Promise<Observation> => {
+    const elapsed = now - start;
+    const v = valueAt(sc.checks[c.name], elapsed);
+    const value = v === undefined ? healthyValue(c) : v;
+    if (!c.relative) return { value };
+    const b = valueAt(sc.baselines[c.name], elapsed);
+    return { value, baseline: b === undefined ? (v === undefined ? 100 : value) : b };
+  };
+  const events: RunEvent[] = [];
+  const onEvent = (e: RunEvent, s: RunState) => {
+    events.push(e);
+    opts.onEvent?.(e, s);
+    if (e.type === 'approval.requested' && sc.approvals === 'reject') store.inbox.push({ kind: 'reject', by: 'scenario', reason: 'scenario rejects gates' });
+  };
+  const d = createRun(plan, `simulation-${plan.name}`, start);
+  for (const e of d.events) onEvent(e, d.state);
+  const runner = new Runner(
+    {
+      plan,
+      store,
+      clock,
+      backend,
+      sample,
+      notifiers: Object.fromEntries(Object.keys(plan.notify.targets).map((n) => [n, { name: n, send: async () => undefined }])),
+      execute: true,
+      runCommand: async (argv) => (sc.failCommands ? { ok: false, summary: `simulated failure of ${argv[0]}`, output: '' } : { ok: true, summary: `simulated: ${argv[0]} not run`, output: '' }),
+      httpCheck: async (url) => (sc.failCommands ? { ok: false, summary: `simulated failure: GET ${url}` } : { ok: true, summary: `simulated: GET ${url} not sent` }),
+      renderNotice: renderer(plan),
+      onEvent,
+    },
+    d.state,
+  );
+  // Scheduled human actions: a wrapper clock delivers them when virtual time passes them.
+  const baseSleep = clock.sleep.bind(clock);
+  clock.sleep = async (ms: number) => {
+    const next = controls[0];
+    const st = runner.state;
+    // Nobody will come: a paused run (or a gate without deadline nobody decides) ends the simulation.
+    if (!next && (st.status === 'paused' || (st.status === 'awaiting-approval' && st.approval?.deadline === undefined))) {
+      ac.abort(`the run is ${st.status}`);
+      return;
+    }
+    if (next && clock.t + ms >= start + next.atMs) {
+      clock.t = Math.max(clock.t, start + next.atMs);
+      controls.shift();
+      const reason = next.reason ?? `scenario: ${next.kind} at ${next.after}`;
+      store.inbox.push(
+        next.kind === 'promote' ? { kind: 'promote', full: false, by: 'scenario' } : next.kind === 'resume' ? { kind: 'resume', by: 'scenario' } : ({ kind: next.kind, reason, by: 'scenario' } as Control),
+      );
+      return;
+    }
+    await baseSleep(ms);
+  };
+  const state = await runner.loop({
+    mode: 'follow',
+    pollMs: Number.POSITIVE_INFINITY,
+    signal: ac.signal,
+    ...(sc.approvals === 'approve' ? { autoApprove: 'simulation' } : {}),
+  });
+  return { state, events, startedAt: start, endedAt: clock.t, writes: backend.writes, assumed: [...assumed], stoppedAtLimit: ac.signal.aborted && ac.signal.reason === 'simulation time limit' };
+}
