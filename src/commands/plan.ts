@@ -13,7 +13,7 @@ export default async function planCmd(c: Context, file: string, o: { start?: str
   const { loadPlan } = await import('../plan/load.js');
   const { plan } = await loadPlan(file, { adapters: false });
   const start = parseStart(o.start);
-  const r = await simulatePlan(plan, { start });
+  const r = await simulatePlan(plan, { start, scripted: false });
   const tz = plan.windows?.timezone ?? 'UTC';
   const fmt = (t: number) => new Intl.DateTimeFormat('en-GB', { timeZone: tz, weekday: 'short', day: '2-digit', month: 'short', hour: '2-digit', minute: '2-digit', hour12: false }).format(new Date(t));
   const rows: Array<{ phase: string; step: string; flags: string; at: number; holdMs: number; gate?: string; waitedForWindow: boolean; checks: string }> = [];

@@ -78,7 +78,7 @@ export default async function simulate(c: Context, file: string, o: { scenario?:
   } else {
     for (const l of lines) c.stdout(l);
     c.stdout('');
-    c.stdout(`${style.bold('simulated')} ${plan.name}${scenario?.description ? ` (${scenario.description})` : o.scenario ? ` (scenario ${o.scenario})` : ' (healthy metrics)'}: ${statusColor(s.status)(s.status)}${s.reason ? ` — ${s.reason}` : ''}`);
+    c.stdout(`${style.bold('simulated')} ${plan.name}${scenario?.description ? ` (${scenario.description})` : o.scenario ? ` (scenario ${o.scenario})` : Object.values(plan.metrics).some((m) => m.type === 'simulated') ? " (the plan's scripted metrics; healthy elsewhere)" : ' (healthy metrics)'}: ${statusColor(s.status)(s.status)}${s.reason ? ` — ${s.reason}` : ''}`);
     c.stdout(`${steps} step(s) applied over ${formatDuration(r.endedAt - r.startedAt)} of virtual time (${Math.round(ms)} ms real), ${r.writes} flag write(s), ${breaches.length} breach(es)`);
     if (r.assumed.length) c.stdout(style.dim(`assumed fully on (outside the plan; set them with scenario flags:): ${r.assumed.join(', ')}`));
     if (r.stoppedAtLimit) c.stdout(style.yellow('stopped at the simulation time limit'));

@@ -106,6 +106,7 @@ export function nextWake(plan: Plan, s: RunState, now: number): number | undefin
   if (s.pending.length) return now;
   if (FINAL_STATUSES.includes(s.status)) return undefined;
   if (s.status === 'rolling-back') return s.rollback?.nextAt !== undefined ? Math.max(now, s.rollback.nextAt) : now;
+  if (s.status === 'running' && s.firstTickAt === undefined) return now;
   const candidates = [now + plan.intervalMs];
   if (s.holdUntil !== undefined && s.holdUntil > now) candidates.push(s.holdUntil);
   if (s.approval?.deadline !== undefined) candidates.push(Math.max(now, s.approval.deadline));
@@ -154,6 +155,7 @@ export function tick(plan: Plan, state: RunState, obs: Observations, now: number
   const d = new Draft(state, plan, now);
   const s = d.s;
   if (s.pending.length || FINAL_STATUSES.includes(s.status)) return d.done();
+  s.firstTickAt ??= now;
 
   if (s.status === 'rolling-back') {
     progressRollback(d);

@@ -71,6 +71,8 @@ export interface RunState {
   pending: Action[];
   rollback?: RollbackState;
   startedAt: number;
+  /** When the engine first judged the run (the first step is due at once, not an interval later). */
+  firstTickAt?: number;
   updatedAt: number;
   finishedAt?: number;
   /** Next event sequence number and next action id. */

@@ -12,7 +12,9 @@ import type { Check, Plan } from '../plan/model.js';
 import { parseDuration } from '../util/duration.js';
 import type { Clock } from './clock.js';
 import { Runner, type RunStore } from './runner.js';
-import { MemoryBackend, renderer } from './services.js';
+import { MemoryBackend, renderer, sampler } from './services.js';
+import { create as createSimulated } from '../adapters/metrics/simulated.js';
+import type { MetricsProvider } from '../adapters/types.js';
 
 const dur = z.string().refine((s) => parseDuration(s) !== null, 'not a duration (e.g. "30m", "2h")');
 const series = z.union([z.number(), z.null(), z.array(z.object({ after: dur, value: z.number().nullable() }).strict())]);
@@ -98,7 +100,7 @@ class SimClock implements Clock {
   }
 }
 
-export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?: Scenario; onEvent?: (e: RunEvent, s: RunState) => void } = {}): Promise<SimulationResult> {
+export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?: Scenario; onEvent?: (e: RunEvent, s: RunState) => void; /** Use the plan's `simulated` providers' scripts (default true; `plan` wants healthy). */ scripted?: boolean } = {}): Promise<SimulationResult> {
   const sc = opts.scenario ?? scenarioSchema.parse({});
   const start = opts.start ?? Date.now();
   const ac = new AbortController();
@@ -116,8 +118,14 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
     return f;
   };
   const controls = [...sc.controls].map((x) => ({ ...x, atMs: parseDuration(x.after)! })).sort((a, b) => a.atMs - b.atMs);
+  // Checks on a `simulated` provider follow its own script unless the scenario overrides them.
+  const scripted: Record<string, MetricsProvider> = {};
+  for (const [name, spec] of Object.entries(plan.metrics))
+    if (spec.type === 'simulated' && opts.scripted !== false) scripted[name] = createSimulated({ ...spec.options, origin: start }, { baseDir: plan.dir, cwd: plan.dir, log: () => undefined, env: {} });
+  const fromScript = sampler(scripted);
   const sample = async (c: Check, now: number): Promise<Observation> => {
     const elapsed = now - start;
+    if (scripted[c.provider] && sc.checks[c.name] === undefined) return fromScript(c, now);
     const v = valueAt(sc.checks[c.name], elapsed);
     const value = v === undefined ? healthyValue(c) : v;
     if (!c.relative) return { value };
