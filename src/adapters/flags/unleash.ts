@@ -1,0 +1,398 @@
+/**
+ * Unleash flag backend (Admin API, Unleash 5+; tested against 7.5.1).
+ *
+ * What rollout manages in the flag's environment — and nothing else:
+ *   - one gradual-rollout strategy: `flexibleRollout` titled "managed by rollout", parameters
+ *     { rollout: "<pct>", stickiness, groupId: <flag> }. A flag that has no such strategy yet
+ *     but exactly one plain (untitled, no constraints, no segments) flexibleRollout — e.g. the
+ *     one Unleash adds by itself when an environment is switched on with no strategy — has that
+ *     one adopted (retitled) instead of getting a second one. Every other strategy is left
+ *     alone; unconstrained ones that also enable users are reported in the log, because they
+ *     make the real exposure larger than the rollout percentage.
+ *   - the user allowlist (`change.users`): a second flexibleRollout at 100 % titled
+ *     "managed by rollout: allowlist", with the constraint `userId IN [users]`. (Constraints are
+ *     the current Unleash way; the legacy `userWithId` strategy is deprecated.) `users: []`
+ *     removes it; `users` absent leaves it as it is. Unleash limits constraint values (250 by
+ *     default): a larger list fails with Unleash's message.
+ *   - the environment's on/off switch: POST …/environments/<env>/on|off.
+ *
+ * apply() reads the flag first and writes only what differs, so applying a change twice costs
+ * one GET and leaves no duplicate strategies. Writes go strategies first, then `on`: switching
+ * on an environment with no strategy makes Unleash add a 100 % one by itself.
+ *
+ * Retries: GET/PUT/DELETE and the on/off switches (they set a state) retry on 429/5xx within
+ * the budget. Creating a flag or a strategy (POST) never retries blindly: when its outcome is
+ * unknown (timeout, connection reset, 5xx) the flag is read again, and what is found decides.
+ *
+ * Percentages are validated (0..100) before anything is written: Unleash accepts "150".
+ * Fractional percentages are stored as given ("12.5"), but Unleash buckets users into whole
+ * percents (1..100), so 12.5 % serves the same users as 12 %: a note is logged.
+ *
+ * `url` is the Unleash base URL (a trailing `/api` is accepted and dropped); `token` an admin or
+ * personal access token with rights on the project (sent as `Authorization: <token>`).
+ */
+import { z } from 'zod';
+import { BackendError, UsageError } from '../../errors.js';
+import { http, type HttpRequest, type HttpResponse } from '../../util/http.js';
+import { redact, registerSecret, safeUrl } from '../../util/redact.js';
+import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
+
+export const options = z.strictObject({
+  /** Unleash base URL, e.g. https://unleash.example.com (a trailing /api is fine too). */
+  url: z.url(),
+  /** Admin API token or personal access token. A secret: never logged. */
+  token: z.string().min(1),
+  project: z.string().min(1).default('default'),
+  environment: z.string().min(1).default('development'),
+  /** Create a missing flag (type "release") instead of failing. */
+  create: z.boolean().default(false),
+  /** Default stickiness of the gradual rollout ("default", "userId", "sessionId", "random" or a context field). */
+  stickiness: z.string().min(1).default('default'),
+  /** Per-request timeout, ms. */
+  timeoutMs: z.number().int().positive().max(300_000).default(10_000),
+  /** Total time budget for retrying 429/5xx on safe calls, ms (0 = no retries). */
+  retryBudgetMs: z.number().int().min(0).max(600_000).default(15_000),
+  /** Skip TLS certificate verification (a warning is logged). */
+  insecureTls: z.boolean().default(false),
+});
+export type UnleashOptions = z.infer<typeof options>;
+
+/** Titles that mark the strategies rollout owns. */
+export const ROLLOUT_TITLE = 'managed by rollout';
+export const ALLOWLIST_TITLE = 'managed by rollout: allowlist';
+
+export interface UnleashConstraint {
+  contextName: string;
+  operator: string;
+  values?: string[];
+  value?: string;
+  inverted?: boolean;
+  caseInsensitive?: boolean;
+}
+export interface UnleashStrategy {
+  id?: string;
+  name: string;
+  title?: string | null;
+  disabled?: boolean | null;
+  constraints?: UnleashConstraint[];
+  segments?: number[];
+  parameters?: Record<string, string>;
+  variants?: unknown[];
+  sortOrder?: number;
+}
+interface UnleashEnvironment {
+  name: string;
+  enabled: boolean;
+  strategies?: UnleashStrategy[];
+}
+interface UnleashFeature {
+  name: string;
+  project?: string;
+  archived?: boolean;
+  environments: UnleashEnvironment[];
+}
+
+const isPlain = (s: UnleashStrategy) => !s.constraints?.length && !s.segments?.length;
+const isActive = (s: UnleashStrategy) => s.disabled !== true;
+
+/** The gradual-rollout strategy rollout owns (or may adopt) among an environment's strategies. */
+export function findManaged(strategies: UnleashStrategy[]): UnleashStrategy | undefined {
+  const titled = strategies.find((s) => s.name === 'flexibleRollout' && s.title === ROLLOUT_TITLE);
+  if (titled) return titled;
+  const adoptable = strategies.filter((s) => s.name === 'flexibleRollout' && !s.title && isPlain(s));
+  return adoptable.length === 1 ? adoptable[0] : undefined;
+}
+
+export function findAllowlist(strategies: UnleashStrategy[]): UnleashStrategy | undefined {
+  return strategies.find((s) => s.name === 'flexibleRollout' && s.title === ALLOWLIST_TITLE);
+}
+
+function allowlistUsers(s: UnleashStrategy | undefined): string[] {
+  const c = s?.constraints?.find((k) => k.contextName === 'userId' && k.operator === 'IN' && !k.inverted);
+  return c?.values ? [...c.values] : [];
+}
+
+/** Share of users served by strategies rollout does not manage (when none is managed). */
+function unmanagedPercentage(strategies: UnleashStrategy[]): number {
+  const active = strategies.filter(isActive);
+  if (active.length === 0) return 100; // on with no strategy = on for everybody
+  let pct = 0;
+  for (const s of active.filter(isPlain)) {
+    if (s.name === 'default') pct = 100;
+    if (s.name === 'flexibleRollout') pct = Math.max(pct, Number(s.parameters?.rollout ?? 0) || 0);
+  }
+  return pct;
+}
+
+const sameSet = (a: string[], b: string[]) => a.length === b.length && new Set([...a, ...b]).size === a.length;
+
+/** Unleash's own error text: its `message`, plus the `details` when the message only points at them. */
+export function unleashMessage(text: string): string {
+  try {
+    const j = JSON.parse(text) as { message?: unknown; details?: Array<{ message?: unknown; description?: unknown }> };
+    const details = Array.isArray(j.details)
+      ? j.details.map((d) => d?.message ?? d?.description).filter((m): m is string => typeof m === 'string' && m.length > 0)
+      : [];
+    const msg = typeof j.message === 'string' ? j.message : '';
+    const extra = details.filter((d) => d !== msg);
+    if (msg || extra.length) return [msg, ...extra].filter(Boolean).join(': ');
+  } catch {
+    /* not JSON */
+  }
+  return text.trim().slice(0, 300) || '(empty response)';
+}
+
+class UnleashBackend implements FlagBackend {
+  readonly name: string;
+  private readonly base: string;
+  private readonly headers: Record<string, string>;
+
+  constructor(
+    private readonly o: UnleashOptions,
+    private readonly ctx: AdapterContext,
+  ) {
+    registerSecret(o.token);
+    this.base = o.url.replace(/\/+$/, '').replace(/\/api$/, '');
+    this.name = `unleash (${safeUrl(this.base)})`;
+    this.headers = { authorization: o.token };
+    if (o.insecureTls) ctx.log(`warning: ${this.name}: TLS certificate verification is off (insecureTls: true)`);
+  }
+
+  private featureUrl(flag: string): string {
+    return `${this.base}/api/admin/projects/${encodeURIComponent(this.o.project)}/features/${encodeURIComponent(flag)}`;
+  }
+  private envUrl(flag: string): string {
+    return `${this.featureUrl(flag)}/environments/${encodeURIComponent(this.o.environment)}`;
+  }
+
+  /**
+   * One call through util/http. 400s are turned into errors here, because Unleash puts what
+   * was wrong in `details` and says only "refer to the details" in `message`.
+   */
+  private async call(req: Omit<HttpRequest, 'backend' | 'headers' | 'timeoutMs' | 'retryBudgetMs' | 'insecure'>): Promise<HttpResponse> {
+    const ok = req.okStatuses ?? [];
+    const res = await http({
+      ...req,
+      backend: this.name,
+      headers: this.headers,
+      timeoutMs: this.o.timeoutMs,
+      retryBudgetMs: this.o.retryBudgetMs,
+      insecure: this.o.insecureTls,
+      okStatuses: [...ok, 400],
+    });
+    if (res.status === 400 && !ok.includes(400)) {
+      throw new BackendError(this.name, redact(unleashMessage(res.text)), {
+        status: 400,
+        hint: 'Unleash refused the request as invalid; see its message above.',
+      });
+    }
+    return res;
+  }
+
+  private async getFeature(flag: string): Promise<UnleashFeature | undefined> {
+    const res = await this.call({ method: 'GET', url: this.featureUrl(flag), okStatuses: [404] });
+    if (res.status === 404) return undefined;
+    const body = res.json<UnleashFeature>();
+    if (!body || typeof body !== 'object' || !Array.isArray(body.environments)) {
+      throw new BackendError(this.name, `GET flag ${flag}: unexpected response (no environments array)`, { status: res.status });
+    }
+    return body;
+  }
+
+  private environment(feature: UnleashFeature): UnleashEnvironment {
+    const env = feature.environments.find((e) => e.name === this.o.environment);
+    if (!env) {
+      const have = feature.environments.map((e) => e.name).join(', ') || 'none';
+      throw new BackendError(this.name, `flag ${feature.name} has no environment "${this.o.environment}" in project ${this.o.project} (it has: ${have})`, {
+        hint: 'Check `environment`, and that the environment is enabled for the project in Unleash.',
+      });
+    }
+    return env;
+  }
+
+  /**
+   * Run a non-idempotent write once. If its outcome is unknown (timeout, connection lost, 5xx,
+   * 429), read the flag again and let `landed` say whether it happened; if it did not, try
+   * once more, then give up with the original error.
+   */
+  private async writeOnce<T>(flag: string, write: () => Promise<T>, landed: (f: UnleashFeature | undefined) => T | undefined): Promise<T> {
+    let firstErr: unknown;
+    for (let n = 0; n < 2; n++) {
+      try {
+        return await write();
+      } catch (err) {
+        if (!(err instanceof BackendError) || (err.status !== undefined && err.status < 500 && err.status !== 429)) throw err;
+        firstErr ??= err;
+        const after = await this.getFeature(flag).catch(() => {
+          throw firstErr;
+        });
+        const found = landed(after);
+        if (found !== undefined) return found;
+        this.ctx.log(`${this.name}: ${flag}: a write failed (${(err as Error).message}); it did not happen, trying once more`);
+      }
+    }
+    throw firstErr;
+  }
+
+  private async createFeature(flag: string): Promise<UnleashFeature> {
+    // undefined = created; a string = Unleash's 409 answer.
+    const conflict = await this.writeOnce<string | null>(
+      flag,
+      async () => {
+        const res = await this.call({
+          method: 'POST',
+          url: `${this.base}/api/admin/projects/${encodeURIComponent(this.o.project)}/features`,
+          body: { name: flag, type: 'release', description: 'Created by rollout' },
+          idempotent: false,
+          okStatuses: [409],
+        });
+        return res.status === 409 ? res.text : null;
+      },
+      (f) => (f ? null : undefined),
+    );
+    const f = await this.getFeature(flag);
+    if (conflict !== null) {
+      // Created meanwhile by somebody else (fine), or the name is taken elsewhere (not fine).
+      if (f) return f;
+      throw new BackendError(this.name, `cannot create flag ${flag} in project ${this.o.project}: ${redact(unleashMessage(conflict))}`, {
+        status: 409,
+        hint: 'Flag names are unique across projects and the archive: use the project that has it, or revive/delete the archived flag.',
+      });
+    }
+    if (!f) throw new BackendError(this.name, `flag ${flag} was created but cannot be read back from project ${this.o.project}`);
+    this.ctx.log(`${this.name}: created flag ${flag} in project ${this.o.project}`);
+    return f;
+  }
+
+  /** Make the strategy titled `title` look like `want` (create it if missing). */
+  private async putStrategy(flag: string, existing: UnleashStrategy | undefined, want: UnleashStrategy): Promise<void> {
+    if (existing?.id) {
+      await this.call({ method: 'PUT', url: `${this.envUrl(flag)}/strategies/${encodeURIComponent(existing.id)}`, body: want });
+      return;
+    }
+    await this.writeOnce(
+      flag,
+      () => this.call({ method: 'POST', url: `${this.envUrl(flag)}/strategies`, body: want, idempotent: false }).then(() => true),
+      (f) => {
+        const env = f?.environments.find((e) => e.name === this.o.environment);
+        const s = env?.strategies?.find((x) => x.name === want.name && x.title === want.title);
+        return s ? true : undefined;
+      },
+    );
+  }
+
+  private async setEnabled(flag: string, on: boolean): Promise<void> {
+    // Setting a state: repeating it is harmless, so it may retry.
+    await this.call({ method: 'POST', url: `${this.envUrl(flag)}/${on ? 'on' : 'off'}`, idempotent: true });
+  }
+
+  async apply(change: FlagChange): Promise<void> {
+    const pct = checkChange(change, this.name);
+    const flag = change.flag;
+    const stickiness = change.stickiness ?? this.o.stickiness;
+    if (change.enabled && !Number.isInteger(pct)) {
+      this.ctx.log(`${this.name}: ${flag}: Unleash buckets users in whole percents: ${pct}% serves the same users as ${Math.floor(pct)}%`);
+    }
+    if (change.segments?.length || change.rings) {
+      this.ctx.log(`${this.name}: ${flag}: segments/rings are not supported by this adapter and were ignored`);
+    }
+
+    let feature = await this.getFeature(flag);
+    if (!feature) {
+      if (!this.o.create) {
+        throw new BackendError(this.name, `flag ${flag} does not exist in project ${this.o.project}`, {
+          status: 404,
+          hint: `Create the flag ${flag} in Unleash (project ${this.o.project}), or set \`create: true\` in the unleash backend options.`,
+        });
+      }
+      feature = await this.createFeature(flag);
+    }
+    const env = this.environment(feature);
+    const strategies = env.strategies ?? [];
+
+    if (!change.enabled) {
+      if (env.enabled) await this.setEnabled(flag, false);
+      return;
+    }
+
+    const managed = findManaged(strategies);
+    const want: UnleashStrategy = {
+      name: 'flexibleRollout',
+      title: ROLLOUT_TITLE,
+      disabled: false,
+      constraints: managed?.constraints ?? [],
+      segments: managed?.segments ?? [],
+      parameters: { ...managed?.parameters, rollout: String(pct), stickiness, groupId: flag },
+      ...(managed?.variants ? { variants: managed.variants } : {}),
+    };
+    const same =
+      managed !== undefined &&
+      managed.title === ROLLOUT_TITLE &&
+      managed.disabled !== true &&
+      Number(managed.parameters?.rollout) === pct &&
+      managed.parameters?.stickiness === stickiness &&
+      managed.parameters?.groupId === flag;
+    if (!same) await this.putStrategy(flag, managed, want);
+
+    if (change.users) {
+      const users = [...new Set(change.users)];
+      const list = findAllowlist(strategies);
+      if (users.length === 0) {
+        if (list?.id) await this.call({ method: 'DELETE', url: `${this.envUrl(flag)}/strategies/${encodeURIComponent(list.id)}`, okStatuses: [404] });
+      } else if (!(list && list.disabled !== true && sameSet(allowlistUsers(list), users))) {
+        await this.putStrategy(flag, list, {
+          name: 'flexibleRollout',
+          title: ALLOWLIST_TITLE,
+          disabled: false,
+          constraints: [{ contextName: 'userId', operator: 'IN', values: users, inverted: false, caseInsensitive: false }],
+          segments: [],
+          parameters: { rollout: '100', stickiness: 'default', groupId: flag },
+        });
+      }
+    }
+
+    const others = strategies.filter((s) => s !== managed && s.title !== ALLOWLIST_TITLE && isActive(s) && isPlain(s));
+    if (others.length) {
+      this.ctx.log(
+        `${this.name}: ${flag}: warning: ${others.length} other unconstrained strateg${others.length === 1 ? 'y' : 'ies'} (${others
+          .map((s) => s.title || s.name)
+          .join(', ')}) also enable this flag in ${this.o.environment}; more than ${pct}% of users may get it`,
+      );
+    }
+
+    if (!env.enabled) await this.setEnabled(flag, true);
+  }
+
+  async read(flag: string): Promise<FlagState> {
+    if (typeof flag !== 'string' || flag.trim() === '') throw new UsageError(`${this.name}: flag name is empty`);
+    const feature = await this.getFeature(flag);
+    if (!feature) return { flag, exists: false, enabled: false, percentage: 0 };
+    const env = this.environment(feature);
+    const strategies = env.strategies ?? [];
+    const managed = findManaged(strategies);
+    let percentage: number;
+    if (managed) percentage = managed.disabled === true ? 0 : Number(managed.parameters?.rollout ?? 0) || 0;
+    else percentage = env.enabled || strategies.length ? unmanagedPercentage(strategies) : 0;
+    const list = findAllowlist(strategies);
+    const users = list && list.disabled !== true ? allowlistUsers(list) : [];
+    return { flag, exists: true, enabled: env.enabled === true, percentage, ...(users.length ? { users } : {}) };
+  }
+}
+
+/** Validate a change before anything is written; returns the target percentage (0..100). */
+function checkChange(change: FlagChange, backend: string): number {
+  if (typeof change.flag !== 'string' || change.flag.trim() === '') throw new UsageError(`${backend}: flag name is empty`);
+  const p = change.percentage;
+  if (p !== undefined && (typeof p !== 'number' || !Number.isFinite(p) || p < 0 || p > 100)) {
+    throw new UsageError(`${backend}: ${change.flag}: percentage must be a number from 0 to 100, got ${String(p)}`);
+  }
+  if (change.users !== undefined && (!Array.isArray(change.users) || change.users.some((u) => typeof u !== 'string' || u === ''))) {
+    throw new UsageError(`${backend}: ${change.flag}: users must be a list of non-empty user ids`);
+  }
+  if (change.stickiness !== undefined && (typeof change.stickiness !== 'string' || change.stickiness === '')) {
+    throw new UsageError(`${backend}: ${change.flag}: stickiness must be a non-empty string`);
+  }
+  return p ?? 100;
+}
+
+export const create: FlagBackendFactory = (raw, ctx) => new UnleashBackend(options.parse(raw), ctx);
