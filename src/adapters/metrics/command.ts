@@ -14,11 +14,18 @@
  * The last non-empty line of stdout is the value: a number → value; empty output, "NaN",
  * "null", "none", "Inf" → value null with a note (no-data is never zero). Anything else, a
  * non-zero exit, a timeout or a missing program → BackendError (stderr tail included, redacted).
+ *
+ * With options.path the program prints JSON instead (e.g. `curl -s …/metrics`), and the path
+ * (JSONPath `$.a.b` or jq-style `.a.b`, as for http-json) picks the number: missing path,
+ * null, NaN, a non-numeric value → value null with a note; empty output → no data; output that
+ * is not JSON or a path matching several values → BackendError. The output is captured up to
+ * 4 KiB: longer JSON is refused with a clear error (print less, e.g. pipe through jq -c).
  */
 import path from 'node:path';
 import { z } from 'zod';
 import { BackendError, UsageError } from '../../errors.js';
 import { runCommand } from '../../util/exec.js';
+import { pickPath, toJsonPath, toNumber } from './http-json.js';
 import { redact } from '../../util/redact.js';
 import type { AdapterContext, MetricQuery, MetricsProvider, MetricsProviderFactory, Sample } from '../types.js';
 
@@ -28,6 +35,8 @@ export const options = z.strictObject({
   timeoutMs: z.number().int().positive().default(30_000),
   /** Directory to run in (relative to the plan's directory). */
   cwd: z.string().min(1).optional(),
+  /** The program prints JSON; this path (JSONPath or jq-style) selects the number. */
+  path: z.string().min(1).optional(),
 });
 export type CommandOptions = z.infer<typeof options>;
 
@@ -46,9 +55,34 @@ export function parseOutput(stdout: string): { value: number } | { reason: strin
 
 const tailOf = (s: string, n = 500) => (s.length > n ? `…${s.slice(-n)}` : s);
 
+/** JSON output + path → a number, a no-data reason, or a problem (BackendError material). */
+export function parseJsonOutput(stdout: string, jsonPath: string): { value: number } | { reason: string } | { problem: string } {
+  const text = stdout.trim();
+  if (!text) return { reason: 'command printed nothing' };
+  // util/exec keeps the last 4 KiB and marks the cut with a leading "…".
+  if (text.startsWith('…')) return { problem: 'output is longer than 4 KiB and was cut; print only the part you need (e.g. jq -c .metrics)' };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return { problem: `output is not JSON: ${JSON.stringify(tailOf(text, 120))}` };
+  }
+  let found: unknown[];
+  try {
+    found = pickPath(doc, jsonPath);
+  } catch (err) {
+    return { problem: `bad path ${jsonPath}: ${(err as Error).message}` };
+  }
+  if (found.length === 0) return { reason: `path ${jsonPath} not found in the output` };
+  if (found.length > 1) return { problem: `path ${jsonPath} matched ${found.length} values; it must select exactly one` };
+  const n = toNumber(found[0]);
+  return 'value' in n ? n : { reason: `${jsonPath}: ${n.reason}` };
+}
+
 class Command implements MetricsProvider {
   readonly name: string;
   private readonly cwd: string;
+  private readonly jsonPath?: string;
 
   constructor(
     private readonly opts: CommandOptions,
@@ -56,6 +90,8 @@ class Command implements MetricsProvider {
   ) {
     this.name = opts.argv ? `command (${redact(opts.argv[0]!)})` : 'command';
     this.cwd = opts.cwd ? path.resolve(ctx.baseDir, opts.cwd) : ctx.cwd;
+    // A bad path fails when the plan loads, not mid-rollout.
+    if (opts.path) this.jsonPath = toJsonPath(opts.path);
   }
 
   private resolveProgram(p: string): string {
@@ -78,7 +114,9 @@ class Command implements MetricsProvider {
     };
     if (q.windowMs !== undefined) env.ROLLOUT_WINDOW_MS = String(q.windowMs);
     const r = await runCommand({ argv, cwd: this.cwd, env, timeoutMs: this.opts.timeoutMs });
-    const stderr = r.stderr ? `: ${tailOf(r.stderr)}` : '';
+    // The stderr tail explains a failure; without stderr, the stdout tail is the next best thing.
+    const said = r.stderr || r.stdout;
+    const stderr = said ? `: ${tailOf(said)}` : '';
     if (!r.ok) {
       const notFound = r.summary.startsWith('not found');
       throw new BackendError(shown, `${r.summary}${stderr}`, {
@@ -89,6 +127,12 @@ class Command implements MetricsProvider {
             ? `The program took longer than timeoutMs (${this.opts.timeoutMs} ms).`
             : undefined,
       });
+    }
+    if (this.jsonPath) {
+      const j = parseJsonOutput(r.stdout, this.jsonPath);
+      if ('value' in j) return { value: j.value, at: q.now };
+      if ('reason' in j) return { value: null, at: q.now, note: j.reason };
+      throw new BackendError(shown, j.problem, { hint: `The program must print a JSON document in which ${this.jsonPath} is one number.` });
     }
     const out = parseOutput(r.stdout);
     if ('value' in out) return { value: out.value, at: q.now };

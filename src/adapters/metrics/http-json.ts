@@ -83,6 +83,14 @@ export function toNumber(v: unknown): { value: number } | { reason: string } {
   return { reason: `value is ${typeof v === 'object' ? 'an object' : `a ${typeof v}`}, not a number` };
 }
 
+/** Every value a JSONPath selects in a parsed JSON document (`$` is the document itself). */
+export function pickPath(doc: unknown, jsonPath: string): unknown[] {
+  // jsonpath-plus answers nothing for a falsy root (a body of 0, false or null).
+  if (jsonPath === '$') return [doc];
+  const found = JSONPath({ path: jsonPath, json: doc as object, wrap: true, eval: 'safe' }) as unknown[] | undefined;
+  return Array.isArray(found) ? found : [];
+}
+
 /** Query parameter names whose values are secrets even when the name does not say "token". */
 const SECRET_PARAMS = /^(?:key|sig|signature|code|access_token|apikey|api_key)$/i;
 
@@ -150,17 +158,12 @@ class HttpJson implements MetricsProvider {
     }
     const doc = res.json<unknown>();
     let found: unknown[];
-    if (path === '$') {
-      // jsonpath-plus answers nothing for a falsy root (a body of 0, false or null).
-      found = [doc];
-    } else {
-      try {
-        found = (JSONPath({ path, json: doc as object, wrap: true, eval: 'safe' }) as unknown[] | undefined) ?? [];
-      } catch (err) {
-        throw new UsageError(`${this.name}: bad path ${JSON.stringify(given)} (${path}): ${errorMessage(err)}`);
-      }
+    try {
+      found = pickPath(doc, path);
+    } catch (err) {
+      throw new UsageError(`${this.name}: bad path ${JSON.stringify(given)} (${path}): ${errorMessage(err)}`);
     }
-    if (!Array.isArray(found) || found.length === 0) return { value: null, at: q.now, note: `path ${path} not found in the response` };
+    if (found.length === 0) return { value: null, at: q.now, note: `path ${path} not found in the response` };
     if (found.length > 1) {
       throw new BackendError(this.name, `path ${path} matched ${found.length} values; it must select exactly one`, {
         hint: 'Narrow the path (e.g. add an index [0] or a more specific key).',
