@@ -84,6 +84,9 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
   }
 
   // Rollback.
+  (doc.rollback?.flags ?? []).forEach((f, i) => {
+    if (!plan.flags.includes(f)) err(['rollback', 'flags', i], `rollback flag "${f}" is not rolled out by this plan (its flags: ${plan.flags.join(', ')})`);
+  });
   if (plan.rollback.mode === 'gradual') {
     if (plan.rollback.steps.length === 0) err(['rollback', 'steps'], 'gradual rollback needs steps (e.g. 50, 25, 10, 0 with waits)');
     let prev = 101;

@@ -88,6 +88,8 @@ export interface Plan {
   phases: Phase[];
   rollback: {
     mode: 'immediate' | 'gradual';
+    /** Flags a rollback acts on: `rollback.flags`, or every flag the plan touches. */
+    flags: string[];
     steps: Array<{ percent: number; waitMs: number }>;
     commands: Command[];
     healthCheck?: {

@@ -103,6 +103,7 @@ export function normalizePlan(doc: PlanDoc, file: string): Plan {
     phases,
     rollback: {
       mode: rb?.mode ?? 'immediate',
+      flags: rb?.flags ?? flags,
       steps: (rb?.steps ?? []).map((s) => ({ percent: s.percent, waitMs: ms(s.wait, 0) })),
       commands: (rb?.commands ?? []).map((c, i) => normalizeCommand(c, i, 'rollback command')),
       healthCheck: rb?.healthCheck && {

@@ -160,6 +160,11 @@ export const plan = z
     rollback: z
       .object({
         mode: z.enum(['immediate', 'gradual']).default('immediate'),
+        flags: z
+          .array(z.string().min(1))
+          .min(1)
+          .optional()
+          .describe('Flags a rollback turns off / steps down (default: every flag the plan touches). E.g. only the kill switch, keeping monitoring flags on.'),
         steps: z
           .array(z.object({ percent: percent, wait: duration.optional() }).strict())
           .optional()
