@@ -17,7 +17,8 @@
  *     400 ["Missing query parameter: …"]    missing/invalid query, from or to; from > to
  *     400 ["Error parsing query: …"]        unbalanced braces/parentheses in the query
  *     404 ["Not found"]                     any other path or method
- *   failNext(status, body?) answers the next request with that (e.g. 429, 500) once.
+ *   failNext(status, body?) answers the next request with that (e.g. 429, 500) once;
+ *   failNextRaw(status, text) the same with a body that is not JSON (a proxy's HTML page).
  *
  *   const dd = await startFakeDatadog({ apiKey, appKey });
  *   dd.define('avg:errors{svc:checkout}', [{ scope: 'svc:checkout', points: [[Date.now(), 0.1]] }]);
@@ -42,6 +43,8 @@ export interface FakeDatadog {
   define(query: string, series: FakeDdSeries[]): void;
   /** Answer the next request with this status and body (default {"errors":[<reason>]}), once. */
   failNext(status: number, body?: unknown, headers?: Record<string, string>): void;
+  /** Answer the next request with this status and this exact text (not JSON-encoded), once. */
+  failNextRaw(status: number, text: string): void;
   close(): Promise<void>;
 }
 
@@ -62,14 +65,14 @@ const metricOf = (query: string) => /^(?:\w+:)?([\w.]+)/.exec(query)?.[1] ?? que
 export async function startFakeDatadog(keys: { apiKey: string; appKey: string }): Promise<FakeDatadog> {
   const data = new Map<string, FakeDdSeries[]>();
   const requests: FakeDatadog['requests'] = [];
-  const failures: Array<{ status: number; body: unknown; headers: Record<string, string> }> = [];
+  const failures: Array<{ status: number; body: unknown; raw?: string; headers: Record<string, string> }> = [];
 
   const server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://fake');
     const params = Object.fromEntries(u.searchParams);
     requests.push({ method: req.method ?? '', path: u.pathname, params, headers: req.headers });
-    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      const text = JSON.stringify(body);
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}, raw?: string) => {
+      const text = raw ?? JSON.stringify(body);
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
       res.end(text);
     };
@@ -77,7 +80,7 @@ export async function startFakeDatadog(keys: { apiKey: string; appKey: string })
 
     req.resume();
     const f = failures.shift();
-    if (f) return send(f.status, f.body, f.headers);
+    if (f) return send(f.status, f.body, f.headers, f.raw);
     if (req.method !== 'GET' || u.pathname !== '/api/v1/query') return err(404);
     // Authentication first, as the real API does: both keys must be valid.
     if (req.headers['dd-api-key'] !== keys.apiKey || req.headers['dd-application-key'] !== keys.appKey) return err(403);
@@ -142,6 +145,7 @@ export async function startFakeDatadog(keys: { apiKey: string; appKey: string })
     requests,
     define: (query, series) => void data.set(query, series),
     failNext: (status, body, headers = {}) => void failures.push({ status, body: body ?? { errors: [REASONS[status] ?? 'Error'] }, headers }),
+    failNextRaw: (status, text) => void failures.push({ status, body: undefined, raw: text, headers: { 'content-type': 'text/html' } }),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -17,7 +17,7 @@
  * us5.datadoghq.com, app.datadoghq.com), which maps to https://api.<site>.
  */
 import { z } from 'zod';
-import { BackendError } from '../../errors.js';
+import { BackendError, UsageError } from '../../errors.js';
 import { http } from '../../util/http.js';
 import { redact, registerSecret, safeUrl } from '../../util/redact.js';
 import type { AdapterContext, MetricQuery, MetricsProvider, MetricsProviderFactory, Sample } from '../types.js';
@@ -78,6 +78,9 @@ class Datadog implements MetricsProvider {
   }
 
   async query(q: MetricQuery): Promise<Sample> {
+    if (!q.query.trim()) {
+      throw new UsageError(`${this.name}: the check has no query`, { hint: 'Give the check a Datadog metrics query, e.g. avg:trace.http.request.errors{service:checkout}.' });
+    }
     const to = Math.floor(q.now / 1000);
     const from = Math.floor((q.now - this.opts.windowMs) / 1000);
     const params = new URLSearchParams({ from: String(from), to: String(to), query: q.query });
@@ -92,25 +95,27 @@ class Datadog implements MetricsProvider {
       // Client errors carry {"errors": [...]}: turn them into a readable message ourselves.
       okStatuses: [400, 401, 403, 404],
     });
-    let body: DdResponse;
+    let body: DdResponse | undefined;
     try {
       body = JSON.parse(res.text) as DdResponse;
     } catch {
-      throw new BackendError(this.name, `response is not JSON: ${redact(res.text.slice(0, 200)) || '(empty)'}`, {
-        status: res.status,
-        hint: 'Is site the Datadog API URL (e.g. https://api.datadoghq.com)?',
-      });
+      if (res.status < 400) {
+        throw new BackendError(this.name, `response is not JSON: ${redact(res.text.slice(0, 200)) || '(empty)'}`, {
+          status: res.status,
+          hint: 'Is site the Datadog API URL (e.g. https://api.datadoghq.com)?',
+        });
+      }
     }
     if (res.status >= 400) {
-      const errs = Array.isArray(body?.errors) ? body.errors.map(String).join('; ') : body?.error || res.text.slice(0, 200);
-      throw new BackendError(this.name, redact(errs || '(no message)'), {
+      const errs = Array.isArray(body?.errors) ? body.errors.map(String).join('; ') : body?.error || res.text.trim().slice(0, 200);
+      const auth = res.status === 401 || res.status === 403;
+      throw new BackendError(this.name, redact(auth ? `authentication failed (${errs || 'Forbidden'}): the API key or application key was refused` : errs || '(no message)'), {
         status: res.status,
-        hint:
-          res.status === 401 || res.status === 403
-            ? 'Check apiKey (DD-API-KEY) and appKey (DD-APPLICATION-KEY): both must be valid for this site, and the application key needs the timeseries_query permission.'
-            : res.status === 400
-              ? 'Check the metrics query (try it in the Datadog Metrics Explorer).'
-              : 'Check the site URL.',
+        hint: auth
+          ? `Check apiKey (DD-API-KEY) and appKey (DD-APPLICATION-KEY): both must be valid for this site (${this.base}), and the application key needs the timeseries_query permission.`
+          : res.status === 400
+            ? 'Check the metrics query (try it in the Datadog Metrics Explorer).'
+            : 'Check the site URL.',
       });
     }
     if (!body || typeof body !== 'object' || body.status !== 'ok') {
@@ -130,12 +135,11 @@ class Datadog implements MetricsProvider {
     const empty: string[] = [];
     for (const s of series) {
       const points = Array.isArray(s.pointlist) ? (s.pointlist as unknown[]) : [];
+      // The newest non-null point (pointlists are in time order; do not rely on it).
       let last: { value: number; at: number } | undefined;
-      for (let i = points.length - 1; i >= 0; i--) {
-        const p = points[i];
-        if (Array.isArray(p) && typeof p[0] === 'number' && typeof p[1] === 'number' && Number.isFinite(p[1])) {
+      for (const p of points) {
+        if (Array.isArray(p) && typeof p[0] === 'number' && typeof p[1] === 'number' && Number.isFinite(p[1]) && (!last || p[0] >= last.at)) {
           last = { at: p[0], value: p[1] };
-          break;
         }
       }
       if (last) good.push(last);
