@@ -1,0 +1,275 @@
+/**
+ * flagd flag backend: edits a flagd flag-definition file (https://flagd.dev/schema/v0/flags.json)
+ * that flagd (or an in-process flagd provider) watches.
+ *
+ * A flag rollout writes:
+ *
+ *   "my-flag": {
+ *     "state": "ENABLED",                       // "DISABLED" after apply({enabled:false})
+ *     "variants": { "on": true, "off": false },
+ *     "defaultVariant": "off",
+ *     "targeting": {
+ *       "if": [ { "in": [ { "var": "targetingKey" }, ["alice", "bob"] ] },   // only with users
+ *               "on",
+ *               { "fractional": [ ["on", 25], ["off", 75] ] } ]
+ *     }
+ *   }
+ *
+ * - Bucketing: with the default `bucketBy: targetingKey` the fractional carries no bucketing
+ *   expression, so flagd hashes flagKey + targetingKey (its documented default, the same as
+ *   {"cat": [{"var": "$flagd.flagKey"}, {"var": "targetingKey"}]}) and an evaluation without a
+ *   targetingKey gets the default variant ("off"). Another `bucketBy` attribute is written as
+ *   that explicit `cat` expression, guarded so that an evaluation without the attribute gets
+ *   "off" (unguarded, every such evaluation would hash the same string and land in one bucket):
+ *   {"if": [{"var": "email"}, {"fractional": [{"cat": [...]}, ["on", 25], ["off", 75]]}, "off"]}.
+ * - 0 % and 100 % are written without a fractional: defaultVariant "off" / "on" (plus the user
+ *   rule when there are users), so 100 % also reaches evaluations without a targetingKey.
+ * - Weights: flagd's fractional takes integer weights. With `decimals: 0` (default) a percentage
+ *   is rounded to the nearest whole percent ([["on", 13], ["off", 87]] for 12.5 → 13; 0.4 → 0:
+ *   nobody); a note is logged whenever rounding changes the value. `decimals: 1..3` writes
+ *   weights out of 1000/10000/100000 instead (e.g. 12.5 → [["on",125],["off",875]]): flagd
+ *   treats weights as relative, but providers older than flagd's relative-weights change
+ *   required weights summing to 100, so only raise this if your providers support it.
+ * - Disabling sets "state": "DISABLED" and keeps the targeting (re-enabling rewrites it).
+ *   NB: flagd then answers with reason DISABLED and the SDK returns the *code default* of the
+ *   evaluation call, so the application's default for this flag should be false.
+ * - Other flags, other keys of this flag (metadata) and top-level keys ($schema, $evaluators,
+ *   metadata) are preserved; the file is replaced atomically (write-file-atomic keeps its mode)
+ *   and not rewritten at all when nothing changes. Writes within this process are serialised
+ *   per file; concurrent writers in other processes are not coordinated.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import { z } from 'zod';
+import { BackendError, UsageError, errorMessage } from '../../errors.js';
+import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
+
+export const options = z.strictObject({
+  /** The flag-definition JSON file (relative to the plan's directory). */
+  path: z.string().min(1),
+  /** Indent the JSON (2 spaces). Default true. */
+  pretty: z.boolean().default(true),
+  /** Decimal places kept in percentages (weights out of 100·10^decimals). Default 0. */
+  decimals: z.number().int().min(0).max(3).default(0),
+  /** Evaluation-context attribute hashed for the percentage split. */
+  bucketBy: z.string().min(1).default('targetingKey'),
+  /** Evaluation-context attribute matched against the user allowlist. */
+  usersAttribute: z.string().min(1).default('targetingKey'),
+});
+export type FlagdOptions = z.infer<typeof options>;
+
+const SCHEMA_URL = 'https://flagd.dev/schema/v0/flags.json';
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type JsonObject = { [k: string]: Json };
+
+interface FlagdFile extends JsonObject {
+  flags: { [k: string]: Json };
+}
+
+/** Per-file queue: read-modify-write cycles in this process never interleave. */
+const queues = new Map<string, Promise<unknown>>();
+function serialised<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const prev = queues.get(file) ?? Promise.resolve();
+  const next = prev.then(fn, fn);
+  const settled = next.then(
+    () => undefined,
+    () => undefined,
+  );
+  queues.set(file, settled);
+  void settled.then(() => {
+    if (queues.get(file) === settled) queues.delete(file);
+  });
+  return next;
+}
+
+const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+class FlagdBackend implements FlagBackend {
+  readonly name: string;
+  private readonly file: string;
+  private readonly scale: number;
+
+  constructor(
+    private readonly o: FlagdOptions,
+    private readonly ctx: AdapterContext,
+  ) {
+    this.file = resolve(ctx.baseDir, o.path);
+    this.name = `flagd (${this.file})`;
+    this.scale = 10 ** o.decimals;
+  }
+
+  /** The parsed file, or undefined when it does not exist. */
+  private async load(): Promise<{ doc: FlagdFile; text: string } | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new BackendError(this.name, `cannot read the flag file: ${errorMessage(err)}`, { cause: err });
+    }
+    let doc: unknown;
+    try {
+      doc = text.trim() === '' ? { flags: {} } : JSON.parse(text);
+    } catch (err) {
+      throw new BackendError(this.name, `the flag file is not valid JSON (${errorMessage(err)}); not touching it`, {
+        hint: 'Fix or restore the file, then retry.',
+      });
+    }
+    if (!isObject(doc)) throw new BackendError(this.name, 'the flag file is not a JSON object with a "flags" object');
+    if (doc.flags === undefined) doc.flags = {};
+    if (!isObject(doc.flags)) throw new BackendError(this.name, 'the flag file\'s "flags" is not an object');
+    return { doc: doc as FlagdFile, text };
+  }
+
+  private weightsFor(pct: number, flag: string): { on: number; off: number } {
+    const total = 100 * this.scale;
+    const on = Math.round(pct * this.scale);
+    if (Math.abs(on - pct * this.scale) > 1e-9) {
+      this.ctx.log(`${this.name}: ${flag}: ${pct}% rounded to ${on / this.scale}% (flagd fractional weights are integers; decimals: ${this.o.decimals})`);
+    }
+    return { on, off: total - on };
+  }
+
+  private targeting(pct: number, users: string[] | undefined, flag: string): { defaultVariant: 'on' | 'off'; targeting?: JsonObject } {
+    const { on, off } = this.weightsFor(pct, flag);
+    let rest: Json;
+    let defaultVariant: 'on' | 'off' = 'off';
+    if (on <= 0) rest = 'off';
+    else if (off <= 0) {
+      rest = 'on';
+      defaultVariant = 'on';
+    } else {
+      const buckets: Json[] = [
+        ['on', on],
+        ['off', off],
+      ];
+      if (this.o.bucketBy !== 'targetingKey') {
+        buckets.unshift({ cat: [{ var: '$flagd.flagKey' }, { var: this.o.bucketBy }] });
+        rest = { if: [{ var: this.o.bucketBy }, { fractional: buckets }, 'off'] };
+      } else {
+        rest = { fractional: buckets };
+      }
+    }
+    if (users && users.length > 0) {
+      return { defaultVariant, targeting: { if: [{ in: [{ var: this.o.usersAttribute }, [...new Set(users)]] }, 'on', rest] } };
+    }
+    return typeof rest === 'string' ? { defaultVariant } : { defaultVariant, targeting: rest as JsonObject };
+  }
+
+  async apply(change: FlagChange): Promise<void> {
+    const pct = checkChange(change, this.name);
+    if (change.segments?.length || change.rings) {
+      this.ctx.log(`${this.name}: ${change.flag}: segments/rings are not supported by this adapter and were ignored`);
+    }
+    await serialised(this.file, async () => {
+      const loaded = await this.load();
+      const doc: FlagdFile = loaded?.doc ?? { $schema: SCHEMA_URL, flags: {} };
+      const existing = doc.flags[change.flag];
+      const prev: JsonObject = isObject(existing) ? existing : {};
+      let next: JsonObject;
+      if (change.enabled) {
+        const { defaultVariant, targeting } = this.targeting(pct, change.users, change.flag);
+        next = { ...prev, state: 'ENABLED', variants: { on: true, off: false }, defaultVariant };
+        if (targeting) next.targeting = targeting;
+        else delete next.targeting;
+      } else {
+        next = isObject(existing)
+          ? { ...prev, state: 'DISABLED' }
+          : { state: 'DISABLED', variants: { on: true, off: false }, defaultVariant: 'off' };
+      }
+      doc.flags[change.flag] = next;
+      const text = JSON.stringify(doc, null, this.o.pretty ? 2 : undefined) + '\n';
+      if (loaded && loaded.text === text) return; // nothing to change: don't poke flagd's watcher
+      try {
+        if (!loaded) await mkdir(dirname(this.file), { recursive: true });
+        await writeFileAtomic(this.file, text, { encoding: 'utf8' });
+      } catch (err) {
+        throw new BackendError(this.name, `cannot write the flag file: ${errorMessage(err)}`, { cause: err });
+      }
+    });
+  }
+
+  async read(flag: string): Promise<FlagState> {
+    const loaded = await this.load();
+    const def = loaded?.doc.flags[flag];
+    if (!isObject(def)) return { flag, exists: false, enabled: false, percentage: 0 };
+    const parsed = this.parse(def, flag);
+    return {
+      flag,
+      exists: true,
+      enabled: def.state === 'ENABLED',
+      percentage: parsed.percentage,
+      ...(parsed.users.length ? { users: parsed.users } : {}),
+    };
+  }
+
+  /** Percentage and users from a flag definition in the shapes this adapter writes. */
+  private parse(def: JsonObject, flag: string): { percentage: number; users: string[] } {
+    const variants = isObject(def.variants) ? def.variants : {};
+    const valueOf = (variant: Json): boolean | undefined => {
+      if (typeof variant !== 'string') return undefined;
+      const v = variants[variant];
+      return typeof v === 'boolean' ? v : undefined;
+    };
+    const unknown = (): never => {
+      throw new BackendError(this.name, `flag ${flag} has targeting that rollout cannot interpret as a percentage`, {
+        hint: 'rollout writes {"fractional": [[on, w], [off, w]]} (optionally inside an "if"/"in" user rule); applying a change will replace the targeting.',
+      });
+    };
+    const share = (rule: Json): number => {
+      if (typeof rule === 'string') {
+        const v = valueOf(rule);
+        return v === undefined ? unknown() : v ? 100 : 0;
+      }
+      if (isObject(rule) && Array.isArray(rule.fractional)) {
+        let on = 0;
+        let total = 0;
+        for (const b of rule.fractional) {
+          if (!Array.isArray(b)) continue; // the bucketing expression
+          const w = b.length >= 2 ? b[1] : 1;
+          if (typeof w !== 'number' || !Number.isFinite(w)) return unknown();
+          const weight = Math.max(0, w);
+          total += weight;
+          if (valueOf(b[0] ?? null) === true) on += weight;
+        }
+        return total > 0 ? Number(((on * 100) / total).toFixed(6)) : 0;
+      }
+      // the guarded form written for a custom bucketBy: {"if": [{"var": attr}, {fractional}, "off"]}
+      if (isObject(rule) && Array.isArray(rule.if) && rule.if.length === 3) {
+        const [cond, then, otherwise] = rule.if;
+        if (isObject(cond) && 'var' in cond && isObject(then) && Array.isArray(then.fractional) && valueOf(otherwise ?? null) === false) return share(then);
+      }
+      return unknown();
+    };
+    const t = def.targeting;
+    if (t === undefined || t === null || (isObject(t) && Object.keys(t).length === 0)) {
+      return { percentage: share(def.defaultVariant ?? null), users: [] };
+    }
+    if (isObject(t) && Array.isArray(t.if) && t.if.length === 3) {
+      const [cond, then, otherwise] = t.if;
+      const inArgs = isObject(cond) && Array.isArray(cond.in) ? cond.in : undefined;
+      if (inArgs) {
+        const list = inArgs[1];
+        if (Array.isArray(list) && valueOf(then ?? null) === true) {
+          return { percentage: share(otherwise ?? null), users: list.filter((u): u is string => typeof u === 'string') };
+        }
+        return unknown();
+      }
+    }
+    return { percentage: share(t), users: [] };
+  }
+}
+
+/** Validate a change; returns the target percentage (0..100) of an enabled flag. */
+function checkChange(change: FlagChange, backend: string): number {
+  if (typeof change.flag !== 'string' || change.flag.trim() === '') throw new UsageError(`${backend}: flag name is empty`);
+  const p = change.percentage;
+  if (p !== undefined && (typeof p !== 'number' || !Number.isFinite(p) || p < 0 || p > 100)) {
+    throw new UsageError(`${backend}: ${change.flag}: percentage must be a number from 0 to 100, got ${String(p)}`);
+  }
+  return p ?? 100;
+}
+
+export const create: FlagBackendFactory = (raw, ctx) => new FlagdBackend(options.parse(raw), ctx);

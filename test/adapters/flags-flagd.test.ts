@@ -1,0 +1,182 @@
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FlagdCore } from '@openfeature/flagd-core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { create, options } from '../../src/adapters/flags/flagd.js';
+import type { AdapterContext, FlagBackend } from '../../src/adapters/types.js';
+import { BackendError } from '../../src/errors.js';
+import { flagBackendContract } from './flag-contract.js';
+
+const logs: string[] = [];
+const ctxFor = (dir: string): AdapterContext => ({ baseDir: dir, cwd: dir, log: (m) => logs.push(m), env: process.env });
+
+async function tempBackend(opts: Record<string, unknown> = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'rollout-flagd-'));
+  return { dir, backend: create({ path: 'flags.flagd.json', ...opts }, ctxFor(dir)), cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+const corrupt = async (inst: { dir: string }) => {
+  await writeFile(join(inst.dir, 'flags.flagd.json'), '{"flags": {');
+  return { message: /not valid JSON/ };
+};
+
+flagBackendContract('flagd (whole percentages)', () => tempBackend(), { users: true, failure: corrupt });
+flagBackendContract('flagd (decimals: 3)', () => tempBackend({ decimals: 3 }), { decimals: true, users: true, failure: corrupt });
+
+/** Evaluate `flag` from the file the adapter wrote, with flagd's own in-process core. */
+async function evaluator(file: string) {
+  const core = new FlagdCore();
+  core.setConfigurations(await readFile(file, 'utf8'));
+  return (flag: string, ctx: Record<string, string>) => core.resolveBooleanEvaluation(flag, false, ctx);
+}
+
+const KEYS = Array.from({ length: 20_000 }, (_, i) => `user-${i}`);
+
+describe('flagd flag backend', () => {
+  let dir: string;
+  let file: string;
+  let b: FlagBackend;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rollout-flagd-'));
+    file = join(dir, 'flags.flagd.json');
+    b = create({ path: 'flags.flagd.json' }, ctxFor(dir));
+    logs.length = 0;
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('validates options strictly', () => {
+    expect(() => options.parse({ path: 'x.json', bogus: 1 })).toThrow();
+    expect(() => options.parse({ path: 'x.json', decimals: 4 })).toThrow();
+    expect(options.parse({ path: 'x.json' })).toMatchObject({ pretty: true, decimals: 0, bucketBy: 'targetingKey', usersAttribute: 'targetingKey' });
+  });
+
+  it('writes a fractional rule that flagd evaluates to the requested share, for many keys', async () => {
+    for (const pct of [1, 5, 25, 50, 90]) {
+      await b.apply({ flag: 'checkout', enabled: true, percentage: pct });
+      const ev = await evaluator(file);
+      const on = KEYS.filter((k) => ev('checkout', { targetingKey: k }).value).length;
+      expect(Math.abs((on / KEYS.length) * 100 - pct), `share at ${pct}%`).toBeLessThan(1.5);
+    }
+    const def = JSON.parse(await readFile(file, 'utf8')) as { $schema: string; flags: Record<string, unknown> };
+    expect(def.$schema).toBe('https://flagd.dev/schema/v0/flags.json');
+    expect(def.flags.checkout).toEqual({ state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'off', targeting: { fractional: [['on', 90], ['off', 10]] } });
+  });
+
+  it('is sticky: users in at 10% stay in at 25%', async () => {
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 10 });
+    const at10 = await evaluator(file);
+    const in10 = KEYS.filter((k) => at10('checkout', { targetingKey: k }).value);
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 25 });
+    const at25 = await evaluator(file);
+    expect(in10.every((k) => at25('checkout', { targetingKey: k }).value)).toBe(true);
+  });
+
+  it('buckets each flag independently (flag key is part of the hash)', async () => {
+    await b.apply({ flag: 'a', enabled: true, percentage: 50 });
+    await b.apply({ flag: 'b', enabled: true, percentage: 50 });
+    const ev = await evaluator(file);
+    const both = KEYS.filter((k) => ev('a', { targetingKey: k }).value && ev('b', { targetingKey: k }).value).length;
+    expect(Math.abs((both / KEYS.length) * 100 - 25)).toBeLessThan(1.5);
+  });
+
+  it('0 % is nobody, 100 % is everybody (even without a targetingKey)', async () => {
+    await b.apply({ flag: 'f', enabled: true, percentage: 0 });
+    let ev = await evaluator(file);
+    expect(KEYS.slice(0, 2000).some((k) => ev('f', { targetingKey: k }).value)).toBe(false);
+    await b.apply({ flag: 'f', enabled: true, percentage: 100 });
+    ev = await evaluator(file);
+    expect(KEYS.slice(0, 2000).every((k) => ev('f', { targetingKey: k }).value)).toBe(true);
+    expect(ev('f', {}).value).toBe(true);
+  });
+
+  it('allowlisted users get the flag whatever their bucket; others follow the split', async () => {
+    await b.apply({ flag: 'f', enabled: true, percentage: 0, users: ['alice', 'bob'] });
+    const ev = await evaluator(file);
+    expect(ev('f', { targetingKey: 'alice' })).toMatchObject({ value: true, reason: 'TARGETING_MATCH' });
+    expect(ev('f', { targetingKey: 'bob' }).value).toBe(true);
+    expect(KEYS.slice(0, 2000).some((k) => ev('f', { targetingKey: k }).value)).toBe(false);
+    expect(await b.read('f')).toMatchObject({ enabled: true, percentage: 0, users: ['alice', 'bob'] });
+  });
+
+  it('disabling makes flagd answer DISABLED (the code default), and re-enabling restores the split', async () => {
+    await b.apply({ flag: 'f', enabled: true, percentage: 30 });
+    await b.apply({ flag: 'f', enabled: false });
+    let ev = await evaluator(file);
+    expect(ev('f', { targetingKey: 'user-1' })).toMatchObject({ value: false, reason: 'DISABLED' });
+    expect(await b.read('f')).toMatchObject({ enabled: false, percentage: 30 });
+    await b.apply({ flag: 'f', enabled: true, percentage: 30 });
+    ev = await evaluator(file);
+    const on = KEYS.filter((k) => ev('f', { targetingKey: k }).value).length;
+    expect(Math.abs((on / KEYS.length) * 100 - 30)).toBeLessThan(1.5);
+  });
+
+  it('rounds to whole percentages by default and says so; decimals keeps 12.5 % exactly', async () => {
+    await b.apply({ flag: 'f', enabled: true, percentage: 12.5 });
+    expect(logs.join('\n')).toMatch(/12\.5% rounded to 13%/);
+    expect((await b.read('f')).percentage).toBe(13);
+
+    const fine = create({ path: 'fine.json', decimals: 1 }, ctxFor(dir));
+    await fine.apply({ flag: 'f', enabled: true, percentage: 12.5 });
+    const def = JSON.parse(await readFile(join(dir, 'fine.json'), 'utf8')) as { flags: { f: { targeting: unknown } } };
+    expect(def.flags.f.targeting).toEqual({ fractional: [['on', 125], ['off', 875]] });
+    const ev = await evaluator(join(dir, 'fine.json'));
+    const on = KEYS.filter((k) => ev('f', { targetingKey: k }).value).length;
+    expect(Math.abs((on / KEYS.length) * 100 - 12.5)).toBeLessThan(1.5);
+  });
+
+  it('buckets by another attribute; evaluations without it get off', async () => {
+    const byEmail = create({ path: 'flags.flagd.json', bucketBy: 'email' }, ctxFor(dir));
+    await byEmail.apply({ flag: 'f', enabled: true, percentage: 40 });
+    const ev = await evaluator(file);
+    const on = KEYS.filter((k) => ev('f', { email: `${k}@example.com` }).value).length;
+    expect(Math.abs((on / KEYS.length) * 100 - 40)).toBeLessThan(1.5);
+    // the split follows the email, not the targetingKey
+    expect(KEYS.slice(0, 500).every((k) => ev('f', { email: `${k}@example.com`, targetingKey: 'same' }).value === ev('f', { email: `${k}@example.com` }).value)).toBe(true);
+    // without the attribute nobody is in (not "everybody in one bucket")
+    expect(KEYS.slice(0, 500).some((k) => ev('f', { targetingKey: k }).value)).toBe(false);
+    expect(await byEmail.read('f')).toMatchObject({ enabled: true, percentage: 40 });
+  });
+
+  it('keeps other flags and top-level keys, and does not rewrite an unchanged file', async () => {
+    const original = {
+      $schema: 'https://flagd.dev/schema/v0/flags.json',
+      $evaluators: { emailWithFaas: { ends_with: [{ var: 'email' }, '@faas.com'] } },
+      metadata: { owner: 'platform' },
+      flags: {
+        'header-color': { state: 'ENABLED', variants: { red: '#f00', blue: '#00f' }, defaultVariant: 'red' },
+        checkout: { state: 'DISABLED', variants: { on: true, off: false }, defaultVariant: 'off', metadata: { team: 'shop' } },
+      },
+    };
+    await writeFile(file, JSON.stringify(original, null, 2) + '\n');
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 20 });
+    const after = JSON.parse(await readFile(file, 'utf8')) as typeof original & { flags: { checkout: Record<string, unknown> } };
+    expect(after.$evaluators).toEqual(original.$evaluators);
+    expect(after.metadata).toEqual(original.metadata);
+    expect(after.flags['header-color']).toEqual(original.flags['header-color']);
+    expect(after.flags.checkout.metadata).toEqual({ team: 'shop' });
+    const s1 = await stat(file);
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 20 });
+    const s2 = await stat(file);
+    expect(s2.ino).toBe(s1.ino);
+    expect(s2.mtimeMs).toBe(s1.mtimeMs);
+    // and flagd still accepts the whole file
+    expect((await evaluator(file))('checkout', { targetingKey: 'x' }).reason).not.toBe('ERROR');
+  });
+
+  it('refuses to interpret targeting it did not write, with a hint', async () => {
+    await writeFile(file, JSON.stringify({ flags: { f: { state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'off', targeting: { if: [{ '==': [{ var: 'plan' }, 'pro'] }, 'on', 'off'] } } } }));
+    const err = (await b.read('f').catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.message).toMatch(/cannot interpret/);
+    expect(err.hint).toMatch(/replace the targeting/);
+  });
+
+  it('leaves a corrupt file alone', async () => {
+    await writeFile(file, '{"flags": ');
+    await expect(b.apply({ flag: 'f', enabled: true, percentage: 5 })).rejects.toThrow(/not valid JSON.*not touching it/);
+    expect(await readFile(file, 'utf8')).toBe('{"flags": ');
+  });
+});
