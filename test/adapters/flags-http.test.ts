@@ -115,7 +115,7 @@ describe('http flag backend', () => {
     expect(put.path).toBe('/feature-flags/use_state_persistence');
     expect(put.headers.authorization).toBe(`Bearer ${TOKEN}`);
     expect(put.headers['content-type']).toBe('application/json');
-    expect(JSON.parse(put.body)).toEqual({ enabled: true, percentage: 1, strategy: 'percentage' });
+    expect(JSON.parse(put.body)).toEqual({ enabled: true, percentage: 1 }); // exactly the guide's example
     expect(fake.flags.get('use_state_persistence')).toMatchObject({ enabled: true, percentage: 1 });
     expect(b.name).toBe(`http feature-flags-api (${fake.url})`);
   });
@@ -134,6 +134,9 @@ describe('http flag backend', () => {
     expect(JSON.parse(puts()[0]!.body)).toEqual({ enabled: true, percentage: 100, strategy: 'ring', rings: { internal: 100, beta: 0, ga: 0 } });
     expect(fake.flags.get('enable_state_snapshots')!.strategy).toBe('ring');
     expect((await b.read('enable_state_snapshots')).rings).toEqual({ internal: 100, beta: 0, ga: 0 });
+    // back to a plain percentage rollout
+    await b.apply({ flag: 'enable_state_snapshots', enabled: true, percentage: 50 });
+    expect(fake.flags.get('enable_state_snapshots')).toMatchObject({ strategy: 'percentage', percentage: 50 });
   });
 
   it('says when users are given but the template cannot send them', async () => {
@@ -269,5 +272,45 @@ describe('http flag backend', () => {
     expect(() => create({ preset: 'feature-flags-api', baseUrl: fake.url, auth: { tokenEnv: 'NO_SUCH_TOKEN_VAR' } }, ctx)).toThrow(UsageError);
     preset({ insecure: true });
     expect(logs.join('\n')).toMatch(/WARNING: .*TLS certificate verification is OFF/);
+  });
+});
+
+describe('fake seed-004 API (the guide\'s other endpoints)', () => {
+  beforeEach(() => fake.reset());
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${fake.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(5_000),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  it('increase, freeze, toggle, bulk-update and evaluate behave as the guide shows', async () => {
+    expect((await call('PUT', '/feature-flags/use_state_persistence', { enabled: true, percentage: 1 })).status).toBe(200);
+    expect((await call('POST', '/feature-flags/rollout/use_state_persistence/increase', { increase_by: 4 })).body).toMatchObject({ percentage: 5 });
+    expect((await call('POST', '/feature-flags/rollout/use_state_persistence/increase')).body).toMatchObject({ percentage: 15 });
+    expect((await call('POST', '/feature-flags/freeze/use_state_persistence')).body).toMatchObject({ frozen: true });
+    expect(await call('PUT', '/feature-flags/use_state_persistence', { percentage: 50 })).toEqual({ status: 409, body: { error: 'flag use_state_persistence is frozen' } });
+    // emergency disable still works on a frozen flag
+    expect((await call('POST', '/feature-flags/toggle', { flag: 'use_state_persistence', enabled: false })).body).toMatchObject({ enabled: false, percentage: 15 });
+    await call('DELETE', '/feature-flags/freeze/use_state_persistence');
+    await call('PUT', '/feature-flags/enable_state_snapshots', { enabled: true, percentage: 100 });
+    const bulk = await call('POST', '/feature-flags/bulk-update', [
+      { name: 'use_state_persistence', enabled: false },
+      { name: 'enable_state_snapshots', enabled: false },
+    ]);
+    expect(bulk.status).toBe(200);
+    expect(fake.flags.get('enable_state_snapshots')!.enabled).toBe(false);
+    // all-or-nothing: one unknown flag → nothing changes
+    expect((await call('POST', '/feature-flags/bulk-update', [{ name: 'enable_state_snapshots', enabled: true }, { name: 'nope', enabled: true }])).status).toBe(404);
+    expect(fake.flags.get('enable_state_snapshots')!.enabled).toBe(false);
+    await call('PUT', '/feature-flags/enable_state_snapshots', { enabled: true, percentage: 100 });
+    expect((await call('POST', '/feature-flags/evaluate', { context: { user_id: 'test-user' } })).body).toEqual({
+      flags: { use_state_persistence: false, enable_state_snapshots: true },
+    });
+    expect((await call('PUT', '/feature-flags/x', { percentage: 101 })).status).toBe(400);
+    expect((await call('GET', '/feature-flags/missing')).body).toEqual({ error: 'flag missing not found' });
   });
 });

@@ -10,7 +10,9 @@
  *                                                  "percentage": 0..100, "strategy": "percentage"
  *                                                  | "ring", "rings": {ring: 0..100}}; absent keys
  *                                                  keep their value (the guide's
- *                                                  `PUT -d '{"percentage": 50}'`). → Flag
+ *                                                  `PUT -d '{"percentage": 50}'`); a percentage
+ *                                                  without a strategy means strategy "percentage"
+ *                                                  (the guide's percentage PUTs send none). → Flag
  *   POST   /feature-flags/rollout/{flag}/increase  {"increase_by": n} (default 10), capped at 100
  *   POST   /feature-flags/freeze/{flag}            freeze the percentage → Flag
  *   DELETE /feature-flags/freeze/{flag}            unfreeze (not in the guide; test extension)
@@ -155,6 +157,7 @@ export async function startFlagApiFake(opts: { token?: string } = {}): Promise<F
       next.enabled = body.enabled;
     }
     if (body.percentage !== undefined) next.percentage = checkPct(body.percentage, 'percentage');
+    if (body.percentage !== undefined && body.strategy === undefined && body.rings === undefined) next.strategy = 'percentage';
     if (body.strategy !== undefined) {
       if (body.strategy !== 'percentage' && body.strategy !== 'ring') throw new ApiError(400, 'strategy must be "percentage" or "ring"');
       next.strategy = body.strategy;

@@ -29,8 +29,9 @@
  *     Placeholders inside a longer string are spliced in as text ("rollout to {{percentage}}%").
  *   - Variables: flag, enabled, percentage (the change's, 100 when enabled without one; absent
  *     when disabling without one), fraction (percentage / 100), users, segments, rings,
- *     stickiness, strategy ("ring" when the change has rings, "percentage" when enabled
- *     without them, absent when disabling). An unknown placeholder is an options error.
+ *     stickiness, strategy ("ring" when the change has rings, else absent: seed 004 sends
+ *     {"enabled", "percentage"} for percentage rollouts and adds {"strategy": "ring", "rings"}
+ *     for ring ones). An unknown placeholder is an options error.
  *   - `disable` (optional) is a separate request used when a change disables the flag, for APIs
  *     with a toggle endpoint; without it `apply` is used for both.
  *
@@ -225,7 +226,7 @@ function varsFor(change: FlagChange, pct: number): Vars {
     segments: change.segments,
     rings: change.rings,
     stickiness: change.stickiness,
-    strategy: change.rings ? 'ring' : change.enabled ? 'percentage' : undefined,
+    strategy: change.rings ? 'ring' : undefined,
   };
 }
 
