@@ -20,4 +20,15 @@ export function printJson(c: Context, v: unknown): void {
   c.stdout(JSON.stringify(v, null, 2));
 }
 
-export const who = (by?: string) => by ?? process.env.ROLLOUT_USER ?? process.env.USER ?? process.env.USERNAME ?? 'unknown';
+import { userInfo } from 'node:os';
+
+export const who = (by?: string): string => {
+  if (by) return by;
+  const env = process.env.ROLLOUT_USER ?? process.env.USER ?? process.env.USERNAME;
+  if (env) return env;
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+};

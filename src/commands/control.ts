@@ -34,7 +34,9 @@ async function steer(c: Context, ref: string | undefined, make: (o: Opts) => Con
     if (!plan) throw new UsageError(`the plan of run ${id} (${before.plan.file}) no longer loads`, { hint: `Run \`rollout validate ${before.plan.file}\` and fix it; the run needs its plan to go on.` });
     if (FINAL_STATUSES.includes(before.status) && ctl.kind !== 'rollback') throw new UsageError(`run ${id} already ${before.status}`);
     // Apply and carry out here: rollback and resume follow the run; others flush what they queued.
-    return follow(c, store, plan, before, { takeover: o.takeover, detach: then === 'flush' || o.detach, yes: o.yes }, [ctl]);
+    const code = await follow(c, store, plan, before, { takeover: o.takeover, detach: then === 'flush' || o.detach, yes: o.yes }, [ctl]);
+    // pause/approve/promote… succeeded if we got here; resume and rollback report where the run ended.
+    return then === 'follow' || ctl.kind === 'abort' ? code : 0;
   }
   const { state, viaDriver } = await sendControl(store, plan, id, ctl, { waitMs: ctl.kind === 'rollback' ? 60_000 : 15_000 });
   report(c, state, viaDriver ? `sent to pid ${driver.pid}, which drives the run` : undefined);

@@ -106,8 +106,9 @@ export function nextWake(plan: Plan, s: RunState, now: number): number | undefin
   if (s.pending.length) return now;
   if (FINAL_STATUSES.includes(s.status)) return undefined;
   if (s.status === 'rolling-back') return s.rollback?.nextAt !== undefined ? Math.max(now, s.rollback.nextAt) : now;
-  if (s.status === 'running' && s.firstTickAt === undefined) return now;
-  const candidates = [now + plan.intervalMs];
+  if (s.status === 'running' && (s.lastTickAt === undefined || (s.holdUntil !== undefined && s.holdUntil <= now && s.lastTickAt < s.holdUntil))) return now;
+  // Checks are re-judged every interval, counted from the last judgment (not from whenever we ask).
+  const candidates = [Math.max(now, (s.lastTickAt ?? now) + plan.intervalMs)];
   if (s.holdUntil !== undefined && s.holdUntil > now) candidates.push(s.holdUntil);
   if (s.approval?.deadline !== undefined) candidates.push(Math.max(now, s.approval.deadline));
   if (s.status === 'running' && plan.windows && (s.holdUntil ?? 0) <= now) {
@@ -155,7 +156,7 @@ export function tick(plan: Plan, state: RunState, obs: Observations, now: number
   const d = new Draft(state, plan, now);
   const s = d.s;
   if (s.pending.length || FINAL_STATUSES.includes(s.status)) return d.done();
-  s.firstTickAt ??= now;
+  s.lastTickAt = now;
 
   if (s.status === 'rolling-back') {
     progressRollback(d);
@@ -309,8 +310,8 @@ export function complete(plan: Plan, state: RunState, actionId: number, outcome:
         s.stepAppliedAt = now;
         const st = plan.phases[s.phase]!.steps[s.step]!;
         const lastOfPhase = s.step === plan.phases[s.phase]!.steps.length - 1;
-        if (s.promoteFull && lastOfPhase) s.promoteFull = false;
         s.holdUntil = s.promoteFull ? now : now + st.holdMs;
+        if (s.promoteFull && lastOfPhase) s.promoteFull = false;
         if (phaseChanged) d.emit('phase.started', `phase ${plan.phases[s.phase]!.name} started`, { phase: s.phase });
         d.emit('step.applied', `${plan.phases[s.phase]!.name}: ${label} applied; holding ${Math.round((s.holdUntil - now) / 1000)}s until ${iso(s.holdUntil)}`, {
           phase: s.phase,
@@ -368,6 +369,7 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       if (s.status !== 'paused') return refuse(`run ${s.id} is ${s.status}, not paused`, s.status === 'awaiting-approval' ? 'Use `rollout approve`.' : undefined);
       s.status = s.approval ? 'awaiting-approval' : 'running';
       s.reason = undefined;
+      s.waitingFor = undefined;
       s.checks = {}; // streaks restart: a paused check must prove itself again
       d.emit('run.resumed', `resumed${by}`);
       break;
@@ -378,6 +380,7 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       s.approval = undefined;
       s.status = 'running';
       s.reason = undefined;
+      s.waitingFor = undefined;
       d.emit('approval.granted', `go: approved${by}${ctl.note ? ` (${ctl.note})` : ''}`, { key: a.key, by: ctl.by });
       break;
     }

@@ -71,8 +71,8 @@ export interface RunState {
   pending: Action[];
   rollback?: RollbackState;
   startedAt: number;
-  /** When the engine first judged the run (the first step is due at once, not an interval later). */
-  firstTickAt?: number;
+  /** When the engine last judged the run: a hold that ended since then makes the next step due at once. */
+  lastTickAt?: number;
   updatedAt: number;
   finishedAt?: number;
   /** Next event sequence number and next action id. */

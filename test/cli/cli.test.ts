@@ -1,0 +1,230 @@
+/**
+ * The built binary, spawned in a temp directory: what a user (or a CI job) sees — output,
+ * exit codes, files left behind.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cli, quickPlan, spawn, tempDir, write, ROOT } from './helpers.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+beforeEach(async () => {
+  ({ dir, cleanup } = await tempDir());
+});
+afterEach(async () => cleanup());
+
+describe('validate', () => {
+  it('accepts the demo plan', async () => {
+    const r = await cli(['validate', join(ROOT, 'plans/demo.yaml')], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/plan "demo" is valid/);
+  });
+
+  it('names file, line and column, suggests keys, exits 2', async () => {
+    const f = await write(dir, 'bad.yaml', quickPlan().replace('phases:', 'phases:\n  - name: extra\n    flags: [x]\n    stpes: [1]'));
+    const r = await cli(['validate', f], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad\.yaml:\d+:\d+: error: .*stpes/);
+    expect(r.stderr).toMatch(/did you mean "steps"/i);
+  });
+
+  it('reports a YAML syntax error with its position and no stack trace', async () => {
+    const f = await write(dir, 'broken.yaml', 'name: x\nphases: [\n  - {');
+    const r = await cli(['validate', f], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/broken\.yaml:\d+:\d+/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('--json lists issues with line and column', async () => {
+    const f = await write(dir, 'bad.yaml', quickPlan().replace('max: 5', 'max: "five"'));
+    const r = await cli(['validate', f, '--json'], { cwd: dir });
+    expect(r.code).toBe(2);
+    const j = JSON.parse(r.stdout);
+    expect(j.valid).toBe(false);
+    expect(j.results[0].issues[0]).toMatchObject({ line: expect.any(Number), col: expect.any(Number), severity: 'error' });
+  });
+
+  it('a missing file and a directory are plan errors (exit 2), not crashes', async () => {
+    expect((await cli(['validate', 'nope.yaml'], { cwd: dir })).code).toBe(2);
+    const r = await cli(['validate', '.'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/directory/);
+  });
+});
+
+describe('start', () => {
+  it('rolls a healthy plan to 100% and exits 0; status, log and evaluate agree', async () => {
+    const f = await write(dir, 'plan.yaml', quickPlan());
+    const r = await cli(['start', f], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/10% applied/);
+    expect(r.stdout).toMatch(/run quick-\S+: completed/);
+    const st = JSON.parse((await cli(['status', '--json'], { cwd: dir })).stdout);
+    expect(st).toMatchObject({ plan: 'quick', status: 'completed', flags: { 'quick-flag': { enabled: true, percentage: 100 } } });
+    const log = JSON.parse((await cli(['log', '--json'], { cwd: dir })).stdout);
+    expect(log.events.filter((e: { type: string }) => e.type === 'step.applied')).toHaveLength(3);
+    const ev = JSON.parse((await cli(['evaluate', 'quick-flag', '--key', 'user-1', '--json'], { cwd: dir })).stdout);
+    expect(ev.enabled).toBe(true);
+    // The state file is private and versioned.
+    const runDir = join(dir, '.rollout/runs', st.run);
+    expect((await stat(join(runDir, 'state.json'))).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(await readFile(join(runDir, 'state.json'), 'utf8')).schema).toBe(1);
+  });
+
+  it('a critical breach rolls back: flags off, the command runs with the reason in env, an incident is recorded, exit 3', async () => {
+    const f = await write(dir, 'plan.yaml', quickPlan({ hold: '300ms', series: '      errors:\n        - { after: 0s, value: 0.1 }\n        - { after: 500ms, value: 9 }' }));
+    const r = await cli(['start', f], { cwd: dir });
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/ROLLBACK/);
+    const ran = JSON.parse(await readFile(join(dir, 'rollback-ran.json'), 'utf8'));
+    expect(ran.reason).toMatch(/check "errors" breached \(critical\): 9% > max 5%/);
+    const st = JSON.parse((await cli(['status', '--json'], { cwd: dir })).stdout);
+    expect(st.status).toBe('rolled-back');
+    expect(st.flags['quick-flag']).toEqual({ enabled: false, percentage: 0 });
+    const files = await readdir(join(dir, '.rollout/runs', st.run));
+    expect(files.some((x) => x.startsWith('incident-'))).toBe(true);
+    const log = JSON.parse((await cli(['log', '--json'], { cwd: dir })).stdout);
+    expect(log.events.map((e: { type: string }) => e.type)).toEqual(expect.arrayContaining(['breach.detected', 'rollback.started', 'rollback.flags-off', 'incident.recorded', 'command.finished', 'run.rolled-back']));
+    const flags = JSON.parse(await readFile(join(dir, '.rollout/flags.json'), 'utf8'));
+    expect(flags['quick-flag'].enabled).toBe(false);
+  });
+
+  it('--dry-run writes no flags and runs no command', async () => {
+    const f = await write(dir, 'plan.yaml', quickPlan());
+    const r = await cli(['start', f, '--dry-run'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(existsSync(join(dir, '.rollout/flags.json'))).toBe(false);
+  });
+
+  it('--json prints one JSON document with the outcome', async () => {
+    const f = await write(dir, 'plan.yaml', quickPlan());
+    const r = await cli(['start', f, '--json'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'completed', exitCode: 0 });
+  });
+
+  it('SIGINT leaves the run paused (exit 4) and says how to resume; resume finishes it', async () => {
+    const f = await write(dir, 'plan.yaml', quickPlan({ hold: '1h' }));
+    const p = spawn(['start', f], { cwd: dir });
+    // Wait (bounded) until the first step is applied, then interrupt.
+    for (let i = 0; i < 100 && !existsSync(join(dir, '.rollout/flags.json')); i++) await new Promise((r) => setTimeout(r, 50));
+    p.kill('SIGINT');
+    const r = await p;
+    expect(r.exitCode).toBe(4);
+    expect(String(r.stdout)).toMatch(/resume with: rollout resume quick-/);
+    const st = JSON.parse((await cli(['status', '--json'], { cwd: dir })).stdout);
+    expect(st.status).toBe('paused');
+    expect(st.flags['quick-flag'].percentage).toBe(10);
+    // resume → running again; promote --full skips the holds; it completes.
+    const res = spawn(['resume'], { cwd: dir });
+    for (let i = 0; i < 100; i++) {
+      const s = JSON.parse((await cli(['status', '--json'], { cwd: dir })).stdout);
+      if (s.status === 'running' && s.driver) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await cli(['promote', '--full'], { cwd: dir })).code).toBe(0);
+    const rr = await res;
+    expect(rr.exitCode).toBe(0);
+  });
+
+  it('a second run on the same flag exits 5 naming the holder', async () => {
+    const f = await write(dir, 'plan.yaml', quickPlan({ hold: '1h' }));
+    const g = await write(dir, 'other.yaml', quickPlan({ name: 'other', hold: '1h' }));
+    expect((await cli(['advance', f], { cwd: dir })).code).toBe(6);
+    const r = await cli(['start', g], { cwd: dir });
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/flag quick-flag is locked by run quick-/);
+  });
+});
+
+describe('advance (CI)', () => {
+  it('steps through a plan one call at a time with distinct exit codes; rollback passes the reason only through env', async () => {
+    const f = await write(dir, 'plan.yaml', quickPlan({ hold: '1h', extra: '' }));
+    expect((await cli(['advance', f], { cwd: dir })).code).toBe(6);
+    let st = JSON.parse((await cli(['status', 'quick', '--json'], { cwd: dir })).stdout);
+    expect(st.flags['quick-flag'].percentage).toBe(10);
+    expect((await cli(['advance', 'quick'], { cwd: dir })).code).toBe(6); // still holding
+    st = JSON.parse((await cli(['status', '--json'], { cwd: dir })).stdout);
+    expect(st.flags['quick-flag'].percentage).toBe(10);
+    expect((await cli(['promote'], { cwd: dir })).code).toBe(0);
+    expect((await cli(['advance'], { cwd: dir })).code).toBe(6);
+    st = JSON.parse((await cli(['status', '--json'], { cwd: dir })).stdout);
+    expect(st.flags['quick-flag'].percentage).toBe(50);
+    const pwned = join(dir, 'pwned');
+    const reason = `bad $(touch ${pwned}) \`touch ${pwned}\`; touch ${pwned} "quoted" 'single' && rm -rf /`;
+    const r = await cli(['rollback', '--reason', reason], { cwd: dir });
+    expect(r.code).toBe(3);
+    const ran = JSON.parse(await readFile(join(dir, 'rollback-ran.json'), 'utf8'));
+    expect(ran.reason).toContain(reason);
+    expect(existsSync(pwned)).toBe(false);
+    st = JSON.parse((await cli(['status', '--json'], { cwd: dir })).stdout);
+    expect(st.status).toBe('rolled-back');
+    expect(st.flags['quick-flag'].enabled).toBe(false);
+  });
+
+  it('an approval gate: exit 4 until approved, then it goes on', async () => {
+    const f = await write(dir, 'plan.yaml', quickPlan({ steps: '[10, {percent: 100, approval: {message: "go to 100%?"}}]', hold: '0s' }));
+    expect((await cli(['advance', f], { cwd: dir })).code).toBe(4);
+    const st = JSON.parse((await cli(['status', '--json'], { cwd: dir })).stdout);
+    expect(st.status).toBe('awaiting-approval');
+    expect(st.approval.message).toBe('go to 100%?');
+    expect((await cli(['approve', '--by', 'alice'], { cwd: dir })).code).toBe(0);
+    expect((await cli(['advance'], { cwd: dir })).code).toBe(0);
+    const log = JSON.parse((await cli(['log', '--json'], { cwd: dir })).stdout);
+    expect(log.events.find((e: { type: string }) => e.type === 'approval.granted').msg).toMatch(/alice/);
+  });
+
+  it('--yes approves gates in CI', async () => {
+    const f = await write(dir, 'plan.yaml', quickPlan({ steps: '[{percent: 100, approval: true}]', hold: '0s' }));
+    expect((await cli(['start', f, '--yes'], { cwd: dir })).code).toBe(0);
+  });
+
+  it('unknown run ids get a clear error with a hint', async () => {
+    const f = await write(dir, 'plan.yaml', quickPlan({ hold: '1h' }));
+    await cli(['advance', f], { cwd: dir });
+    const r = await cli(['status', 'quik'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no run or plan named "quik"/);
+    expect(r.stderr).toMatch(/did you mean "quick"/i);
+  });
+});
+
+describe('simulate and plan', () => {
+  it('simulate reports the breach and rollback of the demo without touching anything', async () => {
+    const r = await cli(['simulate', join(ROOT, 'plans/demo.yaml')], { cwd: dir });
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/BREACH/);
+    expect(existsSync(join(dir, '.rollout'))).toBe(false);
+  });
+
+  it('a scenario file scripts metrics over time', async () => {
+    const f = await write(dir, 'plan.yaml', quickPlan({ hold: '1h' }));
+    const s = await write(dir, 'scn.yaml', 'checks:\n  errors:\n    - { after: 0s, value: 1 }\n    - { after: 90m, value: 50 }\n');
+    const r = await cli(['simulate', f, '--scenario', s, '--json'], { cwd: dir });
+    expect(r.code).toBe(3);
+    const j = JSON.parse(r.stdout);
+    expect(j.status).toBe('rolled-back');
+    expect(j.steps).toBe(2);
+  });
+
+  it('plan prints the timeline with the total duration', async () => {
+    const f = await write(dir, 'plan.yaml', quickPlan({ hold: '2h' }));
+    const r = await cli(['plan', f, '--json', '--start', '2026-12-01T09:00:00Z'], { cwd: dir });
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.steps.map((s: { step: string }) => s.step)).toEqual(['10%', '50%', '100%']);
+    expect(j.total).toBe('6h');
+  });
+});
+
+describe('schema', () => {
+  it('prints a JSON Schema that matches the committed one', async () => {
+    const r = await cli(['schema'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(JSON.parse(await readFile(join(ROOT, 'schema/plan.schema.json'), 'utf8')));
+  });
+});

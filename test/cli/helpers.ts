@@ -1,0 +1,63 @@
+/** Spawn the built CLI (dist/, built by `npm test`) in a temp directory. */
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+
+export const BIN = resolve(import.meta.dirname, '../../bin/rollout.js');
+export const ROOT = resolve(import.meta.dirname, '../..');
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'rollout-cli-'));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export async function write(dir: string, file: string, text: string): Promise<string> {
+  const p = join(dir, file);
+  await mkdir(dirname(p), { recursive: true });
+  await writeFile(p, text);
+  return p;
+}
+
+export function spawn(args: string[], opts: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): ResultPromise {
+  return execa('node', [BIN, ...args], {
+    cwd: opts.cwd,
+    env: { NO_COLOR: '1', CI: '1', ...opts.env },
+    reject: false,
+    timeout: opts.timeoutMs ?? 30_000,
+    stdin: 'ignore',
+  });
+}
+
+export async function cli(args: string[], opts: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<Run> {
+  const r = await spawn(args, opts);
+  return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** A small plan on the local store with simulated metrics; `over` replaces top-level keys. */
+export function quickPlan(o: { name?: string; flags?: string[]; steps?: string; hold?: string; interval?: string; series?: string; extra?: string; rollbackCommands?: string } = {}): string {
+  return `name: ${o.name ?? 'quick'}
+backend: { type: local }
+metrics:
+  sim:
+    type: simulated
+    series:
+${o.series ?? '      errors: 0.1'}
+defaults: { hold: ${o.hold ?? '200ms'}, interval: ${o.interval ?? '100ms'}, maxJump: 100 }
+checks:
+  - { name: errors, provider: sim, query: errors, max: 5, unit: '%', tier: critical }
+phases:
+  - name: main
+    flags: [${(o.flags ?? ['quick-flag']).join(', ')}]
+    steps: ${o.steps ?? '[10, 50, 100]'}
+rollback:
+  commands:
+${o.rollbackCommands ?? '    - [node, -e, "require(\'fs\').writeFileSync(\'rollback-ran.json\', JSON.stringify({reason: process.env.ROLLOUT_REASON, run: process.env.ROLLOUT_RUN_ID, argv: process.argv.slice(1)}))"]'}
+${o.extra ?? ''}`;
+}
