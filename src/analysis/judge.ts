@@ -5,6 +5,7 @@
  * no-data  — nothing to judge (empty result, NaN, provider down): never treated as zero
  */
 import type { Check } from '../plan/model.js';
+import { formatDuration } from '../util/duration.js';
 
 export interface Observation {
   value: number | null;
@@ -34,7 +35,7 @@ export function describeThreshold(c: Check): string {
   if (c.min !== undefined) parts.push(`≥ ${c.min}${c.unit}`);
   if (c.relative?.maxIncrease !== undefined) parts.push(`≤ baseline +${round(c.relative.maxIncrease * 100)}%`);
   if (c.relative?.maxDecrease !== undefined) parts.push(`≥ baseline −${round(c.relative.maxDecrease * 100)}%`);
-  return parts.join(', ') + (c.forMs ? ` (breach after sustained ${Math.round(c.forMs / 60000) || Math.round(c.forMs / 1000) + 's'}${c.forMs >= 60000 ? 'm' : ''})` : '');
+  return parts.join(', ') + (c.forMs ? ` (breach after sustained ${formatDuration(c.forMs)})` : '');
 }
 
 const round = (n: number) => Math.round(n * 1000) / 1000;
@@ -45,9 +46,12 @@ function violation(c: Check, v: number, baseline: number | null | undefined): st
   if (c.relative) {
     if (baseline === null || baseline === undefined || !Number.isFinite(baseline)) return 'no-baseline';
     const { maxIncrease, maxDecrease } = c.relative;
-    if (maxIncrease !== undefined && v > baseline * (1 + maxIncrease))
+    // Allowed drift is a share of the baseline's magnitude, so a negative baseline (a delta, a
+    // balance) widens the band the same way a positive one does.
+    const mag = Math.abs(baseline);
+    if (maxIncrease !== undefined && v > baseline + mag * maxIncrease)
       return `${round(v)}${c.unit} is more than ${round(maxIncrease * 100)}% above baseline ${round(baseline)}${c.unit}`;
-    if (maxDecrease !== undefined && v < baseline * (1 - maxDecrease))
+    if (maxDecrease !== undefined && v < baseline - mag * maxDecrease)
       return `${round(v)}${c.unit} is more than ${round(maxDecrease * 100)}% below baseline ${round(baseline)}${c.unit}`;
   }
   return null;
@@ -77,8 +81,8 @@ export function judge(c: Check, obs: Observation | undefined, prev: CheckRecord 
     value: obs.value,
     baseline: obs.baseline,
     reason: sustained
-      ? `${v}${c.forMs ? ` for ${Math.round((now - failingSince) / 1000)}s` : ''}`
-      : `${v} (breach if sustained ${Math.round(c.forMs / 1000)}s; failing for ${Math.round((now - failingSince) / 1000)}s)`,
+      ? `${v}${c.forMs ? ` for ${formatDuration(now - failingSince)}` : ''}`
+      : `${v} (breach if sustained ${formatDuration(c.forMs)}; failing for ${formatDuration(now - failingSince)})`,
     at: now,
     failingSince,
   };
