@@ -55,6 +55,7 @@ flagBackendContract(
   },
   {
     decimals: true,
+    users: true,
     failure: async (inst, call) => {
       if (call === 'read') return undefined; // reading the record cannot fail this way
       await writeFile(join(inst.dir, 'flags.json.fail'), 'flag service unreachable');
@@ -171,5 +172,9 @@ describe('command flag backend', () => {
     expect(rec.f).toMatchObject({ enabled: true, percentage: 15 });
     // a second backend instance (a later process) reads the same record
     expect(await recorded(dir).read('f')).toMatchObject({ exists: true, enabled: true, percentage: 15 });
+    // users: replaced when given, kept when a change has none
+    await b.apply({ flag: 'f', enabled: true, percentage: 15, users: ['alice'] });
+    await b.apply({ flag: 'f', enabled: true, percentage: 20 });
+    expect(await b.read('f')).toMatchObject({ percentage: 20, users: ['alice'] });
   });
 });

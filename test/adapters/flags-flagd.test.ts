@@ -101,6 +101,15 @@ describe('flagd flag backend', () => {
     expect(await b.read('f')).toMatchObject({ enabled: true, percentage: 0, users: ['alice', 'bob'] });
   });
 
+  it('keeps the allowlist when a change has no users; an empty list clears it', async () => {
+    await b.apply({ flag: 'f', enabled: true, percentage: 5, users: ['alice'] });
+    await b.apply({ flag: 'f', enabled: true, percentage: 10 });
+    expect(await b.read('f')).toMatchObject({ percentage: 10, users: ['alice'] });
+    expect((await evaluator(file))('f', { targetingKey: 'alice' }).value).toBe(true);
+    await b.apply({ flag: 'f', enabled: true, percentage: 10, users: [] });
+    expect((await b.read('f')).users).toBeUndefined();
+  });
+
   it('disabling makes flagd answer DISABLED (the code default), and re-enabling restores the split', async () => {
     await b.apply({ flag: 'f', enabled: true, percentage: 30 });
     await b.apply({ flag: 'f', enabled: false });

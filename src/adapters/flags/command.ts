@@ -15,7 +15,8 @@
  *     value cannot pose as an option either). Any other {word} is an options error.
  *   - The same values are in the environment: ROLLOUT_FLAG, ROLLOUT_ENABLED ("true"/"false"),
  *     ROLLOUT_PERCENTAGE (0 when disabling), ROLLOUT_USERS (comma-separated, only when the change
- *     has users) and ROLLOUT_CHANGE (the whole change as JSON).
+ *     has users: absent means "leave the allowlist as it is") and ROLLOUT_CHANGE (the whole
+ *     change as JSON).
  *   - A relative program (./x, ../x) and `cwd` resolve against the plan's directory; the program
  *     runs in `cwd`, else the working directory.
  *   - A non-zero exit, a timeout or a missing program → BackendError with the stderr tail
@@ -185,7 +186,7 @@ class CommandFlagBackend implements FlagBackend {
       ...(users ? { ROLLOUT_USERS: values.users } : {}),
     };
     await this.run('apply', this.o.apply, values, env);
-    if (!this.o.read) await this.record(change.flag, { enabled: change.enabled, percentage: change.enabled ? pct : 0, ...(users ? { users } : {}), appliedAt: new Date().toISOString() });
+    if (!this.o.read) await this.record(change.flag, { enabled: change.enabled, percentage: change.enabled ? pct : 0, ...(users ? { users } : {}), appliedAt: new Date().toISOString() }, users === undefined);
   }
 
   async read(flag: string): Promise<FlagState> {
@@ -218,10 +219,12 @@ class CommandFlagBackend implements FlagBackend {
     }
   }
 
-  private async record(flag: string, f: Recorded): Promise<void> {
+  /** Record an applied state; `keepUsers`: the change had no users, so the recorded ones stay. */
+  private async record(flag: string, f: Recorded, keepUsers: boolean): Promise<void> {
     await serialised(this.recordFile, async () => {
       const all = await this.loadRecord();
-      all[flag] = f;
+      const prevUsers = all[flag]?.users;
+      all[flag] = keepUsers && prevUsers ? { ...f, users: prevUsers } : f;
       try {
         await mkdir(path.dirname(this.recordFile), { recursive: true });
         await writeFileAtomic(this.recordFile, JSON.stringify(all, null, 2) + '\n', { mode: 0o600 });

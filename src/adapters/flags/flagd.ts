@@ -30,6 +30,8 @@
  *   weights out of 1000/10000/100000 instead (e.g. 12.5 → [["on",125],["off",875]]): flagd
  *   treats weights as relative, but providers older than flagd's relative-weights change
  *   required weights summing to 100, so only raise this if your providers support it.
+ * - The user allowlist is replaced when a change carries `users` (an empty list clears it) and
+ *   kept as it is in the file when the change has none.
  * - Disabling sets "state": "DISABLED" and keeps the targeting (re-enabling rewrites it).
  *   NB: flagd then answers with reason DISABLED and the SDK returns the *code default* of the
  *   evaluation call, so the application's default for this flag should be false.
@@ -170,7 +172,16 @@ class FlagdBackend implements FlagBackend {
       const prev: JsonObject = isObject(existing) ? existing : {};
       let next: JsonObject;
       if (change.enabled) {
-        const { defaultVariant, targeting } = this.targeting(pct, change.users, change.flag);
+        // users not given → keep the allowlist already in the file (as the other backends do)
+        let users = change.users;
+        if (users === undefined && isObject(existing)) {
+          try {
+            users = this.parse(existing, change.flag).users;
+          } catch {
+            users = undefined; // targeting we cannot read is replaced, as documented
+          }
+        }
+        const { defaultVariant, targeting } = this.targeting(pct, users, change.flag);
         next = { ...prev, state: 'ENABLED', variants: { on: true, off: false }, defaultVariant };
         if (targeting) next.targeting = targeting;
         else delete next.targeting;
