@@ -218,6 +218,14 @@ describe('http flag backend', () => {
     expect(fake.flags.get('f')!.percentage).toBe(7);
   });
 
+  it('reads retry 503 by default, not when marked non-idempotent', async () => {
+    fake.seed('f', { enabled: true, percentage: 5 });
+    fake.failNext(1, { status: 503, method: 'GET' });
+    expect(await preset().read('f')).toMatchObject({ percentage: 5 });
+    fake.failNext(1, { status: 503, method: 'GET' });
+    await expect(preset({ read: { idempotent: false } }).read('f')).rejects.toThrow(/HTTP 503: service temporarily unavailable/);
+  });
+
   it('times out a hung request; an idempotent one is retried', async () => {
     fake.failNext(1, { kind: 'timeout', delayMs: 3_000, method: 'GET' });
     const noRetry = preset({ timeoutMs: 250, retryBudgetMs: 0 });

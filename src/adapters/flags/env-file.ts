@@ -21,6 +21,10 @@
  * switch (disable writes 0, read says enabled when > 0); with no percentage variable only 0 or
  * 100 % can be expressed.
  *
+ * Reading: the flag exists when its enabled or percentage variable is in the file. A flag with
+ * only its enabled variable present reads as 100 % when enabled (the first apply writes the
+ * percentage variable too); only the last occurrence of a variable counts.
+ *
  * Writing:
  *   - only the lines of those variables change (every occurrence, since the last one wins for
  *     dotenv, docker compose and shells); `export ` prefixes, quotes, spacing around "=", and

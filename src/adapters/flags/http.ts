@@ -90,6 +90,8 @@ const readSpec = z.strictObject({
   existsPath: z.string().min(1).optional(),
   /** Multiply the read percentage by this (100 when the API reports 0..1). */
   percentageScale: z.number().positive().optional(),
+  /** May the read be repeated after a 429/5xx/timeout? Default by method (set true for a POST query). */
+  idempotent: z.boolean().optional(),
   /** Statuses meaning "no such flag". */
   notFoundStatuses: z.array(z.number().int().min(100).max(599)).optional(),
 });
