@@ -181,6 +181,39 @@ describe('unleash adapter', () => {
     expect((await b.read(flag)).users).toBeUndefined();
   });
 
+  it('allowlists Unleash segments, one strategy each; [] removes them; unknown names write nothing', async () => {
+    const flag = uniq('segs');
+    const beta = uniq('beta-users');
+    const staff = uniq('staff');
+    const betaId = await admin.createSegment(beta, ['b1', 'b2']);
+    const staffId = await admin.createSegment(staff, ['s1']);
+    await admin.createFeature(flag);
+    const b = backend();
+    await b.apply({ flag, enabled: true, percentage: 5, segments: [beta, staff] });
+    await b.apply({ flag, enabled: true, percentage: 5, segments: [staff, beta] });
+    let env = await admin.env(flag);
+    expect(env.strategies).toHaveLength(3);
+    expect(env.strategies.find((s) => s.title === `managed by rollout: segment ${beta}`)).toMatchObject({ segments: [betaId], constraints: [], parameters: { rollout: '100' } });
+    expect(env.strategies.find((s) => s.title === `managed by rollout: segment ${staff}`)).toMatchObject({ segments: [staffId] });
+    expect((await b.read(flag)).segments?.sort()).toEqual([beta, staff].sort());
+    expect(logs.join('\n')).not.toMatch(/other unconstrained/);
+
+    await b.apply({ flag, enabled: true, percentage: 5, segments: [staff] });
+    expect((await b.read(flag)).segments).toEqual([staff]);
+
+    const before = await admin.env(flag);
+    const err = (await b.apply({ flag, enabled: true, percentage: 50, segments: [staff, 'no-such-segment'] }).catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.message).toMatch(/unknown Unleash segment "no-such-segment"/);
+    expect(err.hint).toMatch(/Create the segment/);
+    expect(await admin.env(flag)).toEqual(before);
+
+    await b.apply({ flag, enabled: true, percentage: 5, segments: [] });
+    env = await admin.env(flag);
+    expect(env.strategies.map((s) => s.title)).toEqual([ROLLOUT_TITLE]);
+    expect((await b.read(flag)).segments).toBeUndefined();
+  });
+
   it('disabling switches the environment off and keeps the rollout for re-enabling', async () => {
     const flag = uniq('off');
     await admin.createFeature(flag);
@@ -224,6 +257,32 @@ describe('unleash adapter', () => {
     expect(await admin.feature(flag)).toBeUndefined();
   });
 
+  it('explains a 403 for a backend (client) token used on the Admin API', async () => {
+    const b = create({ url: unleash.url, token: unleash.clientToken }, ctx);
+    const err = (await b.read(uniq('client')).catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.status).toBe(403);
+    expect(err.message).toMatch(/HTTP 403: .*token type/);
+    expect(err.message).not.toContain(unleash.clientToken);
+    expect(err.hint).toMatch(/admin API token or a personal access token/);
+  });
+
+  it('does not mistake a 404 that is not from the Admin API for a missing flag', async () => {
+    const proxy = await startUnleashProxy(unleash.url);
+    try {
+      proxy.rule({ method: 'GET', path: /./, action: { status: 404, body: '<html>Not Found</html>' }, times: 1 });
+      const err = (await create({ url: proxy.url, token: unleash.adminToken }, ctx).read('anything').catch((e: unknown) => e)) as BackendError;
+      expect(err).toBeInstanceOf(BackendError);
+      expect(err.status).toBe(404);
+      expect(err.message).toMatch(/not Unleash's/);
+      expect(err.hint).toMatch(/Check `url`/);
+    } finally {
+      await proxy.close();
+    }
+    // a base URL with a wrong path in front of a real Unleash fails too, rather than reading "absent"
+    await expect(create({ url: `${unleash.url}/wrong/prefix`, token: unleash.adminToken }, ctx).read('anything')).rejects.toBeInstanceOf(BackendError);
+  });
+
   it('refuses a missing flag without create: names the flag, hints at create: true, writes nothing', async () => {
     const flag = uniq('missing');
     const err = (await backend().apply({ flag, enabled: true, percentage: 5 }).catch((e: unknown) => e)) as BackendError;
@@ -258,13 +317,23 @@ describe('unleash adapter', () => {
     const err = (await backend({ create: true }).apply({ flag: 'not url friendly', enabled: true }).catch((e: unknown) => e)) as BackendError;
     expect(err).toBeInstanceOf(BackendError);
     expect(err.status).toBe(400);
-    expect(err.message).toMatch(/"name" must be URL friendly/);
+    expect(err.message).toMatch(/HTTP 400: Request validation failed.*: "name" must be URL friendly/);
+    expect(err.message).not.toMatch(/Refer to the/);
   });
 
   it('names the environments a flag has when the configured one is missing', async () => {
     const flag = uniq('env');
     await admin.createFeature(flag);
     await expect(backend({ environment: 'staging' }).read(flag)).rejects.toThrow(/no environment "staging".*development, production/);
+  });
+
+  it('creating a flag for an environment Unleash does not have fails with Unleash\'s message', async () => {
+    const flag = uniq('newenv');
+    const err = (await backend({ create: true, environment: 'staging' }).apply({ flag, enabled: true, percentage: 5 }).catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.status).toBe(400);
+    expect(err.message).toMatch(/HTTP 400: Request validation failed.*: You have not added the current environment to the project$/);
+    expect(err.message.split('You have not added').length, 'said once').toBe(2);
   });
 
   it('logs that Unleash buckets in whole percents', async () => {
@@ -327,7 +396,7 @@ describe('unleash adapter', () => {
     });
   });
 
-  it('applies and disables 500 flags with bounded concurrency', { timeout: 240_000 }, async () => {
+  it('applies and disables 500 flags with bounded concurrency', { timeout: 300_000 }, async () => {
     const prefix = uniq('bulk');
     const flags = Array.from({ length: 500 }, (_, i) => `${prefix}-${i}`);
     const b = backend({ create: true, timeoutMs: 20_000, retryBudgetMs: 20_000 });

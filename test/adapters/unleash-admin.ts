@@ -76,6 +76,12 @@ export class UnleashAdmin {
     for (const s of e.strategies) await this.ok('DELETE', `${this.featurePath(flag)}/environments/${env}/strategies/${s.id}`, undefined, [404]);
   }
 
+  /** Create a global segment of users (userId IN ids); returns its id. */
+  async createSegment(name: string, userIds: string[]): Promise<number> {
+    const r = await this.ok('POST', '/api/admin/segments', { name, constraints: [{ contextName: 'userId', operator: 'IN', values: userIds }] });
+    return (r.json() as { id: number }).id;
+  }
+
   /** Archive a flag (its name then stays taken until the archive entry is deleted). */
   async archive(flag: string): Promise<void> {
     await this.ok('DELETE', this.featurePath(flag), undefined, [404]);

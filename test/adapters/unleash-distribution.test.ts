@@ -113,6 +113,24 @@ describe('unleash rollout distribution (unleash-client SDK)', () => {
     expect(USERS.some((userId) => client.isEnabled(flag, { userId }))).toBe(false);
   });
 
+  it('serves the members of an allowlisted segment outside the rollout', { timeout: 60_000 }, async () => {
+    const flag = `dist-seg-${randomBytes(4).toString('hex')}`;
+    const members = USERS.filter((u) => !inRollout(u, flag, 2)).slice(0, 4);
+    const segment = `rollout-beta-${randomBytes(4).toString('hex')}`;
+    const res = await fetch(`${inject('unleashUrl')}/api/admin/segments`, {
+      method: 'POST',
+      headers: { authorization: inject('unleashAdminToken'), 'content-type': 'application/json' },
+      body: JSON.stringify({ name: segment, constraints: [{ contextName: 'userId', operator: 'IN', values: members }] }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(res.status, await res.text()).toBe(201);
+    await backend.apply({ flag, enabled: true, percentage: 2, segments: [segment] });
+    await sdkSees(flag, (def) => def?.enabled === true && rolloutOf(def) === '2' && (def.strategies?.length ?? 0) === 2);
+    for (const u of members) expect(client.isEnabled(flag, { userId: u }), u).toBe(true);
+    const on = USERS.filter((userId) => client.isEnabled(flag, { userId })).length;
+    expect(on).toBe(USERS.filter((u) => inRollout(u, flag, 2)).length + members.length);
+  });
+
   it('honours stickiness userId the same way (bucket by userId, groupId = flag)', { timeout: 60_000 }, async () => {
     const flag = `dist-uid-${randomBytes(4).toString('hex')}`;
     await backend.apply({ flag, enabled: true, percentage: 30, stickiness: 'userId' });

@@ -14,7 +14,12 @@
  *     the current Unleash way; the legacy `userWithId` strategy is deprecated.) `users: []`
  *     removes it; `users` absent leaves it as it is. Unleash limits constraint values (250 by
  *     default): a larger list fails with Unleash's message.
+ *   - allowlisted segments (`change.segments`, Unleash segment names): one flexibleRollout at
+ *     100 % per segment, titled "managed by rollout: segment <name>", with that segment attached
+ *     (one strategy each, because segments on a single strategy must *all* match). Segments
+ *     must exist in Unleash; rollout does not create them. `[]` removes them, absent leaves them.
  *   - the environment's on/off switch: POST …/environments/<env>/on|off.
+ * Rings (`change.rings`) have no Unleash counterpart here and are ignored (with a log line).
  *
  * apply() reads the flag first and writes only what differs, so applying a change twice costs
  * one GET and leaves no duplicate strategies. Writes go strategies first, then `on`: switching
@@ -60,6 +65,7 @@ export type UnleashOptions = z.infer<typeof options>;
 /** Titles that mark the strategies rollout owns. */
 export const ROLLOUT_TITLE = 'managed by rollout';
 export const ALLOWLIST_TITLE = 'managed by rollout: allowlist';
+export const SEGMENT_TITLE_PREFIX = 'managed by rollout: segment ';
 
 export interface UnleashConstraint {
   contextName: string;
@@ -107,6 +113,17 @@ export function findAllowlist(strategies: UnleashStrategy[]): UnleashStrategy | 
   return strategies.find((s) => s.name === 'flexibleRollout' && s.title === ALLOWLIST_TITLE);
 }
 
+/** Segment name → the strategy rollout keeps for it. */
+function segmentStrategies(strategies: UnleashStrategy[]): Map<string, UnleashStrategy> {
+  const out = new Map<string, UnleashStrategy>();
+  for (const s of strategies) {
+    if (s.name === 'flexibleRollout' && s.title?.startsWith(SEGMENT_TITLE_PREFIX)) out.set(s.title.slice(SEGMENT_TITLE_PREFIX.length), s);
+  }
+  return out;
+}
+
+const isOwned = (s: UnleashStrategy) => s.title === ALLOWLIST_TITLE || (s.title?.startsWith(SEGMENT_TITLE_PREFIX) ?? false);
+
 function allowlistUsers(s: UnleashStrategy | undefined): string[] {
   const c = s?.constraints?.find((k) => k.contextName === 'userId' && k.operator === 'IN' && !k.inverted);
   return c?.values ? [...c.values] : [];
@@ -133,8 +150,9 @@ export function unleashMessage(text: string): string {
     const details = Array.isArray(j.details)
       ? j.details.map((d) => d?.message ?? d?.description).filter((m): m is string => typeof m === 'string' && m.length > 0)
       : [];
-    const msg = typeof j.message === 'string' ? j.message : '';
-    const extra = details.filter((d) => d !== msg);
+    // "…invalid data. Refer to the `details` list for more information." — the details follow.
+    const msg = typeof j.message === 'string' ? j.message.replace(/\.?\s*Refer to the `?details`? list[^]*$/i, '') : '';
+    const extra = [...new Set(details)].filter((d) => !msg.includes(d));
     if (msg || extra.length) return [msg, ...extra].filter(Boolean).join(': ');
   } catch {
     /* not JSON */
@@ -166,8 +184,9 @@ class UnleashBackend implements FlagBackend {
   }
 
   /**
-   * One call through util/http. 400s are turned into errors here, because Unleash puts what
-   * was wrong in `details` and says only "refer to the details" in `message`.
+   * One call through util/http. 400s and 403s are turned into errors here: Unleash puts what
+   * was wrong in `details` (a 400 says only "refer to the details" in `message`), and a 403
+   * deserves a hint about which kind of token the Admin API wants.
    */
   private async call(req: Omit<HttpRequest, 'backend' | 'headers' | 'timeoutMs' | 'retryBudgetMs' | 'insecure'>): Promise<HttpResponse> {
     const ok = req.okStatuses ?? [];
@@ -178,12 +197,18 @@ class UnleashBackend implements FlagBackend {
       timeoutMs: this.o.timeoutMs,
       retryBudgetMs: this.o.retryBudgetMs,
       insecure: this.o.insecureTls,
-      okStatuses: [...ok, 400],
+      okStatuses: [...ok, 400, 403],
     });
-    if (res.status === 400 && !ok.includes(400)) {
-      throw new BackendError(this.name, redact(unleashMessage(res.text)), {
-        status: 400,
-        hint: 'Unleash refused the request as invalid; see its message above.',
+    if ((res.status === 400 || res.status === 403) && !ok.includes(res.status)) {
+      const message = redact(unleashMessage(res.text));
+      throw new BackendError(this.name, message, {
+        status: res.status,
+        hint:
+          res.status === 400
+            ? 'Unleash refused the request as invalid; see its message above.'
+            : /token type/i.test(message)
+              ? 'The Admin API needs an admin API token or a personal access token, not a backend (client) or frontend token.'
+              : `The token may not change flags in project ${this.o.project} / environment ${this.o.environment}: check its permissions in Unleash.`,
       });
     }
     return res;
@@ -191,7 +216,21 @@ class UnleashBackend implements FlagBackend {
 
   private async getFeature(flag: string): Promise<UnleashFeature | undefined> {
     const res = await this.call({ method: 'GET', url: this.featureUrl(flag), okStatuses: [404] });
-    if (res.status === 404) return undefined;
+    if (res.status === 404) {
+      // Unleash says "no such feature" in JSON; anything else means we are not talking to the Admin API.
+      let unleash404 = false;
+      try {
+        const j = JSON.parse(res.text) as { name?: unknown; message?: unknown };
+        unleash404 = j.name === 'NotFoundError' || (typeof j.message === 'string' && /feature|flag|toggle/i.test(j.message));
+      } catch {
+        /* not JSON */
+      }
+      if (unleash404) return undefined;
+      throw new BackendError(this.name, `GET ${safeUrl(this.featureUrl(flag))}: not found, and the answer is not Unleash's: ${redact(res.text.trim().slice(0, 120)) || '(empty)'}`, {
+        status: 404,
+        hint: 'Check `url`: it is the Unleash base URL (where its UI is), e.g. https://unleash.example.com.',
+      });
+    }
     const body = res.json<UnleashFeature>();
     if (!body || typeof body !== 'object' || !Array.isArray(body.environments)) {
       throw new BackendError(this.name, `GET flag ${flag}: unexpected response (no environments array)`, { status: res.status });
@@ -250,18 +289,19 @@ class UnleashBackend implements FlagBackend {
       },
       (f) => (f ? null : undefined),
     );
-    const f = await this.getFeature(flag);
     if (conflict !== null) {
       // Created meanwhile by somebody else (fine), or the name is taken elsewhere (not fine).
+      const f = await this.getFeature(flag);
       if (f) return f;
       throw new BackendError(this.name, `cannot create flag ${flag} in project ${this.o.project}: ${redact(unleashMessage(conflict))}`, {
         status: 409,
         hint: 'Flag names are unique across projects and the archive: use the project that has it, or revive/delete the archived flag.',
       });
     }
-    if (!f) throw new BackendError(this.name, `flag ${flag} was created but cannot be read back from project ${this.o.project}`);
     this.ctx.log(`${this.name}: created flag ${flag} in project ${this.o.project}`);
-    return f;
+    // A new flag is off in every environment and has no strategies: no need to read it back.
+    // (If the environment does not exist, the first write to it fails with Unleash's message.)
+    return { name: flag, project: this.o.project, environments: [{ name: this.o.environment, enabled: false, strategies: [] }] };
   }
 
   /** Make the strategy titled `title` look like `want` (create it if missing). */
@@ -293,9 +333,7 @@ class UnleashBackend implements FlagBackend {
     if (change.enabled && !Number.isInteger(pct)) {
       this.ctx.log(`${this.name}: ${flag}: Unleash buckets users in whole percents: ${pct}% serves the same users as ${Math.floor(pct)}%`);
     }
-    if (change.segments?.length || change.rings) {
-      this.ctx.log(`${this.name}: ${flag}: segments/rings are not supported by this adapter and were ignored`);
-    }
+    if (change.rings) this.ctx.log(`${this.name}: ${flag}: rings are not supported by this adapter and were ignored`);
 
     let feature = await this.getFeature(flag);
     if (!feature) {
@@ -309,6 +347,8 @@ class UnleashBackend implements FlagBackend {
     }
     const env = this.environment(feature);
     const strategies = env.strategies ?? [];
+    // Resolve segment names before anything is written: an unknown name changes nothing.
+    const segmentIds = change.enabled && change.segments?.length ? await this.segmentIds([...new Set(change.segments)]) : new Map<string, number>();
 
     if (!change.enabled) {
       if (env.enabled) await this.setEnabled(flag, false);
@@ -351,7 +391,9 @@ class UnleashBackend implements FlagBackend {
       }
     }
 
-    const others = strategies.filter((s) => s !== managed && s.title !== ALLOWLIST_TITLE && isActive(s) && isPlain(s));
+    if (change.segments) await this.syncSegments(flag, strategies, segmentIds);
+
+    const others = strategies.filter((s) => s !== managed && !isOwned(s) && isActive(s) && isPlain(s));
     if (others.length) {
       this.ctx.log(
         `${this.name}: ${flag}: warning: ${others.length} other unconstrained strateg${others.length === 1 ? 'y' : 'ies'} (${others
@@ -361,6 +403,41 @@ class UnleashBackend implements FlagBackend {
     }
 
     if (!env.enabled) await this.setEnabled(flag, true);
+  }
+
+  /** Ids of the named Unleash segments; fails naming the unknown ones. */
+  private async segmentIds(names: string[]): Promise<Map<string, number>> {
+    const res = await this.call({ method: 'GET', url: `${this.base}/api/admin/segments` });
+    const list = res.json<{ segments?: Array<{ id: number; name: string }> }>().segments ?? [];
+    const byName = new Map(list.map((x) => [x.name, x.id]));
+    const unknown = names.filter((n) => !byName.has(n));
+    if (unknown.length) {
+      throw new BackendError(this.name, `unknown Unleash segment${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `"${n}"`).join(', ')} (known: ${[...byName.keys()].join(', ') || 'none'})`, {
+        hint: 'Create the segment in Unleash first (Segments page or POST /api/admin/segments); rollout does not create segments.',
+      });
+    }
+    return new Map(names.map((n) => [n, byName.get(n)!]));
+  }
+
+  /** One 100 % strategy per wanted segment; remove the ones no longer wanted. */
+  private async syncSegments(flag: string, strategies: UnleashStrategy[], want: Map<string, number>): Promise<void> {
+    const have = segmentStrategies(strategies);
+    for (const [name, id] of want) {
+      const s = have.get(name);
+      const ok = s && s.disabled !== true && s.segments?.length === 1 && s.segments[0] === id && !s.constraints?.length && s.parameters?.rollout === '100';
+      if (ok) continue;
+      await this.putStrategy(flag, s, {
+        name: 'flexibleRollout',
+        title: `${SEGMENT_TITLE_PREFIX}${name}`,
+        disabled: false,
+        constraints: [],
+        segments: [id],
+        parameters: { rollout: '100', stickiness: 'default', groupId: flag },
+      });
+    }
+    for (const [name, s] of have) {
+      if (!want.has(name) && s.id) await this.call({ method: 'DELETE', url: `${this.envUrl(flag)}/strategies/${encodeURIComponent(s.id)}`, okStatuses: [404] });
+    }
   }
 
   async read(flag: string): Promise<FlagState> {
@@ -375,7 +452,8 @@ class UnleashBackend implements FlagBackend {
     else percentage = env.enabled || strategies.length ? unmanagedPercentage(strategies) : 0;
     const list = findAllowlist(strategies);
     const users = list && list.disabled !== true ? allowlistUsers(list) : [];
-    return { flag, exists: true, enabled: env.enabled === true, percentage, ...(users.length ? { users } : {}) };
+    const segments = [...segmentStrategies(strategies)].filter(([, s]) => s.disabled !== true).map(([n]) => n);
+    return { flag, exists: true, enabled: env.enabled === true, percentage, ...(users.length ? { users } : {}), ...(segments.length ? { segments } : {}) };
   }
 }
 
@@ -388,6 +466,9 @@ function checkChange(change: FlagChange, backend: string): number {
   }
   if (change.users !== undefined && (!Array.isArray(change.users) || change.users.some((u) => typeof u !== 'string' || u === ''))) {
     throw new UsageError(`${backend}: ${change.flag}: users must be a list of non-empty user ids`);
+  }
+  if (change.segments !== undefined && (!Array.isArray(change.segments) || change.segments.some((x) => typeof x !== 'string' || x === ''))) {
+    throw new UsageError(`${backend}: ${change.flag}: segments must be a list of non-empty Unleash segment names`);
   }
   if (change.stickiness !== undefined && (typeof change.stickiness !== 'string' || change.stickiness === '')) {
     throw new UsageError(`${backend}: ${change.flag}: stickiness must be a non-empty string`);
