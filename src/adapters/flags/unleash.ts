@@ -267,14 +267,14 @@ class UnleashBackend implements FlagBackend {
         });
         const found = landed(after);
         if (found !== undefined) return found;
-        this.ctx.log(`${this.name}: ${flag}: a write failed (${(err as Error).message}); it did not happen, trying once more`);
+        if (n === 0) this.ctx.log(`${this.name}: ${flag}: a write failed (${(err as Error).message}); it did not happen, trying once more`);
       }
     }
     throw firstErr;
   }
 
   private async createFeature(flag: string): Promise<UnleashFeature> {
-    // undefined = created; a string = Unleash's 409 answer.
+    // null = created (by us); a string = Unleash's 409 answer.
     const conflict = await this.writeOnce<string | null>(
       flag,
       async () => {
