@@ -6,7 +6,7 @@
 import type { FlagChange } from '../adapters/types.js';
 import { describeThreshold, judge, type CheckRecord } from '../analysis/judge.js';
 import type { Check, Plan } from '../plan/model.js';
-import { isOpen, nextOpen } from './windows.js';
+import { isOpenCached as isOpen, nextOpen } from './windows.js';
 import {
   FINAL_STATUSES,
   STATE_SCHEMA_VERSION,

@@ -31,9 +31,29 @@ export function isOpen(windows: NonNullable<Plan['windows']>, at: number): boole
   return windows.allow.length === 0 || windows.allow.some((w) => inWindow(w, t));
 }
 
+// Windows never change during a run: remember the last closed stretch [from, to) found, so
+// the check every interval while waiting overnight costs a comparison, not a calendar scan.
+const closedStretch = new WeakMap<object, { from: number; to: number | undefined }>();
+
 /** The next instant ≥ at when steps are allowed (at itself if open); undefined if none within 60 days. */
 export function nextOpen(windows: NonNullable<Plan['windows']> | undefined, at: number): number | undefined {
-  if (!windows || isOpen(windows, at)) return at;
+  if (!windows) return at;
+  const c = closedStretch.get(windows);
+  if (c && at >= c.from && c.to !== undefined && at < c.to) return c.to;
+  if (isOpen(windows, at)) return at;
+  const r = scanNextOpen(windows, at);
+  closedStretch.set(windows, { from: at, to: r });
+  return r;
+}
+
+/** isOpen, using the cached closed stretch when `at` falls inside it. */
+export function isOpenCached(windows: NonNullable<Plan['windows']>, at: number): boolean {
+  const c = closedStretch.get(windows);
+  if (c && at >= c.from && c.to !== undefined && at < c.to) return false;
+  return isOpen(windows, at);
+}
+
+function scanNextOpen(windows: NonNullable<Plan['windows']>, at: number): number | undefined {
   const start = DateTime.fromMillis(at, { zone: windows.timezone });
   const candidates: number[] = [];
   for (let d = 0; d <= 60; d++) {
