@@ -17,7 +17,8 @@ import type { Clock } from './clock.js';
 export interface RunStore {
   save(state: RunState, events: RunEvent[]): Promise<void>;
   take(id: string): Promise<Control[]>;
-  writeIncident(id: string, incident: unknown): Promise<string>;
+  /** `key`: a stable name for this incident (the same action performed again rewrites it). */
+  writeIncident(id: string, incident: unknown, key?: string): Promise<string>;
   renewRun?(id: string, leaseUntil: number): Promise<void>;
 }
 
@@ -218,7 +219,8 @@ export class Runner {
         }
         case 'record-incident': {
           if (!svc.execute) return { ok: true, detail: 'simulated' };
-          const file = await svc.store.writeIncident(this.state.id, { run: this.state.id, plan: svc.plan.name, ...a.incident });
+          const key = `${Date.parse(a.incident.at) || 0}-${a.id}`; // stable across a crash and a retry of this action
+          const file = await svc.store.writeIncident(this.state.id, { run: this.state.id, plan: svc.plan.name, ...a.incident }, key);
           return { ok: true, detail: `written to ${file}` };
         }
       }

@@ -36,9 +36,13 @@ export function newRunId(plan: Plan, now: number): string {
   return `${plan.name.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 60)}-${d}-${randomBytes(2).toString('hex')}`;
 }
 
-/** The active (not finished) run of this plan, if any. */
+/**
+ * The active (not finished) run of this plan, if any. A run whose status is final but which
+ * still has side effects in flight (its process died after deciding the end, before sending
+ * the last notices) counts as unfinished too: picking it up carries those out.
+ */
 export async function activeRunOf(store: FileStore, plan: Plan): Promise<RunState | undefined> {
-  return (await store.list()).find((r) => r.plan.name === plan.name && !FINAL_STATUSES.includes(r.status));
+  return (await store.list()).find((r) => r.plan.name === plan.name && (!FINAL_STATUSES.includes(r.status) || r.pending.length > 0));
 }
 
 /**

@@ -132,8 +132,13 @@ export class FileStore {
     throw new UsageError(`no run or plan named "${ref}"`, { hint: hint ? `Did you mean "${hint}"? \`rollout status\` lists runs.` : '`rollout status` lists runs.' });
   }
 
-  async writeIncident(id: string, incident: unknown): Promise<string> {
-    const file = join(this.runDir(id), `incident-${Date.now()}.json`);
+  /**
+   * Write an incident record. `key` names the file (the runner passes the decision time and
+   * action id), so performing the same record-incident action again after a crash rewrites
+   * the same file instead of leaving a second incident behind.
+   */
+  async writeIncident(id: string, incident: unknown, key?: string): Promise<string> {
+    const file = join(this.runDir(id), `incident-${key ? safeName(key) : Date.now()}.json`);
     await writeFileAtomic(file, JSON.stringify(redactDeep(incident), null, 2) + '\n', { mode: 0o600 });
     return file;
   }
