@@ -87,6 +87,7 @@ export async function follow(c: Context, store: FileStore, plan: Plan, existing:
         ...(o.yes ? { autoApprove: `${who()} (--yes)` } : {}),
         onReady: (s, resumed) => {
           runId = s.id;
+          void import('../state/snapshot.js').then((m) => m.writePlanSnapshot(store.dir, s.id, plan)).catch(() => undefined);
           if (resumed) reporter.line(`run ${s.id}: ${s.status}${s.waitingFor ? ` (${s.waitingFor})` : ''}`);
           if (s.status === 'awaiting-approval') void approve(s);
           reporter.status(s);

@@ -38,7 +38,8 @@ export default async function status(c: Context, ref: string | undefined, o: { w
   const deadline = Date.now() + 24 * 3600_000;
   for (;;) {
     const s = await store.load(id);
-    const plan = await planOf(s);
+    const { readPlanSnapshot } = await import('../state/snapshot.js');
+    const plan = (await readPlanSnapshot(store.dir, s.id)) ?? (await planOf(s));
     const driver = await store.driver(id);
     if (c.json) printJson(c, runJson(plan, s, { driver: driver ? { pid: driver.pid, host: driver.host } : null }));
     else {

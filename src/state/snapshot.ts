@@ -1,0 +1,32 @@
+/**
+ * The plan as a run uses it, kept beside the run (runs/<id>/plan.json) so `status` can show
+ * phases, steps and thresholds without parsing YAML or loading the schema — and so the run's
+ * record says what it ran even if the file changes later. Adapter options are left out: they
+ * may hold secrets, and status does not need them.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import type { Plan } from '../plan/model.js';
+
+const file = (storeDir: string, id: string) => join(storeDir, 'runs', id.replace(/[^A-Za-z0-9._-]/g, '_'), 'plan.json');
+
+export async function writePlanSnapshot(storeDir: string, id: string, plan: Plan): Promise<void> {
+  const strip = (a: { type: string }) => ({ type: a.type, options: {} });
+  const snap: Plan = {
+    ...plan,
+    backend: strip(plan.backend),
+    metrics: Object.fromEntries(Object.entries(plan.metrics).map(([k, v]) => [k, strip(v)])),
+    notify: { ...plan.notify, targets: Object.fromEntries(Object.entries(plan.notify.targets).map(([k, v]) => [k, strip(v)])) },
+    rollback: { ...plan.rollback, commands: plan.rollback.commands.map((c) => ({ ...c, env: undefined })) },
+  };
+  await writeFileAtomic(file(storeDir, id), JSON.stringify(snap) + '\n', { mode: 0o600 });
+}
+
+export async function readPlanSnapshot(storeDir: string, id: string): Promise<Plan | undefined> {
+  try {
+    return JSON.parse(await readFile(file(storeDir, id), 'utf8')) as Plan;
+  } catch {
+    return undefined;
+  }
+}
