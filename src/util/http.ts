@@ -59,7 +59,10 @@ function serverMessage(text: string): string {
     const j = JSON.parse(text) as Record<string, unknown>;
     const details = Array.isArray(j.details) ? (j.details as Array<Record<string, unknown>>).map((d) => d.message).filter(Boolean).join('; ') : '';
     const m = j.message ?? j.error ?? j.errors ?? details;
-    if (m) return typeof m === 'string' ? m : JSON.stringify(m);
+    const msg = typeof m === 'string' ? m : m ? JSON.stringify(m) : '';
+    // Unleash-style "validation failed, see details": the details are the useful part.
+    if (details && msg && !msg.includes(details)) return `${msg}: ${details}`;
+    if (msg) return msg;
   } catch {
     /* not JSON */
   }
@@ -88,12 +91,21 @@ async function attempt(req: HttpRequest): Promise<HttpResponse> {
       dispatcher: (await dispatcherFor(req.insecure)) as never,
     });
   } catch (err) {
-    const code = (err as { code?: string }).code ?? (err as Error).name;
-    const timedOut = /timeout|abort/i.test(String(code));
-    throw new BackendError(req.backend, `${req.method} ${redact(req.url)} failed: ${timedOut ? `timed out after ${timeout} ms` : redact(errorMessage(err))}${code && !timedOut ? ` (${code})` : ''}`, {
-      retryable: true,
+    const e = err as { code?: unknown; name?: string; message?: string; cause?: { code?: unknown } };
+    const code = String(e.cause?.code ?? e.code ?? e.name ?? '');
+    // undici reports timeouts as TimeoutError / AbortError, or with numeric DOMException codes (23).
+    const timedOut = /timeout|abort/i.test(`${code} ${e.name ?? ''} ${e.message ?? ''}`);
+    // A certificate the server presents will not change on retry: fail fast with a hint.
+    const tls = /CERT|SSL|TLS|SELF_SIGNED/i.test(code);
+    throw new BackendError(req.backend, `${req.method} ${redact(req.url)} failed: ${timedOut ? `timed out after ${timeout} ms` : redact(errorMessage(err))}${code && !timedOut && !/^\d+$/.test(code) ? ` (${code})` : ''}`, {
+      retryable: !tls,
       // A timed-out write may or may not have happened: callers re-read before acting again.
-      hint: code === 'ECONNREFUSED' ? 'Is the server running, and is the URL right?' : undefined,
+      hint:
+        code === 'ECONNREFUSED'
+          ? 'Is the server running, and is the URL right?'
+          : tls
+            ? 'The TLS certificate was refused. Fix the certificate (or its CA via NODE_EXTRA_CA_CERTS); opting out of verification is possible per adapter but insecure.'
+            : undefined,
       cause: err,
     });
   }
@@ -139,8 +151,10 @@ export async function http(req: HttpRequest): Promise<HttpResponse> {
       if (!(err instanceof BackendError) || !err.retryable || budget <= 0) throw err;
       const wait = err.retryAfterMs ?? Math.random() * delay; // full jitter
       if (Date.now() - started + wait > budget) {
-        throw new BackendError(req.backend, `${err.message.replace(`${req.backend}: `, '')} (gave up after ${n} attempts in ${Date.now() - started} ms)`, {
+        const msg = err.message.replace(`${req.backend}: `, '').replace(err.status ? `HTTP ${err.status}: ` : '\u0000', '');
+        throw new BackendError(req.backend, `${msg} (gave up after ${n} attempt${n === 1 ? '' : 's'} in ${Date.now() - started} ms)`, {
           status: err.status,
+          retryAfterMs: err.retryAfterMs,
           retryable: false,
           hint: err.hint,
           cause: err,

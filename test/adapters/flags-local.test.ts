@@ -15,8 +15,6 @@ flagBackendContract(
     const dir = await mkdtemp(join(tmpdir(), 'rollout-local-'));
     return { backend: create({ path: join(dir, 'flags.json') }, ctxFor(dir)), cleanup: () => rm(dir, { recursive: true, force: true }) };
   },
-  // No `failure`: local's errors say "local: …" rather than its full name "local (<path>)", so
-  // the contract's "error names the backend" check cannot pass yet (see the it.fails below).
   { decimals: true, users: true },
 );
 
@@ -89,10 +87,7 @@ describe('local flag backend', () => {
     expect(await readFile(file, 'utf8')).toBe('{"f": ');
   });
 
-  // Known gap in src/adapters/flags/local.ts: its BackendErrors use 'local' as the backend, not
-  // its name "local (<path>)", unlike every other backend. When that is fixed this test starts
-  // passing and vitest flags the `.fails`: then drop it and add `failure` to the contract above.
-  it.fails('names the backend (with its path) in errors, as the contract requires', async () => {
+  it('names the backend (with its path) in errors, as the contract requires', async () => {
     await writeFile(file, '{"f": ');
     const err = (await b.read('f').catch((e: unknown) => e)) as BackendError;
     expect(err.message).toContain(b.name);

@@ -3,7 +3,7 @@
  * .rollout/flags.json), evaluated with the same sticky bucketing Unleash uses, so
  * `rollout evaluate` answers exactly as an Unleash gradual rollout would.
  */
-import { readFile, mkdir } from 'node:fs/promises';
+import { readFile, mkdir, rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
@@ -27,12 +27,39 @@ export interface StoredFlag {
   updatedAt: string;
 }
 
-export async function readStore(path: string): Promise<Record<string, StoredFlag>> {
+export async function readStore(path: string, name = 'local'): Promise<Record<string, StoredFlag>> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as Record<string, StoredFlag>;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new BackendError('local', `flag store ${path} is unreadable: ${(err as Error).message}`, { hint: 'Fix or remove the file; it holds only flag states.' });
+    throw new BackendError(name, `flag store ${path} is unreadable: ${(err as Error).message}`, { hint: 'Fix or remove the file; it holds only flag states.' });
+  }
+}
+
+/**
+ * Several processes (different runs on different flags) may write the store: each
+ * read-modify-write holds a lock directory (mkdir is atomic); a lock older than 10 s is stale.
+ */
+async function withFileLock<T>(path: string, f: () => Promise<T>): Promise<T> {
+  const lock = `${path}.lock`;
+  await mkdir(dirname(path), { recursive: true });
+  const deadline = Date.now() + 15_000;
+  for (let i = 0; ; i++) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const st = await stat(lock).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > 10_000) await rm(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new BackendError('local', `flag store ${path} is locked by another process`, { retryable: true, hint: `If no rollout is running, remove ${lock}.` });
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 15 + Math.min(i, 20)));
+    }
+  }
+  try {
+    return await f();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
   }
 }
 
@@ -52,30 +79,36 @@ let queue: Promise<unknown> = Promise.resolve();
 export const create: FlagBackendFactory = (opts, ctx) => {
   const o = options.parse(opts);
   const path = resolve(ctx.cwd, o.path ?? resolve(process.env.ROLLOUT_STATE_DIR ?? '.rollout', 'flags.json'));
+  const name = `local (${path})`;
   const backend: FlagBackend = {
-    name: `local (${path})`,
+    name,
     async apply(change: FlagChange) {
       const pct = change.enabled ? (change.percentage ?? 100) : 0;
-      if (!(pct >= 0 && pct <= 100)) throw new BackendError('local', `percentage ${pct} for ${change.flag} is outside 0..100`);
-      const job = queue.then(async () => {
-        const store = await readStore(path);
-        store[change.flag] = {
-          enabled: change.enabled,
-          percentage: pct,
-          ...(change.rings ? { rings: change.rings } : {}),
-          ...(change.users ? { users: change.users } : {}),
-          ...(change.segments ? { segments: change.segments } : {}),
-          ...(change.stickiness ? { stickiness: change.stickiness } : {}),
-          updatedAt: new Date().toISOString(),
-        };
-        await mkdir(dirname(path), { recursive: true });
-        await writeFileAtomic(path, JSON.stringify(store, null, 2) + '\n', { mode: 0o600 });
-      });
+      if (!(pct >= 0 && pct <= 100)) throw new BackendError(name, `percentage ${pct} for ${change.flag} is outside 0..100`);
+      const job = queue.then(() =>
+        withFileLock(path, async () => {
+          const store = await readStore(path, name);
+          const prev = store[change.flag];
+          // A change without users/segments leaves the allowlist as it is (as other backends do).
+          const users = change.users ?? prev?.users;
+          const segments = change.segments ?? prev?.segments;
+          store[change.flag] = {
+            enabled: change.enabled,
+            percentage: pct,
+            ...(change.rings ? { rings: change.rings } : {}),
+            ...(users ? { users } : {}),
+            ...(segments ? { segments } : {}),
+            ...(change.stickiness ? { stickiness: change.stickiness } : {}),
+            updatedAt: new Date().toISOString(),
+          };
+          await writeFileAtomic(path, JSON.stringify(store, null, 2) + '\n', { mode: 0o600 });
+        }),
+      );
       queue = job.catch(() => undefined);
       await job;
     },
     async read(flag: string): Promise<FlagState> {
-      const f = (await readStore(path))[flag];
+      const f = (await readStore(path, name))[flag];
       if (!f) return { flag, exists: false, enabled: false, percentage: 0 };
       return { flag, exists: true, enabled: f.enabled, percentage: f.percentage, ...(f.rings ? { rings: f.rings } : {}), ...(f.users ? { users: f.users } : {}), ...(f.segments ? { segments: f.segments } : {}) };
     },
