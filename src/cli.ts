@@ -27,6 +27,12 @@ program
   .option('--debug', 'show stack traces for errors')
   .addHelpText('after', exitHelp)
   .showSuggestionAfterError(true)
+  // Commander's own usage errors (unknown command/option, missing argument, conflicts) exit 2.
+  .exitOverride((err) => {
+    if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code)) process.exit(0);
+    process.stderr.write("hint: see `rollout --help` or `rollout <command> --help`\n");
+    process.exit(ExitCode.USAGE);
+  })
   .configureOutput({ outputError: (str, write) => write(str) });
 
 function ctx(): Context {
@@ -62,7 +68,7 @@ program
   .argument('<plan>', 'the plan file (YAML)')
   .description('start a rollout (or pick up its unfinished run) and follow it to the end')
   .option('-y, --yes', 'approve go/no-go gates without asking (non-interactive)')
-  .option('--dry-run', 'decide and print every step, but write no flags and run no commands')
+  .addOption(new Option('--dry-run', 'decide and print every step, but write no flags and run no commands').conflicts(['takeover', 'detach']))
   .option('--takeover', 'take the locks of a run whose process is gone')
   .option('--detach', 'do what is due now and return (like advance), instead of following')
   .addOption(json())
@@ -73,7 +79,7 @@ program
   .command('status')
   .argument('[run]', 'run id or plan name (default: the active run)')
   .description('where a run stands: phase, flags, next step, last check values vs thresholds')
-  .option('-w, --watch', 'refresh until the run ends')
+  .addOption(new Option('-w, --watch', 'refresh until the run ends').conflicts(['json', 'all']))
   .option('-a, --all', 'list every run')
   .addOption(json())
   .action(lazy(() => import('./commands/status.js')));

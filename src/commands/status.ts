@@ -17,6 +17,14 @@ export async function planOf(s: RunState): Promise<Plan | undefined> {
 
 export default async function status(c: Context, ref: string | undefined, o: { watch?: boolean; all?: boolean }): Promise<number> {
   const store = await openStore(c);
+  if (o.watch && c.json) {
+    const { UsageError } = await import('../errors.js');
+    throw new UsageError('--watch and --json cannot be used together', { hint: 'For machines, poll `rollout status --json`; --watch is for people.' });
+  }
+  if (o.all && ref) {
+    const { UsageError } = await import('../errors.js');
+    throw new UsageError(`--all lists every run; it does not take a run ("${ref}")`, { hint: 'Use `rollout status --all` or `rollout status <run>`.' });
+  }
   if (o.all || (!ref && (await store.list()).filter((r) => !FINAL_STATUSES.includes(r.status)).length > 1)) {
     const runs = await store.list();
     if (c.json) {

@@ -228,3 +228,27 @@ describe('schema', () => {
     expect(JSON.parse(r.stdout)).toEqual(JSON.parse(await readFile(join(ROOT, 'schema/plan.schema.json'), 'utf8')));
   });
 });
+
+describe('usage errors', () => {
+  it('unknown commands, missing arguments and conflicting options exit 2 with a hint', async () => {
+    const unknown = await cli(['stauts'], { cwd: dir });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/Did you mean status\?/);
+    expect((await cli(['start'], { cwd: dir })).code).toBe(2);
+    const conflict = await cli(['start', 'x.yaml', '--dry-run', '--takeover'], { cwd: dir });
+    expect(conflict.code).toBe(2);
+    expect(conflict.stderr).toMatch(/cannot be used with/);
+    expect((await cli(['status', '--watch', '--json'], { cwd: dir })).code).toBe(2);
+    const noRuns = await cli(['status'], { cwd: dir });
+    expect(noRuns.code).toBe(2);
+    expect(noRuns.stderr).toMatch(/no runs yet[\s\S]*hint: Start one with `rollout start/);
+  });
+
+  it('rollback without a reason is refused with a hint', async () => {
+    const f = await write(dir, 'plan.yaml', quickPlan({ hold: '1h' }));
+    await cli(['advance', f], { cwd: dir });
+    const r = await cli(['rollback'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/reason is required[\s\S]*--reason/);
+  });
+});
