@@ -53,25 +53,30 @@ export async function drive(o: DriveOptions, existing?: RunState): Promise<RunSt
   const clock = o.clock ?? realClock;
   const { store, plan } = o;
   let state = existing;
-  let created = false;
-  if (!state) {
-    const d = createRun(plan, newRunId(plan, clock.now()), clock.now());
-    state = d.state;
-    // Saved before locking: another process judging our flag lock must see a live run.
-    await store.save(state, d.events);
-    created = true;
-    for (const e of d.events) o.onEvent(e, state);
-  }
-  const id = state.id;
+  const created = !state;
+  let createdEvents: RunEvent[] = [];
   let releaseRun: (() => Promise<void>) | undefined;
   try {
-    releaseRun = await store.lockRun(id, { takeover: o.takeover, leaseMs: 10 * 60_000, now: clock.now() });
-    await store.lockFlags(id, plan.flags, { takeover: o.takeover, now: clock.now() });
+    if (!state) {
+      const d = createRun(plan, newRunId(plan, clock.now()), clock.now());
+      // A new run is locked before it is saved: a process that finds it in the store (`start`
+      // of the same plan at the same moment) sees a driven run and backs off (exit 5) instead
+      // of picking it up under our feet. Saved before the flag locks: another process judging
+      // our flag lock must see a live run.
+      releaseRun = await store.lockRun(d.state.id, { takeover: o.takeover, leaseMs: 10 * 60_000, now: clock.now() });
+      await store.save(d.state, d.events);
+      state = d.state;
+      createdEvents = d.events;
+    } else releaseRun = await store.lockRun(state.id, { takeover: o.takeover, leaseMs: 10 * 60_000, now: clock.now() });
+    await store.lockFlags(state.id, plan.flags, { takeover: o.takeover, now: clock.now() });
   } catch (err) {
+    // Our new run lost the race for a flag: remove it, before letting go of its run lock.
+    if (created && state) await store.discard(state.id);
     await releaseRun?.();
-    if (created) await store.discard(id);
     throw err;
   }
+  const id = state.id;
+  for (const e of createdEvents) o.onEvent(e, state);
   const svc = await buildServices({ plan, store, clock, cwd: o.cwd, log: o.log, onEvent: o.onEvent, execute: o.execute, runStartedAt: state.startedAt });
   try {
     state = await store.load(id); // the freshest copy, now that we hold the lock

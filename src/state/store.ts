@@ -7,7 +7,8 @@
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import writeFileAtomic from 'write-file-atomic';
 import { LockError, StateError, UsageError } from '../errors.js';
 import { FINAL_STATUSES, STATE_SCHEMA_VERSION, type Control, type RunEvent, type RunState } from '../engine/types.js';
@@ -200,11 +201,33 @@ export class FileStore {
     }
   }
 
+  /**
+   * Create a lock file, complete or not at all: the content goes to a private temp file that is
+   * then hard-linked into place (link() fails with EEXIST when the lock exists). A reader never
+   * sees an empty or half-written lock, which it would take for a stale one and remove.
+   * Filesystems without hard links fall back to an exclusive create.
+   */
   private async tryCreate(file: string, info: LockInfo): Promise<boolean> {
+    const text = JSON.stringify(info);
+    const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      await writeFile(tmp, text, { mode: 0o600, flag: 'wx' });
+      await link(tmp, file);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+    } finally {
+      await rm(tmp, { force: true });
+    }
     try {
       const fh = await open(file, 'wx', 0o600);
-      await fh.writeFile(JSON.stringify(info));
-      await fh.close();
+      try {
+        await fh.writeFile(text);
+      } finally {
+        await fh.close();
+      }
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -274,8 +297,10 @@ export class FileStore {
           }
           if (active && !opts.takeover) {
             const drv = await this.driver(holder!.owner);
+            // The last process known to drive it: its run lock, else whoever took the flag lock.
+            const last = drv ?? (await this.readLock('run', holder!.owner)) ?? holder!;
             throw new LockError(
-              `flag ${flag} is locked by run ${holder!.owner} (${drv ? `driven by pid ${drv.pid} on ${drv.host}` : 'no live process drives it'}; locked since ${holder!.acquiredAt})`,
+              `flag ${flag} is locked by run ${holder!.owner} (${drv ? `driven by pid ${drv.pid} on ${drv.host}, alive` : `no live process drives it: its driver pid ${last.pid} on ${last.host} is not running`}; locked since ${holder!.acquiredAt})`,
               drv
                 ? `Wait for that run to finish, or steer it: \`rollout status ${holder!.owner}\`, \`rollout abort ${holder!.owner}\`.`
                 : `Resume it (\`rollout resume ${holder!.owner}\`), abort it (\`rollout abort ${holder!.owner}\`), or pass --takeover to take its flags.`,
@@ -297,13 +322,26 @@ export class FileStore {
     }
   }
 
-  /** The process lock on a run: one driver at a time. A dead driver on this host is replaced. */
+  /**
+   * The process lock on a run: one driver at a time. A dead driver on this host is replaced.
+   * Judging a lock stale and replacing it runs under the store-wide mutex (as for flags): two
+   * processes both removing a dead driver's lock could otherwise both win.
+   */
   async lockRun(runId: string, opts: { takeover?: boolean; leaseMs: number; now: number }): Promise<() => Promise<void>> {
     await mkdir(join(this.dir, 'locks'), { recursive: true, mode: 0o700 });
+    return this.withMutex(() => this.lockRunUnsafe(runId, opts));
+  }
+
+  private async lockRunUnsafe(runId: string, opts: { takeover?: boolean; leaseMs: number; now: number }): Promise<() => Promise<void>> {
     const file = this.lockFile('run', runId);
     const info: LockInfo = { owner: runId, host: hostname(), pid: process.pid, acquiredAt: new Date(opts.now).toISOString(), leaseUntil: opts.now + opts.leaseMs };
+    // Release only a lock that is still ours (not one a --takeover replaced meanwhile).
+    const release = async () => {
+      const h = await this.readLock('run', runId);
+      if (!h || (h.pid === process.pid && h.host === info.host)) await rm(file, { force: true });
+    };
     for (let attempt = 0; attempt < 3; attempt++) {
-      if (await this.tryCreate(file, info)) return () => rm(file, { force: true });
+      if (await this.tryCreate(file, info)) return release;
       const h = await this.readLock('run', runId);
       if (h) {
         const sameHost = h.host === hostname();
@@ -323,7 +361,9 @@ export class FileStore {
 
   async renewRun(runId: string, leaseUntil: number): Promise<void> {
     const h = await this.readLock('run', runId);
-    if (h && h.pid === process.pid) await writeFile(this.lockFile('run', runId), JSON.stringify({ ...h, leaseUntil }), { mode: 0o600 });
+    // Replaced atomically (rename): a reader sees the old lock or the new one, never an empty
+    // file it would take for a stale lock.
+    if (h && h.pid === process.pid && h.host === hostname()) await writeFileAtomic(this.lockFile('run', runId), JSON.stringify({ ...h, leaseUntil }), { mode: 0o600, fsync: false });
   }
 
   /** Is some live process driving this run right now? */
