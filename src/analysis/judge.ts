@@ -29,7 +29,16 @@ export interface CheckRecord {
   noDataSince?: number;
 }
 
+const thresholdText = new WeakMap<Check, string>();
+
+/** "≤ 5% (breach after sustained 2m)". Memoized per check: it is asked for on every tick. */
 export function describeThreshold(c: Check): string {
+  let t = thresholdText.get(c);
+  if (t === undefined) thresholdText.set(c, (t = thresholdOf(c)));
+  return t;
+}
+
+function thresholdOf(c: Check): string {
   const parts: string[] = [];
   if (c.max !== undefined) parts.push(`≤ ${c.max}${c.unit}`);
   if (c.min !== undefined) parts.push(`≥ ${c.min}${c.unit}`);

@@ -248,7 +248,8 @@ export function tick(plan: Plan, state: RunState, obs: Observations, now: number
     return d.done();
   }
   const target = plan.phases[nxt.phase]!;
-  const blocking = target.checks.filter((c) => {
+  // Every active check gates the step: the current phase's (leaving it) and the next one's (entering it).
+  const blocking = activeChecks(plan, s).filter((c) => {
     const r = s.checks[c.name];
     return !r || (r.verdict !== 'pass' && !(r.verdict === 'no-data' && c.noData === 'pass'));
   });
@@ -538,7 +539,7 @@ function startRollback(d: Draft, reason: string, trigger: Incident['trigger'], m
   d.emit('rollback.started', `ROLLBACK (${gradual ? 'gradual' : 'immediate'}): ${reason}`, { trigger, phase: d.plan.phases[s.phase]?.name, percentage: pct });
   if (!gradual) {
     // Flags first: the fastest way back to safety. Then the record, the notice, the commands.
-    d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes: d.plan.flags.map((flag) => ({ flag, enabled: false, percentage: 0 })) });
+    d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes: d.plan.rollback.flags.map((flag) => ({ flag, enabled: false, percentage: 0 })) });
   }
   d.enqueue({
     kind: 'record-incident',
@@ -563,7 +564,7 @@ function rollbackEnv(d: Draft): Record<string, string> {
     ROLLOUT_RUN_ID: s.id,
     ROLLOUT_PLAN: d.plan.name,
     ROLLOUT_PHASE: d.plan.phases[s.phase]?.name ?? '',
-    ROLLOUT_FLAGS: d.plan.flags.join(','),
+    ROLLOUT_FLAGS: d.plan.rollback.flags.join(','),
   };
 }
 
@@ -587,7 +588,7 @@ function progressRollback(d: Draft) {
       return;
     }
     const st = steps[rb.stage]!;
-    const changes = d.plan.flags
+    const changes = d.plan.rollback.flags
       .filter((f) => !s.flags[f] || s.flags[f].percentage > st.percent || (st.percent === 0 && s.flags[f].enabled))
       .map((flag) => ({ flag, enabled: st.percent > 0, percentage: st.percent }));
     d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes });

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { Observation } from '../analysis/judge.js';
-import { createRun } from '../engine/engine.js';
+import { activeChecks, createRun, nextWake } from '../engine/engine.js';
 import type { Control, RunEvent, RunState } from '../engine/types.js';
 import type { Check, Plan } from '../plan/model.js';
 import { parseDuration } from '../util/duration.js';
@@ -88,7 +88,7 @@ class MemoryStore implements RunStore {
 class SimClock implements Clock {
   constructor(
     public t: number,
-    private limit: number,
+    readonly limitAt: number,
     private ac: AbortController,
   ) {}
   now() {
@@ -96,7 +96,7 @@ class SimClock implements Clock {
   }
   async sleep(ms: number) {
     this.t += Math.max(0, ms);
-    if (this.t >= this.limit && !this.ac.signal.aborted) this.ac.abort('simulation time limit');
+    if (this.t >= this.limitAt && !this.ac.signal.aborted) this.ac.abort('simulation time limit');
   }
 }
 
@@ -156,6 +156,30 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
     },
     d.state,
   );
+  // Between metric changes, re-judging identical healthy values every interval decides
+  // nothing: while every active check passes and the run is simply holding (or waiting for a
+  // window), jump to the next instant something can change — the end of the hold, the window
+  // opening, the next scripted value, the next scheduled action. Same events, far fewer ticks.
+  const changePoints = [
+    ...Object.values(sc.checks),
+    ...Object.values(sc.baselines),
+    ...Object.values(plan.metrics)
+      .filter((m) => m.type === 'simulated' && opts.scripted !== false)
+      .flatMap((m) => Object.values((m.options.series ?? {}) as Record<string, unknown>)),
+  ]
+    .flatMap((v) => (Array.isArray(v) ? v.map((p: { after?: string }) => start + (parseDuration(p.after ?? '0s') ?? 0)) : []))
+    .sort((a, b) => a - b);
+  const eventDriven = { ...plan, intervalMs: Number.MAX_SAFE_INTEGER / 4 };
+  const quietUntil = (st: RunState, now: number, nextControl: number): number => {
+    if (st.status !== 'running' || st.pending.length) return now;
+    // Only a run that the last judgment left simply waiting (a hold, a closed window).
+    if (!/^(hold until|rollout window)/.test(st.waitingFor ?? '')) return now;
+    if (!activeChecks(plan, st).every((c) => st.checks[c.name]?.verdict === 'pass')) return now;
+    const wake = nextWake(eventDriven, st, now) ?? now;
+    const change = changePoints.find((t) => t > now) ?? Infinity;
+    const until = Math.min(wake, change, nextControl, clock.limitAt);
+    return Number.isFinite(until) ? until : now;
+  };
   // Scheduled human actions: a wrapper clock delivers them when virtual time passes them.
   const baseSleep = clock.sleep.bind(clock);
   clock.sleep = async (ms: number) => {
@@ -175,7 +199,7 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
       );
       return;
     }
-    await baseSleep(ms);
+    await baseSleep(Math.max(ms, quietUntil(st, clock.t, next ? start + next.atMs : Infinity) - clock.t));
   };
   const state = await runner.loop({
     mode: 'follow',
