@@ -587,11 +587,26 @@ function progressRollback(d: Draft) {
       s.waitingFor = `gradual rollback: next step at ${iso(rb.nextAt)}`;
       return;
     }
-    const st = steps[rb.stage]!;
-    const changes = d.plan.rollback.flags
-      .filter((f) => !s.flags[f] || s.flags[f].percentage > st.percent || (st.percent === 0 && s.flags[f].enabled))
-      .map((flag) => ({ flag, enabled: st.percent > 0, percentage: st.percent }));
-    d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes });
+    // Step down only flags that are above this stage; a stage that changes nothing is skipped
+    // without its wait (a run stopped at 10% goes straight to the stages below 10%). The final
+    // 0% stage also turns off flags this run never wrote, to be safe.
+    for (; rb.stage < steps.length; rb.stage++) {
+      const st = steps[rb.stage]!;
+      const changes = d.plan.rollback.flags
+        .filter((f) => {
+          const cur = s.flags[f];
+          if (!cur) return st.percent === 0;
+          return cur.enabled && (cur.percentage > st.percent || st.percent === 0);
+        })
+        .map((flag) => ({ flag, enabled: st.percent > 0, percentage: st.percent }));
+      if (changes.length || st.percent === 0) {
+        d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes });
+        return;
+      }
+      d.emit('rollback.step', `rollback: ${st.percent}% skipped (every flag is already at or below it)`, { percent: st.percent, skipped: true });
+    }
+    rb.nextAt = undefined;
+    progressRollback(d);
     return;
   }
   if (!rb.tailQueued) {
