@@ -33,6 +33,8 @@ interface Sweep {
   rollbackReruns: number[];
   recoveredBy: Record<string, number>;
   ms: number;
+  /** What `extra` found after the uninterrupted run. */
+  baseExtra: unknown;
 }
 
 /**
@@ -88,7 +90,7 @@ async function sweep(label: string, variant: (n: number) => Variant, opts: { env
     passed++;
   }
   expect(rollbackReruns.length).toBeLessThanOrEqual(1);
-  const s: Sweep = { points, passed, rollbackReruns, recoveredBy, ms: Date.now() - t0 };
+  const s: Sweep = { points, passed, rollbackReruns, recoveredBy, ms: Date.now() - t0, baseExtra };
   console.log(
     `[crash] ${label}: ${points} side-effect points covered, ${passed - 1}/${points} crash runs recovered to the uninterrupted outcome (${base.outcome.status}, exit ${base.finalCode}), point ${points + 1} ran through; recoveries ${JSON.stringify(recoveredBy)}; rollback command re-run after crash at point(s) ${rollbackReruns.join(', ') || 'none'}; ${s.ms} ms`,
   );
@@ -143,10 +145,17 @@ describe('crash safety: real Unleash', () => {
   it('a run that completes', async () => {
     const s = await sweep('unleash, completes', variant('ok', false), { env, extra: (v) => inUnleash(v) });
     expect(s.rollbackReruns).toEqual([]);
+    expect(s.baseExtra).toMatchObject({ A: { enabled: true, strategies: [{ title: 'managed by rollout', rollout: '100' }] }, B: { enabled: true, strategies: [{ rollout: '100' }] } });
+    const history = (s.baseExtra as { A: { history: string[] } }).A.history;
+    expect(history.filter((h) => h.startsWith('feature-strategy-')).map((h) => h.split(':')[1])).toEqual(['10', '30', '60', '100']);
   }, 600_000);
 
   it('a run that breaches and rolls back', async () => {
     const s = await sweep('unleash, rolls back', variant('rb', true), { env, extra: (v) => inUnleash(v) });
     expect(s.rollbackReruns.length).toBe(1);
+    expect(s.baseExtra).toMatchObject({ A: { enabled: false }, B: { enabled: false } });
+    const history = (s.baseExtra as { A: { history: string[] } }).A.history;
+    expect(history.filter((h) => h.startsWith('feature-strategy-')).map((h) => h.split(':')[1])).toEqual(['10', '30']);
+    expect(history[history.length - 1]).toBe('feature-environment-disabled');
   }, 600_000);
 });
