@@ -7,6 +7,27 @@ import { summary } from '../output/run.js';
 import { activeRunOf, drive, exitCodeFor } from '../runner/session.js';
 import type { FileStore } from '../state/store.js';
 import { openStore, printJson, who, type Context } from './context.js';
+import { redactDeep } from '../util/redact.js';
+
+/**
+ * The plan as it may be written beside the run: the snapshot drops adapter options and the
+ * rollback commands' env, but secrets also reach other strings (a health-check URL with
+ * ?token=…, the env of health-check and escalation commands, ${VAR}s in argv): drop those env
+ * maps too and redact every string.
+ */
+function snapshotSafe(plan: Plan): Plan {
+  const noEnv = <C extends { env?: Record<string, string> }>(c: C): C => ({ ...c, env: undefined });
+  const rb = plan.rollback;
+  return redactDeep({
+    ...plan,
+    rollback: {
+      ...rb,
+      commands: rb.commands.map(noEnv),
+      ...(rb.healthCheck ? { healthCheck: { ...rb.healthCheck, ...(rb.healthCheck.command ? { command: noEnv(rb.healthCheck.command) } : {}) } } : {}),
+      escalate: { ...rb.escalate, commands: rb.escalate.commands.map(noEnv) },
+    },
+  });
+}
 
 export interface FollowOptions {
   yes?: boolean;
@@ -87,7 +108,7 @@ export async function follow(c: Context, store: FileStore, plan: Plan, existing:
         ...(o.yes ? { autoApprove: `${who()} (--yes)` } : {}),
         onReady: (s, resumed) => {
           runId = s.id;
-          void import('../state/snapshot.js').then((m) => m.writePlanSnapshot(store.dir, s.id, plan)).catch(() => undefined);
+          void import('../state/snapshot.js').then((m) => m.writePlanSnapshot(store.dir, s.id, snapshotSafe(plan))).catch(() => undefined);
           if (resumed) reporter.line(`run ${s.id}: ${s.status}${s.waitingFor ? ` (${s.waitingFor})` : ''}`);
           if (s.status === 'awaiting-approval') void approve(s);
           reporter.status(s);
