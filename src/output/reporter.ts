@@ -42,7 +42,10 @@ export class Reporter {
 
   async init(): Promise<void> {
     const tty = this.o.tty ?? Boolean((this.out as NodeJS.WriteStream).isTTY);
-    if (tty && !this.o.quiet && !process.env.CI) {
+    // A terminal that reports no width (some `script`/CI pseudo-TTYs) makes spinners compute
+    // an unbounded number of lines to clear: plain lines there.
+    const width = (this.out as NodeJS.WriteStream).columns ?? 0;
+    if (tty && width > 0 && !this.o.quiet && !process.env.CI) {
       const { default: ora } = await import('ora');
       this.spinner = ora({ stream: this.out as NodeJS.WriteStream, discardStdin: false }) as unknown as Spinner;
     }
