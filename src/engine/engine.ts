@@ -128,7 +128,8 @@ export function nextWake(plan: Plan, s: RunState, now: number): number | undefin
   // Checks are re-judged every interval, counted from the last judgment (not from whenever we ask).
   const candidates = [Math.max(now, (s.lastTickAt ?? now) + plan.intervalMs)];
   if (s.holdUntil !== undefined && s.holdUntil > now) candidates.push(s.holdUntil);
-  if (s.approval?.deadline !== undefined) candidates.push(Math.max(now, s.approval.deadline));
+  // A decision window matters only while the run awaits the decision (a paused run keeps its gate).
+  if (s.status === 'awaiting-approval' && s.approval?.deadline !== undefined) candidates.push(Math.max(now, s.approval.deadline));
   if (s.status === 'running' && plan.windows && (s.holdUntil ?? 0) <= now) {
     const open = nextOpen(plan.windows, now);
     if (open !== undefined && open > now) candidates.push(open);
@@ -138,12 +139,18 @@ export function nextWake(plan: Plan, s: RunState, now: number): number | undefin
 
 export function stepChanges(plan: Plan, phaseIdx: number, stepIdx: number): FlagChange[] {
   const p = plan.phases[phaseIdx]!;
-  const st = p.steps[stepIdx]!;
+  const own = p.steps[stepIdx]!;
+  // A step with only `set:` does not move the phase's flags: they stay where the last
+  // percent/rings step of this phase put them (none yet: they are not written).
+  let src = stepIdx;
+  while (src >= 0 && p.steps[src]!.percent === undefined && !p.steps[src]!.rings) src--;
+  const st = src >= 0 ? p.steps[src]! : own;
+  const phaseFlags = src >= 0 ? p.flags : [];
   const everyoneElse = Object.entries(plan.rings).find(([, r]) => !r.users?.length && !r.segments?.length)?.[0];
   const rings = st.rings ? Object.fromEntries(Object.entries(st.rings).filter(([n]) => n !== everyoneElse)) : undefined;
   const percentage = st.percent ?? (st.rings && everyoneElse ? (st.rings[everyoneElse] ?? 0) : 0);
   const allow = Boolean(p.users?.length || p.segments?.length);
-  const changes: FlagChange[] = p.flags.map((flag) => ({
+  const changes: FlagChange[] = phaseFlags.map((flag) => ({
     flag,
     enabled: percentage > 0 || allow || Object.values(rings ?? {}).some((v) => v > 0),
     percentage,
@@ -152,7 +159,7 @@ export function stepChanges(plan: Plan, phaseIdx: number, stepIdx: number): Flag
     ...(p.segments?.length ? { segments: p.segments } : {}),
     ...(p.stickiness ? { stickiness: p.stickiness } : {}),
   }));
-  for (const [flag, v] of Object.entries(st.set)) {
+  for (const [flag, v] of Object.entries(own.set)) {
     const pct = v === true ? 100 : v === false ? 0 : v;
     changes.push({ flag, enabled: pct > 0, percentage: pct });
   }
@@ -202,7 +209,8 @@ export function tick(plan: Plan, state: RunState, obs: Observations, now: number
       d.emit('breach.detected', why, { check: c.name, tier: c.tier, action: c.action, value: rec.value, threshold: describeThreshold(c) });
       rec.actedOn = true;
       if (c.action === 'rollback') startRollback(d, why, 'check', plan.rollback.mode);
-      else if (c.action === 'pause' && s.status === 'running') pause(d, `${why}. Investigate, then \`rollout resume\` or \`rollout rollback\``);
+      else if (c.action === 'pause' && (s.status === 'running' || s.status === 'awaiting-approval'))
+        pause(d, `${why}. Investigate, then \`rollout resume\` or \`rollout rollback\``, s.approval ? { keepApproval: s.approval } : {});
       else if (c.action === 'notify') notify(d, 'breach.detected', c.tier === 'critical' ? 'critical' : 'warning', { reason: why, action: 'notify' });
       if (c.action !== 'notify' && c.action !== 'pause') continue;
       if (c.action === 'pause' && s.status === 'paused') notify(d, 'breach.detected', 'warning', { reason: why, action: 'pause' });
@@ -241,24 +249,25 @@ export function tick(plan: Plan, state: RunState, obs: Observations, now: number
     return d.done();
   }
 
-  // 4. Next step, if every gate lets it through.
+  // 4. Next step (or completion), if every gate lets it through.
   const nxt = nextStep(plan, s);
-  if (!nxt) {
-    finish(d, 'completed', 'every phase reached its final step and held healthy');
-    return d.done();
-  }
-  const target = plan.phases[nxt.phase]!;
-  // Every active check gates the step: the current phase's (leaving it) and the next one's (entering it).
+  // Every active check gates the step: the current phase's (leaving it) and the next one's
+  // (entering it). Completing is gated the same way: "held healthy" means the checks pass.
   const blocking = activeChecks(plan, s).filter((c) => {
     const r = s.checks[c.name];
     return !r || (r.verdict !== 'pass' && !(r.verdict === 'no-data' && c.noData === 'pass'));
   });
   if (blocking.length) {
     const why = blocking.map((c) => `${c.name}: ${s.checks[c.name]?.reason ?? 'not measured'}`).join('; ');
-    if (s.waitingFor !== `checks: ${why}`) d.emit('step.blocked', `not advancing to ${stepLabel(plan, nxt.phase, nxt.step)}: ${why}`);
+    if (s.waitingFor !== `checks: ${why}`) d.emit('step.blocked', `${nxt ? `not advancing to ${stepLabel(plan, nxt.phase, nxt.step)}` : 'not completing'}: ${why}`);
     s.waitingFor = `checks: ${why}`;
     return d.done();
   }
+  if (!nxt) {
+    finish(d, 'completed', 'every phase reached its final step and held healthy');
+    return d.done();
+  }
+  const target = plan.phases[nxt.phase]!;
   if (plan.windows && !isOpen(plan.windows, now)) {
     const open = nextOpen(plan.windows, now);
     const w = `rollout window (opens ${open ? iso(open) : 'not within 60 days'})`;
@@ -323,7 +332,9 @@ export function complete(plan: Plan, state: RunState, actionId: number, outcome:
           if (s.status === 'running') pause(d, `flag backend failed while applying ${label}: ${outcome.detail}. Fix the backend, then \`rollout resume\` retries this step`);
           break;
         }
-        const phaseChanged = a.phase !== s.phase;
+        const phaseChanged = a.phase !== s.phase || s.step < 0;
+        // promote --full covers the phase it was given in, not the next one.
+        if (s.promoteFull && a.phase !== s.phase) s.promoteFull = false;
         s.phase = a.phase!;
         s.step = a.step!;
         s.stepAppliedAt = now;
@@ -387,6 +398,11 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
     case 'resume':
       if (s.status !== 'paused') return refuse(`run ${s.id} is ${s.status}, not paused`, s.status === 'awaiting-approval' ? 'Use `rollout approve`.' : undefined);
       s.status = s.approval ? 'awaiting-approval' : 'running';
+      if (s.approval?.deadline !== undefined && s.approval.deadline <= now) {
+        // The window passed while paused: resuming opens a new one (else it would time out at once).
+        const timeoutMs = approvalFor(plan, s.approval.phase, s.approval.step)?.timeoutMs ?? 0;
+        s.approval = { ...s.approval, requestedAt: now, deadline: now + timeoutMs };
+      }
       s.reason = undefined;
       s.waitingFor = undefined;
       s.checks = {}; // streaks restart: a paused check must prove itself again
@@ -539,7 +555,8 @@ function startRollback(d: Draft, reason: string, trigger: Incident['trigger'], m
   d.emit('rollback.started', `ROLLBACK (${gradual ? 'gradual' : 'immediate'}): ${reason}`, { trigger, phase: d.plan.phases[s.phase]?.name, percentage: pct });
   if (!gradual) {
     // Flags first: the fastest way back to safety. Then the record, the notice, the commands.
-    d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes: d.plan.rollback.flags.map((flag) => ({ flag, enabled: false, percentage: 0 })) });
+    const off = d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes: d.plan.rollback.flags.map((flag) => ({ flag, enabled: false, percentage: 0 })) });
+    s.pending = [off, ...s.pending.filter((a) => a !== off)];
   }
   d.enqueue({
     kind: 'record-incident',
@@ -600,6 +617,7 @@ function progressRollback(d: Draft) {
         })
         .map((flag) => ({ flag, enabled: st.percent > 0, percentage: st.percent }));
       if (changes.length || st.percent === 0) {
+        d.emit('rollback.step-intent', `rollback: stepping ${changes.map((c) => c.flag).join(', ') || 'no flag'} down to ${st.percent}%`, { percent: st.percent, changes });
         d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes });
         return;
       }
@@ -610,6 +628,8 @@ function progressRollback(d: Draft) {
     return;
   }
   if (!rb.tailQueued) {
+    const n = d.plan.rollback.commands.length;
+    if (n || d.plan.rollback.healthCheck) d.emit('rollback.commands', `rollback: flags done; running ${n} rollback command(s)${d.plan.rollback.healthCheck ? ' and the health check' : ''}`);
     queueRollbackTail(d);
     return;
   }
