@@ -84,6 +84,7 @@ export async function follow(c: Context, store: FileStore, plan: Plan, existing:
       /* Ctrl-C at the prompt: the signal handler pauses the run */
     } finally {
       prompting = false;
+      reporter.release();
     }
   };
   const onEvent = (e: RunEvent, s: RunState) => {

@@ -57,6 +57,11 @@ export class Reporter {
 
   line(text: string): void {
     if (this.o.quiet) return;
+    if (this.held) {
+      // Keep the prompt readable: lines printed meanwhile go above it on the next render.
+      this.out.write('\n' + redact(text) + '\n');
+      return;
+    }
     const spinning = this.spinner?.isSpinning;
     if (spinning) this.spinner!.clear();
     this.out.write(redact(text) + '\n');
@@ -80,7 +85,7 @@ export class Reporter {
   }
 
   status(s: RunState): void {
-    if (!this.spinner) return;
+    if (!this.spinner || this.held) return;
     const text = s.waitingFor ? `${s.status}: ${s.waitingFor}` : s.status;
     this.spinner.text = text;
     if (['running', 'rolling-back'].includes(s.status)) {
@@ -92,8 +97,13 @@ export class Reporter {
     if (this.spinner?.isSpinning) this.spinner.stop();
   }
 
-  /** Pause live output (for an interactive prompt). */
+  private held = false;
+  /** Pause the spinner while an interactive prompt owns the terminal. */
   hold(): void {
+    this.held = true;
     this.stop();
+  }
+  release(): void {
+    this.held = false;
   }
 }
