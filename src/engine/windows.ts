@@ -35,7 +35,7 @@ export function isOpen(windows: NonNullable<Plan['windows']>, at: number): boole
 // the check every interval while waiting overnight costs a comparison, not a calendar scan.
 const closedStretch = new WeakMap<object, { from: number; to: number | undefined }>();
 
-/** The next instant ≥ at when steps are allowed (at itself if open); undefined if none within 60 days. */
+/** The next instant ≥ at when steps are allowed (at itself if open); undefined if none is found (weekly windows are scanned 60 days ahead). */
 export function nextOpen(windows: NonNullable<Plan['windows']> | undefined, at: number): number | undefined {
   if (!windows) return at;
   const c = closedStretch.get(windows);
@@ -61,8 +61,8 @@ function scanNextOpen(windows: NonNullable<Plan['windows']>, at: number): number
     for (const w of [...windows.allow, ...windows.blackout]) {
       for (const hhmm of [w.from, w.to]) {
         if (!hhmm) continue;
-        const m = minutes(hhmm);
-        candidates.push(day.plus({ minutes: m }).toMillis());
+        // Wall-clock time of that day (not "minutes after midnight": on a DST change day those differ by an hour).
+        candidates.push(day.set({ hour: Number(hhmm.slice(0, 2)), minute: Number(hhmm.slice(3, 5)) }).toMillis());
       }
     }
     candidates.push(day.toMillis());
