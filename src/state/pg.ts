@@ -1,0 +1,600 @@
+/**
+ * The shared state store for teams: PostgreSQL (a `postgres://…` URL, ROLLOUT_STATE_URL in the
+ * CLI). Same public API and semantics as FileStore (src/state/store.ts), with transactions
+ * where the file store uses write ordering and a mutex:
+ *   save()       events (upserted: a decision re-made after a crash overwrites the orphans) and
+ *                the run record in one transaction — never half-written
+ *   lockFlags()  one transaction: INSERT … ON CONFLICT DO NOTHING, else SELECT … FOR UPDATE on
+ *                the holder's row, judged and replaced under that row lock — exactly one winner
+ *                among processes on any number of machines
+ *   take()       DELETE … RETURNING: each control request is taken by exactly one reader
+ * Tables live in their own PostgreSQL schema (`rollout` unless opts.schema says otherwise),
+ * created on first use. Everything written is redacted first; the URL's password never
+ * appears in `dir` or in an error.
+ */
+import { hostname } from 'node:os';
+import pg from 'pg';
+import { LockError, RolloutError, StateError, UsageError } from '../errors.js';
+import { FINAL_STATUSES, STATE_SCHEMA_VERSION, type Control, type RunEvent, type RunState } from '../engine/types.js';
+import { redact, redactDeep, safeUrl } from '../util/redact.js';
+import { suggest } from '../util/suggest.js';
+import { pidAlive, type LockInfo } from './store.js';
+
+/** Version of the table layout (not of the run record: that is STATE_SCHEMA_VERSION). */
+export const PG_STORE_SCHEMA_VERSION = 1;
+
+export interface PgStoreOptions {
+  /** PostgreSQL schema holding the tables (created if missing). Default `rollout`. */
+  schema?: string;
+  /** Pool size. Default 4: a CLI process needs few connections. */
+  max?: number;
+  /** Connecting gives up after this long. Default 10 s. */
+  connectionTimeoutMs?: number;
+  /** Any statement gives up after this long. Default 30 s. */
+  statementTimeoutMs?: number;
+}
+
+type Db = pg.PoolClient | pg.Pool;
+
+/** PostgreSQL text and jsonb cannot hold NUL or lone surrogates: replaced by U+FFFD. */
+const BAD_CHARS = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const pgText = (s: string) => s.replace(BAD_CHARS, '\ufffd');
+function pgSafe<T>(value: T): T {
+  if (typeof value === 'string') return pgText(value) as unknown as T;
+  if (Array.isArray(value)) return value.map((v) => pgSafe(v)) as unknown as T;
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[pgText(k)] = pgSafe(v);
+    return out as T;
+  }
+  return value;
+}
+/** What every write stores: redacted, then made storable. */
+const clean = <T>(v: T): T => pgSafe(redactDeep(v));
+const json = (v: unknown) => JSON.stringify(v);
+
+/** Transient conflicts a transaction may simply be retried after. */
+const RETRYABLE = new Set(['40001', '40P01']); // serialization failure, deadlock detected
+
+export class PgStore {
+  /** Where the state lives, for display: the URL without credentials (and the schema if not the default). */
+  readonly dir: string;
+  private readonly pool: pg.Pool;
+  private readonly schema: string;
+  private readonly secrets: string[];
+  private ready?: Promise<void>;
+  private closed = false;
+
+  constructor(url: string, opts: PgStoreOptions = {}) {
+    const schema = opts.schema ?? 'rollout';
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema) || schema.startsWith('pg_')) throw new UsageError(`bad state store schema name ${JSON.stringify(schema)}`, { hint: 'Use lower-case letters, digits and underscores, not starting with pg_.' });
+    this.schema = schema;
+    this.secrets = passwordsOf(url);
+    this.dir = this.scrub(safeUrl(url)) + (schema === 'rollout' ? '' : ` (schema ${schema})`);
+    let config: pg.PoolConfig;
+    try {
+      config = {
+        connectionString: url,
+        max: opts.max ?? 4,
+        connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
+        statement_timeout: opts.statementTimeoutMs ?? 30_000,
+        application_name: 'rollout',
+      };
+      this.pool = new pg.Pool(config);
+    } catch (err) {
+      throw this.fail('cannot use the state store URL', err);
+    }
+    // An idle connection that dies (server restart) must not crash the process: the next
+    // query fails and reports it.
+    this.pool.on('error', () => undefined);
+  }
+
+  /** Connect and create the tables if they are missing. */
+  static async open(url: string, opts?: PgStoreOptions): Promise<PgStore> {
+    const store = new PgStore(url, opts);
+    try {
+      await store.init();
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return store;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end().catch(() => undefined);
+  }
+
+  // ——— plumbing ———
+
+  private t(name: string) {
+    return `"${this.schema}".${name}`;
+  }
+
+  private scrub(text: string): string {
+    let out = redact(text);
+    for (const s of this.secrets) out = out.split(s).join('***');
+    return out;
+  }
+
+  /** A database failure as a StateError whose text (and cause) never holds the password. */
+  private fail(what: string, err: unknown): RolloutError {
+    if (err instanceof RolloutError) return err;
+    const e = err as { message?: string; code?: string };
+    const msg = this.scrub(String(e?.message ?? err));
+    const cause = new Error(msg);
+    const refused = e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND' || /timeout|terminated|ECONNRESET/i.test(msg);
+    return new StateError(
+      `state store ${this.dir}: ${what}: ${msg}${e?.code && !msg.includes(e.code) ? ` (${e.code})` : ''}`,
+      refused ? 'Is the database reachable? Check ROLLOUT_STATE_URL.' : undefined,
+      cause,
+    );
+  }
+
+  private init(): Promise<void> {
+    if (this.closed) return Promise.reject(new StateError(`state store ${this.dir} is closed`));
+    this.ready ??= this.createSchema().catch((err: unknown) => {
+      this.ready = undefined; // try again on the next call
+      throw this.fail('cannot prepare the tables', err);
+    });
+    return this.ready;
+  }
+
+  private async createSchema(): Promise<void> {
+    // Fast path: the tables exist already (every open but the first).
+    const found = await this.pool.query<{ version: number }>(
+      `SELECT version FROM ${this.t('schema_version')}`,
+    ).catch((err: { code?: string }) => {
+      if (err.code === '42P01' || err.code === '3F000') return undefined; // undefined table / schema
+      throw err;
+    });
+    if (found?.rows.length) return this.checkVersion(found.rows[0]!.version);
+    await this.tx(async (c) => {
+      // Concurrent first opens (20 processes at once) would race on the catalog.
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`rollout-store-schema:${this.schema}`]);
+      await c.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
+      await c.query(`
+        CREATE TABLE IF NOT EXISTS ${this.t('schema_version')} (
+          version integer NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE TABLE IF NOT EXISTS ${this.t('runs')} (
+          id text PRIMARY KEY,
+          plan_name text NOT NULL,
+          status text NOT NULL,
+          state jsonb NOT NULL,
+          seq integer NOT NULL,
+          started_at double precision NOT NULL,
+          updated_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX IF NOT EXISTS runs_plan_name ON ${this.t('runs')} (plan_name);
+        CREATE TABLE IF NOT EXISTS ${this.t('events')} (
+          run_id text NOT NULL,
+          seq integer NOT NULL,
+          at double precision NOT NULL,
+          type text NOT NULL,
+          msg text NOT NULL,
+          data jsonb,
+          PRIMARY KEY (run_id, seq)
+        );
+        CREATE TABLE IF NOT EXISTS ${this.t('inbox')} (
+          id bigserial PRIMARY KEY,
+          run_id text NOT NULL,
+          posted_at timestamptz NOT NULL DEFAULT now(),
+          control jsonb NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS inbox_run ON ${this.t('inbox')} (run_id, id);
+        CREATE TABLE IF NOT EXISTS ${this.t('incidents')} (
+          run_id text NOT NULL,
+          key text NOT NULL,
+          written_at timestamptz NOT NULL DEFAULT now(),
+          incident jsonb NOT NULL,
+          PRIMARY KEY (run_id, key)
+        );
+        CREATE TABLE IF NOT EXISTS ${this.t('flag_locks')} (
+          flag text PRIMARY KEY,
+          owner text NOT NULL,
+          host text NOT NULL,
+          pid integer NOT NULL,
+          acquired_at timestamptz NOT NULL,
+          lease_until bigint NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS ${this.t('run_locks')} (
+          run_id text PRIMARY KEY,
+          host text NOT NULL,
+          pid integer NOT NULL,
+          acquired_at timestamptz NOT NULL,
+          lease_until bigint NOT NULL
+        );
+      `);
+      const v = await c.query<{ version: number }>(`SELECT version FROM ${this.t('schema_version')}`);
+      if (v.rows.length) return this.checkVersion(v.rows[0]!.version);
+      await c.query(`INSERT INTO ${this.t('schema_version')} (version) VALUES ($1)`, [PG_STORE_SCHEMA_VERSION]);
+    });
+  }
+
+  private checkVersion(version: number): void {
+    if (version !== PG_STORE_SCHEMA_VERSION)
+      throw new StateError(
+        `state store ${this.dir} has table layout version ${version}; this rollout uses version ${PG_STORE_SCHEMA_VERSION}`,
+        'Use the rollout version that created it, or point ROLLOUT_STATE_URL at another database or schema.',
+      );
+  }
+
+  /** Run f in a transaction (retried on a deadlock or serialization failure). */
+  private async tx<T>(f: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const c = await this.pool.connect();
+      let broken = false;
+      try {
+        await c.query('BEGIN');
+        const out = await f(c);
+        await c.query('COMMIT');
+        return out;
+      } catch (err) {
+        try {
+          await c.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
+        const code = (err as { code?: string }).code;
+        if (code && RETRYABLE.has(code) && attempt < 4) {
+          await new Promise((r) => setTimeout(r, 10 + Math.random() * 40 * (attempt + 1)));
+          continue;
+        }
+        throw err;
+      } finally {
+        c.release(broken);
+      }
+    }
+  }
+
+  /** Every public method: ready tables, and database failures as StateErrors. */
+  private async run<T>(what: string, f: () => Promise<T>): Promise<T> {
+    await this.init();
+    try {
+      return await f();
+    } catch (err) {
+      throw this.fail(what, err);
+    }
+  }
+
+  /** The checks FileStore.load makes on a record, for a row of `runs`. */
+  private check(id: string, s: unknown): RunState {
+    const where = `run ${id} in ${this.dir}`;
+    if (typeof s !== 'object' || s === null || Array.isArray(s))
+      throw new StateError(
+        `the record of ${where} is corrupt (not a JSON object); it was not changed`,
+        `Inspect it (SELECT state FROM ${this.t('runs')} WHERE id = '${id}'), restore it from the events table (the event log), or delete the row and start a new run. rollout never overwrites it silently.`,
+      );
+    const r = s as Partial<RunState>;
+    if (r.schema !== STATE_SCHEMA_VERSION || !r.id || !r.status)
+      throw new StateError(
+        `the record of ${where} has ${'schema' in r ? `schema version ${String(r.schema)}` : 'no schema version'}; this rollout reads version ${STATE_SCHEMA_VERSION}`,
+        'Use the rollout version that wrote it, or delete the row (its events stay in the events table).',
+      );
+    return s as RunState;
+  }
+
+  // ——— runs ———
+
+  async save(state: RunState, events: RunEvent[]): Promise<void> {
+    const s = clean(state);
+    const evs = clean(events);
+    await this.run(`cannot save run ${state.id}`, () =>
+      this.tx(async (c) => {
+        // One transaction: both land or neither. Events are upserted: after a crash the
+        // re-made decision's events replace the orphans of the one that was lost.
+        for (let i = 0; i < evs.length; i += 1000) {
+          const chunk = evs.slice(i, i + 1000);
+          const params: unknown[] = [];
+          const rows = chunk.map((e) => {
+            params.push(s.id, e.seq, e.at, e.type, e.msg, e.data === undefined ? null : json(e.data));
+            const n = params.length;
+            return `($${n - 5}, $${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, $${n}::jsonb)`;
+          });
+          await c.query(
+            `INSERT INTO ${this.t('events')} (run_id, seq, at, type, msg, data) VALUES ${rows.join(', ')}
+             ON CONFLICT (run_id, seq) DO UPDATE SET at = EXCLUDED.at, type = EXCLUDED.type, msg = EXCLUDED.msg, data = EXCLUDED.data`,
+            params,
+          );
+        }
+        await c.query(
+          `INSERT INTO ${this.t('runs')} (id, plan_name, status, state, seq, started_at, updated_at) VALUES ($1, $2, $3, $4::jsonb, $5, $6, now())
+           ON CONFLICT (id) DO UPDATE SET plan_name = EXCLUDED.plan_name, status = EXCLUDED.status, state = EXCLUDED.state,
+             seq = EXCLUDED.seq, started_at = EXCLUDED.started_at, updated_at = now()`,
+          [s.id, s.plan?.name ?? '', s.status, json(s), s.seq, s.startedAt ?? 0],
+        );
+      }),
+    );
+  }
+
+  async load(id: string): Promise<RunState> {
+    const row = await this.run(`cannot read run ${id}`, async () => (await this.pool.query<{ state: unknown }>(`SELECT state FROM ${this.t('runs')} WHERE id = $1`, [id])).rows[0]);
+    if (!row) throw new UsageError(`no run "${id}"`, { hint: 'List runs with `rollout status`.' });
+    return this.check(id, row.state);
+  }
+
+  async events(id: string): Promise<RunEvent[]> {
+    const state = await this.load(id);
+    const { rows } = await this.run(`cannot read the events of run ${id}`, () =>
+      this.pool.query<{ seq: number; at: number; type: string; msg: string; data: Record<string, unknown> | null }>(
+        `SELECT seq, at, type, msg, data FROM ${this.t('events')} WHERE run_id = $1 AND seq < $2 ORDER BY seq`,
+        [id, state.seq],
+      ),
+    );
+    return rows.map((r) => ({ seq: r.seq, at: r.at, type: r.type, msg: r.msg, ...(r.data === null ? {} : { data: r.data }) }));
+  }
+
+  async list(): Promise<RunState[]> {
+    const { rows } = await this.run('cannot list runs', () =>
+      this.pool.query<{ id: string; state: unknown }>(`SELECT id, state FROM ${this.t('runs')} ORDER BY started_at DESC, id`),
+    );
+    const out: RunState[] = [];
+    for (const r of rows) {
+      try {
+        out.push(this.check(r.id, r.state));
+      } catch {
+        /* reported when addressed directly */
+      }
+    }
+    return out.sort((a, b) => b.startedAt - a.startedAt);
+  }
+
+  /** A run id, a plan name (its latest run) or nothing (the one active run / the latest). */
+  async resolve(ref?: string): Promise<string> {
+    const runs = await this.list();
+    if (!runs.length) throw new UsageError('no runs yet', { hint: 'Start one with `rollout start <plan.yaml>`.' });
+    if (!ref) {
+      const active = runs.filter((r) => !FINAL_STATUSES.includes(r.status));
+      if (active.length > 1)
+        throw new UsageError(`${active.length} runs are active: ${active.map((r) => r.id).join(', ')}`, { hint: 'Name one: `rollout status <run-id or plan name>`.' });
+      return (active[0] ?? runs[0]!).id;
+    }
+    const byId = runs.find((r) => r.id === ref);
+    if (byId) return byId.id;
+    const byPlan = runs.find((r) => r.plan.name === ref);
+    if (byPlan) return byPlan.id;
+    const hint = suggest(ref, [...runs.map((r) => r.id), ...runs.map((r) => r.plan.name)]);
+    throw new UsageError(`no run or plan named "${ref}"`, { hint: hint ? `Did you mean "${hint}"? \`rollout status\` lists runs.` : '`rollout status` lists runs.' });
+  }
+
+  /**
+   * Write an incident record. `key` names it (the runner passes the decision time and action
+   * id), so the same record-incident action performed again after a crash rewrites the same
+   * row. Returns where it went, for display.
+   */
+  async writeIncident(id: string, incident: unknown, key?: string): Promise<string> {
+    const k = pgText(key ?? String(Date.now()));
+    await this.run(`cannot write an incident of run ${id}`, () =>
+      this.pool.query(
+        `INSERT INTO ${this.t('incidents')} (run_id, key, incident) VALUES ($1, $2, $3::jsonb)
+         ON CONFLICT (run_id, key) DO UPDATE SET incident = EXCLUDED.incident, written_at = now()`,
+        [pgText(id), k, json(clean(incident) ?? null)],
+      ),
+    );
+    return `${this.dir} incident ${id}/${k}`;
+  }
+
+  /** Remove a run that never started (it lost the race for a flag lock). */
+  async discard(id: string): Promise<void> {
+    await this.run(`cannot discard run ${id}`, () =>
+      this.tx(async (c) => {
+        for (const table of ['events', 'inbox', 'incidents']) await c.query(`DELETE FROM ${this.t(table)} WHERE run_id = $1`, [id]);
+        await c.query(`DELETE FROM ${this.t('runs')} WHERE id = $1`, [id]);
+      }),
+    );
+  }
+
+  // ——— control inbox ———
+
+  /** Are control requests waiting in the run's inbox? */
+  async pending(id: string): Promise<boolean> {
+    const { rows } = await this.run(`cannot read the inbox of run ${id}`, () =>
+      this.pool.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${this.t('inbox')} WHERE run_id = $1) AS any`, [id]),
+    );
+    return rows[0]?.any ?? false;
+  }
+
+  async post(id: string, ctl: Control): Promise<void> {
+    await this.run(`cannot post to the inbox of run ${id}`, () =>
+      this.pool.query(`INSERT INTO ${this.t('inbox')} (run_id, control) VALUES ($1, $2::jsonb)`, [pgText(id), json(clean(ctl))]),
+    );
+  }
+
+  /** Take (and remove) the waiting requests, oldest first: each is taken by exactly one reader. */
+  async take(id: string): Promise<Control[]> {
+    const { rows } = await this.run(`cannot take from the inbox of run ${id}`, () =>
+      this.pool.query<{ id: string; control: Control }>(`DELETE FROM ${this.t('inbox')} WHERE run_id = $1 RETURNING id, control`, [id]),
+    );
+    return rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1)).map((r) => r.control);
+  }
+
+  // ——— locks ———
+
+  async readLock(kind: 'flag' | 'run', name: string): Promise<LockInfo | undefined> {
+    return this.run(`cannot read the ${kind} lock ${name}`, () => this.readLockOn(this.pool, kind, name));
+  }
+
+  private async readLockOn(db: Db, kind: 'flag' | 'run', name: string, forUpdate = false): Promise<LockInfo | undefined> {
+    const { rows } = await db.query<LockRow>(
+      kind === 'flag'
+        ? `SELECT owner, host, pid, acquired_at, lease_until FROM ${this.t('flag_locks')} WHERE flag = $1${forUpdate ? ' FOR UPDATE' : ''}`
+        : `SELECT run_id AS owner, host, pid, acquired_at, lease_until FROM ${this.t('run_locks')} WHERE run_id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
+      [name],
+    );
+    return rows[0] && lockInfo(rows[0]);
+  }
+
+  /** Is the run still active (its record readable and its status not final)? */
+  private async active(db: Db, runId: string): Promise<boolean> {
+    const { rows } = await db.query<{ state: unknown }>(`SELECT state FROM ${this.t('runs')} WHERE id = $1`, [runId]);
+    if (!rows[0]) return false;
+    try {
+      return !FINAL_STATUSES.includes(this.check(runId, rows[0].state).status);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Lock every flag for `runId`. A flag locked by another run that is still active blocks
+   * (LockError naming the holder) unless `takeover`; locks of finished or vanished runs are
+   * stale and replaced. All or nothing: one transaction, flags in sorted order (no deadlock
+   * between two acquirers), each contested row judged under its row lock.
+   */
+  async lockFlags(runId: string, flags: string[], opts: { takeover?: boolean; now: number }): Promise<void> {
+    const info: LockInfo = { owner: runId, host: hostname(), pid: process.pid, acquiredAt: new Date(opts.now).toISOString(), leaseUntil: Number.MAX_SAFE_INTEGER };
+    await this.run(`cannot lock flags for run ${runId}`, () =>
+      this.tx(async (c) => {
+        for (const flag of [...new Set(flags)].sort()) {
+          for (let attempt = 0; ; attempt++) {
+            const ins = await c.query(
+              `INSERT INTO ${this.t('flag_locks')} (flag, owner, host, pid, acquired_at, lease_until) VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (flag) DO NOTHING`,
+              [flag, info.owner, info.host, info.pid, info.acquiredAt, info.leaseUntil],
+            );
+            if (ins.rowCount === 1) break;
+            const holder = await this.readLockOn(c, 'flag', flag, true);
+            if (!holder) {
+              // Released between our insert and our look: insert again.
+              if (attempt < 5) continue;
+              throw new LockError(`could not lock flag ${flag}: its lock keeps changing hands`);
+            }
+            if (holder.owner === runId) break; // ours already (resume)
+            if ((await this.active(c, holder.owner)) && !opts.takeover) {
+              const drv = await this.driverOn(c, holder.owner);
+              const last = drv ?? (await this.readLockOn(c, 'run', holder.owner)) ?? holder;
+              throw new LockError(
+                `flag ${flag} is locked by run ${holder.owner} (${drv ? `driven by pid ${drv.pid} on ${drv.host}, alive` : `no live process drives it: its driver pid ${last.pid} on ${last.host} is not running`}; locked since ${holder.acquiredAt})`,
+                drv
+                  ? `Wait for that run to finish, or steer it: \`rollout status ${holder.owner}\`, \`rollout abort ${holder.owner}\`.`
+                  : `Resume it (\`rollout resume ${holder.owner}\`), abort it (\`rollout abort ${holder.owner}\`), or pass --takeover to take its flags.`,
+              );
+            }
+            // Stale (or taken over): replaced under the row lock we hold.
+            await c.query(`UPDATE ${this.t('flag_locks')} SET owner = $2, host = $3, pid = $4, acquired_at = $5, lease_until = $6 WHERE flag = $1`, [
+              flag,
+              info.owner,
+              info.host,
+              info.pid,
+              info.acquiredAt,
+              info.leaseUntil,
+            ]);
+            break;
+          }
+        }
+      }),
+    );
+  }
+
+  async unlockFlags(runId: string, flags: string[]): Promise<void> {
+    if (!flags.length) return;
+    await this.run(`cannot unlock flags of run ${runId}`, () =>
+      this.pool.query(`DELETE FROM ${this.t('flag_locks')} WHERE owner = $1 AND flag = ANY($2::text[])`, [runId, [...new Set(flags)]]),
+    );
+  }
+
+  /**
+   * The process lock on a run: one driver at a time. A dead driver on this host is replaced;
+   * one on another host once its lease has expired (or with `takeover`). Judged and replaced
+   * under the row lock, in one transaction.
+   */
+  async lockRun(runId: string, opts: { takeover?: boolean; leaseMs: number; now: number }): Promise<() => Promise<void>> {
+    const info: LockInfo = { owner: runId, host: hostname(), pid: process.pid, acquiredAt: new Date(opts.now).toISOString(), leaseUntil: opts.now + opts.leaseMs };
+    // Release only a lock that is still ours (not one a --takeover replaced meanwhile).
+    const release = async () => {
+      await this.run(`cannot unlock run ${runId}`, () =>
+        this.pool.query(`DELETE FROM ${this.t('run_locks')} WHERE run_id = $1 AND pid = $2 AND host = $3`, [runId, info.pid, info.host]),
+      );
+    };
+    await this.run(`cannot lock run ${runId}`, () =>
+      this.tx(async (c) => {
+        for (let attempt = 0; ; attempt++) {
+          const ins = await c.query(
+            `INSERT INTO ${this.t('run_locks')} (run_id, host, pid, acquired_at, lease_until) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id) DO NOTHING`,
+            [runId, info.host, info.pid, info.acquiredAt, Math.round(info.leaseUntil)],
+          );
+          if (ins.rowCount === 1) return;
+          const h = await this.readLockOn(c, 'run', runId, true);
+          if (!h) {
+            if (attempt < 5) continue;
+            throw new LockError(`could not lock run ${runId}`);
+          }
+          const sameHost = h.host === info.host;
+          const alive = sameHost ? pidAlive(h.pid) : h.leaseUntil > Date.now();
+          if (alive && !opts.takeover)
+            throw new LockError(
+              `run ${runId} is being driven by pid ${h.pid} on ${h.host} (since ${h.acquiredAt})`,
+              sameHost ? 'Use `rollout pause|rollback|approve` to steer it; they reach the running process.' : 'If that process is gone, wait for its lease to expire or pass --takeover.',
+            );
+          await c.query(`UPDATE ${this.t('run_locks')} SET host = $2, pid = $3, acquired_at = $4, lease_until = $5 WHERE run_id = $1`, [
+            runId,
+            info.host,
+            info.pid,
+            info.acquiredAt,
+            Math.round(info.leaseUntil),
+          ]);
+          return;
+        }
+      }),
+    );
+    return release;
+  }
+
+  async renewRun(runId: string, leaseUntil: number): Promise<void> {
+    await this.run(`cannot renew the lock of run ${runId}`, () =>
+      this.pool.query(`UPDATE ${this.t('run_locks')} SET lease_until = $4 WHERE run_id = $1 AND pid = $2 AND host = $3`, [
+        runId,
+        process.pid,
+        hostname(),
+        Math.round(leaseUntil),
+      ]),
+    );
+  }
+
+  /** Is some live process driving this run right now? */
+  async driver(runId: string): Promise<LockInfo | undefined> {
+    return this.run(`cannot read the lock of run ${runId}`, () => this.driverOn(this.pool, runId));
+  }
+
+  private async driverOn(db: Db, runId: string): Promise<LockInfo | undefined> {
+    const h = await this.readLockOn(db, 'run', runId);
+    if (!h) return undefined;
+    if (h.host === hostname() ? pidAlive(h.pid) : h.leaseUntil > Date.now()) return h;
+    return undefined;
+  }
+}
+
+interface LockRow {
+  owner: string;
+  host: string;
+  pid: number;
+  acquired_at: Date;
+  lease_until: string; // int8 comes back as text
+}
+
+const lockInfo = (r: LockRow): LockInfo => ({ owner: r.owner, host: r.host, pid: r.pid, acquiredAt: r.acquired_at.toISOString(), leaseUntil: Number(r.lease_until) });
+
+/** The URL's password, raw and decoded (both must be kept out of messages). */
+function passwordsOf(url: string): string[] {
+  const out = new Set<string>();
+  try {
+    const p = new URL(url).password;
+    if (p) {
+      out.add(p);
+      try {
+        out.add(decodeURIComponent(p));
+      } catch {
+        /* not %-encoded */
+      }
+    }
+  } catch {
+    const m = /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:([^/\s@]+)@/i.exec(url);
+    if (m?.[1]) out.add(m[1]);
+  }
+  // Very short passwords would blank ordinary words; redact() already hides URL userinfo.
+  return [...out].filter((p) => p.length >= 4).sort((a, b) => b.length - a.length);
+}
