@@ -406,6 +406,7 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       s.reason = undefined;
       s.waitingFor = undefined;
       s.checks = {}; // streaks restart: a paused check must prove itself again
+      s.lastTickAt = undefined; // due at once: judge afresh now, not an interval after the last judgment
       d.emit('run.resumed', `resumed${by}`);
       break;
     case 'approve': {
@@ -414,6 +415,7 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       s.approved.push(a.key);
       s.approval = undefined;
       s.status = 'running';
+      s.lastTickAt = undefined; // due at once
       s.reason = undefined;
       s.waitingFor = undefined;
       d.emit('approval.granted', `go: approved${by}${ctl.note ? ` (${ctl.note})` : ''}`, { key: a.key, by: ctl.by });
@@ -437,6 +439,7 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       if (s.status !== 'running') return refuse(`run ${s.id} is ${s.status}; only a running run can be promoted`, s.status === 'paused' ? 'Resume it first.' : undefined);
       if (s.holdUntil !== undefined && s.holdUntil > now) s.holdUntil = now;
       if (ctl.full) s.promoteFull = true;
+      s.lastTickAt = undefined; // due at once
       d.emit('run.promoted', `promoted${ctl.full ? ' (full: holds skipped to the end of this phase)' : ': hold ended early'}${by}; checks must still pass`);
       break;
   }

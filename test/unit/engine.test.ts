@@ -870,6 +870,27 @@ rollback: { mode: gradual, steps: [{ percent: 50, wait: 7m }, { percent: 0 }] }
   });
 });
 
+describe('human decisions are acted on at once', () => {
+  it.each([
+    ['approve', { kind: 'approve' } as const, 'awaiting-approval'],
+    ['resume', { kind: 'resume' } as const, 'paused'],
+    ['promote', { kind: 'promote', full: false } as const, 'running'],
+  ])('%s at the instant of the last judgment: due now, not an interval later', async (_, ctl, status) => {
+    const p = await mkPlan(`defaults: { hold: 1h, interval: 10m }
+phases: [{ name: a, flags: [f], steps: [10, { percent: 50, approval: true }] }]
+`);
+    // run to the moment the run is in `status` right after a tick
+    const t = drive(p, {
+      controls: status === 'paused' ? [{ at: 20 * M, ctl: { kind: 'pause', reason: 'x' } }] : [],
+      until: (s) => s.status === status && (status !== 'running' || s.step === 0) && s.lastTickAt === s.updatedAt && s.updatedAt > T0,
+    });
+    const now = t.state.lastTickAt!;
+    const d = control(p, t.state, ctl, now);
+    expect(d.error).toBeUndefined();
+    expect(nextWake(p, d.state, now)).toBe(now);
+  });
+});
+
 describe('every decision emits an event', () => {
   it('the driver asserts it on each decision; a full scenario touches every kind', async () => {
     const p = await mkPlan(`defaults: { hold: 30m, interval: 1m }

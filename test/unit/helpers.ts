@@ -24,7 +24,7 @@ export const T0 = Date.parse('2025-03-03T08:00:00Z');
 const HEADER = `name: t
 backend: { type: local }
 metrics:
-  sim: { type: simulated }
+  sim: { type: fake }
 `;
 
 /** Build a Plan from YAML; `name:`, `backend:` and a `sim` provider are added unless given. */
