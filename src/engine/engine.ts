@@ -190,14 +190,17 @@ export function tick(plan: Plan, state: RunState, obs: Observations, now: number
 
   // 1. Judge every active check; act on sustained breaches and no-data policies.
   const checks = activeChecks(plan, s);
+  let verdictChanged = false;
   for (const c of checks) {
     const prev = s.checks[c.name];
     const rec: CheckRecord & { actedOn?: boolean } = judge(c, obs.samples[c.name], prev, now);
     if (prev && (prev as { actedOn?: boolean }).actedOn && rec.verdict === prev.verdict && (rec.failingSince ?? rec.noDataSince) === (prev.failingSince ?? prev.noDataSince))
       rec.actedOn = true;
     s.checks[c.name] = rec;
-    if (!prev || prev.verdict !== rec.verdict || rec.breached !== prev.breached)
+    if (!prev || prev.verdict !== rec.verdict || rec.breached !== prev.breached) {
+      verdictChanged = true;
       d.emit('check.changed', `check ${c.name}: ${rec.verdict}${rec.breached ? ' (BREACH)' : ''} — ${rec.reason}`, { check: c.name, value: rec.value, baseline: rec.baseline, verdict: rec.verdict, breached: rec.breached });
+    }
   }
   for (const name of Object.keys(s.checks)) if (!checks.some((c) => c.name === name)) delete s.checks[name];
   for (const c of checks) {
@@ -259,7 +262,9 @@ export function tick(plan: Plan, state: RunState, obs: Observations, now: number
   });
   if (blocking.length) {
     const why = blocking.map((c) => `${c.name}: ${s.checks[c.name]?.reason ?? 'not measured'}`).join('; ');
-    if (s.waitingFor !== `checks: ${why}`) d.emit('step.blocked', `${nxt ? `not advancing to ${stepLabel(plan, nxt.phase, nxt.step)}` : 'not completing'}: ${why}`);
+    // Once per blocking streak (and again when a verdict changes), not every interval as the
+    // values and "failing for" durations in the reason move.
+    if (!s.waitingFor?.startsWith('checks: ') || verdictChanged) d.emit('step.blocked', `${nxt ? `not advancing to ${stepLabel(plan, nxt.phase, nxt.step)}` : 'not completing'}: ${why}`);
     s.waitingFor = `checks: ${why}`;
     return d.done();
   }

@@ -81,6 +81,7 @@ phases:
     expect(t.state.status).toBe('completed');
     expect(stepTimes(t)).toEqual([0, 90 * M, 150 * M]);
     expect(t.of('step.blocked')[0]!.msg).toMatch(/not advancing to 25%: err: 6 > max 5/);
+    expect(t.of('step.blocked')).toHaveLength(1); // once per blocking streak, not every interval
     expect(t.of('breach.detected')).toEqual([]);
   });
 
