@@ -89,10 +89,14 @@ export async function parsePlanText(text: string, abs: string, file: string, opt
   const lc = new LineCounter();
   const issues: PlanIssue[] = [];
   if (!text.trim()) throw new PlanError(file, [{ path: '', message: 'the plan is empty', severity: 'error', line: 1, col: 1 }], { hint: 'Start from plans/demo.yaml or run `rollout validate --help`.' });
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true, strict: true });
+  // logLevel 'error': the yaml library's warnings (a mapping used as a key is stringified) would
+  // go to process.emitWarning, i.e. stderr; such a key is reported as an unknown key instead.
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true, strict: true, logLevel: 'error' });
   for (const e of doc.errors) {
     const pos = e.linePos?.[0];
-    issues.push({ path: '', message: (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, ''), line: pos?.line, col: pos?.col, severity: 'error' });
+    let message = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
+    if (/maximum call stack/i.test(message)) message = `nesting deeper than ${MAX_DEPTH} levels`;
+    issues.push({ path: '', message, line: pos?.line, col: pos?.col, severity: 'error' });
   }
   if (issues.length) throw new PlanError(file, issues, { hint: 'Fix the YAML syntax first.' });
   let raw: unknown;

@@ -98,26 +98,40 @@ export class FileStore {
   }
 
   async list(): Promise<RunState[]> {
+    return (await this.scan()).runs;
+  }
+
+  /** Every run that loads, newest first, and the StateErrors of those that do not (corrupt, another schema). */
+  private async scan(): Promise<{ runs: RunState[]; broken: Array<{ id: string; error: StateError }> }> {
     let ids: string[] = [];
     try {
       ids = await readdir(join(this.dir, 'runs'));
     } catch {
-      return [];
+      return { runs: [], broken: [] };
     }
     const out: RunState[] = [];
+    const broken: Array<{ id: string; error: StateError }> = [];
     for (const id of ids) {
       try {
         out.push(await this.load(id));
-      } catch {
-        /* reported when addressed directly */
+      } catch (err) {
+        if (err instanceof StateError) broken.push({ id, error: err });
+        /* else: a directory without a state file (a run that never got saved) */
       }
     }
-    return out.sort((a, b) => b.startedAt - a.startedAt);
+    return { runs: out.sort((a, b) => b.startedAt - a.startedAt), broken };
   }
 
-  /** A run id, a plan name (its latest run) or nothing (the one active run / the latest). */
+  /**
+   * A run id, a plan name (its latest run) or nothing (the one active run / the latest). A run
+   * whose state file cannot be read is reported as such (StateError naming the file) when it
+   * is named, or when it is the only run there is — not as "no such run".
+   */
   async resolve(ref?: string): Promise<string> {
-    const runs = await this.list();
+    const { runs, broken } = await this.scan();
+    const named = ref === undefined ? undefined : broken.find((b) => b.id === ref || b.id === safeName(ref));
+    if (named) throw named.error;
+    if (!runs.length && broken.length && (ref === undefined || broken.length === 1)) throw broken[0]!.error;
     if (!runs.length) throw new UsageError('no runs yet', { hint: 'Start one with `rollout start <plan.yaml>`.' });
     if (!ref) {
       const active = runs.filter((r) => !FINAL_STATUSES.includes(r.status));
@@ -291,7 +305,11 @@ export class FileStore {
           if (holder) {
             try {
               active = !FINAL_STATUSES.includes((await this.load(holder.owner)).status);
-            } catch {
+            } catch (err) {
+              // A vanished run's lock is stale; one whose state is unreadable is not known to be
+              // finished, so it keeps its flags (until --takeover).
+              if (err instanceof StateError && !opts.takeover)
+                throw new LockError(`flag ${flag} is locked by run ${holder.owner}, whose state cannot be read: ${err.message}`, `${err.hint ?? ''} Or pass --takeover to take its flags.`.trim());
               active = false;
             }
           }
