@@ -417,6 +417,8 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
     case 'approve': {
       const a = s.approval;
       if (!a || (s.status !== 'awaiting-approval' && s.status !== 'paused')) return refuse(`run ${s.id} is not waiting for an approval (it is ${s.status})`);
+      // Approving a paused run also resumes it: like resume, its checks must prove themselves again.
+      if (s.status === 'paused') s.checks = {};
       s.approved.push(a.key);
       s.approval = undefined;
       s.status = 'running';
@@ -427,7 +429,7 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       break;
     }
     case 'reject':
-      if (s.status !== 'awaiting-approval') return refuse(`run ${s.id} is not waiting for an approval`);
+      if (!s.approval || (s.status !== 'awaiting-approval' && s.status !== 'paused')) return refuse(`run ${s.id} is not waiting for an approval`);
       finish(d, 'aborted', `no-go${by}: ${ctl.reason}`);
       break;
     case 'abort':

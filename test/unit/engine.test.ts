@@ -376,6 +376,23 @@ phases:
     expect(t.of('approval.requested')[0]!.at).toBe(T0 + 3 * H);
     expect(t.state.status).toBe('completed');
   });
+  it('a run paused at a gate (breach or timeout) can still be rejected; approving it re-judges its checks', async () => {
+    const p = await mkPlan(`defaults: { hold: 1h, interval: 1m }
+checks:
+  - { name: lat, provider: sim, query: l, max: 300, tier: warning, for: 10m }
+phases:
+  - { name: a, flags: [f], steps: [50] }
+  - { name: b, flags: [g], approval: { timeout: 1d }, steps: [100] }
+`);
+    const obs = observer(p, { lat: after(2 * H, 900, 100) });
+    const rej = drive(p, { obs, controls: [{ at: 3 * H, ctl: { kind: 'reject', reason: 'no' } }] });
+    expect(rej.state.status).toBe('aborted');
+    const t = drive(p, { obs, controls: [{ at: 3 * H, ctl: { kind: 'approve' } }], limitMs: 5 * H });
+    // paused by the breach at 2h10; approved at 3h: the still-failing check breaches (and pauses) again after for:
+    expect(t.of('breach.detected').map((e) => e.at - T0)).toEqual([2 * H + 10 * M, 3 * H + 10 * M]);
+    expect(t.state.status).toBe('paused');
+    expect(stepTimes(t)).toEqual([0]);
+  });
   it('approve / reject are refused when nothing waits for a decision', async () => {
     const p = await gated('true');
     const d = createRun(p, 'r', T0);
