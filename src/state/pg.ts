@@ -79,6 +79,8 @@ export class PgStore {
         connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
         statement_timeout: opts.statementTimeoutMs ?? 30_000,
         application_name: 'rollout',
+        // A CLI that forgets close() still exits once its connections are idle.
+        allowExitOnIdle: true,
       };
       this.pool = new pg.Pool(config);
     } catch (err) {
@@ -125,12 +127,17 @@ export class PgStore {
     const e = err as { message?: string; code?: string };
     const msg = this.scrub(String(e?.message ?? err));
     const cause = new Error(msg);
-    const refused = e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND' || /timeout|terminated|ECONNRESET/i.test(msg);
-    return new StateError(
-      `state store ${this.dir}: ${what}: ${msg}${e?.code && !msg.includes(e.code) ? ` (${e.code})` : ''}`,
-      refused ? 'Is the database reachable? Check ROLLOUT_STATE_URL.' : undefined,
-      cause,
-    );
+    const code = e?.code ?? '';
+    const connecting = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ERR_INVALID_URL|3D000|28P01|28000|53300|57P03)$/.test(code) || /trying to connect|connection terminated/i.test(msg);
+    const hint =
+      code === 'ERR_INVALID_URL'
+        ? 'ROLLOUT_STATE_URL must look like postgres://user:password@host:5432/database.'
+        : code === '3D000'
+          ? 'Create the database (CREATE DATABASE …) or fix the name in ROLLOUT_STATE_URL.'
+          : connecting
+            ? 'Is the database reachable and are the credentials right? Check ROLLOUT_STATE_URL.'
+            : undefined;
+    return new StateError(`state store ${this.dir}: ${connecting ? 'cannot connect' : what}: ${msg}${code && !msg.includes(code) ? ` (${code})` : ''}`, hint, cause);
   }
 
   private init(): Promise<void> {
@@ -329,23 +336,36 @@ export class PgStore {
   }
 
   async list(): Promise<RunState[]> {
+    return (await this.scan()).runs;
+  }
+
+  /** Every run that loads, newest first, and the StateErrors of those that do not (corrupt, another schema). */
+  private async scan(): Promise<{ runs: RunState[]; broken: Array<{ id: string; error: StateError }> }> {
     const { rows } = await this.run('cannot list runs', () =>
       this.pool.query<{ id: string; state: unknown }>(`SELECT id, state FROM ${this.t('runs')} ORDER BY started_at DESC, id`),
     );
     const out: RunState[] = [];
+    const broken: Array<{ id: string; error: StateError }> = [];
     for (const r of rows) {
       try {
         out.push(this.check(r.id, r.state));
-      } catch {
-        /* reported when addressed directly */
+      } catch (err) {
+        if (err instanceof StateError) broken.push({ id: r.id, error: err });
       }
     }
-    return out.sort((a, b) => b.startedAt - a.startedAt);
+    return { runs: out.sort((a, b) => b.startedAt - a.startedAt), broken };
   }
 
-  /** A run id, a plan name (its latest run) or nothing (the one active run / the latest). */
+  /**
+   * A run id, a plan name (its latest run) or nothing (the one active run / the latest). A run
+   * whose record cannot be read is reported as such (StateError) when it is named, or when it
+   * is the only run there is — not as "no such run".
+   */
   async resolve(ref?: string): Promise<string> {
-    const runs = await this.list();
+    const { runs, broken } = await this.scan();
+    const named = ref === undefined ? undefined : broken.find((b) => b.id === ref);
+    if (named) throw named.error;
+    if (!runs.length && broken.length && (ref === undefined || broken.length === 1)) throw broken[0]!.error;
     if (!runs.length) throw new UsageError('no runs yet', { hint: 'Start one with `rollout start <plan.yaml>`.' });
     if (!ref) {
       const active = runs.filter((r) => !FINAL_STATUSES.includes(r.status));
@@ -428,22 +448,27 @@ export class PgStore {
     return rows[0] && lockInfo(rows[0]);
   }
 
-  /** Is the run still active (its record readable and its status not final)? */
-  private async active(db: Db, runId: string): Promise<boolean> {
+  /**
+   * Is the run still active? A vanished run is not; one whose record cannot be read is not
+   * known to be finished: `unreadable` carries its StateError.
+   */
+  private async active(db: Db, runId: string): Promise<{ active: boolean; unreadable?: StateError }> {
     const { rows } = await db.query<{ state: unknown }>(`SELECT state FROM ${this.t('runs')} WHERE id = $1`, [runId]);
-    if (!rows[0]) return false;
+    if (!rows[0]) return { active: false };
     try {
-      return !FINAL_STATUSES.includes(this.check(runId, rows[0].state).status);
-    } catch {
-      return false;
+      return { active: !FINAL_STATUSES.includes(this.check(runId, rows[0].state).status) };
+    } catch (err) {
+      if (err instanceof StateError) return { active: false, unreadable: err };
+      throw err;
     }
   }
 
   /**
    * Lock every flag for `runId`. A flag locked by another run that is still active blocks
-   * (LockError naming the holder) unless `takeover`; locks of finished or vanished runs are
-   * stale and replaced. All or nothing: one transaction, flags in sorted order (no deadlock
-   * between two acquirers), each contested row judged under its row lock.
+   * (LockError naming the holder) unless `takeover`, and so does one held by a run whose record
+   * cannot be read; locks of finished or vanished runs are stale and replaced. All or nothing:
+   * one transaction, flags in sorted order (no deadlock between two acquirers), each contested
+   * row judged under its row lock.
    */
   async lockFlags(runId: string, flags: string[], opts: { takeover?: boolean; now: number }): Promise<void> {
     const info: LockInfo = { owner: runId, host: hostname(), pid: process.pid, acquiredAt: new Date(opts.now).toISOString(), leaseUntil: Number.MAX_SAFE_INTEGER };
@@ -464,7 +489,14 @@ export class PgStore {
               throw new LockError(`could not lock flag ${flag}: its lock keeps changing hands`);
             }
             if (holder.owner === runId) break; // ours already (resume)
-            if ((await this.active(c, holder.owner)) && !opts.takeover) {
+            const judged = await this.active(c, holder.owner);
+            // A vanished run's lock is stale; one whose record is unreadable keeps its flags (until --takeover).
+            if (judged.unreadable && !opts.takeover)
+              throw new LockError(
+                `flag ${flag} is locked by run ${holder.owner}, whose state cannot be read: ${judged.unreadable.message}`,
+                `${judged.unreadable.hint ?? ''} Or pass --takeover to take its flags.`.trim(),
+              );
+            if (judged.active && !opts.takeover) {
               const drv = await this.driverOn(c, holder.owner);
               const last = drv ?? (await this.readLockOn(c, 'run', holder.owner)) ?? holder;
               throw new LockError(

@@ -198,6 +198,17 @@ export function stateStoreContract(name: string, fresh: () => Promise<StoreFixtu
         expect((err as UsageError).message).toMatch(/2 runs are active: checkout-3, search-2/);
       });
 
+      it('a run whose record cannot be read is reported as such when named, or when it is the only run', async () => {
+        await store.save(mkState('broken-1', { plan: 'checkout' }), []);
+        await fx.corrupt('broken-1', 'schema');
+        await expect(store.resolve()).rejects.toThrow(StateError);
+        await expect(store.resolve('anything')).rejects.toThrow(/schema version 99/);
+        await store.save(mkState('good-1', { plan: 'search', status: 'completed' }), []);
+        await expect(store.resolve('broken-1')).rejects.toThrow(StateError);
+        expect(await store.resolve()).toBe('good-1');
+        await expect(store.resolve('nothing-like-it')).rejects.toThrow(UsageError);
+      });
+
       it('an unknown name: did-you-mean hint', async () => {
         await store.save(mkState('checkout-1', { plan: 'checkout' }), []);
         const err = await store.resolve('chekout').catch((e: unknown) => e);
@@ -274,16 +285,27 @@ export function stateStoreContract(name: string, fresh: () => Promise<StoreFixtu
         expect((await store.readLock('flag', 'f3'))?.owner).toBe('run-b');
       });
 
-      it('locks of finished, vanished or unreadable runs are stale and replaced', async () => {
+      it('locks of finished or vanished runs are stale and replaced', async () => {
         await store.save(mkState('done', { status: 'completed' }), []);
-        await store.save(mkState('broken'), []);
         await store.save(mkState('run-b'), []);
         await store.lockFlags('done', ['f1'], { now: T0 });
-        await store.lockFlags('broken', ['f2'], { now: T0 });
         await store.lockFlags('vanished', ['f3'], { now: T0 });
+        await store.lockFlags('run-b', ['f1', 'f3'], { now: T0 });
+        for (const f of ['f1', 'f3']) expect((await store.readLock('flag', f))?.owner).toBe('run-b');
+      });
+
+      it('a run whose record cannot be read keeps its flags until --takeover', async () => {
+        await store.save(mkState('broken'), []);
+        await store.save(mkState('run-b'), []);
+        await store.lockFlags('broken', ['f2'], { now: T0 });
         await fx.corrupt('broken', 'garbage');
-        await store.lockFlags('run-b', ['f1', 'f2', 'f3'], { now: T0 });
-        for (const f of ['f1', 'f2', 'f3']) expect((await store.readLock('flag', f))?.owner).toBe('run-b');
+        const err = await store.lockFlags('run-b', ['f1', 'f2'], { now: T0 }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(LockError);
+        expect((err as LockError).message).toMatch(/flag f2 is locked by run broken, whose state cannot be read: .*corrupt/);
+        expect((err as LockError).hint).toMatch(/--takeover/);
+        expect(await store.readLock('flag', 'f1')).toBeUndefined();
+        await store.lockFlags('run-b', ['f1', 'f2'], { now: T0, takeover: true });
+        expect((await store.readLock('flag', 'f2'))?.owner).toBe('run-b');
       });
 
       it('unlockFlags releases only the flags the run holds', async () => {

@@ -274,6 +274,7 @@ describe('PgStore', () => {
       const text = `${e.message}\n${e.hint}\n${String((e.cause as Error)?.message)}\n${e.stack}`;
       expect(text).not.toContain('Zq8r');
       expect(e.message).toMatch(/ECONNREFUSED/);
+      expect(e.message).toMatch(/cannot connect/);
       expect(e.hint).toMatch(/ROLLOUT_STATE_URL/);
     });
 
@@ -286,6 +287,9 @@ describe('PgStore', () => {
       expect((err as Error).message).not.toContain('Zq8r');
       const bad = await PgStore.open(`postgres://postgres:${PASSWORD}@127.0.0.1:notaport/db`, { schema }).catch((e: unknown) => e);
       expect(bad).toBeInstanceOf(Error);
+      expect(bad).toBeInstanceOf(StateError);
+      expect((bad as StateError).message).toMatch(/cannot connect: Invalid URL/);
+      expect((bad as StateError).hint).toMatch(/postgres:\/\/user:password@host/);
       expect(`${(bad as Error).message}\n${(bad as Error).stack}`).not.toContain('Zq8r');
     });
 
