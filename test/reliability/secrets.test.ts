@@ -171,8 +171,9 @@ describe('secrets never leak', () => {
 
     // Servers that fail once each, echoing the credential they were given.
     metrics.set({ error_rate: 0.2 });
-    metrics.fail({ destroy: true });
+    // (The echo first: its message is the one the first check.changed event carries.)
     metrics.fail({ status: 500, body: { error: `invalid api_key ${apiKey} (url ${metricsUrl})` } });
+    metrics.fail({ destroy: true });
     let slackFailed = false;
     let hookFailed = false;
     rx.respond = (req) => {
