@@ -6,6 +6,7 @@
  * pause/resume, abort, rollbacks (immediate, gradual, failing), step write failures, multi-flag
  * and ring steps — and the scheduling invariants (nextWake never in the past, no spinning).
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { complete, control, createRun, nextWake, stepChanges, stepLabel, tick } from '../../src/engine/engine.js';
 import type { Action, RunState } from '../../src/engine/types.js';
@@ -934,4 +935,150 @@ rollback:
     for (const e of ['run.started', 'check.changed', 'step.intent', 'step.applied', 'breach.detected', 'run.paused', 'run.resumed', 'approval.requested', 'approval.timeout', 'approval.granted', 'phase.started', 'rollback.started', 'rollback.flags-off', 'incident.recorded', 'command.finished', 'health.ok', 'run.rolled-back', 'notify.sent'])
       expect(types, e).toContain(e);
   });
+});
+
+describe('properties over random plans, metrics, failures and human actions', () => {
+  const arbPhase = fc.record({
+    steps: fc.uniqueArray(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 4 }).map((a) => a.sort((x, y) => x - y)),
+    holdMin: fc.constantFrom(0, 10, 30, 60, 180),
+    approval: fc.option(fc.record({ timeoutMin: fc.option(fc.constantFrom(30, 120, 600), { nil: undefined }), onTimeout: fc.constantFrom('pause', 'abort', 'rollback') }), { nil: undefined }),
+    stepGate: fc.option(fc.nat(3), { nil: undefined }),
+    flag: fc.constantFrom('f', 'g', 'h'),
+    setOnly: fc.boolean(),
+  });
+  const arbCheck = fc.record({
+    forMin: fc.constantFrom(0, 5, 30),
+    tier: fc.constantFrom('warning', 'critical'),
+    action: fc.option(fc.constantFrom('pause', 'rollback', 'notify'), { nil: undefined }),
+    noData: fc.constantFrom('hold', 'pause', 'rollback', 'pass'),
+    // segments of the series: [start minute, kind]
+    series: fc.array(fc.tuple(fc.nat(1500), fc.constantFrom('ok', 'ok', 'ok', 'bad', 'null', 'error')), { maxLength: 4 }),
+  });
+  const arbControl = fc.record({
+    atMin: fc.nat(1500),
+    kind: fc.constantFrom('pause', 'resume', 'resume', 'approve', 'approve', 'reject', 'promote', 'promote-full', 'rollback', 'abort'),
+  });
+  const arb = fc.record({
+    phases: fc.array(arbPhase, { minLength: 1, maxLength: 3 }),
+    checks: fc.array(arbCheck, { maxLength: 2 }),
+    controls: fc.array(arbControl, { maxLength: 3 }),
+    autoApprove: fc.boolean(),
+    gradual: fc.boolean(),
+    windows: fc.boolean(),
+    failEvery: fc.option(fc.integer({ min: 2, max: 7 }), { nil: undefined }),
+    intervalMin: fc.constantFrom(1, 5),
+  });
+
+  const yamlOf = (x: typeof arb extends fc.Arbitrary<infer T> ? T : never) => {
+    const phases = x.phases
+      .map((ph, i) => {
+        const steps = ph.steps.map((v, si) => (si === ph.stepGate ? `{ percent: ${v}, approval: true }` : `${v}`));
+        if (ph.setOnly) steps.push(`{ set: { extra${i}: true } }`);
+        const appr = ph.approval ? `, approval: { onTimeout: ${ph.approval.onTimeout}${ph.approval.timeoutMin ? `, timeout: ${ph.approval.timeoutMin}m` : ''} }` : '';
+        return `  - { name: p${i}, flags: [${ph.flag}], hold: ${ph.holdMin}m${appr}, steps: [${steps.join(', ')}] }`;
+      })
+      .join('\n');
+    const checks = x.checks.map((c, i) => `  - { name: c${i}, provider: sim, query: q${i}, max: 5, for: ${c.forMin}m, tier: ${c.tier}${c.action ? `, action: ${c.action}` : ''}, noData: ${c.noData}, noDataTimeout: 20m }`).join('\n');
+    return `defaults: { interval: ${x.intervalMin}m, maxJump: 100 }
+${checks ? `checks:\n${checks}\n` : ''}${x.windows ? 'windows: { blackout: [{ from: "22:00", to: "06:00" }] }\n' : ''}phases:
+${phases}
+rollback:
+  mode: ${x.gradual ? 'gradual' : 'immediate'}
+${x.gradual ? '  steps: [{ percent: 50, wait: 10m }, { percent: 10, wait: 5m }, { percent: 0 }]\n' : ''}  commands: [[./r]]
+  healthCheck: { command: [./h] }
+  escalate: { commands: [[./e]] }
+notify:
+  targets: { log: { type: log } }
+`;
+  };
+
+  it('the engine keeps its rules whatever happens', async () => {
+    await fc.assert(
+      fc.asyncProperty(arb, async (x) => {
+        const p = await mkPlan(yamlOf(x));
+        const script: Script = {};
+        x.checks.forEach((c, i) => {
+          const segs = [...c.series].sort((a, b) => a[0] - b[0]);
+          script[`c${i}`] = (e) => {
+            let kind = 'ok';
+            for (const [m, k] of segs) if (e >= m * M) kind = k;
+            return kind === 'ok' ? 1 : kind === 'bad' ? 9 : kind === 'null' ? null : { value: null, error: 'down' };
+          };
+        });
+        const controls = x.controls.map((c) => ({
+          at: c.atMin * M,
+          ctl:
+            c.kind === 'promote' || c.kind === 'promote-full'
+              ? ({ kind: 'promote', full: c.kind === 'promote-full' } as const)
+              : c.kind === 'resume' || c.kind === 'approve'
+                ? ({ kind: c.kind } as const)
+                : ({ kind: c.kind, reason: `random ${c.kind}` } as const),
+        }));
+        const order = p.phases.flatMap((ph, pi) => ph.steps.map((_, si) => `${pi}.${si}`));
+        let lastPromote = -Infinity;
+        let promoteFull = false;
+        let rollbackStarted = false;
+        const stepsDone: string[] = [];
+        const t = drive(p, {
+          obs: observer(p, script),
+          controls,
+          limitMs: 5 * D,
+          autoApprove: x.autoApprove,
+          outcome: (a) => (x.failEvery && a.id % x.failEvery === 0 ? { ok: false, detail: 'injected failure' } : undefined),
+          onDecision: (kind, before, d, now) => {
+            const types = d.events.map((e) => e.type);
+            if (types.includes('run.promoted')) {
+              lastPromote = now;
+              promoteFull ||= /full/.test(d.events.find((e) => e.type === 'run.promoted')!.msg);
+            }
+            if (types.includes('rollback.started')) rollbackStarted = true;
+            for (const e of d.events) {
+              if (e.type === 'step.intent') {
+                expect(rollbackStarted, 'no step after a rollback started').toBe(false);
+                expect(kind).toBe('tick');
+                expect(before!.status).toBe('running');
+                const key = `${e.data!.phase}.${e.data!.step}`;
+                // steps in plan order, none skipped (a failed step is retried)
+                expect(key).toBe(order[stepsDone.length]);
+                // every active check passes (or has no data with noData: pass)
+                const pi = e.data!.phase as number;
+                for (const c of [...p.phases[before!.phase]!.checks, ...p.phases[pi]!.checks]) {
+                  const r = d.state.checks[c.name]!;
+                  expect(r.verdict === 'pass' || (r.verdict === 'no-data' && c.noData === 'pass'), `${c.name} ${r.verdict} at ${key}`).toBe(true);
+                }
+                // the hold of the previous step is over, unless promoted
+                if (before!.holdUntil !== undefined && !promoteFull) expect(now >= before!.holdUntil || lastPromote >= before!.stepAppliedAt!).toBe(true);
+                // gates approved
+                const gate = p.phases[pi]!.steps[e.data!.step as number]!.approval ? `p${pi}s${e.data!.step}` : e.data!.step === 0 && p.phases[pi]!.approval ? `p${pi}` : undefined;
+                if (gate) expect(d.state.approved).toContain(gate);
+                // windows
+                if (p.windows) {
+                  const h = new Date(now).getUTCHours();
+                  expect(h >= 6 && h < 22, `step at ${new Date(now).toISOString()} in the blackout`).toBe(true);
+                }
+              }
+              if (e.type === 'step.applied') stepsDone.push(`${e.data!.phase}.${e.data!.step}`);
+            }
+          },
+        });
+        expect(['final', 'waiting-for-human', 'limit']).toContain(t.stop);
+        if (t.state.status === 'completed') expect(stepsDone).toEqual(order);
+        if (t.state.status === 'rolled-back') {
+          const failed = t.performed.some((q) => q.action.kind === 'apply-flags' && q.action.purpose === 'rollback' && !q.outcome.ok);
+          if (!failed) for (const f of p.rollback.flags) if (t.state.flags[f]) expect(t.state.flags[f], f).toEqual({ enabled: false, percentage: 0 });
+          if (t.state.rollback!.failures.length) {
+            expect(t.state.reason).toMatch(/rollback INCOMPLETE/);
+            expect(t.types()).toContain('rollback.escalated');
+          } else expect(t.state.reason).not.toMatch(/INCOMPLETE/);
+        }
+        if (t.state.status === 'aborted') expect(t.of('rollback.started').length).toBe(0);
+        // percentages a step wrote never exceed the plan's
+        for (const w of writes(t, 'step').flat()) {
+          const pct = w.endsWith('off') ? 0 : Number(w.split('=')[1]);
+          expect(pct).toBeLessThanOrEqual(100);
+        }
+      }),
+      { numRuns: Number(process.env.PROP_RUNS ?? 150), seed: Number(process.env.PROP_SEED ?? 20251125) },
+    );
+  }, 120_000);
 });

@@ -97,6 +97,8 @@ export interface DriveOptions {
   autoApprove?: boolean;
   /** Continue from this state instead of createRun. */
   state?: RunState;
+  /** Called after every decision with the state before and after it. */
+  onDecision?: (kind: 'create' | 'tick' | 'complete' | 'control', before: RunState | undefined, d: Decision, now: number) => void;
 }
 
 export interface Trace {
@@ -137,6 +139,7 @@ export function drive(plan: Plan, opts: DriveOptions = {}): Trace {
   const controls = (opts.controls ?? []).map((c) => ({ ...c, done: false }));
   let state: RunState;
   const record = (d: Decision, where: string) => {
+    opts.onDecision?.(where === 'createRun' ? 'create' : where === 'tick' ? 'tick' : where.startsWith('complete') ? 'complete' : 'control', state, d, now);
     for (const e of d.events) {
       expect(e.at, `${where}: event time`).toBe(now);
       if (events.length) expect(e.seq, `${where}: event seq increases`).toBeGreaterThan(events.at(-1)!.seq);
