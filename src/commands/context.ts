@@ -1,3 +1,4 @@
+import { isPostgresUrl, type Store } from '../state/index.js';
 /** What every command receives: where it runs, how to print, whether a human is there. */
 export interface Context {
   cwd: string;
@@ -10,7 +11,13 @@ export interface Context {
   stderr: (s: string) => void;
 }
 
-export async function openStore(c: Context) {
+/** The state store: PostgreSQL when ROLLOUT_STATE_URL is a postgres:// URL, else files in the state dir. */
+export async function openStore(c: Context): Promise<Store> {
+  const url = process.env.ROLLOUT_STATE_URL;
+  if (isPostgresUrl(url)) {
+    const { PgStore } = await import('../state/pg.js');
+    return new PgStore(url);
+  }
   const { FileStore } = await import('../state/store.js');
   const { resolve } = await import('node:path');
   return new FileStore(resolve(c.cwd, c.stateDir));

@@ -5,7 +5,7 @@ import type { Plan } from '../plan/model.js';
 import { Reporter } from '../output/reporter.js';
 import { summary } from '../output/run.js';
 import { activeRunOf, drive, exitCodeFor } from '../runner/session.js';
-import type { FileStore } from '../state/store.js';
+import { isPostgresUrl, type Store } from '../state/index.js';
 import { openStore, printJson, who, type Context } from './context.js';
 import { redactDeep } from '../util/redact.js';
 
@@ -48,7 +48,7 @@ export default async function start(c: Context, file: string, o: FollowOptions):
 }
 
 /** Drive a run in the foreground with live output; the exit code says how it ended. */
-export async function follow(c: Context, store: FileStore, plan: Plan, existing: RunState | undefined, o: FollowOptions, controls: Parameters<typeof drive>[0]['controls'] = []): Promise<number> {
+export async function follow(c: Context, store: Store, plan: Plan, existing: RunState | undefined, o: FollowOptions, controls: Parameters<typeof drive>[0]['controls'] = []): Promise<number> {
   const reporter = new Reporter({ json: c.json });
   await reporter.init();
   if (o.dryRun) reporter.line('dry run: no flag is written, no command runs');
@@ -109,7 +109,8 @@ export async function follow(c: Context, store: FileStore, plan: Plan, existing:
         ...(o.yes ? { autoApprove: `${who()} (--yes)` } : {}),
         onReady: (s, resumed) => {
           runId = s.id;
-          void import('../state/snapshot.js').then((m) => m.writePlanSnapshot(store.dir, s.id, snapshotSafe(plan))).catch(() => undefined);
+          // Files store only: PostgreSQL runs are read back without it (status loads the plan).
+          if (!isPostgresUrl(process.env.ROLLOUT_STATE_URL)) void import('../state/snapshot.js').then((m) => m.writePlanSnapshot(store.dir, s.id, snapshotSafe(plan))).catch(() => undefined);
           if (resumed) reporter.line(`run ${s.id}: ${s.status}${s.waitingFor ? ` (${s.waitingFor})` : ''}`);
           if (s.status === 'awaiting-approval') void approve(s);
           reporter.status(s);

@@ -47,7 +47,7 @@ export default async function status(c: Context, ref: string | undefined, o: { w
   for (;;) {
     const s = await store.load(id);
     const { readPlanSnapshot } = await import('../state/snapshot.js');
-    const plan = (await readPlanSnapshot(store.dir, s.id)) ?? (await planOf(s));
+    const plan = (store instanceof (await import('../state/store.js')).FileStore ? await readPlanSnapshot(store.dir, s.id) : undefined) ?? (await planOf(s));
     const driver = await store.driver(id);
     if (c.json) printJson(c, runJson(plan, s, { driver: driver ? { pid: driver.pid, host: driver.host } : null }));
     else {

@@ -7,14 +7,14 @@ import { createRun } from '../engine/engine.js';
 import { FINAL_STATUSES, type Control, type RunEvent, type RunState } from '../engine/types.js';
 import { ExitCode, LockError, UsageError } from '../errors.js';
 import type { Plan } from '../plan/model.js';
-import type { FileStore } from '../state/store.js';
+import type { Store } from '../state/index.js';
 import { realClock, type Clock } from './clock.js';
 import { Runner, type LoopOptions } from './runner.js';
 import { buildServices } from './services.js';
 
 export interface DriveOptions {
   plan: Plan;
-  store: FileStore;
+  store: Store;
   cwd: string;
   clock?: Clock;
   log: (msg: string) => void;
@@ -41,7 +41,7 @@ export function newRunId(plan: Plan, now: number): string {
  * still has side effects in flight (its process died after deciding the end, before sending
  * the last notices) counts as unfinished too: picking it up carries those out.
  */
-export async function activeRunOf(store: FileStore, plan: Plan): Promise<RunState | undefined> {
+export async function activeRunOf(store: Store, plan: Plan): Promise<RunState | undefined> {
   return (await store.list()).find((r) => r.plan.name === plan.name && (!FINAL_STATUSES.includes(r.status) || r.pending.length > 0));
 }
 
@@ -118,7 +118,7 @@ export function exitCodeFor(s: RunState): number {
  * run lock. Returns the state after the control, and whether a driver handled it.
  */
 export async function sendControl(
-  store: FileStore,
+  store: Store,
   plan: Plan | undefined,
   id: string,
   ctl: Control,

@@ -1,0 +1,47 @@
+/**
+ * PostgreSQL as the shared state store, end to end: a run started from one working directory
+ * (one "machine") is visible, steerable and finished from another, through ROLLOUT_STATE_URL.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createDatabaseAt } from '../services/postgres.js';
+import { cli, quickPlan, tempDir, write } from '../cli/helpers.js';
+
+let url: string;
+const dirs: Array<{ dir: string; cleanup: () => Promise<void> }> = [];
+beforeAll(async () => {
+  url = await createDatabaseAt(inject('pgUrl'), `rollout_cli_${randomBytes(4).toString('hex')}`);
+  dirs.push(await tempDir(), await tempDir());
+});
+afterAll(async () => {
+  for (const d of dirs) await d.cleanup();
+});
+
+describe('ROLLOUT_STATE_URL=postgres://…', () => {
+  it('a run started in one place is seen, promoted and rolled back from another', async () => {
+    const [a, b] = dirs.map((d) => d.dir) as [string, string];
+    const env = { ROLLOUT_STATE_URL: url };
+    const f = await write(a, 'plan.yaml', quickPlan({ name: 'shared', hold: '1h' }));
+    const adv = await cli(["advance", f], { cwd: a, env });
+    expect(adv.code).toBe(6);
+    // Another machine: a different directory, no files of the first.
+    const st = JSON.parse((await cli(['status', 'shared', '--json'], { cwd: b, env })).stdout);
+    expect(st).toMatchObject({ plan: 'shared', status: 'running', flags: { 'quick-flag': { percentage: 10 } } });
+    // A second run on the same flag is refused from anywhere.
+    const g = await write(b, 'other.yaml', quickPlan({ name: 'other', hold: '1h' }));
+    const locked = await cli(['start', g], { cwd: b, env });
+    expect(locked.code).toBe(5);
+    expect(locked.stderr).toMatch(/flag quick-flag is locked by run shared-/);
+    const log = JSON.parse((await cli(['log', 'shared', '--json'], { cwd: b, env })).stdout);
+    expect(log.events.some((e: { type: string }) => e.type === 'step.applied')).toBe(true);
+    // Steered from the second place; the first sees the outcome.
+    expect((await cli(['promote', 'shared'], { cwd: b, env })).code).toBe(0);
+    const rb = await cli(['rollback', 'shared', '--reason', 'seen from b'], { cwd: b, env });
+    expect(rb.code).toBe(3);
+    const after = JSON.parse((await cli(['status', 'shared', '--json'], { cwd: a, env })).stdout);
+    expect(after.status).toBe('rolled-back');
+    expect(after.reason).toMatch(/seen from b/);
+    // The state never mentions the database password.
+    expect(JSON.stringify(st)).not.toContain(new URL(url).password || '\u0000');
+  });
+});
