@@ -1082,3 +1082,29 @@ notify:
     );
   }, 120_000);
 });
+
+describe('persistence', () => {
+  it('a run reloaded from JSON between every decision decides exactly the same', async () => {
+    const p = await mkPlan(`defaults: { hold: 30m, interval: 1m }
+${NOTIFY}checks:
+  - { name: err, provider: sim, query: e, max: 5, for: 3m }
+  - { name: up, provider: sim, query: u, min: 0.9, tier: warning, action: notify }
+phases:
+  - { name: a, flags: [f], steps: [10, 50] }
+  - { name: b, flags: [g], approval: { timeout: 1h, onTimeout: pause }, steps: [100] }
+rollback:
+  mode: gradual
+  steps: [{ percent: 20, wait: 5m }, { percent: 0 }]
+  commands: [[./r]]
+`);
+    const opts = {
+      obs: observer(p, { up: (e: number) => (e >= 10 * M && e < 20 * M ? 0.5 : 1), err: after(3 * H + 10 * M, 9, 1) }),
+      controls: [{ at: 3 * H, ctl: { kind: 'approve' as const } }],
+    };
+    const a = drive(p, opts);
+    const b = drive(p, { ...opts, persist: true });
+    expect(a.state.status).toBe('rolled-back');
+    expect(b.events).toEqual(a.events);
+    expect(JSON.parse(JSON.stringify(b.state))).toEqual(JSON.parse(JSON.stringify(a.state)));
+  });
+});

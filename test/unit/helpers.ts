@@ -97,6 +97,8 @@ export interface DriveOptions {
   autoApprove?: boolean;
   /** Continue from this state instead of createRun. */
   state?: RunState;
+  /** Store the state as JSON between decisions (what the runner persists and reloads). */
+  persist?: boolean;
   /** Called after every decision with the state before and after it. */
   onDecision?: (kind: 'create' | 'tick' | 'complete' | 'control', before: RunState | undefined, d: Decision, now: number) => void;
 }
@@ -149,7 +151,9 @@ export function drive(plan: Plan, opts: DriveOptions = {}): Trace {
     if (before && (d.state.status !== before.status || d.state.nextActionId !== before.nextActionId))
       expect(d.events.length, `${where}: a decision without an event (${before.status} → ${d.state.status})`).toBeGreaterThan(0);
     events.push(...d.events);
-    state = d.state;
+    // The engine never mutates its input: freeze what it returned, so a later decision that
+    // writes into it throws.
+    state = opts.persist ? (JSON.parse(JSON.stringify(d.state)) as RunState) : deepFreeze(d.state);
   };
   state = undefined as unknown as RunState;
   if (opts.state) state = opts.state;
@@ -250,4 +254,12 @@ export function stepPercents(t: Trace, flag: string): number[] {
 /** Times (ms after start) of the successful step writes. */
 export function stepTimes(t: Trace): number[] {
   return t.performed.filter((p) => p.action.kind === 'apply-flags' && p.action.purpose === 'step' && p.outcome.ok).map((p) => p.at - t.start);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
 }
