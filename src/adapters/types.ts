@@ -39,6 +39,11 @@ export interface FlagBackend {
   apply(change: FlagChange): Promise<void>;
   /** Read the flag back as the backend sees it. */
   read(flag: string): Promise<FlagState>;
+  /**
+   * Optional: turn all these flags off in as few calls as the backend allows (a rollback of
+   * hundreds of flags). Idempotent. On failure the runner falls back to apply() per flag.
+   */
+  disableMany?(flags: string[]): Promise<void>;
   /** Optional: release connections. */
   close?(): Promise<void>;
 }

@@ -146,6 +146,17 @@ export class Runner {
   private async applyFlags(changes: FlagChange[], keepGoing: boolean): Promise<Outcome> {
     if (!this.svc.execute) return { ok: true, detail: `simulated: ${changes.map((c) => `${c.flag}=${c.enabled ? `${c.percentage ?? 100}%` : 'off'}`).join(', ')}` };
     const errors: string[] = [];
+    // Turning many flags off (a rollback): one bulk call where the backend has one; if it
+    // fails, every flag is written one by one below (writes are idempotent).
+    const backend = this.svc.backend;
+    if (keepGoing && backend.disableMany && changes.length > 1 && changes.every((c) => !c.enabled)) {
+      try {
+        await backend.disableMany(changes.map((c) => c.flag));
+        return { ok: true, detail: `${changes.length} flag(s) turned off in bulk on ${backend.name}` };
+      } catch (err) {
+        this.svc.onEvent({ seq: 0, at: this.svc.clock.now(), type: 'bulk.failed', msg: `bulk turn-off failed, writing flags one by one: ${redact(errorMessage(err))}` }, this.state);
+      }
+    }
     const limit = Math.max(1, this.svc.concurrency ?? 16);
     let next = 0;
     const worker = async () => {

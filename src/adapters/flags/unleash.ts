@@ -326,6 +326,18 @@ class UnleashBackend implements FlagBackend {
     await this.call({ method: 'POST', url: `${this.envUrl(flag)}/${on ? 'on' : 'off'}`, idempotent: true });
   }
 
+  /**
+   * Rollback of many flags: Unleash's bulk toggle (POST …/bulk_features/environments/<env>/off
+   * with {features: [...]}) turns hundreds off in a few calls instead of one per flag. Setting
+   * a state, so it may retry. Chunks of 200 keep each request small.
+   */
+  async disableMany(flags: string[]): Promise<void> {
+    const url = `${this.base}/api/admin/projects/${encodeURIComponent(this.o.project)}/bulk_features/environments/${encodeURIComponent(this.o.environment)}/off`;
+    for (let i = 0; i < flags.length; i += 200) {
+      await this.call({ method: 'POST', url, body: { features: flags.slice(i, i + 200) }, idempotent: true });
+    }
+  }
+
   async apply(change: FlagChange): Promise<void> {
     const pct = checkChange(change, this.name);
     const flag = change.flag;
