@@ -241,10 +241,7 @@ phases:
       name: 'malformed JSON',
       fault: 'malformed',
       why: /JSON/i,
-      // src/adapters/flags/http.ts apply() ignores the response body: a 200 whose JSON is cut
-      // off counts as a successful write, so the run advances (and "completes") while the
-      // server still has 10%. It should be an unknown outcome (BackendError → read back → pause).
-      knownBug: 'http backend treats a 2xx with malformed JSON as a successful write',
+      // A 200 whose JSON is cut off is an unknown outcome: BackendError → read back → pause.
     },
     { name: '401', fault: { status: 401, body: JSON.stringify({ error: 'invalid or missing API token' }) }, why: /HTTP 401: invalid or missing API token/ },
   ];

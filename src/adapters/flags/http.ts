@@ -298,7 +298,22 @@ class HttpFlagBackend implements FlagBackend {
     const used = new Set(templateNames(req.body));
     const ignored = (['users', 'segments', 'rings'] as const).filter((k) => change[k] !== undefined && !used.has(k));
     if (ignored.length) this.ctx.log(`${this.name}: ${change.flag}: ${ignored.join('/')} not sent (the request template has no {{${ignored[0]}}})`);
-    await this.send(req, varsFor(change, pct));
+    const res = await this.send(req, varsFor(change, pct));
+    // A 2xx whose body claims to be JSON but does not parse (cut off by a proxy, a crashed
+    // server): the write's outcome is unknown. Fail, so the runner reads the flag back and
+    // pauses instead of believing it.
+    const type = String(res.headers['content-type'] ?? '');
+    if (/json/i.test(type) && res.text.trim()) {
+      try {
+        JSON.parse(res.text);
+      } catch {
+        throw new BackendError(this.name, `${change.flag}: the write answered HTTP ${res.status} with malformed JSON (${redact(res.text.slice(0, 60))}…); its outcome is unknown`, {
+          status: res.status,
+          retryable: false,
+          hint: 'A proxy or the flag API cut the response short. rollout reads the flag back before going on.',
+        });
+      }
+    }
   }
 
   async read(flag: string): Promise<FlagState> {
