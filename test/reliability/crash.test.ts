@@ -15,7 +15,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { UnleashAdmin } from '../adapters/unleash-admin.js';
 import { crashPlan, crashRun, pool, type CrashRun } from './helpers.js';
 
-const CONCURRENCY = 6;
+const CONCURRENCY = 4;
 
 interface Variant {
   text: string;

@@ -87,10 +87,12 @@ export interface Outcome {
 }
 
 export async function outcome(dir: string): Promise<Outcome> {
-  const st = await cli(['status', '--json'], { cwd: dir });
+  // Generous timeouts: these run next to many other processes on a busy machine.
+  const st = await cli(['status', '--json'], { cwd: dir, timeoutMs: 90_000 });
   if (st.code !== 0) throw new Error(`status --json exited ${st.code}: ${st.stderr}`);
   const s = JSON.parse(st.stdout) as { run: string; status: string; flags: Outcome['flags']; pendingActions: string[] };
-  const lg = await cli(['log', '--json'], { cwd: dir });
+  const lg = await cli(['log', '--json'], { cwd: dir, timeoutMs: 90_000 });
+  if (lg.code !== 0) throw new Error(`log --json exited ${lg.code}: ${lg.stderr}`);
   const events = (JSON.parse(lg.stdout) as { events: Array<{ type: string; data?: { phase?: number; step?: number } }> }).events;
   const eventTypes: Record<string, number> = {};
   for (const e of events) eventTypes[e.type] = (eventTypes[e.type] ?? 0) + 1;
@@ -140,7 +142,7 @@ export async function crashRun(planText: string, n: number, o: { env?: Record<st
   const { dir, cleanup } = await tempDir();
   try {
     const plan = await write(dir, 'plan.yaml', planText);
-    const first = await spawn(['start', plan], { cwd: dir, env: { ...o.env, ...(n ? { ROLLOUT_CRASH_AT: String(n) } : {}) }, timeoutMs: 60_000 });
+    const first = await spawn(['start', plan], { cwd: dir, env: { ...o.env, ...(n ? { ROLLOUT_CRASH_AT: String(n) } : {}) }, timeoutMs: 120_000 });
     const crashed = first.signal === 'SIGKILL';
     if (!crashed && first.exitCode !== 0 && first.exitCode !== 3) throw new Error(`start (crash at ${n}) exited ${first.exitCode} ${first.signal ?? ''}: ${String(first.stderr)}`);
     let finalCode = first.exitCode ?? -1;
@@ -149,7 +151,7 @@ export async function crashRun(planText: string, n: number, o: { env?: Record<st
       const s = await rawState(dir);
       if (FINAL.includes(s.status) && !s.pending.length) break;
       const args = o.via === 'start' || FINAL.includes(s.status) ? ['start', plan] : ['resume'];
-      const r = await cli(args, { cwd: dir, env: o.env, timeoutMs: 60_000 });
+      const r = await cli(args, { cwd: dir, env: o.env, timeoutMs: 120_000 });
       recovery.push({ args: args.map((a) => (a === plan ? 'plan.yaml' : a)), code: r.code });
       finalCode = r.code;
       if (r.code !== 0 && r.code !== 3) throw new Error(`${args[0]} after a crash at ${n} exited ${r.code}: ${r.stderr}`);
