@@ -135,10 +135,11 @@ const FINAL = ['completed', 'rolled-back', 'aborted'];
  * Run `plan.yaml` in a fresh temp dir with ROLLOUT_CRASH_AT=n (0: no crash), then recover
  * without the variable until the run is final with nothing pending: `rollout resume`, or —
  * with `via: 'start'`, or when the run already reached a final status with side effects still
- * pending (resume refuses a finished run) — `rollout start plan.yaml` again. Bounded: 4
- * recovery attempts.
+ * pending (resume refuses a finished run) — `rollout start plan.yaml` again. With
+ * `recoveryCrashAt`, the i-th recovery crashes too (ROLLOUT_CRASH_AT=recoveryCrashAt[i]).
+ * Bounded: recoveryCrashAt.length + 4 recovery attempts.
  */
-export async function crashRun(planText: string, n: number, o: { env?: Record<string, string>; via?: 'resume' | 'start'; keep?: boolean } = {}): Promise<CrashRun> {
+export async function crashRun(planText: string, n: number, o: { env?: Record<string, string>; via?: 'resume' | 'start'; keep?: boolean; recoveryCrashAt?: number[] } = {}): Promise<CrashRun> {
   const { dir, cleanup } = await tempDir();
   try {
     const plan = await write(dir, 'plan.yaml', planText);
@@ -147,14 +148,18 @@ export async function crashRun(planText: string, n: number, o: { env?: Record<st
     if (!crashed && first.exitCode !== 0 && first.exitCode !== 3) throw new Error(`start (crash at ${n}) exited ${first.exitCode} ${first.signal ?? ''}: ${String(first.stderr)}`);
     let finalCode = first.exitCode ?? -1;
     const recovery: CrashRun['recovery'] = [];
-    for (let i = 0; i < 4; i++) {
+    const again = o.recoveryCrashAt ?? [];
+    for (let i = 0; i < again.length + 4; i++) {
       const s = await rawState(dir);
       if (FINAL.includes(s.status) && !s.pending.length) break;
       const args = o.via === 'start' || FINAL.includes(s.status) ? ['start', plan] : ['resume'];
-      const r = await cli(args, { cwd: dir, env: o.env, timeoutMs: 120_000 });
-      recovery.push({ args: args.map((a) => (a === plan ? 'plan.yaml' : a)), code: r.code });
-      finalCode = r.code;
-      if (r.code !== 0 && r.code !== 3) throw new Error(`${args[0]} after a crash at ${n} exited ${r.code}: ${r.stderr}`);
+      const crashAt = again[i];
+      const r = await spawn(args, { cwd: dir, env: { ...o.env, ...(crashAt ? { ROLLOUT_CRASH_AT: String(crashAt) } : {}) }, timeoutMs: 120_000 });
+      const code = r.signal === 'SIGKILL' ? -9 : (r.exitCode ?? -1);
+      recovery.push({ args: args.map((a) => (a === plan ? 'plan.yaml' : a)), code });
+      if (code === -9) continue;
+      finalCode = code;
+      if (code !== 0 && code !== 3) throw new Error(`${args[0]} after a crash at ${n} exited ${code}: ${String(r.stderr)}`);
     }
     return { n, crashed, recovery, finalCode, outcome: await outcome(dir), dir };
   } finally {
