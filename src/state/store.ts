@@ -379,6 +379,8 @@ export class FileStore {
 
   async renewRun(runId: string, leaseUntil: number): Promise<void> {
     const h = await this.readLock('run', runId);
+    // The runner asks before every sleep: write only when the lease would gain a minute.
+    if (h && h.leaseUntil >= leaseUntil - 60_000) return;
     // Replaced atomically (rename): a reader sees the old lock or the new one, never an empty
     // file it would take for a stale lock.
     if (h && h.pid === process.pid && h.host === hostname()) await writeFileAtomic(this.lockFile('run', runId), JSON.stringify({ ...h, leaseUntil }), { mode: 0o600, fsync: false });
