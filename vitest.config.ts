@@ -9,6 +9,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Most tests wait on child processes and servers, not the CPU: run 3 files at a time even
+    // on a 2-core machine (the default, cores − 1, runs them one by one).
+    maxWorkers: 3,
     reporters: ['default'],
     projects: [
       {
