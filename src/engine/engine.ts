@@ -7,6 +7,9 @@ import type { FlagChange } from '../adapters/types.js';
 import { describeThreshold, judge, type CheckRecord } from '../analysis/judge.js';
 import type { Check, Plan } from '../plan/model.js';
 import { isOpenCached as isOpen, nextOpen } from './windows.js';
+import { nextStep, stepLabel } from './steps.js';
+
+export { nextStep, stepLabel };
 import {
   FINAL_STATUSES,
   STATE_SCHEMA_VERSION,
@@ -93,14 +96,6 @@ export function createRun(plan: Plan, id: string, now: number): Decision {
 
 // ——— queries the runner uses ———
 
-export function nextStep(plan: Plan, s: Pick<RunState, 'phase' | 'step'>): { phase: number; step: number } | null {
-  const p = plan.phases[s.phase];
-  if (!p) return null;
-  if (s.step + 1 < p.steps.length) return { phase: s.phase, step: s.step + 1 };
-  if (s.phase + 1 < plan.phases.length) return { phase: s.phase + 1, step: 0 };
-  return null;
-}
-
 /** Checks to sample now: the current phase's and, at a phase boundary, the next phase's. */
 export function activeChecks(plan: Plan, s: RunState): Check[] {
   if (!['running', 'paused', 'awaiting-approval'].includes(s.status)) return [];
@@ -164,15 +159,6 @@ export function stepChanges(plan: Plan, phaseIdx: number, stepIdx: number): Flag
     changes.push({ flag, enabled: pct > 0, percentage: pct });
   }
   return changes;
-}
-
-/** "25%", "rings internal 100% · beta 50%", "set" — for messages and tables. */
-export function stepLabel(plan: Plan, phaseIdx: number, stepIdx: number): string {
-  const st = plan.phases[phaseIdx]?.steps[stepIdx];
-  if (!st) return '-';
-  if (st.percent !== undefined) return `${st.percent}%`;
-  if (st.rings) return Object.entries(st.rings).map(([r, v]) => `${r} ${v}%`).join(' · ');
-  return Object.entries(st.set).map(([f, v]) => `${f}=${v}`).join(' ');
 }
 
 // ——— decisions ———

@@ -1,6 +1,6 @@
 /** How a run is shown: the end-of-run summary, the `status` view, and their JSON forms. */
 import { describeThreshold } from '../analysis/judge.js';
-import { nextStep, stepLabel } from '../engine/engine.js';
+import { nextStep, stepLabel } from '../engine/steps.js';
 import { FINAL_STATUSES, type RunState } from '../engine/types.js';
 import type { Plan } from '../plan/model.js';
 import { formatDuration } from '../util/duration.js';

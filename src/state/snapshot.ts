@@ -6,7 +6,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import type { Plan } from '../plan/model.js';
 
 const file = (storeDir: string, id: string) => join(storeDir, 'runs', id.replace(/[^A-Za-z0-9._-]/g, '_'), 'plan.json');
@@ -20,6 +19,7 @@ export async function writePlanSnapshot(storeDir: string, id: string, plan: Plan
     notify: { ...plan.notify, targets: Object.fromEntries(Object.entries(plan.notify.targets).map(([k, v]) => [k, strip(v)])) },
     rollback: { ...plan.rollback, commands: plan.rollback.commands.map((c) => ({ ...c, env: undefined })) },
   };
+  const { default: writeFileAtomic } = await import('write-file-atomic');
   await writeFileAtomic(file(storeDir, id), JSON.stringify(snap) + '\n', { mode: 0o600 });
 }
 

@@ -9,7 +9,6 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import writeFileAtomic from 'write-file-atomic';
 import { LockError, StateError, UsageError } from '../errors.js';
 import { FINAL_STATUSES, STATE_SCHEMA_VERSION, type Control, type RunEvent, type RunState } from '../engine/types.js';
 import { redactDeep } from '../util/redact.js';
@@ -46,7 +45,7 @@ export class FileStore {
         await fh.close();
       }
     }
-    await writeFileAtomic(join(dir, 'state.json'), JSON.stringify(redactDeep(state), null, 2) + '\n', { mode: 0o600, fsync: true });
+    await (await import('write-file-atomic')).default(join(dir, 'state.json'), JSON.stringify(redactDeep(state), null, 2) + '\n', { mode: 0o600, fsync: true });
   }
 
   async load(id: string): Promise<RunState> {
@@ -154,7 +153,7 @@ export class FileStore {
    */
   async writeIncident(id: string, incident: unknown, key?: string): Promise<string> {
     const file = join(this.runDir(id), `incident-${key ? safeName(key) : Date.now()}.json`);
-    await writeFileAtomic(file, JSON.stringify(redactDeep(incident), null, 2) + '\n', { mode: 0o600 });
+    await (await import('write-file-atomic')).default(file, JSON.stringify(redactDeep(incident), null, 2) + '\n', { mode: 0o600 });
     return file;
   }
 
@@ -178,7 +177,7 @@ export class FileStore {
     const dir = join(this.runDir(id), 'inbox');
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const name = `${Date.now().toString().padStart(15, '0')}-${process.pid}-${Math.random().toString(36).slice(2, 8)}.json`;
-    await writeFileAtomic(join(dir, name), JSON.stringify(redactDeep(ctl)), { mode: 0o600 });
+    await (await import('write-file-atomic')).default(join(dir, name), JSON.stringify(redactDeep(ctl)), { mode: 0o600 });
   }
 
   async take(id: string): Promise<Control[]> {
@@ -383,7 +382,7 @@ export class FileStore {
     if (h && h.leaseUntil >= leaseUntil - 60_000) return;
     // Replaced atomically (rename): a reader sees the old lock or the new one, never an empty
     // file it would take for a stale lock.
-    if (h && h.pid === process.pid && h.host === hostname()) await writeFileAtomic(this.lockFile('run', runId), JSON.stringify({ ...h, leaseUntil }), { mode: 0o600, fsync: false });
+    if (h && h.pid === process.pid && h.host === hostname()) await (await import('write-file-atomic')).default(this.lockFile('run', runId), JSON.stringify({ ...h, leaseUntil }), { mode: 0o600, fsync: false });
   }
 
   /** Is some live process driving this run right now? */
