@@ -61,9 +61,11 @@ export const handlers: Record<string, (c: Context, ref: string | undefined, o: O
     const store = await openStore(c);
     const id = await store.resolve(ref);
     const s = await store.load(id);
-    if (FINAL_STATUSES.includes(s.status)) throw new UsageError(`run ${id} already ${s.status}; there is nothing to resume`, { hint: 'Start a new run with `rollout start <plan>`.' });
+    if (FINAL_STATUSES.includes(s.status) && !s.pending.length) throw new UsageError(`run ${id} already ${s.status}; there is nothing to resume`, { hint: 'Start a new run with `rollout start <plan>`.' });
     const driver = await store.driver(id);
     // A crashed run (still "running" but no process) is picked up as it is; a paused one is resumed.
+    // A crashed run (still "running" but no process), or a finished one whose last actions
+    // (a notice, the incident record) never ran, is picked up as it is; a paused one is resumed.
     if (!driver && s.status !== 'paused') {
       const plan = await planOf(s);
       if (!plan) throw new UsageError(`the plan of run ${id} (${s.plan.file}) no longer loads`, { hint: `Run \`rollout validate ${s.plan.file}\`.` });
