@@ -41,6 +41,7 @@ import { BackendError, UsageError, errorMessage } from '../../errors.js';
 import { runCommand } from '../../util/exec.js';
 import { redact } from '../../util/redact.js';
 import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
+import { checkChange as checkShared, serialised } from './shared.js';
 
 export const PLACEHOLDERS = ['flag', 'enabled', 'percentage', 'users'] as const;
 const WORD = /\{([A-Za-z_]+)\}/g;
@@ -122,20 +123,6 @@ export function parseReadOutput(stdout: string): { exists: false } | { exists: t
   throw new Error(`printed ${JSON.stringify((lines.at(-1) ?? text).slice(0, 120))}; expected JSON {"enabled", "percentage"} or a number`);
 }
 
-const queues = new Map<string, Promise<unknown>>();
-function serialised<T>(file: string, fn: () => Promise<T>): Promise<T> {
-  const prev = queues.get(file) ?? Promise.resolve();
-  const next = prev.then(fn, fn);
-  const settled = next.then(
-    () => undefined,
-    () => undefined,
-  );
-  queues.set(file, settled);
-  void settled.then(() => {
-    if (queues.get(file) === settled) queues.delete(file);
-  });
-  return next;
-}
 
 class CommandFlagBackend implements FlagBackend {
   readonly name: string;
@@ -244,11 +231,7 @@ function checkFlag(flag: string, backend: string): void {
 /** Validate a change; returns the target percentage (0..100) of an enabled flag. */
 function checkChange(change: FlagChange, backend: string): number {
   checkFlag(change.flag, backend);
-  const p = change.percentage;
-  if (p !== undefined && (typeof p !== 'number' || !Number.isFinite(p) || p < 0 || p > 100)) {
-    throw new UsageError(`${backend}: ${change.flag}: percentage must be a number from 0 to 100, got ${String(p)}`);
-  }
-  return p ?? 100;
+  return checkShared(change, backend);
 }
 
 export const create: FlagBackendFactory = (raw, ctx: AdapterContext) => new CommandFlagBackend(options.parse(raw), ctx);

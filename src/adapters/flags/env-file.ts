@@ -50,6 +50,7 @@ import { BackendError, UsageError, errorMessage } from '../../errors.js';
 import { runCommand } from '../../util/exec.js';
 import { redact } from '../../util/redact.js';
 import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
+import { checkChange, serialised } from './shared.js';
 
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const varName = z.string().regex(VAR_NAME, 'must be a variable name (letters, digits, _)');
@@ -149,20 +150,6 @@ export function flagToVarStem(flag: string): string {
 }
 
 const pending = new Map<string, boolean>(); // file → a reload failed and must run again
-const queues = new Map<string, Promise<unknown>>();
-function serialised<T>(file: string, fn: () => Promise<T>): Promise<T> {
-  const prev = queues.get(file) ?? Promise.resolve();
-  const next = prev.then(fn, fn);
-  const settled = next.then(
-    () => undefined,
-    () => undefined,
-  );
-  queues.set(file, settled);
-  void settled.then(() => {
-    if (queues.get(file) === settled) queues.delete(file);
-  });
-  return next;
-}
 
 const TRUE = /^(true|1|yes|on|enabled)$/i;
 const FALSE = /^(false|0|no|off|disabled|)$/i;
@@ -368,14 +355,5 @@ class EnvFileBackend implements FlagBackend {
   }
 }
 
-/** Validate a change; returns the target percentage (0..100) of an enabled flag. */
-function checkChange(change: FlagChange, backend: string): number {
-  if (typeof change.flag !== 'string' || change.flag.trim() === '') throw new UsageError(`${backend}: flag name is empty`);
-  const p = change.percentage;
-  if (p !== undefined && (typeof p !== 'number' || !Number.isFinite(p) || p < 0 || p > 100)) {
-    throw new UsageError(`${backend}: ${change.flag}: percentage must be a number from 0 to 100, got ${String(p)}`);
-  }
-  return p ?? 100;
-}
 
 export const create: FlagBackendFactory = (raw, ctx: AdapterContext) => new EnvFileBackend(options.parse(raw), ctx);

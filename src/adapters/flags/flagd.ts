@@ -44,8 +44,9 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
-import { BackendError, UsageError, errorMessage } from '../../errors.js';
+import { BackendError, errorMessage } from '../../errors.js';
 import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
+import { checkChange, serialised } from './shared.js';
 
 export const options = z.strictObject({
   /** The flag-definition JSON file (relative to the plan's directory). */
@@ -70,21 +71,6 @@ interface FlagdFile extends JsonObject {
   flags: { [k: string]: Json };
 }
 
-/** Per-file queue: read-modify-write cycles in this process never interleave. */
-const queues = new Map<string, Promise<unknown>>();
-function serialised<T>(file: string, fn: () => Promise<T>): Promise<T> {
-  const prev = queues.get(file) ?? Promise.resolve();
-  const next = prev.then(fn, fn);
-  const settled = next.then(
-    () => undefined,
-    () => undefined,
-  );
-  queues.set(file, settled);
-  void settled.then(() => {
-    if (queues.get(file) === settled) queues.delete(file);
-  });
-  return next;
-}
 
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -273,14 +259,5 @@ class FlagdBackend implements FlagBackend {
   }
 }
 
-/** Validate a change; returns the target percentage (0..100) of an enabled flag. */
-function checkChange(change: FlagChange, backend: string): number {
-  if (typeof change.flag !== 'string' || change.flag.trim() === '') throw new UsageError(`${backend}: flag name is empty`);
-  const p = change.percentage;
-  if (p !== undefined && (typeof p !== 'number' || !Number.isFinite(p) || p < 0 || p > 100)) {
-    throw new UsageError(`${backend}: ${change.flag}: percentage must be a number from 0 to 100, got ${String(p)}`);
-  }
-  return p ?? 100;
-}
 
 export const create: FlagBackendFactory = (raw, ctx) => new FlagdBackend(options.parse(raw), ctx);

@@ -56,6 +56,7 @@ import { BackendError, UsageError } from '../../errors.js';
 import { http } from '../../util/http.js';
 import { looksSecret, redact, registerSecret, safeUrl } from '../../util/redact.js';
 import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
+import { checkChange } from './shared.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 type Method = (typeof METHODS)[number];
@@ -377,14 +378,5 @@ function toNumber(v: unknown): number | undefined {
   return undefined;
 }
 
-/** Validate a change; returns the target percentage (0..100) of an enabled flag. */
-function checkChange(change: FlagChange, backend: string): number {
-  if (typeof change.flag !== 'string' || change.flag.trim() === '') throw new UsageError(`${backend}: flag name is empty`);
-  const p = change.percentage;
-  if (p !== undefined && (typeof p !== 'number' || !Number.isFinite(p) || p < 0 || p > 100)) {
-    throw new UsageError(`${backend}: ${change.flag}: percentage must be a number from 0 to 100, got ${String(p)}`);
-  }
-  return p ?? 100;
-}
 
 export const create: FlagBackendFactory = (raw, ctx: AdapterContext) => new HttpFlagBackend(options.parse(raw), ctx);

@@ -23,10 +23,11 @@
  * The flag must already exist in LaunchDarkly as a boolean flag: rollout does not create flags.
  */
 import { z } from 'zod';
-import { BackendError, UsageError } from '../../errors.js';
+import { BackendError } from '../../errors.js';
 import { http, type HttpResponse } from '../../util/http.js';
 import { registerSecret, safeUrl } from '../../util/redact.js';
 import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
+import { checkChange } from './shared.js';
 
 export const options = z.strictObject({
   baseUrl: z.url().default('https://app.launchdarkly.com'),
@@ -253,14 +254,5 @@ class LaunchDarklyBackend implements FlagBackend {
   }
 }
 
-/** Validate a change; returns the target percentage (0..100) of an enabled flag. */
-function checkChange(change: FlagChange, backend: string): number {
-  if (typeof change.flag !== 'string' || change.flag.trim() === '') throw new UsageError(`${backend}: flag name is empty`);
-  const p = change.percentage;
-  if (p !== undefined && (typeof p !== 'number' || !Number.isFinite(p) || p < 0 || p > 100)) {
-    throw new UsageError(`${backend}: ${change.flag}: percentage must be a number from 0 to 100, got ${String(p)}`);
-  }
-  return p ?? 100;
-}
 
 export const create: FlagBackendFactory = (raw, ctx) => new LaunchDarklyBackend(options.parse(raw), ctx);

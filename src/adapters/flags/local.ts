@@ -9,6 +9,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
 import { BackendError } from '../../errors.js';
 import { inRollout } from '../../util/bucket.js';
+import { serialised } from './shared.js';
 import type { FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
 
 export const options = z
@@ -73,9 +74,6 @@ export function evaluate(flag: string, f: StoredFlag | undefined, key: string, c
   return { enabled: on, reason: `${ctx.ring && f.rings && ctx.ring in f.rings ? `ring ${ctx.ring} at` : 'gradual rollout'} ${pct}%: ${on ? 'in' : 'not in'} bucket` };
 }
 
-// One writer at a time within this process: read-modify-write of the whole file.
-let queue: Promise<unknown> = Promise.resolve();
-
 export const create: FlagBackendFactory = (opts, ctx) => {
   const o = options.parse(opts);
   const path = resolve(ctx.cwd, o.path ?? resolve(process.env.ROLLOUT_STATE_DIR ?? '.rollout', 'flags.json'));
@@ -85,7 +83,8 @@ export const create: FlagBackendFactory = (opts, ctx) => {
     async apply(change: FlagChange) {
       const pct = change.enabled ? (change.percentage ?? 100) : 0;
       if (!(pct >= 0 && pct <= 100)) throw new BackendError(name, `percentage ${pct} for ${change.flag} is outside 0..100`);
-      const job = queue.then(() =>
+      // One writer per file in this process (serialised), and across processes (the file lock).
+      await serialised(path, () =>
         withFileLock(path, async () => {
           const store = await readStore(path, name);
           const prev = store[change.flag];
@@ -104,8 +103,6 @@ export const create: FlagBackendFactory = (opts, ctx) => {
           await writeFileAtomic(path, JSON.stringify(store, null, 2) + '\n', { mode: 0o600 });
         }),
       );
-      queue = job.catch(() => undefined);
-      await job;
     },
     async read(flag: string): Promise<FlagState> {
       const f = (await readStore(path, name))[flag];

@@ -41,6 +41,7 @@ import { BackendError, UsageError } from '../../errors.js';
 import { http, type HttpRequest, type HttpResponse } from '../../util/http.js';
 import { redact, registerSecret, safeUrl } from '../../util/redact.js';
 import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
+import { checkChange as checkShared } from './shared.js';
 
 export const options = z.strictObject({
   /** Unleash base URL, e.g. https://unleash.example.com (a trailing /api is fine too). */
@@ -471,11 +472,7 @@ class UnleashBackend implements FlagBackend {
 
 /** Validate a change before anything is written; returns the target percentage (0..100). */
 function checkChange(change: FlagChange, backend: string): number {
-  if (typeof change.flag !== 'string' || change.flag.trim() === '') throw new UsageError(`${backend}: flag name is empty`);
-  const p = change.percentage;
-  if (p !== undefined && (typeof p !== 'number' || !Number.isFinite(p) || p < 0 || p > 100)) {
-    throw new UsageError(`${backend}: ${change.flag}: percentage must be a number from 0 to 100, got ${String(p)}`);
-  }
+  const p = checkShared(change, backend);
   if (change.users !== undefined && (!Array.isArray(change.users) || change.users.some((u) => typeof u !== 'string' || u === ''))) {
     throw new UsageError(`${backend}: ${change.flag}: users must be a list of non-empty user ids`);
   }
@@ -485,7 +482,7 @@ function checkChange(change: FlagChange, backend: string): number {
   if (change.stickiness !== undefined && (typeof change.stickiness !== 'string' || change.stickiness === '')) {
     throw new UsageError(`${backend}: ${change.flag}: stickiness must be a non-empty string`);
   }
-  return p ?? 100;
+  return p;
 }
 
 export const create: FlagBackendFactory = (raw, ctx) => new UnleashBackend(options.parse(raw), ctx);
