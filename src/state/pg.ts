@@ -17,8 +17,8 @@ import pg from 'pg';
 import { LockError, RolloutError, StateError, UsageError } from '../errors.js';
 import { FINAL_STATUSES, STATE_SCHEMA_VERSION, type Control, type RunEvent, type RunState } from '../engine/types.js';
 import { redact, redactDeep, safeUrl } from '../util/redact.js';
-import { suggest } from '../util/suggest.js';
 import { pidAlive, type LockInfo } from './store.js';
+import { pickRun } from './resolve.js';
 
 /** Version of the table layout (not of the run record: that is STATE_SCHEMA_VERSION). */
 export const PG_STORE_SCHEMA_VERSION = 1;
@@ -363,23 +363,9 @@ export class PgStore {
    */
   async resolve(ref?: string): Promise<string> {
     const { runs, broken } = await this.scan();
-    const named = ref === undefined ? undefined : broken.find((b) => b.id === ref);
-    if (named) throw named.error;
-    if (!runs.length && broken.length && (ref === undefined || broken.length === 1)) throw broken[0]!.error;
-    if (!runs.length) throw new UsageError('no runs yet', { hint: 'Start one with `rollout start <plan.yaml>`.' });
-    if (!ref) {
-      const active = runs.filter((r) => !FINAL_STATUSES.includes(r.status));
-      if (active.length > 1)
-        throw new UsageError(`${active.length} runs are active: ${active.map((r) => r.id).join(', ')}`, { hint: 'Name one: `rollout status <run-id or plan name>`.' });
-      return (active[0] ?? runs[0]!).id;
-    }
-    const byId = runs.find((r) => r.id === ref);
-    if (byId) return byId.id;
-    const byPlan = runs.find((r) => r.plan.name === ref);
-    if (byPlan) return byPlan.id;
-    const hint = suggest(ref, [...runs.map((r) => r.id), ...runs.map((r) => r.plan.name)]);
-    throw new UsageError(`no run or plan named "${ref}"`, { hint: hint ? `Did you mean "${hint}"? \`rollout status\` lists runs.` : '`rollout status` lists runs.' });
+    return pickRun(ref, runs, broken);
   }
+
 
   /**
    * Write an incident record. `key` names it (the runner passes the decision time and action

@@ -12,7 +12,7 @@ import { link, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:
 import { LockError, StateError, UsageError } from '../errors.js';
 import { FINAL_STATUSES, STATE_SCHEMA_VERSION, type Control, type RunEvent, type RunState } from '../engine/types.js';
 import { redactDeep } from '../util/redact.js';
-import { suggest } from '../util/suggest.js';
+import { pickRun } from './resolve.js';
 
 export interface LockInfo {
   owner: string; // run id
@@ -128,23 +128,9 @@ export class FileStore {
    */
   async resolve(ref?: string): Promise<string> {
     const { runs, broken } = await this.scan();
-    const named = ref === undefined ? undefined : broken.find((b) => b.id === ref || b.id === safeName(ref));
-    if (named) throw named.error;
-    if (!runs.length && broken.length && (ref === undefined || broken.length === 1)) throw broken[0]!.error;
-    if (!runs.length) throw new UsageError('no runs yet', { hint: 'Start one with `rollout start <plan.yaml>`.' });
-    if (!ref) {
-      const active = runs.filter((r) => !FINAL_STATUSES.includes(r.status));
-      if (active.length > 1)
-        throw new UsageError(`${active.length} runs are active: ${active.map((r) => r.id).join(', ')}`, { hint: 'Name one: `rollout status <run-id or plan name>`.' });
-      return (active[0] ?? runs[0]!).id;
-    }
-    const byId = runs.find((r) => r.id === ref);
-    if (byId) return byId.id;
-    const byPlan = runs.find((r) => r.plan.name === ref);
-    if (byPlan) return byPlan.id;
-    const hint = suggest(ref, [...runs.map((r) => r.id), ...runs.map((r) => r.plan.name)]);
-    throw new UsageError(`no run or plan named "${ref}"`, { hint: hint ? `Did you mean "${hint}"? \`rollout status\` lists runs.` : '`rollout status` lists runs.' });
+    return pickRun(ref, runs, broken, (stored, r) => stored === r || stored === safeName(r));
   }
+
 
   /**
    * Write an incident record. `key` names the file (the runner passes the decision time and
