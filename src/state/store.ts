@@ -8,11 +8,12 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { LockError, StateError, UsageError } from '../errors.js';
 import { FINAL_STATUSES, STATE_SCHEMA_VERSION, type Control, type RunEvent, type RunState } from '../engine/types.js';
 import { redactDeep } from '../util/redact.js';
 import { pickRun } from './resolve.js';
+import { withDirLock } from '../util/dirlock.js';
 
 export interface LockInfo {
   owner: string; // run id
@@ -246,31 +247,10 @@ export class FileStore {
     await this.withMutex(() => this.lockFlagsUnsafe(runId, flags, opts));
   }
 
-  /** A short-lived store-wide mutex (mkdir is atomic). A holder dead for 10 s is broken. */
-  private async withMutex<T>(f: () => Promise<T>): Promise<T> {
+  /** A short-lived store-wide mutex. A holder dead for 10 s is broken. */
+  private withMutex<T>(f: () => Promise<T>): Promise<T> {
     const dir = join(this.dir, 'locks', '.mutex');
-    const deadline = Date.now() + 30_000;
-    for (let i = 0; ; i++) {
-      try {
-        await mkdir(dir, { mode: 0o700 });
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        try {
-          const st = await stat(dir);
-          if (Date.now() - st.mtimeMs > 10_000) await rm(dir, { recursive: true, force: true });
-        } catch {
-          /* gone meanwhile */
-        }
-        if (Date.now() > deadline) throw new LockError(`the lock table in ${this.dir}/locks is busy`, `If no other rollout is running, remove ${dir}.`);
-        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 + Math.min(i, 20) * 2));
-      }
-    }
-    try {
-      return await f();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    return withDirLock(dir, { staleMs: 10_000, waitMs: 30_000, busy: () => new LockError(`the lock table in ${this.dir}/locks is busy`, `If no other rollout is running, remove ${dir}.`) }, f);
   }
 
   private async lockFlagsUnsafe(runId: string, flags: string[], opts: { takeover?: boolean; now: number }): Promise<void> {

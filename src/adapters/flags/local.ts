@@ -3,12 +3,13 @@
  * .rollout/flags.json), evaluated with the same sticky bucketing Unleash uses, so
  * `rollout evaluate` answers exactly as an Unleash gradual rollout would.
  */
-import { readFile, mkdir, rm, stat } from 'node:fs/promises';
+import { readFile, mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
 import { BackendError } from '../../errors.js';
 import { inRollout } from '../../util/bucket.js';
+import { withDirLock } from '../../util/dirlock.js';
 import { serialised } from './shared.js';
 import type { FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
 
@@ -44,24 +45,11 @@ export async function readStore(path: string, name = 'local'): Promise<Record<st
 async function withFileLock<T>(path: string, f: () => Promise<T>): Promise<T> {
   const lock = `${path}.lock`;
   await mkdir(dirname(path), { recursive: true });
-  const deadline = Date.now() + 15_000;
-  for (let i = 0; ; i++) {
-    try {
-      await mkdir(lock);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const st = await stat(lock).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > 10_000) await rm(lock, { recursive: true, force: true });
-      if (Date.now() > deadline) throw new BackendError('local', `flag store ${path} is locked by another process`, { retryable: true, hint: `If no rollout is running, remove ${lock}.` });
-      await new Promise((r) => setTimeout(r, 5 + Math.random() * 15 + Math.min(i, 20)));
-    }
-  }
-  try {
-    return await f();
-  } finally {
-    await rm(lock, { recursive: true, force: true });
-  }
+  return withDirLock(
+    lock,
+    { staleMs: 10_000, waitMs: 15_000, busy: () => new BackendError('local', `flag store ${path} is locked by another process`, { retryable: true, hint: `If no rollout is running, remove ${lock}.` }) },
+    f,
+  );
 }
 
 export function evaluate(flag: string, f: StoredFlag | undefined, key: string, ctx: { ring?: string; segment?: string } = {}): { enabled: boolean; reason: string } {
