@@ -38,8 +38,8 @@ async function steer(c: Context, ref: string | undefined, make: (o: Opts) => Con
     // pause/approve/promote… succeeded if we got here; resume and rollback report where the run ended.
     return then === 'follow' || ctl.kind === 'abort' ? code : 0;
   }
-  const { state, viaDriver } = await sendControl(store, plan, id, ctl, { waitMs: ctl.kind === 'rollback' ? 60_000 : 15_000 });
-  report(c, state, viaDriver ? `sent to pid ${driver.pid}, which drives the run` : undefined);
+  const state = await sendControl(store, id, ctl, { waitMs: ctl.kind === 'rollback' ? 60_000 : 15_000 });
+  report(c, state, `sent to pid ${driver.pid}, which drives the run`);
   return ctl.kind === 'rollback' || ctl.kind === 'abort' ? exitCodeFor(state) : 0;
 }
 

@@ -87,7 +87,11 @@ export class Runner {
     for (let guard = 0; guard < 10_000_000; guard++) {
       for (const ctl of await this.svc.store.take(this.state.id)) {
         const r = await this.applyControl(ctl);
-        if (r.error) this.svc.onEvent({ seq: 0, at: clock.now(), type: 'control.refused', msg: r.error }, this.state);
+        if (r.error) {
+          // Recorded, so whoever asked (from another shell) reads why in the event log.
+          const e = { seq: this.state.seq, at: clock.now(), type: 'control.refused', msg: r.error, data: { control: ctl.kind, ...(r.hint ? { hint: r.hint } : {}) } };
+          await this.record({ state: { ...this.state, seq: this.state.seq + 1 }, events: [e] });
+        }
       }
       if (opts.autoApprove && this.state.status === 'awaiting-approval' && !this.state.pending.length) {
         await this.applyControl({ kind: 'approve', by: opts.autoApprove });

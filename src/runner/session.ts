@@ -113,46 +113,27 @@ export function exitCodeFor(s: RunState): number {
 }
 
 /**
- * Apply a control to a run. If a live process drives it, the request goes to that process's
- * inbox and we wait (bounded) until it has been taken; otherwise it is applied here, under the
- * run lock. Returns the state after the control, and whether a driver handled it.
+ * Hand a control to the live process driving a run (through its inbox) and wait, bounded,
+ * until it has applied it — or refused it (a `control.refused` event). Runs without a driver
+ * are steered in-process by the commands (they apply the control and carry out what it queued).
  */
-export async function sendControl(
-  store: Store,
-  plan: Plan | undefined,
-  id: string,
-  ctl: Control,
-  opts: { waitMs?: number; clock?: Clock } = {},
-): Promise<{ state: RunState; viaDriver: boolean }> {
-  const clock = opts.clock ?? realClock;
-  const driver = await store.driver(id);
-  if (driver && driver.pid !== process.pid) {
-    const before = await store.load(id);
-    await store.post(id, ctl);
-    const deadline = Date.now() + (opts.waitMs ?? 15_000);
-    while (Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      if (!(await store.pending(id))) {
-        const after = await store.load(id);
-        if (after.seq !== before.seq || Date.now() > deadline - 1) return { state: after, viaDriver: true };
-      }
-    }
-    throw new UsageError(`the process driving run ${id} (pid ${driver.pid}) has not taken the request within ${Math.round((opts.waitMs ?? 15_000) / 1000)}s`, {
-      hint: 'It is still queued and will be applied when the driver polls its inbox; `rollout status` shows the run.',
-    });
+export async function sendControl(store: Store, id: string, ctl: Control, opts: { waitMs?: number } = {}): Promise<RunState> {
+  const waitMs = opts.waitMs ?? 15_000;
+  const before = await store.load(id);
+  await store.post(id, ctl);
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    if (await store.pending(id)) continue;
+    const after = await store.load(id);
+    if (after.seq === before.seq) continue; // taken, not yet recorded
+    const refused = (await store.events(id)).find((e) => e.seq >= before.seq && e.type === 'control.refused');
+    if (refused) throw new UsageError(refused.msg, { hint: typeof refused.data?.hint === 'string' ? refused.data.hint : undefined });
+    return after;
   }
-  if (!plan) throw new UsageError(`run ${id} has no live driver and its plan could not be loaded`);
-  const { control } = await import('../engine/engine.js');
-  const release = await store.lockRun(id, { leaseMs: 60_000, now: clock.now() });
-  try {
-    const state = await store.load(id);
-    const d = control(plan, state, ctl, clock.now());
-    if (d.error) throw new UsageError(d.error, { hint: d.hint });
-    await store.save(d.state, d.events);
-    return { state: d.state, viaDriver: false };
-  } finally {
-    await release();
-  }
+  throw new UsageError(`the process driving run ${id} has not taken the request within ${Math.round(waitMs / 1000)}s`, {
+    hint: 'It is still queued and will be applied when the driver polls its inbox; `rollout status` shows the run.',
+  });
 }
 
 export { LockError };

@@ -131,6 +131,23 @@ describe('start', () => {
     expect(rr.exitCode).toBe(0);
   });
 
+  it('a control the driving process refuses comes back at once with its reason (exit 2)', async () => {
+    const f = await write(dir, 'plan.yaml', quickPlan({ hold: '1h' }));
+    const p = spawn(['start', f], { cwd: dir });
+    for (let i = 0; i < 100; i++) {
+      const s = await cli(['status', '--json'], { cwd: dir });
+      if (s.code === 0 && JSON.parse(s.stdout).driver) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const t0 = Date.now();
+    const r = await cli(['resume'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/is running, not paused/);
+    expect(Date.now() - t0).toBeLessThan(10_000); // not the 15 s inbox timeout
+    expect((await cli(['abort'], { cwd: dir })).code).toBe(9);
+    expect((await p).exitCode).toBe(9);
+  });
+
   it('a second run on the same flag exits 5 naming the holder', async () => {
     const f = await write(dir, 'plan.yaml', quickPlan({ hold: '1h' }));
     const g = await write(dir, 'other.yaml', quickPlan({ name: 'other', hold: '1h' }));
