@@ -139,9 +139,9 @@ export async function parsePlanText(text: string, abs: string, file: string, opt
       } else if (iss.code === 'invalid_union') {
         const best = bestBranch(iss);
         const full = best ? [...path, ...best.path.filter((p): p is string | number => typeof p !== 'symbol')] : path;
-        issues.push(at(full, `${full.length ? `"${full.join('.')}": ` : ''}${best?.message ?? iss.message}`));
+        issues.push(at(full, best?.message ?? iss.message)); // the path is the issue's own field
       } else {
-        issues.push(at(path, `${path.length ? `"${path.join('.')}": ` : ''}${iss.message}`));
+        issues.push(at(path, iss.message));
       }
     }
     throw new PlanError(file, issues);
