@@ -44,6 +44,12 @@ export interface FlagBackend {
    * hundreds of flags). Idempotent. On failure the runner falls back to apply() per flag.
    */
   disableMany?(flags: string[]): Promise<void>;
+  /**
+   * Optional: freeze a flag at its current percentage (`frozen: true`) or release it (seed 004's
+   * `POST /feature-flags/freeze/{flag}`), called when a breach pauses a run whose check says
+   * `freeze: true`. Idempotent.
+   */
+  freeze?(flag: string, frozen: boolean): Promise<void>;
   /** Optional: release connections. */
   close?(): Promise<void>;
 }

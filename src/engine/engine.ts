@@ -198,8 +198,10 @@ export function tick(plan: Plan, state: RunState, obs: Observations, now: number
       d.emit('breach.detected', why, { check: c.name, tier: c.tier, action: c.action, value: rec.value, threshold: describeThreshold(c) });
       rec.actedOn = true;
       if (c.action === 'rollback') startRollback(d, why, 'check', plan.rollback.mode);
-      else if (c.action === 'pause' && (s.status === 'running' || s.status === 'awaiting-approval'))
+      else if (c.action === 'pause' && (s.status === 'running' || s.status === 'awaiting-approval')) {
         pause(d, `${why}. Investigate, then \`rollout resume\` or \`rollout rollback\``, s.approval ? { keepApproval: s.approval } : {});
+        if (c.freeze) freeze(d, true);
+      }
       else if (c.action === 'notify') notify(d, 'breach.detected', c.tier === 'critical' ? 'critical' : 'warning', { reason: why, action: 'notify' });
       if (c.action !== 'notify' && c.action !== 'pause') continue;
       if (c.action === 'pause' && s.status === 'paused') notify(d, 'breach.detected', 'warning', { reason: why, action: 'pause' });
@@ -368,6 +370,11 @@ export function complete(plan: Plan, state: RunState, actionId: number, outcome:
     case 'notify':
       d.emit(outcome.ok ? 'notify.sent' : 'notify.failed', `notice ${a.event}: ${outcome.detail}`);
       break;
+    case 'freeze-flags': {
+      const verb = a.frozen ? 'freeze' : 'unfreeze';
+      d.emit(outcome.ok ? (a.frozen ? 'flags.frozen' : 'flags.unfrozen') : 'freeze.failed', `${verb} ${a.flags.join(', ')}: ${outcome.detail}`, { flags: a.flags });
+      break;
+    }
     case 'record-incident':
       d.emit(outcome.ok ? 'incident.recorded' : 'incident.failed', `incident: ${a.incident.reason} (${outcome.detail})`, { incident: a.incident });
       break;
@@ -399,6 +406,7 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       s.checks = {}; // streaks restart: a paused check must prove itself again
       s.lastTickAt = undefined; // due at once: judge afresh now, not an interval after the last judgment
       d.emit('run.resumed', `resumed${by}`);
+      freeze(d, false);
       break;
     case 'approve': {
       const a = s.approval;
@@ -412,6 +420,7 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       s.reason = undefined;
       s.waitingFor = undefined;
       d.emit('approval.granted', `go: approved${by}${ctl.note ? ` (${ctl.note})` : ''}`, { key: a.key, by: ctl.by });
+      freeze(d, false);
       break;
     }
     case 'reject':
@@ -455,6 +464,16 @@ function gateKey(plan: Plan, phase: number, step: number): string | undefined {
   if (p?.steps[step]?.approval) return `p${phase}s${step}`;
   if (step === 0 && p?.approval) return `p${phase}`;
   return undefined;
+}
+
+/** Freeze (or unfreeze) the current phase's flags on the backend; unfreezing only what was frozen. */
+function freeze(d: Draft, frozen: boolean) {
+  const s = d.s;
+  const flags = frozen ? (d.plan.phases[s.phase]?.flags ?? []).filter((f) => s.flags[f]?.enabled) : (s.frozen ?? []);
+  if (!flags.length) return undefined;
+  // Recorded at intent: an unfreeze of a flag whose freeze never landed is harmless.
+  s.frozen = frozen ? [...flags] : undefined;
+  return d.enqueue({ kind: 'freeze-flags', flags: [...flags], frozen });
 }
 
 function pause(d: Draft, reason: string, opts: { keepApproval?: RunState['approval'] } = {}) {
@@ -567,6 +586,13 @@ function startRollback(d: Draft, reason: string, trigger: Incident['trigger'], m
     },
   });
   notify(d, 'rollback.started', 'critical', { reason });
+  // Frozen flags (a breach pause came first): a gradual rollback must be able to change their
+  // percentage, so they are unfrozen before its first stage; an immediate one turns them off
+  // first (off is always allowed) and unfreezes after.
+  if (s.frozen?.length) {
+    const un = freeze(d, false)!;
+    if (gradual) s.pending = [un, ...s.pending.filter((a) => a !== un)];
+  }
   if (!gradual) queueRollbackTail(d);
 }
 

@@ -19,7 +19,9 @@ export type Action =
   | { id: number; kind: 'run-command'; purpose: 'rollback' | 'escalate'; command: Command; env: Record<string, string> }
   | { id: number; kind: 'health-check'; command?: Command; http?: { url: string; expectStatus: number }; retries: number; intervalMs: number; timeoutMs: number; env: Record<string, string> }
   | { id: number; kind: 'notify'; event: string; severity: 'info' | 'warning' | 'critical'; vars: Record<string, string | number | null>; targets?: string[] }
-  | { id: number; kind: 'record-incident'; incident: Incident };
+  | { id: number; kind: 'record-incident'; incident: Incident }
+  /** Ask the backend to freeze (or unfreeze) flags at their current percentage (seed 004). */
+  | { id: number; kind: 'freeze-flags'; flags: string[]; frozen: boolean };
 
 export type ActionInput = Action extends infer A ? (A extends { id: number } ? Omit<A, 'id'> : never) : never;
 
@@ -58,6 +60,8 @@ export interface RunState {
   /** Current phase and the index of the last applied step in it (-1: none yet). */
   phase: number;
   step: number;
+  /** Flags a breach pause froze on the backend (unfrozen when the run moves again). */
+  frozen?: string[];
   holdUntil?: number;
   stepAppliedAt?: number;
   /** Skip holds up to and including the final step of the current phase (promote --full). */

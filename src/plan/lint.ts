@@ -33,6 +33,10 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
     if (c.relative && c.relative.maxIncrease === undefined && c.relative.maxDecrease === undefined)
       err([...path, 'relative'], 'relative needs maxIncrease or maxDecrease');
     for (const ph of c.phases ?? []) if (!seen.has(ph)) err([...path, 'phases'], `unknown phase "${ph}"`);
+    const action = c.action ?? (c.tier === 'critical' ? 'rollback' : 'pause');
+    if (c.freeze && action !== 'pause') err([...path, 'freeze'], `check "${c.name}": freeze applies only to action pause (this check's action is ${action})`);
+    else if (c.freeze && !(plan.backend.type === 'http' && (plan.backend.options.freeze || plan.backend.options.preset)))
+      err([...path, 'freeze'], `check "${c.name}": freeze needs a flag backend with a freeze call; ${plan.backend.type === 'http' ? 'give the http backend a `freeze:` request' : `the ${plan.backend.type} backend has none`}`);
     const scope = path[0] === 'phases' ? `phase ${String(path[1])}` : 'plan';
     if (checkNames.get(c.name) === scope) err([...path, 'name'], `check name "${c.name}" is used twice`);
     checkNames.set(c.name, scope);

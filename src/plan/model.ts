@@ -35,6 +35,8 @@ export interface Check {
   noDataTimeoutMs: number;
   tier: 'warning' | 'critical';
   action: BreachAction;
+  /** With action pause: also freeze the current phase's flags on the backend. */
+  freeze: boolean;
   unit: string;
 }
 

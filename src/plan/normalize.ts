@@ -43,6 +43,7 @@ function normalizeCheck(c: CheckDoc): Check {
     noDataTimeoutMs: ms(c.noDataTimeout, 15 * 60_000),
     tier: c.tier,
     action: c.action ?? (c.tier === 'critical' ? 'rollback' : 'pause'),
+    freeze: c.freeze ?? false,
     unit: c.unit ?? '',
   };
 }

@@ -88,6 +88,10 @@ export const check = z
     noDataTimeout: duration.optional().describe('With noData: hold, pause after no data this long (default 15m).'),
     tier: z.enum(['warning', 'critical']).default('critical'),
     action: z.enum(['pause', 'rollback', 'notify']).optional().describe('Default: critical → rollback, warning → pause.'),
+    freeze: z
+      .boolean()
+      .optional()
+      .describe('With action pause: also ask the flag backend to freeze the current phase\'s flags at their percentage (seed 004\'s "freeze current percentage"); they are unfrozen when the run resumes or rolls back. Needs a backend with a freeze call (http: `freeze:`).'),
     phases: z.array(z.string()).optional().describe('Only in these phases (default: all).'),
     unit: z.string().optional().describe('Shown next to values, e.g. "%" or "ms".'),
   })

@@ -232,6 +232,15 @@ export class Runner {
           const failed = results.filter(Boolean);
           return { ok: failed.length === 0, detail: failed.length ? failed.join('; ') : `sent to ${names.join(', ')}` };
         }
+        case 'freeze-flags': {
+          const verb = a.frozen ? 'frozen' : 'unfrozen';
+          if (!svc.execute) return { ok: true, detail: `simulated: ${verb}` };
+          const b = svc.backend;
+          if (!b.freeze) return { ok: false, detail: `${b.name} has no freeze call` };
+          const errors: string[] = [];
+          for (const f of a.flags) await b.freeze(f, a.frozen).catch((err: unknown) => errors.push(`${f}: ${redact(errorMessage(err))}`));
+          return errors.length ? { ok: false, detail: errors.join('; ') } : { ok: true, detail: `${a.flags.length} flag(s) ${verb} on ${b.name}` };
+        }
         case 'record-incident': {
           if (!svc.execute) return { ok: true, detail: 'simulated' };
           const key = `${Date.parse(a.incident.at) || 0}-${a.id}`; // stable across a crash and a retry of this action

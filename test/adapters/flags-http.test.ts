@@ -4,6 +4,7 @@ import type { AdapterContext, FlagBackend } from '../../src/adapters/types.js';
 import { BackendError, UsageError } from '../../src/errors.js';
 import { startFlagApiFake, type FlagApiFake } from '../fakes/flag-api.js';
 import { CONTRACT_FLAGS, flagBackendContract } from './flag-contract.js';
+import { cli, tempDir, write } from '../cli/helpers.js';
 
 const TOKEN = 'flagapi-7d3f9a1c2b-secret';
 let fake: FlagApiFake;
@@ -120,12 +121,52 @@ describe('http flag backend', () => {
     expect(b.name).toBe(`http feature-flags-api (${fake.url})`);
   });
 
-  it('preset: disabling sends only {"enabled": false} and keeps the percentage server-side', async () => {
+  it('preset: disabling uses the guide\'s emergency toggle and keeps the percentage server-side', async () => {
     const b = preset();
     await b.apply({ flag: 'f', enabled: true, percentage: 30 });
     await b.apply({ flag: 'f', enabled: false });
-    expect(JSON.parse(puts().at(-1)!.body)).toEqual({ enabled: false });
+    const last = fake.requests.at(-1)!;
+    expect([last.method, last.path]).toEqual(['POST', '/feature-flags/toggle']);
+    expect(JSON.parse(last.body)).toEqual({ flag: 'f', enabled: false });
     expect(await b.read('f')).toMatchObject({ exists: true, enabled: false, percentage: 30 });
+  });
+
+  it('preset: a rollback of several flags is one bulk-update, exactly the guide\'s body', async () => {
+    const b = preset();
+    for (const f of ['use_state_persistence', 'enable_state_snapshots', 'enable_state_recovery']) await b.apply({ flag: f, enabled: true, percentage: 25 });
+    fake.requests.length = 0;
+    await b.disableMany!(['use_state_persistence', 'enable_state_snapshots', 'enable_state_recovery']);
+    expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /feature-flags/bulk-update']);
+    expect(JSON.parse(fake.requests[0]!.body)).toEqual([
+      { name: 'use_state_persistence', enabled: false },
+      { name: 'enable_state_snapshots', enabled: false },
+      { name: 'enable_state_recovery', enabled: false },
+    ]);
+    for (const f of ['use_state_persistence', 'enable_state_snapshots', 'enable_state_recovery']) expect(fake.flags.get(f)).toMatchObject({ enabled: false, percentage: 25 });
+    // all-or-nothing on the server: an unknown flag fails the whole call, with the API's message
+    await expect(b.disableMany!(['use_state_persistence', 'nope'])).rejects.toThrow(/404.*flag nope not found|flag nope not found/);
+  });
+
+  it('preset: freeze holds the percentage (the API refuses changes) until unfreeze', async () => {
+    const b = preset();
+    await b.apply({ flag: 'f', enabled: true, percentage: 10 });
+    await b.freeze!('f', true);
+    expect(fake.requests.at(-1)).toMatchObject({ method: 'POST', path: '/feature-flags/freeze/f' });
+    expect(fake.flags.get('f')!.frozen).toBe(true);
+    await expect(b.apply({ flag: 'f', enabled: true, percentage: 25 })).rejects.toThrow(/409.*frozen|frozen/);
+    await b.freeze!('f', true); // idempotent
+    await b.freeze!('f', false);
+    expect(fake.requests.at(-1)).toMatchObject({ method: 'DELETE', path: '/feature-flags/freeze/f' });
+    await b.apply({ flag: 'f', enabled: true, percentage: 25 });
+    expect(fake.flags.get('f')).toMatchObject({ frozen: false, percentage: 25 });
+  });
+
+  it('a backend without bulk or freeze requests does not offer them; freeze needs unfreeze', () => {
+    const b = create({ baseUrl: fake.url, apply: { path: '/feature-flags/{{flag}}' }, read: { path: '/feature-flags/{{flag}}' } }, ctx);
+    expect(b.disableMany).toBeUndefined();
+    expect(b.freeze).toBeUndefined();
+    expect(() => options.parse({ baseUrl: 'http://x', apply: { path: '/f' }, read: { path: '/f' }, freeze: { path: '/freeze/{{flag}}' } })).toThrow(/unfreeze/);
+    expect(() => options.parse({ baseUrl: 'http://x', apply: { path: '/f' }, read: { path: '/f' }, bulkDisable: { path: '/bulk', item: { n: '{{nme}}' } } })).toThrow(/unknown placeholder \{\{nme\}\}/);
   });
 
   it('preset: ring rollouts send strategy ring with the rings, and read them back', async () => {
@@ -320,5 +361,58 @@ describe('fake seed-004 API (the guide\'s other endpoints)', () => {
     });
     expect((await call('PUT', '/feature-flags/x', { percentage: 101 })).status).toBe(400);
     expect((await call('GET', '/feature-flags/missing')).body).toEqual({ error: 'flag missing not found' });
+  });
+});
+
+describe('http preset through the CLI: a breach pause freezes, resume unfreezes, a rollback is one bulk-update', () => {
+  it('seed 004 procedure end to end against the fake API', async () => {
+    fake.reset();
+    const { dir, cleanup } = await tempDir();
+    try {
+      await write(dir, 'err.txt', '1');
+      const f = await write(
+        dir,
+        'plan.yaml',
+        `name: sp
+backend: { type: http, preset: feature-flags-api, baseUrl: "${fake.url}", auth: { tokenEnv: FLAG_API_TOKEN }, timeoutMs: 2000 }
+metrics:
+  sh: { type: command, argv: [cat, err.txt] }
+defaults: { hold: 1h, interval: 100ms, maxJump: 100 }
+checks:
+  - { name: error-rate, provider: sh, query: errors, max: 5, tier: warning, action: pause, freeze: true }
+phases:
+  - { name: core, flags: [a, b], steps: [10, 50] }
+  - { name: more, flags: [c], steps: [100] }
+`,
+      );
+      const env = { FLAG_API_TOKEN: TOKEN };
+      const freezeCalls = () => fake.requests.filter((r) => r.path.startsWith('/feature-flags/freeze/')).map((r) => `${r.method} ${r.path}`);
+      // 10% applied, holding
+      expect((await cli(['advance', f], { cwd: dir, env })).code).toBe(6);
+      expect(fake.flags.get('a')).toMatchObject({ enabled: true, percentage: 10 });
+      // the error rate passes 5%: paused (exit 4) and both live flags frozen on the server
+      await write(dir, 'err.txt', '7');
+      const paused = await cli(['advance', 'sp', '--json'], { cwd: dir, env });
+      expect(paused.code).toBe(4);
+      expect(freezeCalls()).toEqual(['POST /feature-flags/freeze/a', 'POST /feature-flags/freeze/b']);
+      expect(fake.flags.get('a')!.frozen && fake.flags.get('b')!.frozen).toBe(true);
+      const log = JSON.parse((await cli(['log', 'sp', '--json'], { cwd: dir, env })).stdout) as { events: Array<{ type: string; msg: string }> };
+      expect(log.events.find((e) => e.type === 'flags.frozen')!.msg).toMatch(/freeze a, b: 2 flag\(s\) frozen/);
+      // fixed; resume unfreezes before the next step, which the API would refuse on a frozen flag
+      await write(dir, 'err.txt', '1');
+      expect((await cli(['resume', 'sp', '--detach'], { cwd: dir, env })).code).toBe(6);
+      expect(freezeCalls().slice(2)).toEqual(['DELETE /feature-flags/freeze/a', 'DELETE /feature-flags/freeze/b']);
+      expect((await cli(['promote', 'sp'], { cwd: dir, env })).code).toBe(0);
+      expect((await cli(['advance', 'sp'], { cwd: dir, env })).code).toBe(6);
+      expect(fake.flags.get('a')).toMatchObject({ frozen: false, percentage: 50 });
+      // the emergency: one bulk-update turns every flag of the plan off
+      fake.seed('c', { enabled: false });
+      fake.requests.length = 0;
+      expect((await cli(['rollback', 'sp', '--reason', 'error rate 7% at 50%'], { cwd: dir, env })).code).toBe(3);
+      expect(fake.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`)).toEqual(['POST /feature-flags/bulk-update']);
+      for (const n of ['a', 'b', 'c']) expect(fake.flags.get(n)!.enabled).toBe(false);
+    } finally {
+      await cleanup();
+    }
   });
 });

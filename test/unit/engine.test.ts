@@ -195,6 +195,69 @@ describe('tiers and actions', () => {
   });
 });
 
+describe('freeze on a breach pause (seed 004: "freeze current percentage")', () => {
+  const frozenPlan = (action = 'pause') =>
+    mkPlan(`name: t
+backend: { type: http, preset: feature-flags-api, baseUrl: "http://127.0.0.1:1" }
+metrics:
+  sim: { type: fake }
+defaults: { hold: 1h, interval: 1m, maxJump: 100 }
+checks:
+  - { name: err, provider: sim, query: e, max: 5, tier: warning, action: ${action}, freeze: true }
+phases:
+  - { name: a, flags: [f, g], steps: [10, 25, 50] }
+  - { name: b, flags: [h], steps: [100] }
+`);
+  const freezes = (t: { performed: Array<{ action: Action }> }) =>
+    t.performed.filter((p) => p.action.kind === 'freeze-flags').map((p) => p.action as Extract<Action, { kind: 'freeze-flags' }>).map((a) => `${a.frozen ? 'freeze' : 'unfreeze'} ${a.flags.join(',')}`);
+
+  it('freezes the current phase\'s live flags when the breach pauses, and unfreezes them on resume before the next step', async () => {
+    const p = await frozenPlan();
+    const t = drive(p, { obs: observer(p, { err: (e) => (e >= 30 * M && e < 2 * H ? 9 : 1) }), controls: [{ at: 2 * H, ctl: { kind: 'resume', by: 'dan' } }] });
+    expect(freezes(t)).toEqual(['freeze f,g', 'unfreeze f,g']);
+    const kinds = t.performed.map((x) => x.action.kind);
+    expect(kinds.indexOf('freeze-flags')).toBeGreaterThan(-1);
+    // the unfreeze comes before the next step's write
+    const un = t.performed.findIndex((x) => x.action.kind === 'freeze-flags' && !(x.action as { frozen: boolean }).frozen);
+    const nextWrite = t.performed.findIndex((x, i) => i > un && x.action.kind === 'apply-flags');
+    expect(nextWrite).toBeGreaterThan(un);
+    expect(t.types()).toEqual(expect.arrayContaining(['flags.frozen', 'flags.unfrozen']));
+    expect(t.state.frozen).toBeUndefined();
+    expect(t.state.status).toBe('completed');
+  });
+
+  it('a gradual rollback from a frozen pause unfreezes first; an immediate one turns flags off first', async () => {
+    for (const mode of ['gradual', 'immediate'] as const) {
+      const q = await mkPlan(`name: t
+backend: { type: http, preset: feature-flags-api, baseUrl: "http://127.0.0.1:1" }
+metrics:
+  sim: { type: fake }
+defaults: { hold: 1h, interval: 1m, maxJump: 100 }
+checks:
+  - { name: err, provider: sim, query: e, max: 5, tier: warning, freeze: true }
+phases:
+  - { name: a, flags: [f], steps: [10, 25, 50] }
+rollback: { mode: ${mode}, steps: [{ percent: 5, wait: 10m }, { percent: 0 }] }
+`);
+      const t = drive(q, { obs: observer(q, { err: after(30 * M, 9, 1) }), controls: [{ at: 2 * H, ctl: { kind: 'rollback', reason: 'bad', by: 'dan' } }] });
+      expect(t.state.status).toBe('rolled-back');
+      const seq = t.performed.flatMap(({ action: a }) =>
+        a.kind === 'freeze-flags' ? [a.frozen ? 'freeze' : 'unfreeze'] : a.kind === 'apply-flags' && a.purpose === 'rollback' ? [`off:${a.changes.map((c) => c.percentage).join()}`] : [],
+      );
+      expect(seq).toEqual(mode === 'gradual' ? ['freeze', 'unfreeze', 'off:5', 'off:0'] : ['freeze', 'off:0', 'unfreeze']);
+    }
+  });
+
+  it('nothing is frozen before any flag is on, and freeze is refused for actions other than pause or backends without a freeze call', async () => {
+    const p = await frozenPlan();
+    const t = drive(p, { obs: observer(p, { err: () => 9 }), limitMs: 2 * H });
+    expect(t.state.status).toBe('paused');
+    expect(freezes(t)).toEqual([]);
+    await expect(frozenPlan('rollback')).rejects.toThrow(/freeze applies only to action pause/);
+    await expect(mkPlan(`checks:\n  - { name: err, provider: sim, query: e, max: 5, tier: warning, freeze: true }\nphases:\n  - { name: a, flags: [f] }\n`)).rejects.toThrow(/the local backend has none/);
+  });
+});
+
 describe('no data', () => {
   const withPolicy = (policy: string, extra = '') => basic('', `  - { name: err, provider: sim, query: e, max: 5, noData: ${policy}${extra} }\n`);
   it('hold: never advances without data, pauses after noDataTimeout (default 15m)', async () => {

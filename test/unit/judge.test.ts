@@ -24,6 +24,7 @@ const check = (over: Partial<Check> = {}): Check => ({
   noDataTimeoutMs: 15 * M,
   tier: 'critical',
   action: 'rollback',
+  freeze: false,
   unit: '',
   ...over,
 });

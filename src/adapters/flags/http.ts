@@ -34,6 +34,12 @@
  *     for ring ones). An unknown placeholder is an options error.
  *   - `disable` (optional) is a separate request used when a change disables the flag, for APIs
  *     with a toggle endpoint; without it `apply` is used for both.
+ *   - `bulkDisable` (optional) turns many flags off in one call during a rollback: its body is a
+ *     JSON array with one `item` per flag ({{flag}}, {{enabled}} = false). If it fails, every
+ *     flag is written one by one.
+ *   - `freeze` / `unfreeze` (optional, both or neither): called for checks with `freeze: true`
+ *     when their breach pauses the run, and when the run resumes or rolls back.
+ *   The `feature-flags-api` preset sets all four (seed 004's toggle, bulk-update and freeze).
  *
  * Retries: requests marked `idempotent` (default: PUT/DELETE/GET yes, POST/PATCH no) retry
  * 429/5xx/timeouts with backoff under `retryBudgetMs`, honouring Retry-After (src/util/http.ts).
@@ -97,9 +103,23 @@ const readSpec = z.strictObject({
   notFoundStatuses: z.array(z.number().int().min(100).max(599)).optional(),
 });
 
+const bulkSpec = requestSpec.omit({ body: true }).extend({
+  /** One array element per flag ({{flag}}, {{enabled}} = false); the body is the array. */
+  item: z.unknown(),
+});
+
 export const PRESETS = {
-  /** Seed 004's feature-flag API. */
+  /**
+   * Seed 004's feature-flag API. Disabling uses its "Emergency disable" toggle, a rollback of
+   * several flags its bulk-update, and a breach pause with `freeze: true` its freeze endpoint.
+   * Unfreezing is `DELETE /feature-flags/freeze/{flag}`: the guide has no unfreeze call, so this
+   * is an assumption — override `unfreeze:` if your API differs.
+   */
   'feature-flags-api': {
+    disable: { method: 'POST', path: '/feature-flags/toggle', body: { flag: '{{flag}}', enabled: false }, idempotent: true },
+    bulkDisable: { method: 'POST', path: '/feature-flags/bulk-update', item: { name: '{{flag}}', enabled: false }, idempotent: true },
+    freeze: { method: 'POST', path: '/feature-flags/freeze/{{flag}}', idempotent: true },
+    unfreeze: { method: 'DELETE', path: '/feature-flags/freeze/{{flag}}' },
     apply: {
       method: 'PUT',
       path: '/feature-flags/{{flag}}',
@@ -113,7 +133,17 @@ export const PRESETS = {
       ringsPath: '$.rings',
     },
   },
-} as const satisfies Record<string, { apply: z.input<typeof requestSpec>; read: z.input<typeof readSpec> }>;
+} as const satisfies Record<
+  string,
+  {
+    apply: z.input<typeof requestSpec>;
+    read: z.input<typeof readSpec>;
+    disable?: z.input<typeof requestSpec>;
+    bulkDisable?: z.input<typeof bulkSpec>;
+    freeze?: z.input<typeof requestSpec>;
+    unfreeze?: z.input<typeof requestSpec>;
+  }
+>;
 
 export const options = z
   .strictObject({
@@ -133,6 +163,11 @@ export const options = z
       .optional(),
     apply: requestSpec.optional(),
     disable: requestSpec.optional(),
+    /** Turn many flags off in one call (a rollback); falls back to one write per flag if it fails. */
+    bulkDisable: bulkSpec.optional(),
+    /** Freeze a flag at its percentage (checks with `freeze: true`), and release it. */
+    freeze: requestSpec.optional(),
+    unfreeze: requestSpec.optional(),
     read: readSpec.optional(),
     timeoutMs: z.number().int().positive().max(300_000).default(10_000),
     retryBudgetMs: z.number().int().min(0).max(600_000).default(15_000),
@@ -144,7 +179,9 @@ export const options = z
     const read = { ...(o.preset ? PRESETS[o.preset].read : {}), ...o.read };
     if (!apply.path) ctx.addIssue({ code: 'custom', path: ['apply', 'path'], message: 'apply.path is required (or use a preset)' });
     if (!read.path) ctx.addIssue({ code: 'custom', path: ['read', 'path'], message: 'read.path is required (or use a preset)' });
-    if (o.disable && !o.disable.path) ctx.addIssue({ code: 'custom', path: ['disable', 'path'], message: 'disable.path is required' });
+    for (const k of ['disable', 'bulkDisable', 'freeze', 'unfreeze'] as const)
+      if (o[k] && !o[k].path && !(o.preset && k in PRESETS[o.preset])) ctx.addIssue({ code: 'custom', path: [k, 'path'], message: `${k}.path is required` });
+    if (o.freeze && !o.unfreeze && !o.preset) ctx.addIssue({ code: 'custom', path: ['unfreeze'], message: 'freeze needs an unfreeze request too (a resumed run must be able to move the flag again)' });
     const check = (where: string[], v: unknown) => {
       for (const name of templateNames(v)) {
         if (!(TEMPLATE_VARIABLES as readonly string[]).includes(name)) {
@@ -152,7 +189,7 @@ export const options = z
         }
       }
     };
-    for (const [k, spec] of [['apply', o.apply], ['disable', o.disable], ['read', o.read]] as const) {
+    for (const [k, spec] of [['apply', o.apply], ['disable', o.disable], ['read', o.read], ['freeze', o.freeze], ['unfreeze', o.unfreeze]] as const) {
       if (!spec) continue;
       check([k, 'path'], spec.path);
       if (typeof spec.body === 'string') {
@@ -163,6 +200,10 @@ export const options = z
         }
       }
       check([k, 'body'], spec.body);
+    }
+    if (o.bulkDisable) {
+      check(['bulkDisable', 'path'], o.bulkDisable.path);
+      check(['bulkDisable', 'item'], o.bulkDisable.item);
     }
     for (const k of ['enabledPath', 'percentagePath', 'usersPath', 'ringsPath', 'existsPath'] as const) {
       for (const name of templateNames(o.read?.[k])) {
@@ -239,6 +280,9 @@ class HttpFlagBackend implements FlagBackend {
   private readonly headers: Record<string, string>;
   private readonly applyReq: ResolvedRequest;
   private readonly disableReq?: ResolvedRequest;
+  private readonly bulkReq?: ResolvedRequest & { item: unknown };
+  private readonly freezeReq?: ResolvedRequest;
+  private readonly unfreezeReq?: ResolvedRequest;
   private readonly readReq: ResolvedRequest & z.infer<typeof readSpec>;
 
   constructor(
@@ -251,7 +295,17 @@ class HttpFlagBackend implements FlagBackend {
     const parseBody = (b: unknown) => (typeof b === 'string' ? (JSON.parse(b) as unknown) : b);
     const a = { ...preset?.apply, ...o.apply };
     this.applyReq = { ...a, method: a.method ?? 'PUT', path: a.path!, body: parseBody(a.body) };
-    if (o.disable) this.disableReq = { ...o.disable, method: o.disable.method ?? 'PUT', path: o.disable.path!, body: parseBody(o.disable.body) };
+    const spec = (k: 'disable' | 'freeze' | 'unfreeze', method: Method): ResolvedRequest | undefined => {
+      const m = { ...(preset && k in preset ? (preset as Record<string, object>)[k] : {}), ...o[k] } as z.input<typeof requestSpec>;
+      return m.path ? { ...m, method: m.method ?? method, path: m.path, body: parseBody(m.body) } : undefined;
+    };
+    this.disableReq = spec('disable', 'PUT');
+    this.freezeReq = spec('freeze', 'POST');
+    this.unfreezeReq = spec('unfreeze', 'DELETE');
+    const bulk = { ...preset?.bulkDisable, ...o.bulkDisable } as z.input<typeof bulkSpec>;
+    if (bulk.path) this.bulkReq = { ...bulk, method: bulk.method ?? 'POST', path: bulk.path, item: parseBody(bulk.item) };
+    if (!this.bulkReq) this.disableMany = undefined;
+    if (!this.freezeReq || !this.unfreezeReq) this.freeze = undefined;
     const r = { ...preset?.read, ...o.read };
     this.readReq = { ...r, method: r.method ?? 'GET', path: r.path!, body: parseBody(r.body) };
 
@@ -277,8 +331,8 @@ class HttpFlagBackend implements FlagBackend {
     }
   }
 
-  private async send(req: ResolvedRequest, vars: Vars, extraOk: number[] = []) {
-    const body = req.body === undefined ? undefined : renderBody(req.body, vars);
+  private async send(req: ResolvedRequest, vars: Vars, extraOk: number[] = [], rendered?: unknown) {
+    const body = rendered ?? (req.body === undefined ? undefined : renderBody(req.body, vars));
     return http({
       backend: this.name,
       method: req.method,
@@ -316,6 +370,18 @@ class HttpFlagBackend implements FlagBackend {
       }
     }
   }
+
+  /** Set to undefined in the constructor when the options have no bulkDisable request. */
+  disableMany?: (flags: string[]) => Promise<void> = async (flags) => {
+    const req = this.bulkReq!;
+    const items = flags.map((flag) => renderBody(req.item, { flag, enabled: false }));
+    await this.send(req, {}, [], items);
+  };
+
+  /** Set to undefined in the constructor when the options have no freeze/unfreeze requests. */
+  freeze?: (flag: string, frozen: boolean) => Promise<void> = async (flag, frozen) => {
+    await this.send((frozen ? this.freezeReq : this.unfreezeReq)!, { flag });
+  };
 
   async read(flag: string): Promise<FlagState> {
     const notFound = this.readReq.notFoundStatuses ?? [404];
