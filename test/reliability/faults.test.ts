@@ -533,8 +533,8 @@ rollback:
     const env = { RB_FLAG_API_TOKEN: TOKEN };
     const child = spawn(['start', file], { cwd: dir, env, timeoutMs: 60_000 });
     await until('step 1 in the fake', () => (fake.flags.get(flag)?.percentage === 10 ? true : undefined), 15_000, 20);
-    // The flag service now refuses writes (reads still work).
-    await proxy.set({ status: 403, body: JSON.stringify({ error: 'forbidden: change freeze in effect' }) }, ['PUT']);
+    // The flag service now refuses writes (PUT steps, the POST toggle that turns a flag off; reads still work).
+    await proxy.set({ status: 403, body: JSON.stringify({ error: 'forbidden: change freeze in effect' }) }, ['PUT', 'POST']);
     const r = await child;
     const out = `${String(r.stdout)}\n${String(r.stderr)}`;
     expect(r.exitCode, out).toBe(7);
