@@ -91,9 +91,11 @@ describe('http flag backend', () => {
     expect(() => options.parse({ baseUrl: 'http://x', apply: { path: '/f/{{flag}}', body: { p: '{{pct}}' } }, read: { path: '/f/{{flag}}' } })).toThrow(/unknown placeholder \{\{pct\}\}/);
     expect(() => options.parse({ baseUrl: 'http://x', apply: { path: '/f', body: '{"a": {{enabled}}}' }, read: { path: '/f' } })).toThrow(/not valid JSON/);
     expect(() => options.parse({ preset: 'nope', baseUrl: 'http://x' })).toThrow();
+    expect(() => options.parse({ preset: 'feature-flags-api', baseUrl: 'file:///etc/passwd' })).toThrow(/must be an http\(s\) URL/);
+    expect(() => options.parse({ preset: 'feature-flags-api', baseUrl: 'ftp://flags.example' })).toThrow(/must be an http\(s\) URL/);
     const o = options.parse({ preset: 'feature-flags-api', baseUrl: 'http://x' });
     expect(o.timeoutMs).toBe(10_000);
-    expect(o.insecure).toBe(false);
+    expect(o.insecureTls).toBe(false);
   });
 
   it('renders body templates as JSON values, dropping absent ones', () => {
@@ -319,7 +321,7 @@ describe('http flag backend', () => {
 
   it('requires the auth token variable to be set, and warns about insecure TLS', () => {
     expect(() => create({ preset: 'feature-flags-api', baseUrl: fake.url, auth: { tokenEnv: 'NO_SUCH_TOKEN_VAR' } }, ctx)).toThrow(UsageError);
-    preset({ insecure: true });
+    preset({ insecureTls: true });
     expect(logs.join('\n')).toMatch(/WARNING: .*TLS certificate verification is OFF/);
   });
 });

@@ -201,6 +201,6 @@ describe('datadog provider', () => {
   it('insecureTls logs a warning', () => {
     logs.length = 0;
     provider({ insecureTls: true });
-    expect(logs.join('\n')).toMatch(/warning: datadog .*TLS certificate verification is off/);
+    expect(logs.join('\n')).toMatch(/WARNING: datadog .*TLS certificate verification is off/i);
   });
 });

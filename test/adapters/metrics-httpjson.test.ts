@@ -3,12 +3,7 @@
  * on 127.0.0.1 with fault injection: paths (JSONPath and jq-style), no-data cases, HTTP errors,
  * secrets (headers via ${VAR}, URL credentials and query tokens) and timeouts.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BackendError, UsageError } from '../../src/errors.js';
 import { create, options, toJsonPath, toNumber } from '../../src/adapters/metrics/http-json.js';
@@ -16,6 +11,7 @@ import type { AdapterContext } from '../../src/adapters/types.js';
 import { interpolate } from '../../src/plan/interpolate.js';
 import { redact } from '../../src/util/redact.js';
 import { startMetricsServer, type MetricsServer } from '../fakes/metrics-server.js';
+import { selfSigned, startHttpsServer } from '../fakes/tls.js';
 
 let m: MetricsServer;
 beforeAll(async () => {
@@ -293,44 +289,24 @@ describe('http-json options', () => {
   it('insecureTls logs a warning', () => {
     logs.length = 0;
     create({ url: m.url, insecureTls: true }, ctx);
-    expect(logs.join('\n')).toMatch(/warning: .*TLS certificate verification is off/);
+    expect(logs.join('\n')).toMatch(/WARNING: .*TLS certificate verification is off/i);
   });
 });
-
-/** A self-signed certificate for 127.0.0.1 via openssl; undefined when openssl is not there. */
-function selfSigned(): { key: string; cert: string } | undefined {
-  const dir = mkdtempSync(path.join(tmpdir(), 'rollout-tls-'));
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore', timeout: 20_000 });
-    return { key: readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8') };
-  } catch {
-    return undefined;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 const tls = selfSigned();
 if (!tls) console.warn('metrics-httpjson: openssl not available: TLS tests skipped');
 
 describe.skipIf(!tls)('http-json over HTTPS with a self-signed certificate', () => {
-  let srv: HttpsServer;
+  let srv: Awaited<ReturnType<typeof startHttpsServer>>;
   let url: string;
   beforeAll(async () => {
-    srv = createHttpsServer({ key: tls!.key, cert: tls!.cert }, (_req, res) => {
+    srv = await startHttpsServer(tls!, (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ errors: 2 }));
     });
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-    url = `https://127.0.0.1:${(srv.address() as { port: number }).port}/metrics`;
+    url = `${srv.url}/metrics`;
   });
-  afterAll(
-    () =>
-      new Promise<void>((r) => {
-        srv.close(() => r());
-        srv.closeAllConnections();
-      }),
-  );
+  afterAll(() => srv.close());
 
   it('is refused by default (certificate verification is on)', async () => {
     const e = await fail(create({ url, retryBudgetMs: 0 }, ctx).query({ query: '.errors', now: NOW }));
@@ -341,7 +317,7 @@ describe.skipIf(!tls)('http-json over HTTPS with a self-signed certificate', () 
   it('insecureTls: true reads it (and warned at create time)', async () => {
     logs.length = 0;
     const p = create({ url, insecureTls: true, retryBudgetMs: 0 }, ctx);
-    expect(logs.some((l) => l.includes('TLS certificate verification is off'))).toBe(true);
+    expect(logs.some((l) => /TLS certificate verification is off/i.test(l))).toBe(true);
     expect(await p.query({ query: '.errors', now: NOW })).toEqual({ value: 2, at: NOW });
   });
 });

@@ -228,7 +228,7 @@ describe('prometheus options and helpers', () => {
   it('insecureTls logs a warning', () => {
     logs.length = 0;
     create({ url: 'https://p:9090', insecureTls: true }, ctx);
-    expect(logs.join('\n')).toMatch(/TLS certificate verification is off/);
+    expect(logs.join('\n')).toMatch(/TLS certificate verification is off/i);
   });
 
   it('parseSampleValue / reduceValues', () => {

@@ -4,6 +4,7 @@ import type { AdapterContext, Notice } from '../../src/adapters/types.js';
 import { BackendError } from '../../src/errors.js';
 import { renderNotice } from '../../src/util/template.js';
 import { startReceiver, type Receiver } from '../fakes/receiver.js';
+import { selfSigned, startHttpsServer } from '../fakes/tls.js';
 
 const HOOK_PATH = '/hooks/alerts/9f8e7d6c5b4a3210fedcba98';
 const PATH_TOKEN = '9f8e7d6c5b4a3210fedcba98';
@@ -41,7 +42,7 @@ function expectNoSecret(err: BackendError): void {
 
 describe('webhook notifier', () => {
   it('options: strict, defaults POST / 5 s / no headers; PUT allowed, PATCH not', () => {
-    expect(options.parse({ url: 'https://x.example/h' })).toEqual({ url: 'https://x.example/h', headers: {}, method: 'POST', timeoutMs: 5000 });
+    expect(options.parse({ url: 'https://x.example/h' })).toEqual({ url: 'https://x.example/h', headers: {}, method: 'POST', timeoutMs: 5000, insecureTls: false });
     expect(options.safeParse({ url: 'https://x.example/h', method: 'PUT' }).success).toBe(true);
     expect(options.safeParse({ url: 'https://x.example/h', method: 'PATCH' }).success).toBe(false);
     expect(options.safeParse({ url: 'https://x.example/h', type: 'webhook' }).success).toBe(false);
@@ -106,5 +107,35 @@ describe('webhook notifier', () => {
     expect(err.message).toMatch(/timed out after 250 ms/);
     expect(rx.requests).toHaveLength(1);
     expectNoSecret(err);
+  });
+});
+
+const tls = selfSigned();
+if (!tls) console.warn('notify-webhook: openssl not available: TLS tests skipped');
+
+describe.skipIf(!tls)('webhook over HTTPS with a self-signed certificate', () => {
+  let srv: Awaited<ReturnType<typeof startHttpsServer>>;
+  const got: string[] = [];
+  beforeAll(async () => {
+    srv = await startHttpsServer(tls!, (req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        got.push(body);
+        res.writeHead(200).end('ok');
+      });
+    });
+  });
+  afterAll(() => srv.close());
+  const notice: Notice = { event: 'run.started', severity: 'info', title: 't', text: 'hello', fields: {} };
+
+  it('is refused by default (verification on), delivered with insecureTls: true after a warning', async () => {
+    await expect(create({ url: `${srv.url}/hook` }, ctx).send(notice)).rejects.toThrow(/self[- ]signed|certificate/i);
+    expect(got).toHaveLength(0);
+    const logs: string[] = [];
+    const n = create({ url: `${srv.url}/hook`, insecureTls: true }, { ...ctx, log: (m) => logs.push(m) });
+    expect(logs.join('\n')).toMatch(/WARNING: webhook \(127\.0\.0\.1:\d+\): TLS certificate verification is OFF/);
+    await n.send(notice);
+    expect(JSON.parse(got[0]!)).toMatchObject({ event: 'run.started', text: 'hello' });
   });
 });

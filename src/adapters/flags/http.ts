@@ -53,11 +53,12 @@
  * numeric string), multiplied by `percentageScale` (set 100 when the API speaks fractions).
  * A disabled flag without a percentage reads as 0.
  *
- * `insecure: true` turns TLS certificate verification off for this backend (a warning is
+ * `insecureTls: true` turns TLS certificate verification off for this backend (a warning is
  * logged); it exists for self-signed staging servers, never use it in production.
  */
 import { JSONPath } from 'jsonpath-plus';
 import { z } from 'zod';
+import { httpUrl, insecureTls, warnInsecureTls } from '../options.js';
 import { BackendError, UsageError } from '../../errors.js';
 import { http } from '../../util/http.js';
 import { looksSecret, redact, registerSecret, safeUrl } from '../../util/redact.js';
@@ -149,7 +150,7 @@ export const options = z
   .strictObject({
     /** Defaults for a known API; other options override its fields. */
     preset: z.enum(Object.keys(PRESETS) as [keyof typeof PRESETS]).optional(),
-    baseUrl: z.url(),
+    baseUrl: httpUrl(),
     /** Extra request headers. Values of secret-looking headers are redacted everywhere. */
     headers: z.record(z.string(), z.string()).default({}),
     /** Token from an environment variable, sent as `<header>: <scheme> <token>`. */
@@ -171,8 +172,7 @@ export const options = z
     read: readSpec.optional(),
     timeoutMs: z.number().int().positive().max(300_000).default(10_000),
     retryBudgetMs: z.number().int().min(0).max(600_000).default(15_000),
-    /** Skip TLS certificate verification (self-signed staging servers only). */
-    insecure: z.boolean().default(false),
+    insecureTls,
   })
   .superRefine((o, ctx) => {
     const apply = { ...(o.preset ? PRESETS[o.preset].apply : {}), ...o.apply };
@@ -326,9 +326,7 @@ class HttpFlagBackend implements FlagBackend {
       registerSecret(value);
       this.headers[o.auth.header.toLowerCase()] = value;
     }
-    if (o.insecure) {
-      ctx.log(`WARNING: ${this.name}: TLS certificate verification is OFF (insecure: true); anyone on the network path can impersonate this server`);
-    }
+    warnInsecureTls(ctx, this.name, o.insecureTls);
   }
 
   private async send(req: ResolvedRequest, vars: Vars, extraOk: number[] = [], rendered?: unknown) {
@@ -343,7 +341,7 @@ class HttpFlagBackend implements FlagBackend {
       retryBudgetMs: this.o.retryBudgetMs,
       ...(req.idempotent !== undefined ? { idempotent: req.idempotent } : {}),
       okStatuses: [...(req.okStatuses ?? []), ...extraOk],
-      insecure: this.o.insecure,
+      insecure: this.o.insecureTls,
     });
   }
 

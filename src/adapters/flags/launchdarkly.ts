@@ -23,6 +23,7 @@
  * The flag must already exist in LaunchDarkly as a boolean flag: rollout does not create flags.
  */
 import { z } from 'zod';
+import { httpUrl } from '../options.js';
 import { BackendError } from '../../errors.js';
 import { http, type HttpResponse } from '../../util/http.js';
 import { registerSecret, safeUrl } from '../../util/redact.js';
@@ -30,7 +31,7 @@ import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagS
 import { checkChange } from './shared.js';
 
 export const options = z.strictObject({
-  baseUrl: z.url().default('https://app.launchdarkly.com'),
+  baseUrl: httpUrl().default('https://app.launchdarkly.com'),
   /** API access token (sent as `Authorization: <token>`). A secret: never logged. */
   apiToken: z.string().min(1),
   projectKey: z.string().min(1),

@@ -37,6 +37,7 @@
  * personal access token with rights on the project (sent as `Authorization: <token>`).
  */
 import { z } from 'zod';
+import { httpUrl, insecureTls, warnInsecureTls } from '../options.js';
 import { BackendError, UsageError } from '../../errors.js';
 import { http, type HttpRequest, type HttpResponse } from '../../util/http.js';
 import { redact, registerSecret, safeUrl } from '../../util/redact.js';
@@ -45,7 +46,7 @@ import { checkChange as checkShared } from './shared.js';
 
 export const options = z.strictObject({
   /** Unleash base URL, e.g. https://unleash.example.com (a trailing /api is fine too). */
-  url: z.url(),
+  url: httpUrl(),
   /** Admin API token or personal access token. A secret: never logged. */
   token: z.string().min(1),
   project: z.string().min(1).default('default'),
@@ -59,7 +60,7 @@ export const options = z.strictObject({
   /** Total time budget for retrying 429/5xx on safe calls, ms (0 = no retries). */
   retryBudgetMs: z.number().int().min(0).max(600_000).default(15_000),
   /** Skip TLS certificate verification (a warning is logged). */
-  insecureTls: z.boolean().default(false),
+  insecureTls,
 });
 export type UnleashOptions = z.infer<typeof options>;
 
@@ -174,7 +175,7 @@ class UnleashBackend implements FlagBackend {
     this.base = o.url.replace(/\/+$/, '').replace(/\/api$/, '');
     this.name = `unleash (${safeUrl(this.base)})`;
     this.headers = { authorization: o.token };
-    if (o.insecureTls) ctx.log(`warning: ${this.name}: TLS certificate verification is off (insecureTls: true)`);
+    warnInsecureTls(ctx, this.name, o.insecureTls);
   }
 
   private featureUrl(flag: string): string {

@@ -17,6 +17,7 @@
  * us5.datadoghq.com, app.datadoghq.com), which maps to https://api.<site>.
  */
 import { z } from 'zod';
+import { insecureTls, warnInsecureTls } from '../options.js';
 import { BackendError, UsageError } from '../../errors.js';
 import { http } from '../../util/http.js';
 import { redact, registerSecret, safeUrl } from '../../util/redact.js';
@@ -34,7 +35,7 @@ export const options = z.strictObject({
   timeoutMs: z.number().int().positive().default(10_000),
   /** Total time budget for retrying transient failures (429, 5xx, network), ms; 0 = no retries. */
   retryBudgetMs: z.number().int().nonnegative().default(15_000),
-  insecureTls: z.boolean().default(false),
+  insecureTls,
 });
 export type DatadogOptions = z.infer<typeof options>;
 
@@ -74,7 +75,7 @@ class Datadog implements MetricsProvider {
     registerSecret(opts.appKey);
     this.base = siteUrl(opts.site);
     this.name = `datadog (${safeUrl(this.base)})`;
-    if (opts.insecureTls) ctx.log(`warning: ${this.name}: TLS certificate verification is off (insecureTls: true)`);
+    warnInsecureTls(ctx, this.name, opts.insecureTls);
   }
 
   async query(q: MetricQuery): Promise<Sample> {

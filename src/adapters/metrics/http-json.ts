@@ -24,13 +24,14 @@
  */
 import { JSONPath } from 'jsonpath-plus';
 import { z } from 'zod';
+import { httpUrl, insecureTls, warnInsecureTls } from '../options.js';
 import { BackendError, UsageError, errorMessage } from '../../errors.js';
 import { http } from '../../util/http.js';
 import { looksSecret, redact, registerSecret, safeUrl } from '../../util/redact.js';
 import type { AdapterContext, MetricQuery, MetricsProvider, MetricsProviderFactory, Sample } from '../types.js';
 
 export const options = z.strictObject({
-  url: z.url({ protocol: /^https?$/ }),
+  url: httpUrl(),
   /** JSONPath or jq-style path to the number; the check's query overrides it when non-empty. */
   path: z.string().min(1).optional(),
   /** GET by default; POST (with `body`) for query endpoints that want one. Both are reads and are retried. */
@@ -42,7 +43,7 @@ export const options = z.strictObject({
   timeoutMs: z.number().int().positive().default(10_000),
   /** Total time budget for retrying transient failures, ms (0 = no retries). */
   retryBudgetMs: z.number().int().nonnegative().default(15_000),
-  insecureTls: z.boolean().default(false),
+  insecureTls,
 });
 export type HttpJsonOptions = z.infer<typeof options>;
 
@@ -129,7 +130,7 @@ class HttpJson implements MetricsProvider {
     this.headers = { ...opts.headers };
     for (const v of Object.values(this.headers)) registerSecret(v);
     this.url = prepareUrl(opts.url, this.headers);
-    if (opts.insecureTls) ctx.log(`warning: ${this.name}: TLS certificate verification is off (insecureTls: true)`);
+    warnInsecureTls(ctx, this.name, opts.insecureTls);
     // Validate the configured path early so a bad plan fails at load, not mid-rollout.
     if (opts.path) toJsonPath(opts.path);
   }

@@ -20,6 +20,7 @@
  * Failures (down, refused, 4xx/5xx, garbage, status "error") throw BackendError via util/http.
  */
 import { z } from 'zod';
+import { httpUrl, insecureTls, warnInsecureTls } from '../options.js';
 import { BackendError } from '../../errors.js';
 import { http } from '../../util/http.js';
 import { redact, registerSecret, safeUrl } from '../../util/redact.js';
@@ -30,7 +31,7 @@ export type Aggregate = (typeof AGGREGATES)[number];
 
 export const options = z.strictObject({
   /** Base URL of Prometheus (or a compatible API), e.g. http://prometheus:9090 or …/prometheus. */
-  url: z.url({ protocol: /^https?$/ }),
+  url: httpUrl(),
   /** Extra request headers, e.g. { Authorization: "Bearer …" }. Values are treated as secrets. */
   headers: z.record(z.string(), z.string()).optional(),
   /** Per-attempt timeout, ms. */
@@ -38,7 +39,7 @@ export const options = z.strictObject({
   /** Total time budget for retrying transient failures, ms (0 = no retries). */
   retryBudgetMs: z.number().int().nonnegative().default(15_000),
   /** Skip TLS certificate verification (opt-in; a warning is logged). */
-  insecureTls: z.boolean().default(false),
+  insecureTls,
   /** A sample older than now - stalenessMs counts as no data. */
   stalenessMs: z.number().int().positive().default(5 * 60_000),
   /** How to reduce several series into one number; `error` refuses several series. */
@@ -123,7 +124,7 @@ class Prometheus implements PrometheusProvider {
     this.name = `prometheus (${safeUrl(opts.url)})`;
     this.headers = { ...opts.headers };
     for (const v of Object.values(this.headers)) registerSecret(v);
-    if (opts.insecureTls) ctx.log(`warning: ${this.name}: TLS certificate verification is off (insecureTls: true)`);
+    warnInsecureTls(ctx, this.name, opts.insecureTls);
   }
 
   /** GET an API path; Prometheus' own errors (400/422 with status "error") become a BackendError with its message. */

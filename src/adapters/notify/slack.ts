@@ -28,12 +28,13 @@
  * status, the code and a hint. Delivery: at-least-once with one retry, see webhook.ts deliver().
  */
 import { z } from 'zod';
+import { httpUrl } from '../options.js';
 import type { Notice, Notifier, NotifierFactory } from '../types.js';
 import { redactDeep } from '../../util/redact.js';
 import { deliver, hostOf, registerUrlSecret, warnIfPlainHttp } from './webhook.js';
 
 export const options = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL (the Slack incoming-webhook URL)' }).describe('Incoming-webhook URL (a credential).'),
+  url: httpUrl('an http(s) URL (the Slack incoming-webhook URL)').describe('Incoming-webhook URL (a credential).'),
   channel: z.string().min(1).optional().describe('Channel override, e.g. critical-alerts (legacy webhooks only).'),
   username: z.string().min(1).optional().describe('Author name override (legacy webhooks only).'),
   timeoutMs: z.number().int().min(100).max(120_000).default(5_000).describe('Per-attempt timeout in ms (default 5000).'),

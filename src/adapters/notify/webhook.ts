@@ -28,16 +28,18 @@
  * a non-retrying http() call; the one retry is done here so the count is exact.
  */
 import { z } from 'zod';
+import { httpUrl, insecureTls, warnInsecureTls } from '../options.js';
 import { BackendError, errorMessage } from '../../errors.js';
 import { http, type HttpRequest, type HttpResponse } from '../../util/http.js';
 import { looksSecret, redact, redactDeep, registerSecret } from '../../util/redact.js';
 import type { Notice, Notifier, NotifierFactory } from '../types.js';
 
 export const options = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).describe('Webhook URL (a credential: kept out of logs and errors).'),
+  url: httpUrl().describe('Webhook URL (a credential: kept out of logs and errors).'),
   headers: z.record(z.string(), z.string()).default({}).describe('Extra request headers; every value is treated as a secret.'),
   method: z.enum(['POST', 'PUT']).default('POST'),
   timeoutMs: z.number().int().min(100).max(120_000).default(5_000).describe('Per-attempt timeout in ms (default 5000).'),
+  insecureTls,
 });
 export type WebhookOptions = z.output<typeof options>;
 
@@ -101,7 +103,7 @@ export function warnIfPlainHttp(backend: string, url: string, log: (msg: string)
   }
 }
 
-export interface DeliverRequest extends Pick<HttpRequest, 'backend' | 'method' | 'url' | 'headers' | 'body' | 'timeoutMs'> {
+export interface DeliverRequest extends Pick<HttpRequest, 'backend' | 'method' | 'url' | 'headers' | 'body' | 'timeoutMs' | 'insecure'> {
   /** Event name, for the error message. */
   event: string;
   /** Extra hint for a failure (status, server message) → hint, or undefined for the default. */
@@ -170,6 +172,7 @@ export const create: NotifierFactory = (raw, ctx) => {
   for (const v of Object.values(o.headers)) registerSecret(v);
   warnIfPlainHttp('webhook', o.url, ctx.log);
   const where = hostOf(o.url);
+  warnInsecureTls(ctx, `webhook (${where})`, o.insecureTls);
   return {
     name: `webhook (${where})`,
     async send(notice: Notice): Promise<void> {
@@ -188,6 +191,7 @@ export const create: NotifierFactory = (raw, ctx) => {
         headers: o.headers,
         body,
         timeoutMs: o.timeoutMs,
+        insecure: o.insecureTls,
         hintFor: (status) =>
           status === 404 || status === 410
             ? `Check the webhook URL (${where}): the receiver does not know it.`
