@@ -23,6 +23,7 @@ export function runJson(plan: Plan | undefined, s: RunState, extra: Record<strin
     step: plan && s.step >= 0 ? stepLabel(plan, s.phase, s.step) : null,
     nextStep: plan && nxt ? { phase: plan.phases[nxt.phase]!.name, step: stepLabel(plan, nxt.phase, nxt.step), at: iso(s.holdUntil) } : null,
     flags: s.flags,
+    frozen: s.frozen ?? [],
     checks: Object.fromEntries(
       Object.entries(s.checks).map(([n, r]) => {
         const check = plan?.phases.flatMap((p) => p.checks).find((c) => c.name === n);
@@ -43,7 +44,7 @@ export function summary(plan: Plan, s: RunState) {
   const c = statusColor(s.status);
   const lines = [`${style.bold(`run ${s.id}`)}: ${c(s.status)}${s.reason ? ` — ${s.reason}` : ''}`];
   const flags = Object.entries(s.flags);
-  if (flags.length) lines.push(`flags: ${flags.map(([f, r]) => `${f}=${r.enabled ? `${r.percentage}%` : 'off'}`).join(', ')}`);
+  if (flags.length) lines.push(`flags: ${flags.map(([f, r]) => `${f}=${r.enabled ? `${r.percentage}%` : 'off'}${s.frozen?.includes(f) ? ' (frozen)' : ''}`).join(', ')}`);
   if (s.rollback?.failures.length) lines.push(style.red(`rollback failures: ${s.rollback.failures.join('; ')}`));
   if (s.finishedAt) lines.push(`took ${formatDuration(s.finishedAt - s.startedAt)}`);
   return { ...runJson(plan, s), lines };
@@ -54,7 +55,10 @@ export async function statusTable(plan: Plan | undefined, s: RunState, driver: {
   const j = runJson(plan, s);
   const t = new Table({ style: tableStyle() });
   const c = statusColor(s.status);
-  const flagText = Object.entries(s.flags).map(([f, r]) => `${f}: ${r.enabled ? `${r.percentage}%` : 'off'}${r.rings ? ` (${Object.entries(r.rings).map(([k, v]) => `${k} ${v}%`).join(', ')})` : ''}`).join('\n') || '(none written yet)';
+  const flagText =
+    Object.entries(s.flags)
+      .map(([f, r]) => `${f}: ${r.enabled ? `${r.percentage}%` : 'off'}${r.rings ? ` (${Object.entries(r.rings).map(([k, v]) => `${k} ${v}%`).join(', ')})` : ''}${s.frozen?.includes(f) ? ' — frozen' : ''}`)
+      .join('\n') || '(none written yet)';
   const rows: Array<[string, string]> = [
     ['run', s.id],
     ['plan', `${s.plan.name} (${s.plan.file})`],

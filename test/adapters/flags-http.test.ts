@@ -398,6 +398,9 @@ phases:
       expect(paused.code).toBe(4);
       expect(freezeCalls()).toEqual(['POST /feature-flags/freeze/a', 'POST /feature-flags/freeze/b']);
       expect(fake.flags.get('a')!.frozen && fake.flags.get('b')!.frozen).toBe(true);
+      const st = await cli(['status', 'sp'], { cwd: dir, env });
+      expect(st.stdout).toMatch(/a: 10% — frozen/);
+      expect(JSON.parse((await cli(['status', 'sp', '--json'], { cwd: dir, env })).stdout).frozen).toEqual(['a', 'b']);
       const log = JSON.parse((await cli(['log', 'sp', '--json'], { cwd: dir, env })).stdout) as { events: Array<{ type: string; msg: string }> };
       expect(log.events.find((e) => e.type === 'flags.frozen')!.msg).toMatch(/freeze a, b: 2 flag\(s\) frozen/);
       // fixed; resume unfreezes before the next step, which the API would refuse on a frozen flag
