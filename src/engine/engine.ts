@@ -197,7 +197,7 @@ export function tick(plan: Plan, state: RunState, obs: Observations, now: number
       const why = `check "${c.name}" breached (${c.tier}): ${rec.reason}`;
       d.emit('breach.detected', why, { check: c.name, tier: c.tier, action: c.action, value: rec.value, threshold: describeThreshold(c) });
       rec.actedOn = true;
-      if (c.action === 'rollback') startRollback(d, why, 'check', plan.rollback.mode);
+      if (c.action === 'rollback') startRollback(d, why, 'check', plan.rollback.mode, c.rollbackFlags);
       else if (c.action === 'pause' && (s.status === 'running' || s.status === 'awaiting-approval')) {
         pause(d, `${why}. Investigate, then \`rollout resume\` or \`rollout rollback\``, s.approval ? { keepApproval: s.approval } : {});
         if (c.freeze) freeze(d, true);
@@ -556,7 +556,25 @@ function notify(d: Draft, event: string, severity: 'info' | 'warning' | 'critica
   d.enqueue({ kind: 'notify', event, severity, vars: vars(d, extra), ...(targets ? { targets } : {}) });
 }
 
-function startRollback(d: Draft, reason: string, trigger: Incident['trigger'], mode: 'immediate' | 'gradual') {
+/**
+ * The flags a rollback scoped to `scope` turns off: those, and (transitively) the flags of every
+ * phase that requires one of them — a dependent cannot stay on without what it requires. In
+ * the plan's rollback order.
+ */
+export function rollbackScope(plan: Plan, scope: string[]): string[] {
+  const out = new Set(scope);
+  for (let grew = true; grew; ) {
+    const before = out.size;
+    for (const p of plan.phases) if (p.requires.some((r) => out.has(r))) for (const f of p.flags) out.add(f);
+    grew = out.size > before;
+  }
+  return plan.rollback.flags.filter((f) => out.has(f)).concat([...out].filter((f) => !plan.rollback.flags.includes(f)));
+}
+
+/** The flags the current rollback acts on. */
+const rollbackFlags = (d: Draft) => d.s.rollback?.flags ?? d.plan.rollback.flags;
+
+function startRollback(d: Draft, reason: string, trigger: Incident['trigger'], mode: 'immediate' | 'gradual', scope?: string[]) {
   const s = d.s;
   const pct = currentPercentage(d);
   s.pending = s.pending.filter((a) => a.kind !== 'apply-flags' || a.purpose !== 'step');
@@ -566,11 +584,12 @@ function startRollback(d: Draft, reason: string, trigger: Incident['trigger'], m
   s.holdUntil = undefined;
   s.waitingFor = 'rollback to finish';
   const gradual = mode === 'gradual' && d.plan.rollback.steps.length > 0;
-  s.rollback = { reason, trigger, mode: gradual ? 'gradual' : 'immediate', startedAt: d.now, stage: 0, failures: [], escalated: false };
-  d.emit('rollback.started', `ROLLBACK (${gradual ? 'gradual' : 'immediate'}): ${reason}`, { trigger, phase: d.plan.phases[s.phase]?.name, percentage: pct });
+  const flags = scope ? rollbackScope(d.plan, scope) : undefined;
+  s.rollback = { reason, trigger, mode: gradual ? 'gradual' : 'immediate', startedAt: d.now, stage: 0, failures: [], escalated: false, ...(flags ? { flags } : {}) };
+  d.emit('rollback.started', `ROLLBACK (${gradual ? 'gradual' : 'immediate'}${flags ? ` of ${flags.join(', ')} only` : ''}): ${reason}`, { trigger, phase: d.plan.phases[s.phase]?.name, percentage: pct, flags: rollbackFlags(d) });
   if (!gradual) {
     // Flags first: the fastest way back to safety. Then the record, the notice, the commands.
-    const off = d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes: d.plan.rollback.flags.map((flag) => ({ flag, enabled: false, percentage: 0 })) });
+    const off = d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes: rollbackFlags(d).map((flag) => ({ flag, enabled: false, percentage: 0 })) });
     s.pending = [off, ...s.pending.filter((a) => a !== off)];
   }
   d.enqueue({
@@ -583,6 +602,7 @@ function startRollback(d: Draft, reason: string, trigger: Incident['trigger'], m
       percentage: pct,
       at: iso(d.now),
       checks: Object.fromEntries(Object.entries(s.checks).map(([n, r]) => [n, { value: r.value, reason: r.reason }])),
+      flags: rollbackFlags(d),
     },
   });
   notify(d, 'rollback.started', 'critical', { reason });
@@ -603,7 +623,7 @@ function rollbackEnv(d: Draft): Record<string, string> {
     ROLLOUT_RUN_ID: s.id,
     ROLLOUT_PLAN: d.plan.name,
     ROLLOUT_PHASE: d.plan.phases[s.phase]?.name ?? '',
-    ROLLOUT_FLAGS: d.plan.rollback.flags.join(','),
+    ROLLOUT_FLAGS: rollbackFlags(d).join(','),
   };
 }
 
@@ -631,7 +651,7 @@ function progressRollback(d: Draft) {
     // 0% stage also turns off flags this run never wrote, to be safe.
     for (; rb.stage < steps.length; rb.stage++) {
       const st = steps[rb.stage]!;
-      const changes = d.plan.rollback.flags
+      const changes = rollbackFlags(d)
         .filter((f) => {
           const cur = s.flags[f];
           if (!cur) return st.percent === 0;

@@ -33,6 +33,8 @@ export interface Incident {
   percentage: number | null;
   at: string;
   checks: Record<string, { value: number | null; reason: string }>;
+  /** The flags rolled back. */
+  flags?: string[];
 }
 
 export interface RollbackState {
@@ -44,6 +46,8 @@ export interface RollbackState {
   stage: number;
   nextAt?: number;
   failures: string[];
+  /** The flags this rollback acts on when a check scoped it (else the plan's rollback flags). */
+  flags?: string[];
   /** Health check result after the flags were off: undefined until checked. */
   healthy?: boolean;
   escalated: boolean;

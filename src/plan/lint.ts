@@ -37,6 +37,10 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
     if (c.freeze && action !== 'pause') err([...path, 'freeze'], `check "${c.name}": freeze applies only to action pause (this check's action is ${action})`);
     else if (c.freeze && !(plan.backend.type === 'http' && (plan.backend.options.freeze || plan.backend.options.preset)))
       err([...path, 'freeze'], `check "${c.name}": freeze needs a flag backend with a freeze call; ${plan.backend.type === 'http' ? 'give the http backend a `freeze:` request' : `the ${plan.backend.type} backend has none`}`);
+    if (c.rollbackFlags && action !== 'rollback') err([...path, 'rollbackFlags'], `check "${c.name}": rollbackFlags applies only to action rollback (this check's action is ${action})`);
+    (c.rollbackFlags ?? []).forEach((f, i) => {
+      if (!plan.flags.includes(f)) err([...path, 'rollbackFlags', i], `"${f}" is not rolled out by this plan (its flags: ${plan.flags.join(', ')})`);
+    });
     const scope = path[0] === 'phases' ? `phase ${String(path[1])}` : 'plan';
     if (checkNames.get(c.name) === scope) err([...path, 'name'], `check name "${c.name}" is used twice`);
     checkNames.set(c.name, scope);

@@ -37,6 +37,8 @@ export interface Check {
   action: BreachAction;
   /** With action pause: also freeze the current phase's flags on the backend. */
   freeze: boolean;
+  /** With action rollback: only these flags (plus the flags that require them) are rolled back. */
+  rollbackFlags?: string[];
   unit: string;
 }
 

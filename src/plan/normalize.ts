@@ -44,6 +44,7 @@ function normalizeCheck(c: CheckDoc): Check {
     tier: c.tier,
     action: c.action ?? (c.tier === 'critical' ? 'rollback' : 'pause'),
     freeze: c.freeze ?? false,
+    ...(c.rollbackFlags ? { rollbackFlags: c.rollbackFlags } : {}),
     unit: c.unit ?? '',
   };
 }

@@ -92,6 +92,11 @@ export const check = z
       .boolean()
       .optional()
       .describe('With action pause: also ask the flag backend to freeze the current phase\'s flags at their percentage (seed 004\'s "freeze current percentage"); they are unfrozen when the run resumes or rolls back. Needs a backend with a freeze call (http: `freeze:`).'),
+    rollbackFlags: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('With action rollback: turn off only these flags, and the flags of phases that require them, instead of every flag the plan touches (seed 004: "Recovery Failures > 1% → Rollback recovery feature").'),
     phases: z.array(z.string()).optional().describe('Only in these phases (default: all).'),
     unit: z.string().optional().describe('Shown next to values, e.g. "%" or "ms".'),
   })

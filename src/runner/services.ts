@@ -120,11 +120,19 @@ export class MemoryBackend implements FlagBackend {
       this.flags.set(flag, { flag, exists: true, enabled: pct > 0, percentage: pct });
     }
   }
+  /** Frozen flags refuse percentage changes (turning off is allowed), as seed 004's API does. */
+  readonly frozen = new Set<string>();
   async apply(c: FlagChange): Promise<void> {
+    const cur = this.flags.get(c.flag);
+    if (this.frozen.has(c.flag) && c.enabled && cur && (c.percentage ?? 100) !== cur.percentage) throw new Error(`flag ${c.flag} is frozen`);
     this.writes++;
     this.flags.set(c.flag, { flag: c.flag, exists: true, enabled: c.enabled, percentage: c.enabled ? (c.percentage ?? 100) : 0, ...(c.rings ? { rings: c.rings } : {}) });
   }
   async read(flag: string): Promise<FlagState> {
     return this.flags.get(flag) ?? { flag, exists: false, enabled: false, percentage: 0 };
+  }
+  async freeze(flag: string, frozen: boolean): Promise<void> {
+    if (frozen) this.frozen.add(flag);
+    else this.frozen.delete(flag);
   }
 }

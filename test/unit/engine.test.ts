@@ -258,6 +258,40 @@ rollback: { mode: ${mode}, steps: [{ percent: 5, wait: 10m }, { percent: 0 }] }
   });
 });
 
+describe('a rollback scoped by its check (rollbackFlags)', () => {
+  const scoped = (scope: string) =>
+    mkPlan(`defaults: { hold: 1h, interval: 1m, maxJump: 100 }
+checks:
+  - { name: rec, provider: sim, query: r, max: 1, rollbackFlags: [${scope}] }
+phases:
+  - { name: core, flags: [core], steps: [100] }
+  - { name: snap, flags: [snap], requires: [core], steps: [100] }
+  - { name: rec, flags: [rec], requires: [snap], steps: [50, 100] }
+  - { name: uses, flags: [use-a, use-b], requires: [rec], steps: [10, 100] }
+rollback:
+  commands: [[./rb.sh]]
+`);
+  it('turns off only the named flag and the flags that (transitively) require it; the rest stay as they are', async () => {
+    const p = await scoped('rec');
+    const t = drive(p, { obs: observer(p, { rec: after(4.5 * H, 5, 0) }) });
+    expect(t.state.status).toBe('rolled-back');
+    expect(writes(t, 'rollback')).toEqual([['rec=off', 'use-a=off', 'use-b=off']]);
+    expect(t.state.flags.core).toEqual({ enabled: true, percentage: 100 });
+    expect(t.state.flags.snap).toEqual({ enabled: true, percentage: 100 });
+    expect(t.of('rollback.started')[0]!.msg).toMatch(/of rec, use-a, use-b only/);
+    expect(commands(t)[0]!.env.ROLLOUT_FLAGS).toBe('rec,use-a,use-b');
+    const inc = t.performed.find((x) => x.action.kind === 'record-incident')!.action as Extract<Action, { kind: 'record-incident' }>;
+    expect(inc.incident.flags).toEqual(['rec', 'use-a', 'use-b']);
+  });
+  it('a manual rollback still turns off every flag; the scope is refused on other actions and for unknown flags', async () => {
+    const p = await scoped('rec');
+    const t = drive(p, { controls: [{ at: 4.5 * H, ctl: { kind: 'rollback', reason: 'by hand' } }] });
+    expect(writes(t, 'rollback')[0]!.sort()).toEqual(['core=off', 'rec=off', 'snap=off', 'use-a=off', 'use-b=off']);
+    await expect(mkPlan(`checks:\n  - { name: e, provider: sim, query: e, max: 1, tier: warning, rollbackFlags: [f] }\nphases:\n  - { name: a, flags: [f] }\n`)).rejects.toThrow(/rollbackFlags applies only to action rollback/);
+    await expect(scoped('nope')).rejects.toThrow(/"nope" is not rolled out by this plan/);
+  });
+});
+
 describe('no data', () => {
   const withPolicy = (policy: string, extra = '') => basic('', `  - { name: err, provider: sim, query: e, max: 5, noData: ${policy}${extra} }\n`);
   it('hold: never advances without data, pauses after noDataTimeout (default 15m)', async () => {

@@ -190,9 +190,31 @@ describe('seed 004: state persistence', () => {
     expect(p.notify.templates['step.applied']).toContain('State Persistence Rollout Update');
     expect(p.notify.templates['run.completed']).toContain('State Persistence Rollout Complete ✅');
   });
-  it('pauses (freezes) when the error rate passes 5%', async () => {
+  it('pauses and freezes the live flag when the error rate passes 5%', async () => {
     const r = await simulate(await load('state-persistence'), { checks: { 'error-rate': [{ after: '1d', value: 0.07 }] } });
     expect(r.state.status).toBe('paused');
+    expect(r.state.frozen).toEqual(['use_state_persistence']);
+    expect(r.events.map((e) => e.type)).toContain('flags.frozen');
+  });
+  it('a human resumes the frozen run: the flag is unfrozen before the next step and the plan completes', async () => {
+    const r = await simulate(await load('state-persistence'), {
+      checks: { 'error-rate': [{ after: '25h', value: 0.07 }, { after: '27h', value: 0.01 }] },
+      controls: [{ after: '28h', kind: 'resume' }],
+    });
+    const types = r.events.map((e) => e.type);
+    expect(types.indexOf('flags.unfrozen')).toBeGreaterThan(types.indexOf('flags.frozen'));
+    expect(types).not.toContain('step.failed'); // the simulated API refuses changes to a frozen flag
+    expect(r.state.status).toBe('completed');
+    expect(r.state.frozen).toBeUndefined();
+  });
+  it('recovery failures above 1% roll back the recovery feature only; the other flags stay on', async () => {
+    // recovery starts in week 2; failures from day 12 on
+    const r = await simulate(await load('state-persistence'), { checks: { 'recovery-failures': [{ after: '12d', value: 0.05 }] } });
+    expect(r.state.status).toBe('rolled-back');
+    expect(r.state.rollback!.flags).toEqual(['enable_state_recovery']);
+    expect(r.state.flags.enable_state_recovery!.enabled).toBe(false);
+    expect(r.state.flags.use_state_persistence).toMatchObject({ enabled: true, percentage: 100 });
+    expect(r.state.flags.enable_state_snapshots!.enabled).toBe(true);
   });
 });
 
