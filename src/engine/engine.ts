@@ -426,12 +426,14 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
     case 'reject':
       if (!s.approval || (s.status !== 'awaiting-approval' && s.status !== 'paused')) return refuse(`run ${s.id} is not waiting for an approval`);
       finish(d, 'aborted', `no-go${by}: ${ctl.reason}`);
+      freeze(d, false); // the run ends: it releases what it froze
       break;
     case 'abort':
       if (final) return refuse(`run ${s.id} already ${s.status}`);
       if (s.status === 'rolling-back') return refuse(`run ${s.id} is rolling back; a rollback is not aborted halfway`, 'Wait for it to finish; `rollout status` shows progress.');
       s.pending = s.pending.filter((a) => a.kind === 'notify');
       finish(d, 'aborted', `${ctl.reason}${by}; flags left as they are (use \`rollout rollback\` to turn them off)`);
+      freeze(d, false); // left as they are, but not frozen: the run ends and releases what it froze
       break;
     case 'rollback':
       if (s.status === 'rolling-back' || s.status === 'rolled-back') return refuse(`run ${s.id} is already ${s.status}`);

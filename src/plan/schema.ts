@@ -91,7 +91,7 @@ export const check = z
     freeze: z
       .boolean()
       .optional()
-      .describe('With action pause: also ask the flag backend to freeze the current phase\'s flags at their percentage (seed 004\'s "freeze current percentage"); they are unfrozen when the run resumes or rolls back. Needs a backend with a freeze call (http: `freeze:`).'),
+      .describe('With action pause: also ask the flag backend to freeze the current phase\'s flags at their percentage (seed 004\'s "freeze current percentage"); they are unfrozen when the run resumes, rolls back or is aborted. Needs a backend with a freeze call (http: `freeze:`).'),
     rollbackFlags: z
       .array(z.string().min(1))
       .min(1)

@@ -248,6 +248,14 @@ rollback: { mode: ${mode}, steps: [{ percent: 5, wait: 10m }, { percent: 0 }] }
     }
   });
 
+  it('abort (and a no-go) end the run and release what it froze; the flags keep their percentage', async () => {
+    const p = await frozenPlan();
+    const t = drive(p, { obs: observer(p, { err: after(30 * M, 9, 1) }), controls: [{ at: 2 * H, ctl: { kind: 'abort', reason: 'enough' } }] });
+    expect(t.state.status).toBe('aborted');
+    expect(freezes(t)).toEqual(['freeze f,g', 'unfreeze f,g']);
+    expect(t.state.flags.f).toEqual({ enabled: true, percentage: 10 });
+  });
+
   it('nothing is frozen before any flag is on, and freeze is refused for actions other than pause or backends without a freeze call', async () => {
     const p = await frozenPlan();
     const t = drive(p, { obs: observer(p, { err: () => 9 }), limitMs: 2 * H });
