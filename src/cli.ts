@@ -15,8 +15,9 @@ ${EXIT_CODE_TABLE.map(([c, t]) => `  ${String(c).padStart(2)}  ${t}`).join('\n')
 
 Environment:
   ROLLOUT_STATE_DIR   where runs are recorded (default .rollout in the working directory)
+  ROLLOUT_STATE_URL   postgres://… : keep runs in PostgreSQL, shared by a team and its CI jobs
   NO_COLOR            plain output
-Docs: README.md, docs/plan-format.md`;
+Docs: README.md, docs/plan-format.md, docs/adapters.md, docs/ci.md`;
 
 program
   .name('rollout')
