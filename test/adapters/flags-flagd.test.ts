@@ -110,6 +110,43 @@ describe('flagd flag backend', () => {
     expect((await b.read('f')).users).toBeUndefined();
   });
 
+  it('allowlisted segments get the flag (the caller\'s segment is in the evaluation context); kept when a change has none', async () => {
+    // seed 003: internal team + select beta users, and 5% of everybody else
+    await b.apply({ flag: 'dojopool', enabled: true, percentage: 5, users: ['ceo'], segments: ['internal-team', 'dogfood-beta'] });
+    let ev = await evaluator(file);
+    expect(ev('dojopool', { targetingKey: 'u1', segment: 'internal-team' })).toMatchObject({ value: true, reason: 'TARGETING_MATCH' });
+    expect(ev('dojopool', { targetingKey: 'u2', segment: 'dogfood-beta' }).value).toBe(true);
+    expect(ev('dojopool', { targetingKey: 'ceo' }).value).toBe(true);
+    const others = KEYS.filter((k) => ev('dojopool', { targetingKey: k, segment: 'customers' }).value).length;
+    expect(Math.abs((others / KEYS.length) * 100 - 5)).toBeLessThan(1.5);
+    expect(await b.read('dojopool')).toMatchObject({ percentage: 5, users: ['ceo'], segments: ['internal-team', 'dogfood-beta'] });
+    await b.apply({ flag: 'dojopool', enabled: true, percentage: 10 });
+    expect(await b.read('dojopool')).toMatchObject({ percentage: 10, users: ['ceo'], segments: ['internal-team', 'dogfood-beta'] });
+    await b.apply({ flag: 'dojopool', enabled: true, percentage: 10, segments: [] });
+    ev = await evaluator(file);
+    expect((await b.read('dojopool')).segments).toBeUndefined();
+    expect(ev('dojopool', { targetingKey: 'ceo' }).value).toBe(true);
+  });
+
+  it('ring steps: each ring gets its own share by the caller\'s ring, everybody else the percentage (seed 004)', async () => {
+    await b.apply({ flag: 'snap', enabled: true, percentage: 0, rings: { internal: 100, beta: 50 } });
+    const ev = await evaluator(file);
+    const share = (ctx: (k: string) => Record<string, string>) => (KEYS.filter((k) => ev('snap', ctx(k)).value).length / KEYS.length) * 100;
+    expect(share((k) => ({ targetingKey: k, ring: 'internal' }))).toBe(100);
+    expect(Math.abs(share((k) => ({ targetingKey: k, ring: 'beta' })) - 50)).toBeLessThan(1.5);
+    expect(share((k) => ({ targetingKey: k }))).toBe(0);
+    expect(await b.read('snap')).toMatchObject({ enabled: true, percentage: 0, rings: { internal: 100, beta: 50 } });
+    // a later percentage step drops the ring rules
+    await b.apply({ flag: 'snap', enabled: true, percentage: 25 });
+    const r = await b.read('snap');
+    expect(r.rings).toBeUndefined();
+    expect(r.percentage).toBe(25);
+  });
+
+  it('the three context attributes must differ', () => {
+    expect(() => options.parse({ path: 'x.json', segmentsAttribute: 'targetingKey' })).toThrow(/three different attributes/);
+  });
+
   it('disabling makes flagd answer DISABLED (the code default), and re-enabling restores the split', async () => {
     await b.apply({ flag: 'f', enabled: true, percentage: 30 });
     await b.apply({ flag: 'f', enabled: false });

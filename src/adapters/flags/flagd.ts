@@ -30,8 +30,18 @@
  *   weights out of 1000/10000/100000 instead (e.g. 12.5 → [["on",125],["off",875]]): flagd
  *   treats weights as relative, but providers older than flagd's relative-weights change
  *   required weights summing to 100, so only raise this if your providers support it.
- * - The user allowlist is replaced when a change carries `users` (an empty list clears it) and
- *   kept as it is in the file when the change has none.
+ * - Allowlists and rings come first, as an if/else-if chain before the percentage rule:
+ *     {"if": [ {"in": [{"var": "targetingKey"}, ["alice"]]}, "on",              // users
+ *              {"in": [{"var": "segment"}, ["internal-team", "beta"]]}, "on",    // segments
+ *              {"in": [{"var": "ring"}, ["internal"]]}, <rule for 100 %>,       // one per ring
+ *              {"in": [{"var": "ring"}, ["beta"]]}, <rule for 50 %>,
+ *              <the percentage rule: everybody else> ]}
+ *   The attributes are options (`usersAttribute`, `segmentsAttribute`, `ringAttribute`); the
+ *   application puts its user's segment and ring into the evaluation context. A ring step's
+ *   ring without users/segments (seed 004's "ga") is the percentage rule itself.
+ * - The user and segment allowlists are replaced when a change carries `users` / `segments` (an
+ *   empty list clears it) and kept as they are in the file when it has none; rings are those of
+ *   the change (a percentage step drops the ring rules).
  * - Disabling sets "state": "DISABLED" and keeps the targeting (re-enabling rewrites it).
  *   NB: flagd then answers with reason DISABLED and the SDK returns the *code default* of the
  *   evaluation call, so the application's default for this flag should be false.
@@ -59,6 +69,12 @@ export const options = z.strictObject({
   bucketBy: z.string().min(1).default('targetingKey'),
   /** Evaluation-context attribute matched against the user allowlist. */
   usersAttribute: z.string().min(1).default('targetingKey'),
+  /** Evaluation-context attribute holding the caller's segment, matched against segment allowlists. */
+  segmentsAttribute: z.string().min(1).default('segment'),
+  /** Evaluation-context attribute holding the caller's ring, for ring steps. */
+  ringAttribute: z.string().min(1).default('ring'),
+}).refine((o) => new Set([o.usersAttribute, o.segmentsAttribute, o.ringAttribute]).size === 3, {
+  message: 'usersAttribute, segmentsAttribute and ringAttribute must be three different attributes',
 });
 export type FlagdOptions = z.infer<typeof options>;
 
@@ -71,6 +87,11 @@ interface FlagdFile extends JsonObject {
   flags: { [k: string]: Json };
 }
 
+
+interface Allow {
+  users: string[];
+  segments: string[];
+}
 
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -120,15 +141,13 @@ class FlagdBackend implements FlagBackend {
     return { on, off: total - on };
   }
 
-  private targeting(pct: number, users: string[] | undefined, flag: string): { defaultVariant: 'on' | 'off'; targeting?: JsonObject } {
+  /** The rule giving `pct` of callers the flag: "off", "on", or a fractional split. */
+  private rule(pct: number, flag: string): Json {
     const { on, off } = this.weightsFor(pct, flag);
     let rest: Json;
-    let defaultVariant: 'on' | 'off' = 'off';
     if (on <= 0) rest = 'off';
-    else if (off <= 0) {
-      rest = 'on';
-      defaultVariant = 'on';
-    } else {
+    else if (off <= 0) rest = 'on';
+    else {
       const buckets: Json[] = [
         ['on', on],
         ['off', off],
@@ -140,17 +159,22 @@ class FlagdBackend implements FlagBackend {
         rest = { fractional: buckets };
       }
     }
-    if (users && users.length > 0) {
-      return { defaultVariant, targeting: { if: [{ in: [{ var: this.o.usersAttribute }, [...new Set(users)]] }, 'on', rest] } };
-    }
+    return rest;
+  }
+
+  private targeting(pct: number, allow: Allow, rings: Record<string, number> | undefined, flag: string): { defaultVariant: 'on' | 'off'; targeting?: JsonObject } {
+    const rest = this.rule(pct, flag);
+    const defaultVariant = rest === 'on' ? 'on' : 'off';
+    const chain: Json[] = [];
+    if (allow.users.length) chain.push({ in: [{ var: this.o.usersAttribute }, [...new Set(allow.users)]] }, 'on');
+    if (allow.segments.length) chain.push({ in: [{ var: this.o.segmentsAttribute }, [...new Set(allow.segments)]] }, 'on');
+    for (const [ring, p] of Object.entries(rings ?? {})) chain.push({ in: [{ var: this.o.ringAttribute }, [ring]] }, this.rule(p, `${flag} (ring ${ring})`));
+    if (chain.length) return { defaultVariant, targeting: { if: [...chain, rest] } };
     return typeof rest === 'string' ? { defaultVariant } : { defaultVariant, targeting: rest as JsonObject };
   }
 
   async apply(change: FlagChange): Promise<void> {
     const pct = checkChange(change, this.name);
-    if (change.segments?.length || change.rings) {
-      this.ctx.log(`${this.name}: ${change.flag}: segments/rings are not supported by this adapter and were ignored`);
-    }
     await serialised(this.file, async () => {
       const loaded = await this.load();
       const doc: FlagdFile = loaded?.doc ?? { $schema: SCHEMA_URL, flags: {} };
@@ -158,16 +182,17 @@ class FlagdBackend implements FlagBackend {
       const prev: JsonObject = isObject(existing) ? existing : {};
       let next: JsonObject;
       if (change.enabled) {
-        // users not given → keep the allowlist already in the file (as the other backends do)
-        let users = change.users;
-        if (users === undefined && isObject(existing)) {
+        // users / segments not given → keep the allowlists already in the file (as the other backends do)
+        let kept: Allow = { users: [], segments: [] };
+        if ((change.users === undefined || change.segments === undefined) && isObject(existing)) {
           try {
-            users = this.parse(existing, change.flag).users;
+            kept = this.parse(existing, change.flag);
           } catch {
-            users = undefined; // targeting we cannot read is replaced, as documented
+            /* targeting we cannot read is replaced, as documented */
           }
         }
-        const { defaultVariant, targeting } = this.targeting(pct, users, change.flag);
+        const allow = { users: change.users ?? kept.users, segments: change.segments ?? kept.segments };
+        const { defaultVariant, targeting } = this.targeting(pct, allow, change.rings, change.flag);
         next = { ...prev, state: 'ENABLED', variants: { on: true, off: false }, defaultVariant };
         if (targeting) next.targeting = targeting;
         else delete next.targeting;
@@ -199,11 +224,13 @@ class FlagdBackend implements FlagBackend {
       enabled: def.state === 'ENABLED',
       percentage: parsed.percentage,
       ...(parsed.users.length ? { users: parsed.users } : {}),
+      ...(parsed.segments.length ? { segments: parsed.segments } : {}),
+      ...(Object.keys(parsed.rings).length ? { rings: parsed.rings } : {}),
     };
   }
 
-  /** Percentage and users from a flag definition in the shapes this adapter writes. */
-  private parse(def: JsonObject, flag: string): { percentage: number; users: string[] } {
+  /** Percentage, allowlists and rings from a flag definition in the shapes this adapter writes. */
+  private parse(def: JsonObject, flag: string): Allow & { percentage: number; rings: Record<string, number> } {
     const variants = isObject(def.variants) ? def.variants : {};
     const valueOf = (variant: Json): boolean | undefined => {
       if (typeof variant !== 'string') return undefined;
@@ -212,7 +239,7 @@ class FlagdBackend implements FlagBackend {
     };
     const unknown = (): never => {
       throw new BackendError(this.name, `flag ${flag} has targeting that rollout cannot interpret as a percentage`, {
-        hint: 'rollout writes {"fractional": [[on, w], [off, w]]} (optionally inside an "if"/"in" user rule); applying a change will replace the targeting.',
+        hint: 'rollout writes {"fractional": [[on, w], [off, w]]}, optionally after an if/else-if chain of "in" rules for users, segments and rings; applying a change will replace the targeting.',
       });
     };
     const share = (rule: Json): number => {
@@ -240,22 +267,26 @@ class FlagdBackend implements FlagBackend {
       }
       return unknown();
     };
+    const out = { users: [] as string[], segments: [] as string[], rings: {} as Record<string, number> };
     const t = def.targeting;
-    if (t === undefined || t === null || (isObject(t) && Object.keys(t).length === 0)) {
-      return { percentage: share(def.defaultVariant ?? null), users: [] };
+    if (t === undefined || t === null || (isObject(t) && Object.keys(t).length === 0)) return { ...out, percentage: share(def.defaultVariant ?? null) };
+    // The chain: [cond, value]… else — recognised when its first condition is an `in` rule.
+    const chain = isObject(t) && Array.isArray(t.if) && t.if.length >= 3 && t.if.length % 2 === 1 ? t.if : undefined;
+    const first = chain?.[0];
+    if (!chain || !(isObject(first) && Array.isArray(first.in))) return { ...out, percentage: share(t) };
+    for (let i = 0; i + 1 < chain.length; i += 2) {
+      const cond = chain[i];
+      const value = chain[i + 1] ?? null;
+      const args = isObject(cond) && Array.isArray(cond.in) ? cond.in : undefined;
+      const attr = args && isObject(args[0]) ? args[0].var : undefined;
+      const list = args && Array.isArray(args[1]) ? args[1].filter((x): x is string => typeof x === 'string') : undefined;
+      if (!list || typeof attr !== 'string') return unknown();
+      if (attr === this.o.usersAttribute && valueOf(value) === true) out.users = list;
+      else if (attr === this.o.segmentsAttribute && valueOf(value) === true) out.segments = list;
+      else if (attr === this.o.ringAttribute && list.length === 1) out.rings[list[0]!] = share(value);
+      else return unknown();
     }
-    if (isObject(t) && Array.isArray(t.if) && t.if.length === 3) {
-      const [cond, then, otherwise] = t.if;
-      const inArgs = isObject(cond) && Array.isArray(cond.in) ? cond.in : undefined;
-      if (inArgs) {
-        const list = inArgs[1];
-        if (Array.isArray(list) && valueOf(then ?? null) === true) {
-          return { percentage: share(otherwise ?? null), users: list.filter((u): u is string => typeof u === 'string') };
-        }
-        return unknown();
-      }
-    }
-    return { percentage: share(t), users: [] };
+    return { ...out, percentage: share(chain[chain.length - 1] ?? null) };
   }
 }
 
