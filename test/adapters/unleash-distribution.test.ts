@@ -131,6 +131,26 @@ describe('unleash rollout distribution (unleash-client SDK)', () => {
     expect(on).toBe(USERS.filter((u) => inRollout(u, flag, 2)).length + members.length);
   });
 
+  it('ring steps: each ring its own share by the ring context field, everybody else the base; a percentage step removes them', { timeout: 60_000 }, async () => {
+    const flag = `dist-ring-${randomBytes(4).toString('hex')}`;
+    // seed 004: {"internal": 100, "beta": 50, "ga": 0} — ga is the base percentage
+    await backend.apply({ flag, enabled: true, percentage: 0, rings: { internal: 100, beta: 50 } });
+    await sdkSees(flag, (def) => def?.enabled === true && (def.strategies?.length ?? 0) === 3);
+    const share = (ring?: string) => (100 * USERS.filter((userId) => client.isEnabled(flag, { userId, ...(ring ? { properties: { ring } } : {}) })).length) / N;
+    expect(share('internal')).toBe(100);
+    expect(Math.abs(share('beta') - 50)).toBeLessThanOrEqual(2);
+    // the same users as bucket.ts at 50% (groupId = flag): a beta user in now stays in later
+    expect(USERS.filter((userId) => client.isEnabled(flag, { userId, properties: { ring: 'beta' } }) !== inRollout(userId, flag, 50))).toEqual([]);
+    expect(share()).toBe(0);
+    expect(share('customers')).toBe(0);
+    expect(await backend.read(flag)).toMatchObject({ enabled: true, percentage: 0, rings: { internal: 100, beta: 50 } });
+    // the next step is a plain percentage: the ring strategies go
+    await backend.apply({ flag, enabled: true, percentage: 25 });
+    await sdkSees(flag, (def) => (def?.strategies?.length ?? 0) === 1 && rolloutOf(def) === '25');
+    expect((await backend.read(flag)).rings).toBeUndefined();
+    expect(Math.abs(share('internal') - 25)).toBeLessThanOrEqual(2);
+  });
+
   it('honours stickiness userId the same way (bucket by userId, groupId = flag)', { timeout: 60_000 }, async () => {
     const flag = `dist-uid-${randomBytes(4).toString('hex')}`;
     await backend.apply({ flag, enabled: true, percentage: 30, stickiness: 'userId' });

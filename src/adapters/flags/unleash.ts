@@ -19,7 +19,11 @@
  *     (one strategy each, because segments on a single strategy must *all* match). Segments
  *     must exist in Unleash; rollout does not create them. `[]` removes them, absent leaves them.
  *   - the environment's on/off switch: POST …/environments/<env>/on|off.
- * Rings (`change.rings`) have no Unleash counterpart here and are ignored (with a log line).
+ *   - rings (`change.rings`, a ring step): one flexibleRollout per ring at that ring's share,
+ *     titled "managed by rollout: ring <name>", constrained to `<ringContextField> IN [name]`
+ *     (default context field `ring`, which the application sets; created in Unleash when
+ *     missing). A change without rings (a percentage step) removes them. Unleash enables a
+ *     user when any strategy does, so a ring member also gets the base percentage.
  *
  * apply() reads the flag first and writes only what differs, so applying a change twice costs
  * one GET and leaves no duplicate strategies. Writes go strategies first, then `on`: switching
@@ -55,6 +59,8 @@ export const options = z.strictObject({
   create: z.boolean().default(false),
   /** Default stickiness of the gradual rollout ("default", "userId", "sessionId", "random" or a context field). */
   stickiness: z.string().min(1).default('default'),
+  /** Unleash context field the application sets to its user's ring (ring steps); created if missing. */
+  ringContextField: z.string().min(1).default('ring'),
   /** Per-request timeout, ms. */
   timeoutMs: z.number().int().positive().max(300_000).default(10_000),
   /** Total time budget for retrying 429/5xx on safe calls, ms (0 = no retries). */
@@ -68,6 +74,7 @@ export type UnleashOptions = z.infer<typeof options>;
 export const ROLLOUT_TITLE = 'managed by rollout';
 export const ALLOWLIST_TITLE = 'managed by rollout: allowlist';
 export const SEGMENT_TITLE_PREFIX = 'managed by rollout: segment ';
+export const RING_TITLE_PREFIX = 'managed by rollout: ring ';
 
 export interface UnleashConstraint {
   contextName: string;
@@ -116,15 +123,18 @@ export function findAllowlist(strategies: UnleashStrategy[]): UnleashStrategy | 
 }
 
 /** Segment name → the strategy rollout keeps for it. */
-function segmentStrategies(strategies: UnleashStrategy[]): Map<string, UnleashStrategy> {
+/** The strategies titled `<prefix><name>`, by name. */
+function titled(strategies: UnleashStrategy[], prefix: string): Map<string, UnleashStrategy> {
   const out = new Map<string, UnleashStrategy>();
   for (const s of strategies) {
-    if (s.name === 'flexibleRollout' && s.title?.startsWith(SEGMENT_TITLE_PREFIX)) out.set(s.title.slice(SEGMENT_TITLE_PREFIX.length), s);
+    if (s.name === 'flexibleRollout' && s.title?.startsWith(prefix)) out.set(s.title.slice(prefix.length), s);
   }
   return out;
 }
+const segmentStrategies = (strategies: UnleashStrategy[]) => titled(strategies, SEGMENT_TITLE_PREFIX);
+const ringStrategies = (strategies: UnleashStrategy[]) => titled(strategies, RING_TITLE_PREFIX);
 
-const isOwned = (s: UnleashStrategy) => s.title === ALLOWLIST_TITLE || (s.title?.startsWith(SEGMENT_TITLE_PREFIX) ?? false);
+const isOwned = (s: UnleashStrategy) => s.title === ALLOWLIST_TITLE || [SEGMENT_TITLE_PREFIX, RING_TITLE_PREFIX].some((p) => s.title?.startsWith(p) ?? false);
 
 function allowlistUsers(s: UnleashStrategy | undefined): string[] {
   const c = s?.constraints?.find((k) => k.contextName === 'userId' && k.operator === 'IN' && !k.inverted);
@@ -347,7 +357,6 @@ class UnleashBackend implements FlagBackend {
     if (change.enabled && !Number.isInteger(pct)) {
       this.ctx.log(`${this.name}: ${flag}: Unleash buckets users in whole percents: ${pct}% serves the same users as ${Math.floor(pct)}%`);
     }
-    if (change.rings) this.ctx.log(`${this.name}: ${flag}: rings are not supported by this adapter and were ignored`);
 
     let feature = await this.getFeature(flag);
     if (!feature) {
@@ -406,6 +415,7 @@ class UnleashBackend implements FlagBackend {
     }
 
     if (change.segments) await this.syncSegments(flag, strategies, segmentIds);
+    await this.syncRings(flag, strategies, change.rings ?? {}, stickiness);
 
     const others = strategies.filter((s) => s !== managed && !isOwned(s) && isActive(s) && isPlain(s));
     if (others.length) {
@@ -454,6 +464,46 @@ class UnleashBackend implements FlagBackend {
     }
   }
 
+  /** One strategy per ring of a ring step; rings no longer wanted (a percentage step: all) go. */
+  private async syncRings(flag: string, strategies: UnleashStrategy[], want: Record<string, number>, stickiness: string): Promise<void> {
+    const have = ringStrategies(strategies);
+    const field = this.o.ringContextField;
+    if (Object.keys(want).length) await this.ensureContextField(field);
+    for (const [ring, pct] of Object.entries(want)) {
+      const s = have.get(ring);
+      const c = s?.constraints?.[0];
+      const ok =
+        s && s.disabled !== true && s.constraints?.length === 1 && c?.contextName === field && c.operator === 'IN' && !c.inverted && c.values?.length === 1 && c.values[0] === ring &&
+        Number(s.parameters?.rollout) === pct && s.parameters?.stickiness === stickiness && !s.segments?.length;
+      if (ok) continue;
+      await this.putStrategy(flag, s, {
+        name: 'flexibleRollout',
+        title: `${RING_TITLE_PREFIX}${ring}`,
+        disabled: false,
+        constraints: [{ contextName: field, operator: 'IN', values: [ring], inverted: false, caseInsensitive: false }],
+        segments: [],
+        parameters: { rollout: String(pct), stickiness, groupId: flag },
+      });
+    }
+    for (const [ring, s] of have) {
+      if (!(ring in want) && s.id) await this.call({ method: 'DELETE', url: `${this.envUrl(flag)}/strategies/${encodeURIComponent(s.id)}`, okStatuses: [404] });
+    }
+  }
+
+  private contextFieldReady = new Set<string>();
+  /** Constraints need a defined context field: create the ring field once if Unleash lacks it. */
+  private async ensureContextField(name: string): Promise<void> {
+    if (this.contextFieldReady.has(name)) return;
+    const url = `${this.base}/api/admin/context`;
+    const fields = (await this.call({ method: 'GET', url })).json<Array<{ name: string }>>();
+    if (!Array.isArray(fields) || !fields.some((f) => f.name === name)) {
+      // Creating it twice fails with 409 at worst: that, too, means it exists.
+      await this.call({ method: 'POST', url, body: { name, description: 'The ring of the user (rollout ring steps)', stickiness: false }, idempotent: false, okStatuses: [409] });
+      this.ctx.log(`${this.name}: created the context field "${name}" for ring steps; the application sets it to the user's ring`);
+    }
+    this.contextFieldReady.add(name);
+  }
+
   async read(flag: string): Promise<FlagState> {
     if (typeof flag !== 'string' || flag.trim() === '') throw new UsageError(`${this.name}: flag name is empty`);
     const feature = await this.getFeature(flag);
@@ -467,7 +517,16 @@ class UnleashBackend implements FlagBackend {
     const list = findAllowlist(strategies);
     const users = list && list.disabled !== true ? allowlistUsers(list) : [];
     const segments = [...segmentStrategies(strategies)].filter(([, s]) => s.disabled !== true).map(([n]) => n);
-    return { flag, exists: true, enabled: env.enabled === true, percentage, ...(users.length ? { users } : {}), ...(segments.length ? { segments } : {}) };
+    const rings = Object.fromEntries([...ringStrategies(strategies)].filter(([, s]) => s.disabled !== true).map(([n, s]) => [n, Number(s.parameters?.rollout ?? 0) || 0]));
+    return {
+      flag,
+      exists: true,
+      enabled: env.enabled === true,
+      percentage,
+      ...(users.length ? { users } : {}),
+      ...(segments.length ? { segments } : {}),
+      ...(Object.keys(rings).length ? { rings } : {}),
+    };
   }
 }
 
