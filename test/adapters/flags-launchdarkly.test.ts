@@ -131,6 +131,45 @@ describe('launchdarkly adapter', () => {
     expect((await b.read('checkout')).users?.sort()).toEqual(['bob', 'carol']);
   });
 
+  it('allowlists segments with one segmentMatch rule serving true; unchanged = no PATCH; [] removes it', async () => {
+    const b = backend();
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 5, segments: ['internal-team', 'dogfood-beta'] });
+    const flag = () => fake.flag('shop', 'checkout')!;
+    const onIdx = flag().variations.findIndex((v) => v.value === true);
+    expect(flag().environments.production!.rules).toEqual([
+      expect.objectContaining({ description: 'managed by rollout: segments', variation: onIdx, clauses: [expect.objectContaining({ attribute: 'segmentMatch', op: 'segmentMatch', values: ['internal-team', 'dogfood-beta'], negate: false })] }),
+    ]);
+    expect(await b.read('checkout')).toMatchObject({ percentage: 5, segments: ['internal-team', 'dogfood-beta'] });
+    const n = fake.requests.filter((r) => r.method === 'PATCH').length;
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 5, segments: ['dogfood-beta', 'internal-team'] });
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 5 }); // segments absent: left alone
+    expect(fake.requests.filter((r) => r.method === 'PATCH').length).toBe(n);
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 5, segments: [] });
+    expect(flag().environments.production!.rules).toEqual([]);
+  });
+
+  it('ring steps: one rule per ring on the ring attribute with its own rollout; updated in place; a percentage step removes them', async () => {
+    const b = backend();
+    // someone else's rule stays where it is
+    const flag = () => fake.flag('shop', 'checkout')!;
+    const onId = flag().variations.find((v) => v.value === true)!._id;
+    const offId = flag().variations.find((v) => v.value === false)!._id;
+    flag().environments.production!.rules.push({ _id: 'theirs', description: 'QA', clauses: [{ _id: 'c', contextKind: 'user', attribute: 'email', op: 'endsWith', values: ['@qa.example'], negate: false }], variation: 0, trackEvents: false });
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 0, rings: { internal: 100, beta: 10 } });
+    const rules = () => flag().environments.production!.rules;
+    expect(rules().map((r) => r.description)).toEqual(['QA', 'managed by rollout: ring internal', 'managed by rollout: ring beta']);
+    expect(rules()[2]).toMatchObject({ clauses: [{ contextKind: 'user', attribute: 'ring', op: 'in', values: ['beta'], negate: false }], rollout: { bucketBy: 'key', contextKind: 'user' } });
+    expect(await b.read('checkout')).toMatchObject({ percentage: 0, rings: { internal: 100, beta: 10 } });
+    const betaId = rules()[2]!._id;
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 0, rings: { internal: 100, beta: 50 } });
+    const last = JSON.parse(fake.requests.filter((r) => r.method === 'PATCH').at(-1)!.body) as { instructions: Array<Record<string, unknown>> };
+    expect(last.instructions).toEqual([{ kind: 'updateRuleVariationOrRollout', ruleId: betaId, rolloutWeights: { [onId]: 50_000, [offId]: 50_000 }, rolloutBucketBy: 'key', rolloutContextKind: 'user' }]);
+    expect((await b.read('checkout')).rings).toEqual({ internal: 100, beta: 50 });
+    await b.apply({ flag: 'checkout', enabled: true, percentage: 25 });
+    expect(rules().map((r) => r.description)).toEqual(['QA']);
+    expect((await b.read('checkout')).rings).toBeUndefined();
+  });
+
   it('refuses to create flags and says how to fix it', async () => {
     const err = (await backend().apply({ flag: 'nope', enabled: true, percentage: 5 }).catch((e: unknown) => e)) as BackendError;
     expect(err).toBeInstanceOf(BackendError);

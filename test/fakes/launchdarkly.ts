@@ -14,7 +14,9 @@
  *         kinds: turnFlagOn, turnFlagOff, updateFallthroughVariationOrRollout (variationId |
  *         rolloutWeights{variationId: thousandths} summing to 100000 + rolloutBucketBy +
  *         rolloutContextKind), updateOffVariation, addTargets, removeTargets, replaceTargets,
- *         clearTargets. Instructions are applied all-or-nothing.
+ *         clearTargets, addRule (clauses + variationId | rolloutWeights…, description),
+ *         removeRule (ruleId), updateRuleVariationOrRollout (ruleId + variationId |
+ *         rolloutWeights…). Instructions are applied all-or-nothing.
  *
  * Every request needs `Authorization: <token>` (LaunchDarkly takes the bare access token).
  * Errors use the documented body `{ "code": "...", "message": "..." }`:
@@ -22,7 +24,8 @@
  *   failNext), 429 rate_limited (via failNext; sends Retry-After and X-Ratelimit-Reset).
  *
  * Flag representation (per environment): `on`, `targets` (context kind user), `contextTargets`
- * (other kinds), `fallthrough` = {variation: index} | {rollout: {variations: [{variation:
+ * (other kinds), `rules` = [{_id, description, clauses: [{_id, contextKind, attribute, op,
+ * values, negate}], variation | rollout, trackEvents}], `fallthrough` = {variation: index} | {rollout: {variations: [{variation:
  * index, weight}], bucketBy, contextKind}}, `offVariation`, `version`, `_summary` omitted.
  * Rollout variations reference variation *indexes*; instructions reference variation `_id`s.
  */
@@ -32,10 +35,26 @@ import { randomUUID } from 'node:crypto';
 
 export const SEMANTIC_PATCH_TYPE = 'application/json; domain-model=launchdarkly.semanticpatch';
 
+/** Clause operators of LaunchDarkly's flag rules (documented list). */
+const CLAUSE_OPS = new Set(['in', 'endsWith', 'startsWith', 'matches', 'contains', 'lessThan', 'lessThanOrEqual', 'greaterThan', 'greaterThanOrEqual', 'before', 'after', 'segmentMatch', 'semVerEqual', 'semVerLessThan', 'semVerGreaterThan']);
+
 export interface FakeLdTarget {
   values: string[];
   variation: number;
   contextKind: string;
+}
+export interface FakeLdRollout {
+  variations: Array<{ variation: number; weight: number }>;
+  bucketBy?: string;
+  contextKind?: string;
+}
+export interface FakeLdRule {
+  _id: string;
+  description?: string;
+  clauses: Array<{ _id: string; contextKind: string; attribute: string; op: string; values: unknown[]; negate: boolean }>;
+  variation?: number;
+  rollout?: FakeLdRollout;
+  trackEvents: boolean;
 }
 export interface FakeLdEnvironment {
   on: boolean;
@@ -45,7 +64,7 @@ export interface FakeLdEnvironment {
   version: number;
   targets: FakeLdTarget[];
   contextTargets: FakeLdTarget[];
-  rules: unknown[];
+  rules: FakeLdRule[];
   fallthrough: { variation?: number; rollout?: { variations: Array<{ variation: number; weight: number }>; bucketBy?: string; contextKind?: string } };
   offVariation: number;
   prerequisites: unknown[];
@@ -200,6 +219,28 @@ export async function startLaunchDarklyFake(opts: { token?: string; environments
         return v as string[];
       };
       const listFor = (kind: string) => (kind === 'user' ? env.targets : env.contextTargets);
+      /** `variationId`, or `rolloutWeights` {variationId: thousandths} summing to 100000 (+ bucketBy, contextKind). */
+      const variationOrRollout = (): { variation: number } | { rollout: FakeLdRollout } => {
+        if (raw.variationId !== undefined) {
+          if (raw.rolloutWeights !== undefined) throw new HttpError(400, 'set either variationId or rolloutWeights, not both');
+          return { variation: idxOf(raw.variationId) };
+        }
+        const w = raw.rolloutWeights;
+        if (!w || typeof w !== 'object' || Array.isArray(w)) throw new HttpError(400, `${raw.kind} needs variationId or rolloutWeights`);
+        let sum = 0;
+        const variations: Array<{ variation: number; weight: number }> = [];
+        for (const [id, weight] of Object.entries(w as Record<string, unknown>)) {
+          if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 100_000) {
+            throw new HttpError(400, `rollout weight for ${id} must be an integer from 0 to 100000 (thousandths of a percent)`);
+          }
+          variations.push({ variation: idxOf(id), weight });
+          sum += weight;
+        }
+        if (sum !== 100_000) throw new HttpError(400, `rollout weights must sum to 100000, got ${sum}`);
+        if (raw.rolloutBucketBy !== undefined && typeof raw.rolloutBucketBy !== 'string') throw new HttpError(400, 'rolloutBucketBy must be a string');
+        variations.sort((a, b) => a.variation - b.variation);
+        return { rollout: { variations, ...(raw.rolloutBucketBy ? { bucketBy: raw.rolloutBucketBy as string } : {}), contextKind: kindOf(raw.rolloutContextKind) } };
+      };
       switch (raw.kind) {
         case 'turnFlagOn':
           env.on = true;
@@ -210,33 +251,34 @@ export async function startLaunchDarklyFake(opts: { token?: string; environments
         case 'updateOffVariation':
           env.offVariation = idxOf(raw.variationId);
           break;
-        case 'updateFallthroughVariationOrRollout': {
-          if (raw.variationId !== undefined) {
-            if (raw.rolloutWeights !== undefined) throw new HttpError(400, 'set either variationId or rolloutWeights, not both');
-            env.fallthrough = { variation: idxOf(raw.variationId) };
-            break;
-          }
-          const w = raw.rolloutWeights;
-          if (!w || typeof w !== 'object' || Array.isArray(w)) throw new HttpError(400, 'updateFallthroughVariationOrRollout needs variationId or rolloutWeights');
-          let sum = 0;
-          const variations: Array<{ variation: number; weight: number }> = [];
-          for (const [id, weight] of Object.entries(w as Record<string, unknown>)) {
-            if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 100_000) {
-              throw new HttpError(400, `rollout weight for ${id} must be an integer from 0 to 100000 (thousandths of a percent)`);
-            }
-            variations.push({ variation: idxOf(id), weight });
-            sum += weight;
-          }
-          if (sum !== 100_000) throw new HttpError(400, `rollout weights must sum to 100000, got ${sum}`);
-          if (raw.rolloutBucketBy !== undefined && typeof raw.rolloutBucketBy !== 'string') throw new HttpError(400, 'rolloutBucketBy must be a string');
-          variations.sort((a, b) => a.variation - b.variation);
-          env.fallthrough = {
-            rollout: {
-              variations,
-              ...(raw.rolloutBucketBy ? { bucketBy: raw.rolloutBucketBy as string } : {}),
-              contextKind: kindOf(raw.rolloutContextKind),
-            },
-          };
+        case 'updateFallthroughVariationOrRollout':
+          env.fallthrough = variationOrRollout();
+          break;
+        case 'addRule': {
+          if (!Array.isArray(raw.clauses) || raw.clauses.length === 0) throw new HttpError(400, 'addRule needs a non-empty clauses array');
+          const clauses = (raw.clauses as Array<Record<string, unknown>>).map((c) => {
+            if (!c || typeof c.attribute !== 'string' || !c.attribute) throw new HttpError(400, 'each clause needs an attribute');
+            if (typeof c.op !== 'string' || !CLAUSE_OPS.has(c.op)) throw new HttpError(400, `unknown clause op: ${String(c.op)}`);
+            if (!Array.isArray(c.values) || c.values.length === 0) throw new HttpError(400, 'each clause needs a non-empty values array');
+            if (c.negate !== undefined && typeof c.negate !== 'boolean') throw new HttpError(400, 'negate must be a boolean');
+            return { _id: randomUUID(), contextKind: kindOf(c.contextKind), attribute: c.attribute, op: c.op, values: c.values as unknown[], negate: c.negate === true };
+          });
+          if (raw.description !== undefined && typeof raw.description !== 'string') throw new HttpError(400, 'description must be a string');
+          env.rules.push({ _id: randomUUID(), ...(raw.description ? { description: raw.description as string } : {}), clauses, ...variationOrRollout(), trackEvents: false });
+          break;
+        }
+        case 'removeRule': {
+          const i = env.rules.findIndex((r) => r._id === raw.ruleId);
+          if (i < 0) throw new HttpError(400, `rule not found: ${String(raw.ruleId)}`);
+          env.rules.splice(i, 1);
+          break;
+        }
+        case 'updateRuleVariationOrRollout': {
+          const rule = env.rules.find((r) => r._id === raw.ruleId);
+          if (!rule) throw new HttpError(400, `rule not found: ${String(raw.ruleId)}`);
+          delete rule.variation;
+          delete rule.rollout;
+          Object.assign(rule, variationOrRollout());
           break;
         }
         case 'addTargets': {

@@ -12,6 +12,13 @@
  *                                               rolloutBucketBy, rolloutContextKind }
  *        addTargets / removeTargets (user allowlist on the `true` variation, only when
  *                                    `change.users` is given)
+ *        addRule / removeRule / updateRuleVariationOrRollout for the rules rollout owns, found
+ *          by their description:
+ *          "managed by rollout: segments" — clause `segmentMatch` on the segment keys, serving
+ *            `true` (only when `change.segments` is given; `[]` removes it);
+ *          "managed by rollout: ring <name>" — clause `<ringAttribute> in [<name>]` on the
+ *            context kind, serving a percentage rollout (one per ring of a ring step; a step
+ *            without rings removes them). The application sets the attribute.
  *   3. PATCH /api/v2/flags/{projectKey}/{flagKey} with
  *      `Content-Type: application/json; domain-model=launchdarkly.semanticpatch`.
  *
@@ -44,6 +51,8 @@ export const options = z.strictObject({
   contextKind: z.string().min(1).default('user'),
   /** Context attribute the rollout buckets by. */
   bucketBy: z.string().min(1).default('key'),
+  /** Context attribute holding the caller's ring, for ring steps. */
+  ringAttribute: z.string().min(1).default('ring'),
 });
 export type LaunchDarklyOptions = z.infer<typeof options>;
 
@@ -64,8 +73,23 @@ interface LdRollout {
   bucketBy?: string;
   contextKind?: string;
 }
+interface LdClause {
+  attribute: string;
+  op: string;
+  values: unknown[];
+  negate?: boolean;
+  contextKind?: string;
+}
+interface LdRule {
+  _id: string;
+  description?: string;
+  clauses: LdClause[];
+  variation?: number;
+  rollout?: LdRollout;
+}
 interface LdEnvironment {
   on: boolean;
+  rules?: LdRule[];
   targets?: LdTarget[];
   contextTargets?: LdTarget[];
   fallthrough?: { variation?: number; rollout?: LdRollout };
@@ -79,6 +103,9 @@ interface LdFlag {
 }
 
 type Instruction = Record<string, unknown> & { kind: string };
+
+export const SEGMENTS_RULE = 'managed by rollout: segments';
+export const RING_RULE_PREFIX = 'managed by rollout: ring ';
 
 /** Percentage → thousandths of a percent (LaunchDarkly's weight unit). */
 export function toWeight(pct: number): number {
@@ -173,9 +200,6 @@ class LaunchDarklyBackend implements FlagBackend {
     if (change.enabled && weight !== pct * 1000) {
       this.ctx.log(`${this.name}: ${change.flag}: ${pct}% rounded to ${weight / 1000}% (LaunchDarkly weights are in 0.001 % steps)`);
     }
-    if (change.segments?.length || change.rings) {
-      this.ctx.log(`${this.name}: ${change.flag}: segments/rings are not supported by this adapter and were ignored`);
-    }
 
     const flag = await this.getFlag(change.flag);
     if (!flag) {
@@ -215,6 +239,7 @@ class LaunchDarklyBackend implements FlagBackend {
         if (remove.length) instructions.push({ kind: 'removeTargets', contextKind: this.o.contextKind, variationId: onId, values: remove });
         if (add.length) instructions.push({ kind: 'addTargets', contextKind: this.o.contextKind, variationId: onId, values: add });
       }
+      instructions.push(...this.ruleInstructions(env, change, onIdx, onId, offId));
     } else if (env.on) {
       instructions.push({ kind: 'turnFlagOff' });
     }
@@ -239,18 +264,78 @@ class LaunchDarklyBackend implements FlagBackend {
     });
   }
 
+  /** The rollout rule: `pct` of callers get `true`, bucketed like the default rule. */
+  private rolloutFields(pct: number, onId: string, offId: string): Record<string, unknown> {
+    const w = toWeight(pct);
+    return { rolloutWeights: { [onId]: w, [offId]: 100_000 - w }, rolloutBucketBy: this.o.bucketBy, rolloutContextKind: this.o.contextKind };
+  }
+
+  private sameRollout(r: LdRule, pct: number, onIdx: number): boolean {
+    const ro = r.rollout;
+    if (!ro) return false;
+    const on = ro.variations.filter((v) => v.variation === onIdx).reduce((n, v) => n + v.weight, 0);
+    return on === toWeight(pct) && (ro.bucketBy ?? 'key') === this.o.bucketBy && (ro.contextKind ?? 'user') === this.o.contextKind;
+  }
+
+  /** Instructions that make the rules rollout owns (segments, rings) match the change. */
+  private ruleInstructions(env: LdEnvironment, change: FlagChange, onIdx: number, onId: string, offId: string): Instruction[] {
+    const out: Instruction[] = [];
+    const rules = env.rules ?? [];
+    if (change.segments) {
+      const want = [...new Set(change.segments)];
+      const have = rules.find((r) => r.description === SEGMENTS_RULE);
+      const haveKeys = have?.clauses.length === 1 && have.clauses[0]!.op === 'segmentMatch' ? have.clauses[0]!.values : undefined;
+      const same = have && haveKeys && have.variation === onIdx && haveKeys.length === want.length && want.every((k) => haveKeys.includes(k));
+      if (!same) {
+        if (have) out.push({ kind: 'removeRule', ruleId: have._id });
+        if (want.length)
+          out.push({ kind: 'addRule', description: SEGMENTS_RULE, clauses: [{ attribute: 'segmentMatch', op: 'segmentMatch', values: want, negate: false }], variationId: onId });
+      }
+    }
+    const rings = change.rings ?? {};
+    const ringRules = new Map(rules.filter((r) => r.description?.startsWith(RING_RULE_PREFIX)).map((r) => [r.description!.slice(RING_RULE_PREFIX.length), r]));
+    for (const [ring, pct] of Object.entries(rings)) {
+      const have = ringRules.get(ring);
+      const c = have?.clauses[0];
+      const clauseOk = have?.clauses.length === 1 && c?.attribute === this.o.ringAttribute && c.op === 'in' && !c.negate && c.values.length === 1 && c.values[0] === ring && (c.contextKind ?? 'user') === this.o.contextKind;
+      if (have && clauseOk) {
+        if (!this.sameRollout(have, pct, onIdx)) out.push({ ...this.rolloutFields(pct, onId, offId), kind: 'updateRuleVariationOrRollout', ruleId: have._id });
+        continue;
+      }
+      if (have) out.push({ kind: 'removeRule', ruleId: have._id });
+      out.push({
+        ...this.rolloutFields(pct, onId, offId),
+        kind: 'addRule',
+        description: `${RING_RULE_PREFIX}${ring}`,
+        clauses: [{ contextKind: this.o.contextKind, attribute: this.o.ringAttribute, op: 'in', values: [ring], negate: false }],
+      });
+    }
+    for (const [ring, r] of ringRules) if (!(ring in rings)) out.push({ kind: 'removeRule', ruleId: r._id });
+    return out;
+  }
+
   async read(flagKey: string): Promise<FlagState> {
     const flag = await this.getFlag(flagKey);
     if (!flag) return { flag: flagKey, exists: false, enabled: false, percentage: 0 };
     const env = this.environment(flag);
     const { onIdx } = this.booleanVariations(flag);
     const users = this.userTargets(env, onIdx);
+    const rules = env.rules ?? [];
+    const seg = rules.find((r) => r.description === SEGMENTS_RULE);
+    const segments = (seg?.clauses[0]?.values ?? []).filter((v): v is string => typeof v === 'string');
+    const rings: Record<string, number> = {};
+    for (const r of rules) {
+      if (!r.description?.startsWith(RING_RULE_PREFIX)) continue;
+      rings[r.description.slice(RING_RULE_PREFIX.length)] = this.fallthroughPercentage({ on: true, fallthrough: r.rollout ? { rollout: r.rollout } : { variation: r.variation } }, onIdx);
+    }
     return {
       flag: flagKey,
       exists: true,
       enabled: env.on === true,
       percentage: this.fallthroughPercentage(env, onIdx),
       ...(users.length ? { users } : {}),
+      ...(segments.length ? { segments } : {}),
+      ...(Object.keys(rings).length ? { rings } : {}),
     };
   }
 }
