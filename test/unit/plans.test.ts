@@ -150,6 +150,17 @@ describe('seed 003: DojoPool', () => {
     expect(p.rollback.commands[0]!.shell).toBe(false);
     expect(JSON.stringify(p.rollback.commands)).not.toContain('REASON');
   });
+  it('phase 1 success criteria gate the go/no-go for phase 2: missed from day 1 to day 8, phase 2 waits until they hold', async () => {
+    const r = await simulate(await load('dojopool'), {
+      checks: { 'error-rate-p1': [{ after: '0s', value: 0.0005 }, { after: '1d', value: 0.005 }, { after: '8d', value: 0.0005 }] },
+    });
+    const asked = r.events.filter((e) => e.type === 'approval.requested').map((e) => (e.at - r.startedAt) / D);
+    const phase2 = r.events.find((e) => e.type === 'phase.started' && /limited-beta/.test(e.msg))!;
+    // phase 1 holds 3 days; its criteria fail until day 8, so nothing is asked before
+    expect(asked[1]).toBeGreaterThanOrEqual(8);
+    expect((phase2.at - r.startedAt) / D).toBeGreaterThanOrEqual(8);
+    expect(r.state.status).toBe('completed');
+  });
   it('failure criterion: > 1% errors for 30+ minutes in phase 1 rolls back', async () => {
     const r = await simulate(await load('dojopool'), { checks: { 'error-rate-critical-p1': [{ after: '1d', value: 0.015 }] } });
     expect(r.state.status).toBe('rolled-back');
