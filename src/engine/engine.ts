@@ -41,6 +41,7 @@ function cloneState(s: RunState): RunState {
     pending: [...s.pending],
     ...(s.approval ? { approval: { ...s.approval } } : {}),
     ...(s.rollback ? { rollback: { ...s.rollback, failures: [...s.rollback.failures] } } : {}),
+    ...(s.reportsAt ? { reportsAt: { ...s.reportsAt } } : {}),
   };
 }
 
@@ -129,6 +130,13 @@ export function nextWake(plan: Plan, s: RunState, now: number): number | undefin
     const open = nextOpen(plan.windows, now);
     if (open !== undefined && open > now) candidates.push(open);
   }
+  // A report whose clock has not started (the run just entered its phase) is due at once, so
+  // its clock starts now and not at the next judgment (which a simulation may skip ahead to).
+  (plan.notify.reports ?? []).forEach((r, i) => {
+    if (!reportActive(plan, s, i)) return;
+    const at = s.reportsAt?.[i];
+    candidates.push(at === undefined ? now : Math.max(now, at + r.everyMs));
+  });
   return Math.min(...candidates);
 }
 
@@ -189,6 +197,7 @@ export function tick(plan: Plan, state: RunState, obs: Observations, now: number
     }
   }
   for (const name of Object.keys(s.checks)) if (!checks.some((c) => c.name === name)) delete s.checks[name];
+  sendReports(d);
   for (const c of checks) {
     if (FINAL_STATUSES.includes(s.status) || (s.status as string) === 'rolling-back') break;
     const rec = s.checks[c.name] as CheckRecord & { actedOn?: boolean };
@@ -551,6 +560,32 @@ function vars(d: Draft, extra: Record<string, string | number | null> = {}): Rec
     now: iso(d.now),
     ...extra,
   };
+}
+
+const reportActive = (plan: Plan, s: RunState, i: number) => {
+  const phases = plan.notify.reports?.[i]?.phases;
+  return !phases || phases.includes(plan.phases[s.phase]?.name ?? '');
+};
+
+/**
+ * Recurring reports (notify.reports) that are due, sent with the checks just judged. A report
+ * starts counting when it becomes active (run start, or entering one of its phases).
+ */
+function sendReports(d: Draft) {
+  const s = d.s;
+  if (s.status !== 'running' && s.status !== 'paused' && s.status !== 'awaiting-approval') return;
+  (d.plan.notify.reports ?? []).forEach((r, i) => {
+    const at = s.reportsAt?.[i];
+    if (!reportActive(d.plan, s, i)) {
+      if (at !== undefined) delete s.reportsAt![i];
+      return;
+    }
+    if (at !== undefined && d.now - at < r.everyMs) return;
+    (s.reportsAt ??= {})[i] = d.now;
+    if (at === undefined) return;
+    d.emit('report.sent', `${r.name ?? 'status report'} (every ${Math.round(r.everyMs / 60_000)}m)`, { report: i });
+    notify(d, 'run.report', 'info', { report: r.name ?? null }, r.targets);
+  });
 }
 
 function notify(d: Draft, event: string, severity: 'info' | 'warning' | 'critical', extra: Record<string, string | number | null> = {}, targets?: string[]) {

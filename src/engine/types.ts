@@ -64,6 +64,8 @@ export interface RunState {
   /** Current phase and the index of the last applied step in it (-1: none yet). */
   phase: number;
   step: number;
+  /** notify.reports index → when that report was last sent (or became due-able). */
+  reportsAt?: Record<number, number>;
   /** Flags a breach pause froze on the backend (unfrozen when the run moves again). */
   frozen?: string[];
   holdUntil?: number;

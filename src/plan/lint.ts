@@ -119,6 +119,15 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
     list.forEach((t, i) => {
       if (!targets.includes(t)) err(['notify', 'events', ev, i], `unknown notify target "${t}"`);
     });
+  (plan.notify.reports ?? []).forEach((r, i) => {
+    if (r.everyMs < 60_000) err(['notify', 'reports', i, 'every'], 'a report needs every: of at least 1m');
+    r.targets?.forEach((t, j) => {
+      if (!targets.includes(t)) err(['notify', 'reports', i, 'targets', j], `unknown notify target "${t}"`);
+    });
+    r.phases?.forEach((p, j) => {
+      if (!seen.has(p)) err(['notify', 'reports', i, 'phases', j], `unknown phase "${p}"`);
+    });
+  });
   plan.rollback.escalate.notify.forEach((t, i) => {
     if (!targets.includes(t)) err(['rollback', 'escalate', 'notify', i], `unknown notify target "${t}"`);
   });

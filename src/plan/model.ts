@@ -23,6 +23,13 @@ export interface Approval {
   onTimeout: 'pause' | 'abort' | 'rollback';
 }
 
+export interface Report {
+  name?: string;
+  everyMs: number;
+  phases?: string[];
+  targets?: string[];
+}
+
 export interface Check {
   name: string;
   provider: string;
@@ -110,6 +117,8 @@ export interface Plan {
     targets: Record<string, AdapterSpec>;
     events?: Record<string, string[]>;
     templates: Record<string, string>;
+    /** Recurring `run.report` notices (absent when the plan has none). */
+    reports?: Report[];
   };
   /** Every flag the plan touches, in first-use order (rollback turns these off). */
   flags: string[];

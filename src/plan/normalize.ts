@@ -129,6 +129,9 @@ export function normalizePlan(doc: PlanDoc, file: string): Plan {
       targets: Object.fromEntries(Object.entries(doc.notify?.targets ?? {}).map(([k, v]) => [k, adapterSpec(v)])),
       events: doc.notify?.events,
       templates: doc.notify?.templates ?? {},
+      ...(doc.notify?.reports
+        ? { reports: doc.notify.reports.map((r) => ({ ...(r.name ? { name: r.name } : {}), everyMs: ms(r.every, 0), ...(r.phases ? { phases: r.phases } : {}), ...(r.targets ? { targets: r.targets } : {}) })) }
+        : {}),
     },
     flags,
   };

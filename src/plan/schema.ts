@@ -213,6 +213,19 @@ export const plan = z
           .optional()
           .describe('Event → target names. Default: every target gets every default event.'),
         templates: z.record(z.string(), z.string()).optional().describe('Event → message template with {{variables}}.'),
+        reports: z
+          .array(
+            z
+              .object({
+                name: z.string().optional().describe('Shown in the report ({{report}}).'),
+                every: duration.describe('How often (at least 1m).'),
+                phases: z.array(z.string()).optional().describe('Only while the run is in these phases (the first report one `every` after entering them).'),
+                targets: z.array(z.string()).optional().describe('Targets (default: the `run.report` event\'s, else all).'),
+              })
+              .strict(),
+          )
+          .optional()
+          .describe('Recurring status reports (`run.report`) while the run is active: seed 000\'s "Daily: status updates", seed 003\'s "Hourly performance reports".'),
       })
       .strict()
       .optional(),

@@ -88,6 +88,7 @@ export const TEMPLATE_VARIABLES: Readonly<Record<string, string>> = {
   dashboard: 'dashboard link from the plan, if any',
   runbook: 'runbook link from the plan, if any',
   owner: 'who to contact (on-call) from the plan, if any',
+  report: 'run.report: the report\'s name from notify.reports, if any',
 };
 
 /** Events rollout notifies about. */
@@ -101,6 +102,7 @@ export const NOTICE_EVENTS = [
   'rollback.completed',
   'rollback.failed',
   'approval.requested',
+  'run.report',
 ] as const;
 export type NoticeEvent = (typeof NOTICE_EVENTS)[number];
 
@@ -173,6 +175,14 @@ export const DEFAULT_TEMPLATES: Readonly<Record<NoticeEvent, string>> = {
     'Flags {{flags}} may still be enabled for {{percentage}}% of traffic.',
     'Contact: {{owner|on-call}}  Runbook: {{runbook|n/a}}',
   ].join('\n'),
+  'run.report': [
+    '{{plan}} {{report|status report}} (run {{run}}): {{status|green}}',
+    '',
+    'Current: {{percentage}}% enabled ({{phase|not started}}, step {{step|?}})',
+    'Metrics: {{checks|no checks configured}}',
+    'Next: {{nextPercentage|n/a}}% at {{nextAt|n/a}}',
+    'Running for {{duration|n/a}}.',
+  ].join('\n'),
   'approval.requested': [
     '✋ Approval needed: {{plan}} wants to go from {{percentage}}% to {{nextPercentage}}% ({{phase}}, run {{run}})',
     'Metrics: {{checks|n/a}}',
@@ -191,6 +201,7 @@ export const DEFAULT_TITLES: Readonly<Record<NoticeEvent, string>> = {
   'rollback.completed': 'Rollback complete: {{plan}}',
   'rollback.failed': 'Rollback FAILED: {{plan}} (manual intervention required)',
   'approval.requested': 'Approval needed: {{plan}}',
+  'run.report': '{{plan}}: {{report|status report}}, {{percentage}}% enabled',
 };
 
 export const DEFAULT_SEVERITY: Readonly<Record<NoticeEvent, Severity>> = {
@@ -203,6 +214,7 @@ export const DEFAULT_SEVERITY: Readonly<Record<NoticeEvent, Severity>> = {
   'rollback.completed': 'warning',
   'rollback.failed': 'critical',
   'approval.requested': 'warning',
+  'run.report': 'info',
 };
 
 export function isNoticeEvent(event: string): event is NoticeEvent {

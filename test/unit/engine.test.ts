@@ -300,6 +300,64 @@ rollback:
   });
 });
 
+describe('recurring reports (notify.reports)', () => {
+  const reportsPlan = (reports: string) =>
+    mkPlan(`defaults: { hold: 1d, interval: 1m, maxJump: 100 }
+checks:
+  - { name: err, provider: sim, query: e, max: 5 }
+phases:
+  - { name: a, flags: [f], steps: [10, 50] }
+  - { name: b, flags: [g], steps: [{ percent: 100, hold: 3d }] }
+notify:
+  targets: { log: { type: log }, ops: { type: log } }
+  reports:
+${reports}`);
+  const reports = (t: { performed: Array<{ action: Action; at?: number }> }) =>
+    t.performed.filter((p) => p.action.kind === 'notify' && p.action.event === 'run.report').map((p) => p.action as Extract<Action, { kind: 'notify' }>);
+
+  it('sends run.report every `every` while the run is active, with the values just judged', async () => {
+    const p = await reportsPlan(`    - { name: daily status, every: 1d }
+`);
+    const t = drive(p);
+    expect(t.state.status).toBe('completed');
+    // 5 days of run (1d + 1d + 3d): a report at the end of each day (the last with the completion)
+    const r = reports(t);
+    expect(r.length).toBe(5);
+    expect(t.performed.filter((x) => x.action.kind === 'notify' && x.action.event === 'run.report').map((x) => (x.at - T0) / D)).toEqual([1, 2, 3, 4, 5]);
+    expect(r[0]!.vars.report).toBe('daily status');
+    expect(String(r[0]!.vars.checks)).toMatch(/err .* ok/);
+    expect(r.every((a) => a.targets === undefined)).toBe(true);
+  });
+
+  it('a phase-scoped report counts from entering the phase and stops when the phase is left; targets are honoured', async () => {
+    const p = await reportsPlan(`    - { every: 1h, phases: [b], targets: [ops] }
+`);
+    const t = drive(p);
+    const r = reports(t);
+    // phase b is entered at 2d and holds 72h: hourly reports at 2d+1h … 2d+72h (the last with the completion)
+    expect(r.length).toBe(72);
+    expect(r.every((a) => a.vars.phase === 'b' && JSON.stringify(a.targets) === '["ops"]')).toBe(true);
+  });
+
+  it('reports go on while paused (a human is deciding) and the paused run does not spin', async () => {
+    const p = await reportsPlan(`    - { every: 6h }
+`);
+    const t = drive(p, { controls: [{ at: 2 * H, ctl: { kind: 'pause', reason: 'look' } }, { at: 44 * H, ctl: { kind: 'resume' } }] });
+    const whilePaused = t.performed.filter((x) => x.action.kind === 'notify' && x.action.event === 'run.report' && x.at > T0 + 2 * H && x.at < T0 + 44 * H);
+    expect(whilePaused.map((x) => (x.at - T0) / H)).toEqual([6, 12, 18, 24, 30, 36, 42]);
+    expect(t.state.status).toBe('completed');
+  });
+
+  it('validate refuses a report more often than every minute, unknown targets and phases', async () => {
+    await expect(reportsPlan(`    - { every: 10s }
+`)).rejects.toThrow(/at least 1m/);
+    await expect(reportsPlan(`    - { every: 1h, targets: [nobody] }
+`)).rejects.toThrow(/unknown notify target "nobody"/);
+    await expect(reportsPlan(`    - { every: 1h, phases: [zz] }
+`)).rejects.toThrow(/unknown phase "zz"/);
+  });
+});
+
 describe('no data', () => {
   const withPolicy = (policy: string, extra = '') => basic('', `  - { name: err, provider: sim, query: e, max: 5, noData: ${policy}${extra} }\n`);
   it('hold: never advances without data, pauses after noDataTimeout (default 15m)', async () => {

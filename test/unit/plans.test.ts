@@ -161,9 +161,26 @@ describe('seed 003: DojoPool', () => {
     expect((phase2.at - r.startedAt) / D).toBeGreaterThanOrEqual(8);
     expect(r.state.status).toBe('completed');
   });
+  it('post-launch monitoring: hourly performance reports during the 72 hours after GA, and only then', async () => {
+    const r = await simulate(await load('dojopool'));
+    const ga = r.events.find((e) => e.type === 'phase.started' && /phase ga/.test(e.msg))!;
+    const reports = r.events.filter((e) => e.type === 'report.sent');
+    expect(reports).toHaveLength(72);
+    expect(reports.every((e) => e.at > ga.at && e.at <= ga.at + 72 * H)).toBe(true);
+  });
   it('failure criterion: > 1% errors for 30+ minutes in phase 1 rolls back', async () => {
     const r = await simulate(await load('dojopool'), { checks: { 'error-rate-critical-p1': [{ after: '1d', value: 0.015 }] } });
     expect(r.state.status).toBe('rolled-back');
+  });
+});
+
+describe('seed 000: communication plan', () => {
+  it('daily status updates and weekly progress reports while the run lasts', async () => {
+    const r = await simulate(await load('domain-layer'));
+    const sent = r.events.filter((e) => e.type === 'report.sent');
+    const days = (r.endedAt - r.startedAt) / D;
+    expect(sent.filter((e) => /daily/.test(e.msg))).toHaveLength(Math.floor(days));
+    expect(sent.filter((e) => /weekly/.test(e.msg))).toHaveLength(Math.floor(days / 7));
   });
 });
 
