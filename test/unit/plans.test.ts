@@ -108,6 +108,14 @@ describe('seed 001: domain migration', () => {
 });
 
 describe('seed 002: chat architecture', () => {
+  it('manual review checkpoints every 2 days during 3b (50%), and only then', async () => {
+    const r = await simulate(await load('chat-architecture'));
+    const moderate = r.events.find((e) => e.type === 'phase.started' && /phase moderate/.test(e.msg))!;
+    const next = r.events.find((e) => e.type === 'phase.started' && /phase majority/.test(e.msg))!;
+    const reviews = r.events.filter((e) => e.type === 'report.sent');
+    expect(reviews.map((e) => (e.at - moderate.at) / D)).toEqual([2, 4, 6]);
+    expect(reviews.every((e) => e.at < next.at)).toBe(true);
+  });
   it('starts with a 0% shadow phase that turns the shadow flags on', async () => {
     const p = await load('chat-architecture');
     const shadow = p.phases[0]!;
