@@ -3,7 +3,7 @@
  * does not pay for loading adapters, prompts or the engine's dependencies. Every failure
  * leaves through RolloutError → message, hint and exit code; a stack only with --debug.
  */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { EXIT_CODE_TABLE, ExitCode, RolloutError, PlanError } from './errors.js';
 import type { Context } from './commands/context.js';
 
@@ -101,7 +101,16 @@ control('abort', 'stop the run, leaving flags as they are', (c) => c.option('--r
 control('rollback', 'emergency rollback: flags off, rollback commands, health check, incident record', (c) =>
   c
     .option('--reason <text>', 'why (recorded; commands get it as $ROLLOUT_REASON, never in a shell line)')
-    .addOption(new Option('--mode <mode>', 'override the plan: immediate or gradual').choices(['immediate', 'gradual'])),
+    .addOption(new Option('--mode <mode>', 'override the plan: immediate or gradual').choices(['immediate', 'gradual']))
+    .addOption(
+      new Option('--to <percent>', 'partial rollback: step the current phase down to this percentage and pause there (no commands)')
+        .argParser((v) => {
+          const n = Number(v);
+          if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError('a percentage from 0 to 100, e.g. --to 25');
+          return n;
+        })
+        .conflicts(['mode']),
+    ),
 );
 
 program

@@ -18,6 +18,7 @@ interface Opts {
   note?: string;
   full?: boolean;
   mode?: 'immediate' | 'gradual';
+  to?: number;
   takeover?: boolean;
   detach?: boolean;
   yes?: boolean;
@@ -36,7 +37,7 @@ async function steer(c: Context, ref: string | undefined, make: (o: Opts) => Con
     // Apply and carry out here: rollback and resume follow the run; others flush what they queued.
     const code = await follow(c, store, plan, before, { takeover: o.takeover, detach: then === 'flush' || o.detach, yes: o.yes }, [ctl]);
     // pause/approve/promote… succeeded if we got here; resume and rollback report where the run ended.
-    return then === 'follow' || ctl.kind === 'abort' ? code : 0;
+    return then === 'follow' || ctl.kind === 'abort' || ctl.kind === 'rollback' ? code : 0;
   }
   const state = await sendControl(store, id, ctl, { waitMs: ctl.kind === 'rollback' ? 60_000 : 15_000 });
   report(c, state, `sent to pid ${driver.pid}, which drives the run`);
@@ -79,5 +80,12 @@ export const handlers: Record<string, (c: Context, ref: string | undefined, o: O
   reject: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'reject', by: who(x.by), reason: reasonOf(x) }), o, 'flush'),
   abort: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'abort', reason: reasonOf(x, 'aborted by hand'), by: who(x.by) }), o, 'flush'),
   rollback: (c, ref, o) =>
-    steer(c, ref, (x) => ({ kind: 'rollback', reason: reasonOf(x, process.env.ROLLOUT_REASON), by: who(x.by), ...(x.mode ? { mode: x.mode } : {}) }), o, 'follow'),
+    steer(
+      c,
+      ref,
+      (x) => ({ kind: 'rollback', reason: reasonOf(x, process.env.ROLLOUT_REASON), by: who(x.by), ...(x.mode ? { mode: x.mode } : {}), ...(typeof x.to === 'number' ? { to: x.to } : {}) }),
+      o,
+      // A partial rollback leaves the run paused: do it and return (exit 4), do not wait with it.
+      typeof o.to === 'number' ? 'flush' : 'follow',
+    ),
 };

@@ -353,6 +353,13 @@ export function complete(plan: Plan, state: RunState, actionId: number, outcome:
         });
         if (s.status === 'running') s.waitingFor = `hold until ${iso(s.holdUntil)}`;
         notify(d, 'step.applied', 'info');
+      } else if (a.purpose === 'partial') {
+        const to = a.changes[0]?.percentage ?? 0;
+        if (outcome.ok) d.emit('rollback.partial-done', `partial rollback: ${a.changes.map((c) => c.flag).join(', ')} at ${to}%`, { to });
+        else {
+          d.emit('rollback.partial-failed', `partial rollback to ${to}% FAILED: ${outcome.detail}`, { to, readBack: outcome.readBack });
+          if (s.status === 'paused') s.reason = `partial rollback to ${to}% FAILED (${outcome.detail}); fix the backend and retry, or \`rollout rollback\` to turn the flags off`;
+        }
       } else {
         if (!outcome.ok) rb?.failures.push(`flag write failed: ${outcome.detail}`);
         if (rb && rb.mode === 'gradual' && rb.stage < plan.rollback.steps.length) {
@@ -446,6 +453,11 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       break;
     case 'rollback':
       if (s.status === 'rolling-back' || s.status === 'rolled-back') return refuse(`run ${s.id} is already ${s.status}`);
+      if (ctl.to !== undefined) {
+        const no = partialRollback(d, ctl.to, `${ctl.reason}${by}`);
+        if (no) return refuse(no.error, no.hint);
+        break;
+      }
       startRollback(d, `${ctl.reason}${by}`, 'manual', ctl.mode ?? plan.rollback.mode);
       break;
     case 'promote':
@@ -474,6 +486,42 @@ function gateKey(plan: Plan, phase: number, step: number): string | undefined {
   const p = plan.phases[phase];
   if (p?.steps[step]?.approval) return `p${phase}s${step}`;
   if (step === 0 && p?.approval) return `p${phase}`;
+  return undefined;
+}
+
+/**
+ * Partial rollback (seed 004's "Rollback to 25%"): the current phase's flags go down to `to`
+ * percent and the run pauses there, rewound to the last step at or below `to`, whose hold
+ * starts again; `rollout resume` climbs from there, `rollout rollback` turns everything off.
+ */
+function partialRollback(d: Draft, to: number, reason: string): { error: string; hint?: string } | undefined {
+  const s = d.s;
+  const p = d.plan.phases[s.phase];
+  const cur = currentPercentage(d);
+  if (s.status !== 'running' && s.status !== 'paused' && s.status !== 'awaiting-approval')
+    return { error: `run ${s.id} is ${s.status}; a partial rollback needs a run in progress`, hint: 'Without --to, `rollout rollback` turns the flags off.' };
+  if (!p || !p.flags.length || s.step < 0 || cur === null) return { error: `run ${s.id} has not rolled out a percentage in this phase yet; there is nothing to step down` };
+  if (!(to >= 0 && to < cur)) return { error: `--to ${to}% is not below the current ${cur}% of phase ${p.name}`, hint: `Give a percentage from 0 to ${Math.max(0, cur - 1)}.` };
+  let back = -1;
+  for (let k = 0; k <= s.step; k++) {
+    const pc = p.steps[k]?.percent;
+    if (pc !== undefined && pc <= to) back = k;
+  }
+  s.pending = s.pending.filter((a) => a.kind !== 'apply-flags' || a.purpose !== 'step');
+  s.approval = undefined;
+  s.promoteFull = false;
+  s.step = back;
+  s.stepAppliedAt = back >= 0 ? d.now : undefined;
+  s.holdUntil = back >= 0 ? d.now + p.steps[back]!.holdMs : undefined;
+  d.emit('rollback.partial', `PARTIAL ROLLBACK of ${p.flags.join(', ')} from ${cur}% to ${to}%: ${reason}`, { from: cur, to, phase: p.name, step: back });
+  pause(d, `partially rolled back to ${to}% (${reason}). \`rollout resume\` climbs again after the hold, \`rollout rollback\` turns the flags off`);
+  const write = d.enqueue({ kind: 'apply-flags', purpose: 'partial', changes: p.flags.map((flag) => ({ flag, enabled: to > 0, percentage: to })), phase: s.phase });
+  s.pending = [write, ...s.pending.filter((a) => a !== write)];
+  // A frozen flag refuses a new percentage: release it first.
+  if (s.frozen?.length) {
+    const un = freeze(d, false)!;
+    s.pending = [un, ...s.pending.filter((a) => a !== un)];
+  }
   return undefined;
 }
 

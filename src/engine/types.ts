@@ -15,7 +15,7 @@ export interface FlagRecord {
 
 /** A side effect the runner performs. Recorded in state before it happens (intent). */
 export type Action =
-  | { id: number; kind: 'apply-flags'; purpose: 'step' | 'rollback'; changes: FlagChange[]; phase?: number; step?: number }
+  | { id: number; kind: 'apply-flags'; purpose: 'step' | 'rollback' | 'partial'; changes: FlagChange[]; phase?: number; step?: number }
   | { id: number; kind: 'run-command'; purpose: 'rollback' | 'escalate'; command: Command; env: Record<string, string> }
   | { id: number; kind: 'health-check'; command?: Command; http?: { url: string; expectStatus: number }; retries: number; intervalMs: number; timeoutMs: number; env: Record<string, string> }
   | { id: number; kind: 'notify'; event: string; severity: 'info' | 'warning' | 'critical'; vars: Record<string, string | number | null>; targets?: string[] }
@@ -111,7 +111,7 @@ export type Control =
   | { kind: 'approve'; by?: string; note?: string }
   | { kind: 'reject'; by?: string; reason: string }
   | { kind: 'abort'; reason: string; by?: string }
-  | { kind: 'rollback'; reason: string; by?: string; mode?: 'immediate' | 'gradual' }
+  | { kind: 'rollback'; reason: string; by?: string; mode?: 'immediate' | 'gradual'; /** Partial: step the phase's flags down to this percentage and pause. */ to?: number }
   | { kind: 'promote'; full: boolean; by?: string };
 
 export interface Outcome {

@@ -193,7 +193,7 @@ export class Runner {
     try {
       switch (a.kind) {
         case 'apply-flags':
-          return await this.applyFlags(a.changes, a.purpose === 'rollback');
+          return await this.applyFlags(a.changes, a.purpose !== 'step');
         case 'run-command': {
           if (!svc.execute) return { ok: true, detail: `simulated: would run ${a.command.argv.join(' ')}` };
           const argv = a.command.argv.map((x) => x.replaceAll('{{phase}}', a.env.ROLLOUT_PHASE ?? '').replaceAll('{{run}}', this.state.id).replaceAll('{{plan}}', svc.plan.name));

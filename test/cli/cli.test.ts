@@ -183,6 +183,24 @@ describe('advance (CI)', () => {
     expect(st.flags['quick-flag'].enabled).toBe(false);
   });
 
+  it('rollback --to steps down and pauses (exit 4) without the emergency procedure; resume climbs again', async () => {
+    const f = await write(dir, 'plan.yaml', quickPlan({ hold: '1h', steps: '[10, 25, 50]' }));
+    expect((await cli(['advance', f], { cwd: dir })).code).toBe(6);
+    for (let i = 0; i < 2; i++) {
+      expect((await cli(['promote'], { cwd: dir })).code).toBe(0);
+      expect((await cli(['advance'], { cwd: dir })).code).toBe(6);
+    }
+    const r = await cli(['rollback', '--to', '25', '--reason', 'error rate 7% at 50%', '--json'], { cwd: dir, timeoutMs: 15_000 });
+    expect(r.code, r.stderr).toBe(4);
+    const st = JSON.parse((await cli(['status', '--json'], { cwd: dir })).stdout);
+    expect(st).toMatchObject({ status: 'paused', step: '25%', flags: { 'quick-flag': { enabled: true, percentage: 25 } } });
+    expect(st.reason).toMatch(/partially rolled back to 25%/);
+    expect(existsSync(join(dir, 'rollback-ran.json'))).toBe(false);
+    expect((await cli(['rollback', '--to', '30', '--reason', 'x'], { cwd: dir })).code).toBe(2);
+    expect((await cli(['rollback', '--to', '10', '--mode', 'gradual', '--reason', 'x'], { cwd: dir })).code).toBe(2);
+    expect((await cli(['resume', '--detach'], { cwd: dir })).code).toBe(6);
+  });
+
   it('an approval gate: exit 4 until approved, then it goes on', async () => {
     const f = await write(dir, 'plan.yaml', quickPlan({ steps: '[10, {percent: 100, approval: {message: "go to 100%?"}}]', hold: '0s' }));
     expect((await cli(['advance', f], { cwd: dir })).code).toBe(4);

@@ -300,6 +300,37 @@ rollback:
   });
 });
 
+describe('partial rollback (rollback --to, seed 004 "Rollback to 25%")', () => {
+  const p4 = () => basic('', undefined, '[10, 25, 50, 100]');
+  it('steps the phase down, pauses rewound to the last step at or below it (its hold starts again), and resume climbs from there', async () => {
+    const p = await p4();
+    const t = drive(p, {
+      controls: [
+        { at: 2 * H + 30 * M, ctl: { kind: 'rollback', reason: 'error rate 7% at 50%', to: 25 } },
+        { at: 5 * H, ctl: { kind: 'resume' } },
+      ],
+    });
+    expect(t.of('rollback.partial')[0]!.msg).toMatch(/from 50% to 25%: error rate 7% at 50%/);
+    expect(writes(t)).toEqual([['f=10'], ['f=25'], ['f=50'], ['f=25'], ['f=50'], ['f=100']]);
+    // the 25% hold (1h) restarted at 2h30; resumed at 5h, 50% again at once, 100% an hour later
+    expect(stepTimes(t)).toEqual([0, H, 2 * H, 5 * H, 6 * H]);
+    expect(t.types()).not.toContain('rollback.started');
+    expect(commands(t)).toEqual([]);
+    expect(t.state.status).toBe('completed');
+  });
+  it('below the first step the phase starts over; refused when not below the current percentage or nothing is rolled out yet', async () => {
+    const p = await p4();
+    const t = drive(p, { controls: [{ at: 90 * M, ctl: { kind: 'rollback', reason: 'r', to: 5 } }], limitMs: 3 * H });
+    expect(writes(t).at(-1)).toEqual(['f=5']);
+    expect(t.state.step).toBe(-1);
+    expect(t.state.status).toBe('paused');
+    const run = createRun(p, 'r1', T0).state;
+    expect(control(p, run, { kind: 'rollback', reason: 'r', to: 5 }, T0).error).toMatch(/nothing to step down/);
+    const at25 = drive(p, { limitMs: 90 * M }).state;
+    expect(control(p, at25, { kind: 'rollback', reason: 'r', to: 25 }, T0 + 90 * M).error).toMatch(/not below the current 25%/);
+  });
+});
+
 describe('recurring reports (notify.reports)', () => {
   const reportsPlan = (reports: string) =>
     mkPlan(`defaults: { hold: 1d, interval: 1m, maxJump: 100 }
