@@ -8,6 +8,7 @@ import { describeThreshold, judge, type CheckRecord } from '../analysis/judge.js
 import type { Check, Plan } from '../plan/model.js';
 import { isOpenCached as isOpen, nextOpen } from './windows.js';
 import { nextStep, stepLabel } from './steps.js';
+import { formatDuration } from '../util/duration.js';
 
 export { nextStep, stepLabel };
 import {
@@ -62,6 +63,11 @@ class Draft {
   enqueue(a: ActionInput) {
     const action = { ...a, id: this.s.nextActionId++ } as Action;
     this.s.pending.push(action);
+    return action;
+  }
+  /** Move a queued action to the front: it runs before everything already pending. */
+  first(action: Action) {
+    this.s.pending = [action, ...this.s.pending.filter((a) => a !== action)];
     return action;
   }
   done(): Decision {
@@ -515,13 +521,9 @@ function partialRollback(d: Draft, to: number, reason: string): { error: string;
   s.holdUntil = back >= 0 ? d.now + p.steps[back]!.holdMs : undefined;
   d.emit('rollback.partial', `PARTIAL ROLLBACK of ${p.flags.join(', ')} from ${cur}% to ${to}%: ${reason}`, { from: cur, to, phase: p.name, step: back });
   pause(d, `partially rolled back to ${to}% (${reason}). \`rollout resume\` climbs again after the hold, \`rollout rollback\` turns the flags off`);
-  const write = d.enqueue({ kind: 'apply-flags', purpose: 'partial', changes: p.flags.map((flag) => ({ flag, enabled: to > 0, percentage: to })), phase: s.phase });
-  s.pending = [write, ...s.pending.filter((a) => a !== write)];
+  d.first(d.enqueue({ kind: 'apply-flags', purpose: 'partial', changes: p.flags.map((flag) => ({ flag, enabled: to > 0, percentage: to })), phase: s.phase }));
   // A frozen flag refuses a new percentage: release it first.
-  if (s.frozen?.length) {
-    const un = freeze(d, false)!;
-    s.pending = [un, ...s.pending.filter((a) => a !== un)];
-  }
+  if (s.frozen?.length) d.first(freeze(d, false)!);
   return undefined;
 }
 
@@ -631,7 +633,7 @@ function sendReports(d: Draft) {
     if (at !== undefined && d.now - at < r.everyMs) return;
     (s.reportsAt ??= {})[i] = d.now;
     if (at === undefined) return;
-    d.emit('report.sent', `${r.name ?? 'status report'} (every ${Math.round(r.everyMs / 60_000)}m)`, { report: i });
+    d.emit('report.sent', `${r.name ?? 'status report'} (every ${formatDuration(r.everyMs)})`, { report: i });
     notify(d, 'run.report', 'info', { report: r.name ?? null }, r.targets);
   });
 }
@@ -674,8 +676,7 @@ function startRollback(d: Draft, reason: string, trigger: Incident['trigger'], m
   d.emit('rollback.started', `ROLLBACK (${gradual ? 'gradual' : 'immediate'}${flags ? ` of ${flags.join(', ')} only` : ''}): ${reason}`, { trigger, phase: d.plan.phases[s.phase]?.name, percentage: pct, flags: rollbackFlags(d) });
   if (!gradual) {
     // Flags first: the fastest way back to safety. Then the record, the notice, the commands.
-    const off = d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes: rollbackFlags(d).map((flag) => ({ flag, enabled: false, percentage: 0 })) });
-    s.pending = [off, ...s.pending.filter((a) => a !== off)];
+    d.first(d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes: rollbackFlags(d).map((flag) => ({ flag, enabled: false, percentage: 0 })) }));
   }
   d.enqueue({
     kind: 'record-incident',
@@ -696,7 +697,7 @@ function startRollback(d: Draft, reason: string, trigger: Incident['trigger'], m
   // first (off is always allowed) and unfreezes after.
   if (s.frozen?.length) {
     const un = freeze(d, false)!;
-    if (gradual) s.pending = [un, ...s.pending.filter((a) => a !== un)];
+    if (gradual) d.first(un);
   }
   if (!gradual) queueRollbackTail(d);
 }

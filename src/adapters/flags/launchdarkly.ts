@@ -173,9 +173,8 @@ class LaunchDarklyBackend implements FlagBackend {
     return { onIdx, offIdx, onId: on._id, offId: off._id };
   }
 
-  /** Share (0..100) served the `true` variation by the default rule. */
-  private fallthroughPercentage(env: LdEnvironment, onIdx: number): number {
-    const ft = env.fallthrough;
+  /** Share (0..100) served the `true` variation by a rule or the default rule (`fallthrough`). */
+  private share(ft: { variation?: number; rollout?: LdRollout } | undefined, onIdx: number): number {
     if (ft?.rollout && Array.isArray(ft.rollout.variations)) {
       const w = ft.rollout.variations.filter((v) => v.variation === onIdx).reduce((s, v) => s + (Number(v.weight) || 0), 0);
       return w / 1000;
@@ -273,8 +272,7 @@ class LaunchDarklyBackend implements FlagBackend {
   private sameRollout(r: LdRule, pct: number, onIdx: number): boolean {
     const ro = r.rollout;
     if (!ro) return false;
-    const on = ro.variations.filter((v) => v.variation === onIdx).reduce((n, v) => n + v.weight, 0);
-    return on === toWeight(pct) && (ro.bucketBy ?? 'key') === this.o.bucketBy && (ro.contextKind ?? 'user') === this.o.contextKind;
+    return toWeight(this.share(r, onIdx)) === toWeight(pct) && (ro.bucketBy ?? 'key') === this.o.bucketBy && (ro.contextKind ?? 'user') === this.o.contextKind;
   }
 
   /** Instructions that make the rules rollout owns (segments, rings) match the change. */
@@ -326,13 +324,13 @@ class LaunchDarklyBackend implements FlagBackend {
     const rings: Record<string, number> = {};
     for (const r of rules) {
       if (!r.description?.startsWith(RING_RULE_PREFIX)) continue;
-      rings[r.description.slice(RING_RULE_PREFIX.length)] = this.fallthroughPercentage({ on: true, fallthrough: r.rollout ? { rollout: r.rollout } : { variation: r.variation } }, onIdx);
+      rings[r.description.slice(RING_RULE_PREFIX.length)] = this.share(r, onIdx);
     }
     return {
       flag: flagKey,
       exists: true,
       enabled: env.on === true,
-      percentage: this.fallthroughPercentage(env, onIdx),
+      percentage: this.share(env.fallthrough, onIdx),
       ...(users.length ? { users } : {}),
       ...(segments.length ? { segments } : {}),
       ...(Object.keys(rings).length ? { rings } : {}),

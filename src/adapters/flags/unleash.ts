@@ -122,8 +122,7 @@ export function findAllowlist(strategies: UnleashStrategy[]): UnleashStrategy | 
   return strategies.find((s) => s.name === 'flexibleRollout' && s.title === ALLOWLIST_TITLE);
 }
 
-/** Segment name → the strategy rollout keeps for it. */
-/** The strategies titled `<prefix><name>`, by name. */
+/** The strategies titled `<prefix><name>`, by name (segment or ring name → its strategy). */
 function titled(strategies: UnleashStrategy[], prefix: string): Map<string, UnleashStrategy> {
   const out = new Map<string, UnleashStrategy>();
   for (const s of strategies) {
@@ -133,6 +132,20 @@ function titled(strategies: UnleashStrategy[], prefix: string): Map<string, Unle
 }
 const segmentStrategies = (strategies: UnleashStrategy[]) => titled(strategies, SEGMENT_TITLE_PREFIX);
 const ringStrategies = (strategies: UnleashStrategy[]) => titled(strategies, RING_TITLE_PREFIX);
+
+/** Does `have` (as Unleash returns it) already do what `want` (as rollout writes it) says? */
+function sameStrategy(have: UnleashStrategy, want: UnleashStrategy): boolean {
+  const key = (c: UnleashConstraint) => JSON.stringify([c.contextName, c.operator, c.values ?? [], Boolean(c.inverted)]);
+  const p = have.parameters ?? {};
+  const q = want.parameters ?? {};
+  return (
+    have.disabled !== true &&
+    Number(p.rollout) === Number(q.rollout) &&
+    p.stickiness === q.stickiness &&
+    JSON.stringify(have.segments ?? []) === JSON.stringify(want.segments ?? []) &&
+    JSON.stringify((have.constraints ?? []).map(key)) === JSON.stringify((want.constraints ?? []).map(key))
+  );
+}
 
 const isOwned = (s: UnleashStrategy) => s.title === ALLOWLIST_TITLE || [SEGMENT_TITLE_PREFIX, RING_TITLE_PREFIX].some((p) => s.title?.startsWith(p) ?? false);
 
@@ -443,51 +456,47 @@ class UnleashBackend implements FlagBackend {
     return new Map(names.map((n) => [n, byName.get(n)!]));
   }
 
-  /** One 100 % strategy per wanted segment; remove the ones no longer wanted. */
-  private async syncSegments(flag: string, strategies: UnleashStrategy[], want: Map<string, number>): Promise<void> {
-    const have = segmentStrategies(strategies);
-    for (const [name, id] of want) {
+  /**
+   * Make the strategies titled `<prefix><name>` exactly `want` (name → strategy): write the ones
+   * that differ, delete the ones no longer wanted.
+   */
+  private async syncTitled(flag: string, strategies: UnleashStrategy[], prefix: string, want: Map<string, UnleashStrategy>): Promise<void> {
+    const have = titled(strategies, prefix);
+    for (const [name, w] of want) {
       const s = have.get(name);
-      const ok = s && s.disabled !== true && s.segments?.length === 1 && s.segments[0] === id && !s.constraints?.length && s.parameters?.rollout === '100';
-      if (ok) continue;
-      await this.putStrategy(flag, s, {
-        name: 'flexibleRollout',
-        title: `${SEGMENT_TITLE_PREFIX}${name}`,
-        disabled: false,
-        constraints: [],
-        segments: [id],
-        parameters: { rollout: '100', stickiness: 'default', groupId: flag },
-      });
+      if (!s || !sameStrategy(s, w)) await this.putStrategy(flag, s, w);
     }
     for (const [name, s] of have) {
       if (!want.has(name) && s.id) await this.call({ method: 'DELETE', url: `${this.envUrl(flag)}/strategies/${encodeURIComponent(s.id)}`, okStatuses: [404] });
     }
   }
 
+  /** One 100 % strategy per wanted segment; remove the ones no longer wanted. */
+  private syncSegments(flag: string, strategies: UnleashStrategy[], want: Map<string, number>): Promise<void> {
+    const strategy = (name: string, id: number): UnleashStrategy => ({
+      name: 'flexibleRollout',
+      title: `${SEGMENT_TITLE_PREFIX}${name}`,
+      disabled: false,
+      constraints: [],
+      segments: [id],
+      parameters: { rollout: '100', stickiness: 'default', groupId: flag },
+    });
+    return this.syncTitled(flag, strategies, SEGMENT_TITLE_PREFIX, new Map([...want].map(([name, id]) => [name, strategy(name, id)])));
+  }
+
   /** One strategy per ring of a ring step; rings no longer wanted (a percentage step: all) go. */
   private async syncRings(flag: string, strategies: UnleashStrategy[], want: Record<string, number>, stickiness: string): Promise<void> {
-    const have = ringStrategies(strategies);
     const field = this.o.ringContextField;
     if (Object.keys(want).length) await this.ensureContextField(field);
-    for (const [ring, pct] of Object.entries(want)) {
-      const s = have.get(ring);
-      const c = s?.constraints?.[0];
-      const ok =
-        s && s.disabled !== true && s.constraints?.length === 1 && c?.contextName === field && c.operator === 'IN' && !c.inverted && c.values?.length === 1 && c.values[0] === ring &&
-        Number(s.parameters?.rollout) === pct && s.parameters?.stickiness === stickiness && !s.segments?.length;
-      if (ok) continue;
-      await this.putStrategy(flag, s, {
-        name: 'flexibleRollout',
-        title: `${RING_TITLE_PREFIX}${ring}`,
-        disabled: false,
-        constraints: [{ contextName: field, operator: 'IN', values: [ring], inverted: false, caseInsensitive: false }],
-        segments: [],
-        parameters: { rollout: String(pct), stickiness, groupId: flag },
-      });
-    }
-    for (const [ring, s] of have) {
-      if (!(ring in want) && s.id) await this.call({ method: 'DELETE', url: `${this.envUrl(flag)}/strategies/${encodeURIComponent(s.id)}`, okStatuses: [404] });
-    }
+    const strategy = (ring: string, pct: number): UnleashStrategy => ({
+      name: 'flexibleRollout',
+      title: `${RING_TITLE_PREFIX}${ring}`,
+      disabled: false,
+      constraints: [{ contextName: field, operator: 'IN', values: [ring], inverted: false, caseInsensitive: false }],
+      segments: [],
+      parameters: { rollout: String(pct), stickiness, groupId: flag },
+    });
+    await this.syncTitled(flag, strategies, RING_TITLE_PREFIX, new Map(Object.entries(want).map(([ring, pct]) => [ring, strategy(ring, pct)])));
   }
 
   private contextFieldReady = new Set<string>();
