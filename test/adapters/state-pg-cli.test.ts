@@ -18,7 +18,9 @@ afterAll(async () => {
 });
 
 describe('ROLLOUT_STATE_URL=postgres://…', () => {
-  it('a run started in one place is seen, promoted and rolled back from another', async () => {
+  // Nine CLI processes in a row: ~4 s alone, 21-27 s while the crash sweeps load both cores,
+  // once over the 30 s default. A bound with room, not a wait.
+  it('a run started in one place is seen, promoted and rolled back from another', { timeout: 90_000 }, async () => {
     const [a, b] = dirs.map((d) => d.dir) as [string, string];
     const env = { ROLLOUT_STATE_URL: url };
     const f = await write(a, 'plan.yaml', quickPlan({ name: 'shared', hold: '1h' }));
