@@ -1,0 +1,66 @@
+/**
+ * From a step to flag changes: what a plan step writes to the backend, queuing it, and the
+ * percentages a run is at (for notices and partial rollbacks).
+ */
+import type { FlagChange } from '../adapters/types.js';
+import type { Plan } from '../plan/model.js';
+import { fmt, type Draft } from './draft.js';
+import { stepLabel } from './steps.js';
+
+export function stepChanges(plan: Plan, phaseIdx: number, stepIdx: number): FlagChange[] {
+  const p = plan.phases[phaseIdx]!;
+  const own = p.steps[stepIdx]!;
+  // A step with only `set:` does not move the phase's flags: they stay where the last
+  // percent/rings step of this phase put them (none yet: they are not written).
+  let src = stepIdx;
+  while (src >= 0 && p.steps[src]!.percent === undefined && !p.steps[src]!.rings) src--;
+  const st = src >= 0 ? p.steps[src]! : own;
+  const phaseFlags = src >= 0 ? p.flags : [];
+  const everyoneElse = Object.entries(plan.rings).find(([, r]) => !r.users?.length && !r.segments?.length)?.[0];
+  const rings = st.rings ? Object.fromEntries(Object.entries(st.rings).filter(([n]) => n !== everyoneElse)) : undefined;
+  const percentage = st.percent ?? (st.rings && everyoneElse ? (st.rings[everyoneElse] ?? 0) : 0);
+  const allow = Boolean(p.users?.length || p.segments?.length);
+  const changes: FlagChange[] = phaseFlags.map((flag) => ({
+    flag,
+    enabled: percentage > 0 || allow || Object.values(rings ?? {}).some((v) => v > 0),
+    percentage,
+    ...(rings && Object.keys(rings).length ? { rings } : {}),
+    ...(p.users?.length ? { users: p.users } : {}),
+    ...(p.segments?.length ? { segments: p.segments } : {}),
+    ...(p.stickiness ? { stickiness: p.stickiness } : {}),
+  }));
+  for (const [flag, v] of Object.entries(own.set)) {
+    const pct = v === true ? 100 : v === false ? 0 : v;
+    changes.push({ flag, enabled: pct > 0, percentage: pct });
+  }
+  return changes;
+}
+
+/** Queue the flag writes of the next step (the gates let it through). */
+export function queueStep(d: Draft, nxt: { phase: number; step: number }): void {
+  const { s, plan } = d;
+  const target = plan.phases[nxt.phase]!;
+  const changes = stepChanges(plan, nxt.phase, nxt.step);
+  d.enqueue({ kind: 'apply-flags', purpose: 'step', changes, phase: nxt.phase, step: nxt.step });
+  d.emit('step.intent', `applying ${target.name} ${stepLabel(plan, nxt.phase, nxt.step)}: checks pass (${target.checks.map((c) => `${c.name}=${fmt(s.checks[c.name]?.value)}`).join(', ') || 'no checks'})`, {
+    phase: nxt.phase,
+    step: nxt.step,
+    changes,
+  });
+  s.waitingFor = `applying ${stepLabel(plan, nxt.phase, nxt.step)}`;
+}
+
+export function currentPercentage(d: Draft): number | null {
+  const p = d.plan.phases[d.s.phase];
+  const f = p?.flags[0] ?? Object.keys(d.s.flags)[0];
+  return f && d.s.flags[f] ? d.s.flags[f].percentage : null;
+}
+
+export function pctOf(plan: Plan, phase: number, step: number): number | null {
+  const st = plan.phases[phase]?.steps[step];
+  if (!st) return null;
+  if (st.percent !== undefined) return st.percent;
+  const flag = plan.phases[phase]!.flags[0];
+  const ch = stepChanges(plan, phase, step).find((c) => c.flag === flag);
+  return ch ? (ch.enabled ? (ch.percentage ?? 100) : 0) : null;
+}

@@ -1,0 +1,80 @@
+/** Human controls: pause, resume, approve, reject, abort, rollback (full or partial), promote. */
+import type { Plan } from '../plan/model.js';
+import { Draft } from './draft.js';
+import { approvalFor } from './gates.js';
+import { partialRollback, startRollback } from './rollback.js';
+import { finish, freeze, pause } from './transitions.js';
+import { FINAL_STATUSES, type Control, type Decision, type RunState } from './types.js';
+
+export function control(plan: Plan, state: RunState, ctl: Control, now: number): Decision & { error?: string; hint?: string } {
+  const d = new Draft(state, plan, now);
+  const s = d.s;
+  const by = ctl.by ? ` by ${ctl.by}` : '';
+  const refuse = (error: string, hint?: string) => ({ state, events: [], error, hint });
+  const final = FINAL_STATUSES.includes(s.status);
+  switch (ctl.kind) {
+    case 'pause':
+      if (s.status !== 'running' && s.status !== 'awaiting-approval') return refuse(`run ${s.id} is ${s.status}; only a running run can be paused`);
+      pause(d, `${ctl.reason}${by}`);
+      break;
+    case 'resume':
+      if (s.status !== 'paused') return refuse(`run ${s.id} is ${s.status}, not paused`, s.status === 'awaiting-approval' ? 'Use `rollout approve`.' : undefined);
+      s.status = s.approval ? 'awaiting-approval' : 'running';
+      if (s.approval?.deadline !== undefined && s.approval.deadline <= now) {
+        // The window passed while paused: resuming opens a new one (else it would time out at once).
+        const timeoutMs = approvalFor(plan, s.approval.phase, s.approval.step)?.timeoutMs ?? 0;
+        s.approval = { ...s.approval, requestedAt: now, deadline: now + timeoutMs };
+      }
+      s.reason = undefined;
+      s.waitingFor = undefined;
+      s.checks = {}; // streaks restart: a paused check must prove itself again
+      s.lastTickAt = undefined; // due at once: judge afresh now, not an interval after the last judgment
+      d.emit('run.resumed', `resumed${by}`);
+      freeze(d, false);
+      break;
+    case 'approve': {
+      const a = s.approval;
+      if (!a || (s.status !== 'awaiting-approval' && s.status !== 'paused')) return refuse(`run ${s.id} is not waiting for an approval (it is ${s.status})`);
+      // Approving a paused run also resumes it: like resume, its checks must prove themselves again.
+      if (s.status === 'paused') s.checks = {};
+      s.approved.push(a.key);
+      s.approval = undefined;
+      s.status = 'running';
+      s.lastTickAt = undefined; // due at once
+      s.reason = undefined;
+      s.waitingFor = undefined;
+      d.emit('approval.granted', `go: approved${by}${ctl.note ? ` (${ctl.note})` : ''}`, { key: a.key, by: ctl.by });
+      freeze(d, false);
+      break;
+    }
+    case 'reject':
+      if (!s.approval || (s.status !== 'awaiting-approval' && s.status !== 'paused')) return refuse(`run ${s.id} is not waiting for an approval`);
+      finish(d, 'aborted', `no-go${by}: ${ctl.reason}`);
+      freeze(d, false); // the run ends: it releases what it froze
+      break;
+    case 'abort':
+      if (final) return refuse(`run ${s.id} already ${s.status}`);
+      if (s.status === 'rolling-back') return refuse(`run ${s.id} is rolling back; a rollback is not aborted halfway`, 'Wait for it to finish; `rollout status` shows progress.');
+      s.pending = s.pending.filter((a) => a.kind === 'notify');
+      finish(d, 'aborted', `${ctl.reason}${by}; flags left as they are (use \`rollout rollback\` to turn them off)`);
+      freeze(d, false); // left as they are, but not frozen: the run ends and releases what it froze
+      break;
+    case 'rollback':
+      if (s.status === 'rolling-back' || s.status === 'rolled-back') return refuse(`run ${s.id} is already ${s.status}`);
+      if (ctl.to !== undefined) {
+        const no = partialRollback(d, ctl.to, `${ctl.reason}${by}`);
+        if (no) return refuse(no.error, no.hint);
+        break;
+      }
+      startRollback(d, `${ctl.reason}${by}`, 'manual', ctl.mode ?? plan.rollback.mode);
+      break;
+    case 'promote':
+      if (s.status !== 'running') return refuse(`run ${s.id} is ${s.status}; only a running run can be promoted`, s.status === 'paused' ? 'Resume it first.' : undefined);
+      if (s.holdUntil !== undefined && s.holdUntil > now) s.holdUntil = now;
+      if (ctl.full) s.promoteFull = true;
+      s.lastTickAt = undefined; // due at once
+      d.emit('run.promoted', `promoted${ctl.full ? ' (full: holds skipped to the end of this phase)' : ': hold ended early'}${by}; checks must still pass`);
+      break;
+  }
+  return d.done();
+}

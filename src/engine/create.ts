@@ -1,0 +1,31 @@
+/** Run creation: the initial state of a run and its first event. */
+import type { Plan } from '../plan/model.js';
+import { Draft } from './draft.js';
+import { notify } from './notice.js';
+import { STATE_SCHEMA_VERSION, type Decision, type RunState } from './types.js';
+
+export function createRun(plan: Plan, id: string, now: number): Decision {
+  const state: RunState = {
+    schema: STATE_SCHEMA_VERSION,
+    id,
+    plan: { name: plan.name, file: plan.file, hash: plan.hash },
+    status: 'running',
+    phase: 0,
+    step: -1,
+    approved: [],
+    flags: {},
+    checks: {},
+    pending: [],
+    startedAt: now,
+    updatedAt: now,
+    seq: 1,
+    nextActionId: 1,
+  };
+  const d = new Draft(state, plan, now);
+  d.emit('run.started', `run ${id} of plan ${plan.name} started: ${plan.phases.length} phase(s), flags ${plan.flags.join(', ')}`, {
+    planHash: plan.hash,
+    phases: plan.phases.map((p) => p.name),
+  });
+  notify(d, 'run.started', 'info');
+  return d.done();
+}

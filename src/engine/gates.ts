@@ -1,0 +1,121 @@
+/**
+ * Gates: why the run does not advance. After the checks are judged, a step (or completion)
+ * goes ahead only when every gate lets it through, in this order: a pending approval (and its
+ * decision window), the step's hold, blocking checks, the rollout windows, the next phase's
+ * `requires:`, and the next step's approval gate. Each gate that stops the run says so in
+ * `waitingFor` (and an event when that is news).
+ */
+import type { CheckRecord } from '../analysis/judge.js';
+import type { Check, Plan } from '../plan/model.js';
+import { iso, type Draft } from './draft.js';
+import { notify } from './notice.js';
+import { startRollback } from './rollback.js';
+import { activeChecks } from './schedule.js';
+import { nextStep, stepLabel } from './steps.js';
+import { finish, pause } from './transitions.js';
+import type { Observations } from './types.js';
+import { isOpenCached as isOpen, nextOpen } from './windows.js';
+
+/**
+ * Does this check's record keep a step from being taken? Everything but a pass blocks,
+ * except no data on a check whose `noData:` policy is pass. Not yet measured blocks.
+ */
+export function blocksStep(c: Check, r: CheckRecord | undefined): boolean {
+  return !r || (r.verdict !== 'pass' && !(r.verdict === 'no-data' && c.noData === 'pass'));
+}
+
+/**
+ * The step the run may take now, or undefined when a gate holds it (or the run completed,
+ * was paused, rolled back or aborted here). Call only for a running or awaiting-approval run.
+ */
+export function passGates(d: Draft, obs: Observations, verdictChanged: boolean): { phase: number; step: number } | undefined {
+  const { s, now, plan } = d;
+  // 2. Approval deadlines.
+  if (s.status === 'awaiting-approval') {
+    const a = s.approval!;
+    if (a.deadline !== undefined && now >= a.deadline) {
+      const gate = approvalFor(plan, a.phase, a.step);
+      const why = `no decision within the approval window (deadline ${iso(a.deadline)})`;
+      d.emit('approval.timeout', why, { key: a.key, onTimeout: gate?.onTimeout ?? 'pause' });
+      s.approval = undefined;
+      if (gate?.onTimeout === 'abort') finish(d, 'aborted', why);
+      else if (gate?.onTimeout === 'rollback') startRollback(d, why, 'approval-timeout', plan.rollback.mode);
+      else pause(d, `${why}; \`rollout approve\` still lets it go on`, { keepApproval: a });
+    } else s.waitingFor = `approval for ${a.key === `p${a.phase}` ? `phase ${plan.phases[a.phase]!.name}` : `step ${stepLabel(plan, a.phase, a.step)}`}`;
+    return undefined;
+  }
+
+  // 3. Holding?
+  if (s.holdUntil !== undefined && now < s.holdUntil) {
+    s.waitingFor = `hold until ${iso(s.holdUntil)}`;
+    return undefined;
+  }
+
+  // 4. Next step (or completion), if every gate lets it through.
+  const nxt = nextStep(plan, s);
+  // Every active check gates the step: the current phase's (leaving it) and the next one's
+  // (entering it). Completing is gated the same way: "held healthy" means the checks pass.
+  const blocking = activeChecks(plan, s).filter((c) => blocksStep(c, s.checks[c.name]));
+  if (blocking.length) {
+    const why = blocking.map((c) => `${c.name}: ${s.checks[c.name]?.reason ?? 'not measured'}`).join('; ');
+    // Once per blocking streak (and again when a verdict changes), not every interval as the
+    // values and "failing for" durations in the reason move.
+    if (!s.waitingFor?.startsWith('checks: ') || verdictChanged) d.emit('step.blocked', `${nxt ? `not advancing to ${stepLabel(plan, nxt.phase, nxt.step)}` : 'not completing'}: ${why}`);
+    s.waitingFor = `checks: ${why}`;
+    return undefined;
+  }
+  if (!nxt) {
+    finish(d, 'completed', 'every phase reached its final step and held healthy');
+    return undefined;
+  }
+  const target = plan.phases[nxt.phase]!;
+  if (plan.windows && !isOpen(plan.windows, now)) {
+    const open = nextOpen(plan.windows, now);
+    const w = `rollout window (opens ${open ? iso(open) : 'not within 60 days'})`;
+    if (s.waitingFor !== w) d.emit('window.closed', `outside the rollout window; next step waits until ${open ? iso(open) : 'never (check windows:)'}`);
+    s.waitingFor = w;
+    return undefined;
+  }
+  if (nxt.step === 0) {
+    for (const r of target.requires) {
+      const seen = obs.flags?.[r];
+      const own = s.flags[r];
+      const on = seen ? seen.exists && seen.enabled && seen.percentage >= 100 : own ? own.enabled && own.percentage >= 100 : false;
+      if (!on) {
+        const at = seen ? (seen.exists ? (seen.enabled ? `${seen.percentage}%` : 'off') : 'missing') : own ? `${own.percentage}%` : 'unknown';
+        pause(d, `phase "${target.name}" requires ${r} fully on, but it is ${at}. Roll it out first, then \`rollout resume\``);
+        return undefined;
+      }
+    }
+  }
+  const gate = approvalFor(plan, nxt.phase, nxt.step);
+  const key = gateKey(plan, nxt.phase, nxt.step);
+  if (gate && key && !s.approved.includes(key)) {
+    s.status = 'awaiting-approval';
+    s.approval = {
+      key,
+      phase: nxt.phase,
+      step: nxt.step,
+      requestedAt: now,
+      ...(gate.timeoutMs !== undefined ? { deadline: now + gate.timeoutMs } : {}),
+      ...(gate.message ? { message: gate.message } : {}),
+    };
+    s.waitingFor = `approval for ${nxt.step === 0 && target.approval ? `phase ${target.name}` : `step ${stepLabel(plan, nxt.phase, nxt.step)}`}`;
+    d.emit('approval.requested', `go/no-go: ${gate.message ?? `approve ${s.waitingFor.replace('approval for ', '')}`}${gate.timeoutMs ? ` (decision window until ${iso(now + gate.timeoutMs)})` : ''}`, { key, approvers: gate.approvers });
+    notify(d, 'approval.requested', 'warning');
+    return undefined;
+  }
+  return nxt;
+}
+
+export function approvalFor(plan: Plan, phase: number, step: number) {
+  const p = plan.phases[phase];
+  return p?.steps[step]?.approval ?? (step === 0 ? p?.approval : undefined);
+}
+
+export function gateKey(plan: Plan, phase: number, step: number): string | undefined {
+  const p = plan.phases[phase];
+  if (p?.steps[step]?.approval) return `p${phase}s${step}`;
+  if (step === 0 && p?.approval) return `p${phase}`;
+  return undefined;
+}

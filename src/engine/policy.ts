@@ -1,0 +1,64 @@
+/**
+ * Check policy: judge every active check on this tick, then act on what the verdicts say —
+ * a sustained breach (rollback, pause, notify, as the check's `action:` says) or missing data
+ * (its `noData:` policy). A check acts once per breach/no-data streak (`actedOn`).
+ */
+import { describeThreshold, judge, type CheckRecord } from '../analysis/judge.js';
+import type { Check } from '../plan/model.js';
+import type { Draft } from './draft.js';
+import { notify } from './notice.js';
+import { startRollback } from './rollback.js';
+import { freeze, pause } from './transitions.js';
+import { FINAL_STATUSES, type Observations } from './types.js';
+
+/** Judge `checks` on the observations; drops records of checks no longer active. True when a verdict changed. */
+export function judgeChecks(d: Draft, checks: Check[], obs: Observations): boolean {
+  const { s, now } = d;
+  let verdictChanged = false;
+  for (const c of checks) {
+    const prev = s.checks[c.name];
+    const rec: CheckRecord & { actedOn?: boolean } = judge(c, obs.samples[c.name], prev, now);
+    if (prev && (prev as { actedOn?: boolean }).actedOn && rec.verdict === prev.verdict && (rec.failingSince ?? rec.noDataSince) === (prev.failingSince ?? prev.noDataSince))
+      rec.actedOn = true;
+    s.checks[c.name] = rec;
+    if (!prev || prev.verdict !== rec.verdict || rec.breached !== prev.breached) {
+      verdictChanged = true;
+      d.emit('check.changed', `check ${c.name}: ${rec.verdict}${rec.breached ? ' (BREACH)' : ''} — ${rec.reason}`, { check: c.name, value: rec.value, baseline: rec.baseline, verdict: rec.verdict, breached: rec.breached });
+    }
+  }
+  for (const name of Object.keys(s.checks)) if (!checks.some((c) => c.name === name)) delete s.checks[name];
+  return verdictChanged;
+}
+
+/** Act on sustained breaches and no-data policies of the checks just judged. */
+export function actOnVerdicts(d: Draft, checks: Check[]): void {
+  const { s, now, plan } = d;
+  for (const c of checks) {
+    if (FINAL_STATUSES.includes(s.status) || (s.status as string) === 'rolling-back') break;
+    const rec = s.checks[c.name] as CheckRecord & { actedOn?: boolean };
+    if (rec.actedOn) continue;
+    if (rec.breached) {
+      const why = `check "${c.name}" breached (${c.tier}): ${rec.reason}`;
+      d.emit('breach.detected', why, { check: c.name, tier: c.tier, action: c.action, value: rec.value, threshold: describeThreshold(c) });
+      rec.actedOn = true;
+      if (c.action === 'rollback') startRollback(d, why, 'check', plan.rollback.mode, c.rollbackFlags);
+      else if (c.action === 'pause' && (s.status === 'running' || s.status === 'awaiting-approval')) {
+        pause(d, `${why}. Investigate, then \`rollout resume\` or \`rollout rollback\``, s.approval ? { keepApproval: s.approval } : {});
+        if (c.freeze) freeze(d, true);
+      }
+      else if (c.action === 'notify') notify(d, 'breach.detected', c.tier === 'critical' ? 'critical' : 'warning', { reason: why, action: 'notify' });
+      if (c.action !== 'notify' && c.action !== 'pause') continue;
+      if (c.action === 'pause' && s.status === 'paused') notify(d, 'breach.detected', 'warning', { reason: why, action: 'pause' });
+    } else if (rec.verdict === 'no-data') {
+      const since = rec.noDataSince ?? now;
+      const what = `check "${c.name}" has no data (${rec.reason})`;
+      if (c.noData === 'rollback') {
+        rec.actedOn = true;
+        startRollback(d, `${what}; its noData policy is rollback`, 'no-data', plan.rollback.mode);
+      } else if (s.status === 'running' && (c.noData === 'pause' || (c.noData === 'hold' && now - since >= c.noDataTimeoutMs))) {
+        rec.actedOn = true;
+        pause(d, `${what} for ${Math.round((now - since) / 1000)}s; not advancing without data. Fix the provider, then \`rollout resume\``);
+      }
+    }
+  }
+}

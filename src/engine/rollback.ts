@@ -1,0 +1,173 @@
+/**
+ * Rollback sequencing: starting a rollback (immediate or gradual, whole plan or scoped),
+ * stepping a gradual one down, the rollback commands and health check, escalation, and the
+ * partial rollback (`rollout rollback --to`).
+ */
+import type { Plan } from '../plan/model.js';
+import { currentPercentage } from './changes.js';
+import { iso, type Draft } from './draft.js';
+import { notify } from './notice.js';
+import { finish, freeze, pause } from './transitions.js';
+import type { Incident, RunState } from './types.js';
+
+/**
+ * Partial rollback (seed 004's "Rollback to 25%"): the current phase's flags go down to `to`
+ * percent and the run pauses there, rewound to the last step at or below `to`, whose hold
+ * starts again; `rollout resume` climbs from there, `rollout rollback` turns everything off.
+ */
+export function partialRollback(d: Draft, to: number, reason: string): { error: string; hint?: string } | undefined {
+  const s = d.s;
+  const p = d.plan.phases[s.phase];
+  const cur = currentPercentage(d);
+  if (s.status !== 'running' && s.status !== 'paused' && s.status !== 'awaiting-approval')
+    return { error: `run ${s.id} is ${s.status}; a partial rollback needs a run in progress`, hint: 'Without --to, `rollout rollback` turns the flags off.' };
+  if (!p || !p.flags.length || s.step < 0 || cur === null) return { error: `run ${s.id} has not rolled out a percentage in this phase yet; there is nothing to step down` };
+  if (!(to >= 0 && to < cur)) return { error: `--to ${to}% is not below the current ${cur}% of phase ${p.name}`, hint: `Give a percentage from 0 to ${Math.max(0, cur - 1)}.` };
+  let back = -1;
+  for (let k = 0; k <= s.step; k++) {
+    const pc = p.steps[k]?.percent;
+    if (pc !== undefined && pc <= to) back = k;
+  }
+  s.pending = s.pending.filter((a) => a.kind !== 'apply-flags' || a.purpose !== 'step');
+  s.approval = undefined;
+  s.promoteFull = false;
+  s.step = back;
+  s.stepAppliedAt = back >= 0 ? d.now : undefined;
+  s.holdUntil = back >= 0 ? d.now + p.steps[back]!.holdMs : undefined;
+  d.emit('rollback.partial', `PARTIAL ROLLBACK of ${p.flags.join(', ')} from ${cur}% to ${to}%: ${reason}`, { from: cur, to, phase: p.name, step: back });
+  pause(d, `partially rolled back to ${to}% (${reason}). \`rollout resume\` climbs again after the hold, \`rollout rollback\` turns the flags off`);
+  d.first(d.enqueue({ kind: 'apply-flags', purpose: 'partial', changes: p.flags.map((flag) => ({ flag, enabled: to > 0, percentage: to })), phase: s.phase }));
+  // A frozen flag refuses a new percentage: release it first.
+  if (s.frozen?.length) d.first(freeze(d, false)!);
+  return undefined;
+}
+
+/**
+ * The flags a rollback scoped to `scope` turns off: those, and (transitively) the flags of every
+ * phase that requires one of them — a dependent cannot stay on without what it requires. In
+ * the plan's rollback order.
+ */
+export function rollbackScope(plan: Plan, scope: string[]): string[] {
+  const out = new Set(scope);
+  for (let grew = true; grew; ) {
+    const before = out.size;
+    for (const p of plan.phases) if (p.requires.some((r) => out.has(r))) for (const f of p.flags) out.add(f);
+    grew = out.size > before;
+  }
+  return plan.rollback.flags.filter((f) => out.has(f)).concat([...out].filter((f) => !plan.rollback.flags.includes(f)));
+}
+
+/** The flags the current rollback acts on. */
+const rollbackFlags = (d: Draft) => d.s.rollback?.flags ?? d.plan.rollback.flags;
+
+export function startRollback(d: Draft, reason: string, trigger: Incident['trigger'], mode: 'immediate' | 'gradual', scope?: string[]) {
+  const s = d.s;
+  const pct = currentPercentage(d);
+  s.pending = s.pending.filter((a) => a.kind !== 'apply-flags' || a.purpose !== 'step');
+  s.status = 'rolling-back';
+  s.reason = reason;
+  s.approval = undefined;
+  s.holdUntil = undefined;
+  s.waitingFor = 'rollback to finish';
+  const gradual = mode === 'gradual' && d.plan.rollback.steps.length > 0;
+  const flags = scope ? rollbackScope(d.plan, scope) : undefined;
+  s.rollback = { reason, trigger, mode: gradual ? 'gradual' : 'immediate', startedAt: d.now, stage: 0, failures: [], escalated: false, ...(flags ? { flags } : {}) };
+  d.emit('rollback.started', `ROLLBACK (${gradual ? 'gradual' : 'immediate'}${flags ? ` of ${flags.join(', ')} only` : ''}): ${reason}`, { trigger, phase: d.plan.phases[s.phase]?.name, percentage: pct, flags: rollbackFlags(d) });
+  if (!gradual) {
+    // Flags first: the fastest way back to safety. Then the record, the notice, the commands.
+    d.first(d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes: rollbackFlags(d).map((flag) => ({ flag, enabled: false, percentage: 0 })) }));
+  }
+  d.enqueue({
+    kind: 'record-incident',
+    incident: {
+      severity: trigger === 'manual' ? 'warning' : 'critical',
+      reason,
+      trigger,
+      phase: d.plan.phases[s.phase]?.name ?? null,
+      percentage: pct,
+      at: iso(d.now),
+      checks: Object.fromEntries(Object.entries(s.checks).map(([n, r]) => [n, { value: r.value, reason: r.reason }])),
+      flags: rollbackFlags(d),
+    },
+  });
+  notify(d, 'rollback.started', 'critical', { reason });
+  // Frozen flags (a breach pause came first): a gradual rollback must be able to change their
+  // percentage, so they are unfrozen before its first stage; an immediate one turns them off
+  // first (off is always allowed) and unfreezes after.
+  if (s.frozen?.length) {
+    const un = freeze(d, false)!;
+    if (gradual) d.first(un);
+  }
+  if (!gradual) queueRollbackTail(d);
+}
+
+function rollbackEnv(d: Draft): Record<string, string> {
+  const s = d.s;
+  return {
+    ROLLOUT_REASON: s.rollback?.reason ?? '',
+    ROLLOUT_RUN_ID: s.id,
+    ROLLOUT_PLAN: d.plan.name,
+    ROLLOUT_PHASE: d.plan.phases[s.phase]?.name ?? '',
+    ROLLOUT_FLAGS: rollbackFlags(d).join(','),
+  };
+}
+
+function queueRollbackTail(d: Draft) {
+  const env = rollbackEnv(d);
+  for (const command of d.plan.rollback.commands) d.enqueue({ kind: 'run-command', purpose: 'rollback', command, env });
+  const hc = d.plan.rollback.healthCheck;
+  if (hc) d.enqueue({ kind: 'health-check', command: hc.command, http: hc.http, retries: hc.retries, intervalMs: hc.intervalMs, timeoutMs: hc.timeoutMs, env });
+  (d.s.rollback as RollbackStateWithTail).tailQueued = true;
+}
+
+type RollbackStateWithTail = NonNullable<RunState['rollback']> & { tailQueued?: boolean };
+
+export function progressRollback(d: Draft) {
+  const s = d.s;
+  const rb = s.rollback as RollbackStateWithTail;
+  const steps = d.plan.rollback.steps;
+  if (rb.mode === 'gradual' && rb.stage < steps.length) {
+    if (rb.nextAt !== undefined && d.now < rb.nextAt) {
+      s.waitingFor = `gradual rollback: next step at ${iso(rb.nextAt)}`;
+      return;
+    }
+    // Step down only flags that are above this stage; a stage that changes nothing is skipped
+    // without its wait (a run stopped at 10% goes straight to the stages below 10%). The final
+    // 0% stage also turns off flags this run never wrote, to be safe.
+    for (; rb.stage < steps.length; rb.stage++) {
+      const st = steps[rb.stage]!;
+      const changes = rollbackFlags(d)
+        .filter((f) => {
+          const cur = s.flags[f];
+          if (!cur) return st.percent === 0;
+          return cur.enabled && (cur.percentage > st.percent || st.percent === 0);
+        })
+        .map((flag) => ({ flag, enabled: st.percent > 0, percentage: st.percent }));
+      if (changes.length || st.percent === 0) {
+        d.emit('rollback.step-intent', `rollback: stepping ${changes.map((c) => c.flag).join(', ') || 'no flag'} down to ${st.percent}%`, { percent: st.percent, changes });
+        d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes });
+        return;
+      }
+      d.emit('rollback.step', `rollback: ${st.percent}% skipped (every flag is already at or below it)`, { percent: st.percent, skipped: true });
+    }
+    rb.nextAt = undefined;
+    progressRollback(d);
+    return;
+  }
+  if (!rb.tailQueued) {
+    const n = d.plan.rollback.commands.length;
+    if (n || d.plan.rollback.healthCheck) d.emit('rollback.commands', `rollback: flags done; running ${n} rollback command(s)${d.plan.rollback.healthCheck ? ' and the health check' : ''}`);
+    queueRollbackTail(d);
+    return;
+  }
+  if (rb.failures.length && !rb.escalated) {
+    rb.escalated = true;
+    const why = `rollback incomplete: ${rb.failures.join('; ')}`;
+    d.emit('rollback.escalated', `ESCALATING: ${why} — manual intervention required`);
+    const env = { ...rollbackEnv(d), ROLLOUT_FAILURES: rb.failures.join('\n') };
+    for (const command of d.plan.rollback.escalate.commands) d.enqueue({ kind: 'run-command', purpose: 'escalate', command, env });
+    notify(d, 'rollback.failed', 'critical', { reason: why }, d.plan.rollback.escalate.notify.length ? d.plan.rollback.escalate.notify : undefined);
+    return;
+  }
+  finish(d, 'rolled-back', rb.failures.length ? `${rb.reason} — rollback INCOMPLETE: ${rb.failures.join('; ')}` : rb.reason);
+}

@@ -1,0 +1,80 @@
+/**
+ * Scheduling: what the runner must read before a tick (checks to sample, flags to look at),
+ * when the next tick is due, and the recurring reports that fall due on a tick.
+ */
+import type { Check, Plan } from '../plan/model.js';
+import { formatDuration } from '../util/duration.js';
+import type { Draft } from './draft.js';
+import { notify } from './notice.js';
+import { nextStep } from './steps.js';
+import { FINAL_STATUSES, type RunState } from './types.js';
+import { nextOpen } from './windows.js';
+
+/** Checks to sample now: the current phase's and, at a phase boundary, the next phase's. */
+export function activeChecks(plan: Plan, s: RunState): Check[] {
+  if (!['running', 'paused', 'awaiting-approval'].includes(s.status)) return [];
+  const out = new Map<string, Check>();
+  const cur = plan.phases[s.phase];
+  if (cur) for (const c of cur.checks) out.set(c.name, c);
+  const nxt = nextStep(plan, s);
+  if (nxt && nxt.phase !== s.phase) for (const c of plan.phases[nxt.phase]!.checks) if (!out.has(c.name)) out.set(c.name, c);
+  return [...out.values()];
+}
+
+/** Flags whose backend state the engine needs (the next phase's `requires:`). */
+export function flagsToRead(plan: Plan, s: RunState): string[] {
+  if (s.status !== 'running') return [];
+  const nxt = nextStep(plan, s);
+  return nxt && nxt.step === 0 ? plan.phases[nxt.phase]!.requires : [];
+}
+
+/** When the runner should call tick() next (epoch ms), or undefined when the run is over. */
+export function nextWake(plan: Plan, s: RunState, now: number): number | undefined {
+  if (s.pending.length) return now;
+  if (FINAL_STATUSES.includes(s.status)) return undefined;
+  if (s.status === 'rolling-back') return s.rollback?.nextAt !== undefined ? Math.max(now, s.rollback.nextAt) : now;
+  if (s.status === 'running' && (s.lastTickAt === undefined || (s.holdUntil !== undefined && s.holdUntil <= now && s.lastTickAt < s.holdUntil))) return now;
+  // Checks are re-judged every interval, counted from the last judgment (not from whenever we ask).
+  const candidates = [Math.max(now, (s.lastTickAt ?? now) + plan.intervalMs)];
+  if (s.holdUntil !== undefined && s.holdUntil > now) candidates.push(s.holdUntil);
+  // A decision window matters only while the run awaits the decision (a paused run keeps its gate).
+  if (s.status === 'awaiting-approval' && s.approval?.deadline !== undefined) candidates.push(Math.max(now, s.approval.deadline));
+  if (s.status === 'running' && plan.windows && (s.holdUntil ?? 0) <= now) {
+    const open = nextOpen(plan.windows, now);
+    if (open !== undefined && open > now) candidates.push(open);
+  }
+  // A report whose clock has not started (the run just entered its phase) is due at once, so
+  // its clock starts now and not at the next judgment (which a simulation may skip ahead to).
+  (plan.notify.reports ?? []).forEach((r, i) => {
+    if (!reportActive(plan, s, i)) return;
+    const at = s.reportsAt?.[i];
+    candidates.push(at === undefined ? now : Math.max(now, at + r.everyMs));
+  });
+  return Math.min(...candidates);
+}
+
+export const reportActive = (plan: Plan, s: RunState, i: number) => {
+  const phases = plan.notify.reports?.[i]?.phases;
+  return !phases || phases.includes(plan.phases[s.phase]?.name ?? '');
+};
+
+/**
+ * Recurring reports (notify.reports) that are due, sent with the checks just judged. A report
+ * starts counting when it becomes active (run start, or entering one of its phases).
+ */
+export function sendReports(d: Draft) {
+  const s = d.s;
+  if (s.status !== 'running' && s.status !== 'paused' && s.status !== 'awaiting-approval') return;
+  (d.plan.notify.reports ?? []).forEach((r, i) => {
+    const at = s.reportsAt?.[i];
+    if (!reportActive(d.plan, s, i)) {
+      if (at !== undefined) delete s.reportsAt![i];
+      return;
+    }
+    if (at !== undefined && d.now - at < r.everyMs) return;
+    (s.reportsAt ??= {})[i] = d.now;
+    if (at === undefined) return;
+    d.emit('report.sent', `${r.name ?? 'status report'} (every ${formatDuration(r.everyMs)})`, { report: i });
+    notify(d, 'run.report', 'info', { report: r.name ?? null }, r.targets);
+  });
+}

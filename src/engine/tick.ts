@@ -1,0 +1,37 @@
+/**
+ * A tick: the runner's periodic call. Judge the checks and apply their policy, send the
+ * reports that are due, then take the next step if every gate lets it through. A rolling-back
+ * run only moves its rollback on.
+ */
+import type { Plan } from '../plan/model.js';
+import { queueStep } from './changes.js';
+import { Draft } from './draft.js';
+import { passGates } from './gates.js';
+import { actOnVerdicts, judgeChecks } from './policy.js';
+import { progressRollback } from './rollback.js';
+import { activeChecks, sendReports } from './schedule.js';
+import { FINAL_STATUSES, type Decision, type Observations, type RunState } from './types.js';
+
+export function tick(plan: Plan, state: RunState, obs: Observations, now: number): Decision {
+  const d = new Draft(state, plan, now);
+  const s = d.s;
+  if (s.pending.length || FINAL_STATUSES.includes(s.status)) return d.done();
+  s.lastTickAt = now;
+
+  if (s.status === 'rolling-back') {
+    progressRollback(d);
+    return d.done();
+  }
+
+  // 1. Judge every active check; act on sustained breaches and no-data policies.
+  const checks = activeChecks(plan, s);
+  const verdictChanged = judgeChecks(d, checks, obs);
+  sendReports(d);
+  actOnVerdicts(d, checks);
+  if (s.status !== 'running' && s.status !== 'awaiting-approval') return d.done();
+
+  // 2. Approval deadline, hold, blocking checks, windows, requires, approval gate.
+  const next = passGates(d, obs, verdictChanged);
+  if (next) queueStep(d, next);
+  return d.done();
+}
