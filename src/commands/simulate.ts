@@ -36,6 +36,12 @@ export async function loadScenario(file: string): Promise<Scenario> {
   return r.data;
 }
 
+/** A check.changed event worth a line without --events: anything but a plain pass. */
+export function checkWorthShowing(e: RunEvent): boolean {
+  const d = (e.data ?? {}) as { verdict?: string; breached?: boolean };
+  return Boolean(d.breached) || (d.verdict !== undefined && d.verdict !== 'pass');
+}
+
 export function parseStart(s?: string): number {
   if (!s) return Date.now();
   const t = Date.parse(s);
@@ -52,7 +58,9 @@ export default async function simulate(c: Context, file: string, o: { scenario?:
   const lines: string[] = [];
   const show = (e: RunEvent) => {
     if (!o.events && !SHOWN.has(e.type)) return;
-    if (!o.events && e.type === 'check.changed' && !/BREACH|no-data|fail/.test(e.msg)) return;
+    // Decide on the verdict the event carries, never on its text: a check named
+    // "recovery-failures" passing must not print as if it failed (nor hide a real failure).
+    if (!o.events && e.type === 'check.changed' && !checkWorthShowing(e)) return;
     lines.push(`${style.dim(`T+${formatDuration(e.at - start).padEnd(7)}`)} ${e.msg}`);
   };
   const r = await simulatePlan(plan, { start, scenario, onEvent: c.json ? undefined : show });

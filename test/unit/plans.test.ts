@@ -122,7 +122,7 @@ describe('seed 002: chat architecture', () => {
     expect(shadow.name).toBe('shadow');
     expect(shadow.steps[0]!.percent).toBe(0);
     expect(shadow.steps[0]!.set).toEqual({ enableShadowLogging: true, shadowProcessingEnabled: true, performanceMonitoring: true });
-    expect(p.phases.map((x) => x.steps.map((s) => s.percent))).toEqual([[0], [5], [10, 25], [50], [75], [100]]);
+    expect(p.phases.map((x) => x.steps.map((s) => s.percent))).toEqual([[0], [0], [10, 25], [50], [75], [100]]); // beta: the segment only
     expect(p.phases.slice(1).every((x) => x.approval)).toBe(true);
     expect(p.rollback.flags).toEqual(['useNewArchitecture']);
   });
@@ -149,7 +149,8 @@ describe('seed 003: DojoPool', () => {
   it('four phases with go/no-go decision windows', async () => {
     const p = await load('dojopool');
     expect(p.phases.map((x) => x.name)).toEqual(['internal', 'limited-beta', 'open-beta', 'ga']);
-    expect(p.phases.map((x) => x.approval?.timeoutMs)).toEqual([undefined, 48 * H, 3 * D, 3 * D]);
+    expect(p.phases.map((x) => x.approval?.timeoutMs)).toEqual([undefined, 3 * D, 3 * D, 3 * D]);
+    expect(p.phases[0]!.steps[0]!.holdMs).toBe(48 * H); // the phase-2 decision window opens 48 h after deployment
     expect(p.phases.slice(1).every((x) => x.approval?.onTimeout === 'pause')).toBe(true);
   });
   it('calls rollback-production.sh with --phase; the reason only travels in the environment', async () => {
@@ -176,9 +177,9 @@ describe('seed 003: DojoPool', () => {
     expect(reports).toHaveLength(72);
     expect(reports.every((e) => e.at > ga.at && e.at <= ga.at + 72 * H)).toBe(true);
   });
-  it('failure criterion: > 1% errors for 30+ minutes in phase 1 rolls back', async () => {
+  it('failure criterion (No-Go): > 1% errors for 30+ minutes in phase 1 stops and asks a human', async () => {
     const r = await simulate(await load('dojopool'), { checks: { 'error-rate-critical-p1': [{ after: '1d', value: 0.015 }] } });
-    expect(r.state.status).toBe('rolled-back');
+    expect(r.state.status).toBe('paused');
   });
 });
 
