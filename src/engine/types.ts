@@ -18,10 +18,37 @@ export type Action =
   | { id: number; kind: 'apply-flags'; purpose: 'step' | 'rollback' | 'partial'; changes: FlagChange[]; phase?: number; step?: number }
   | { id: number; kind: 'run-command'; purpose: 'rollback' | 'escalate'; command: Command; env: Record<string, string> }
   | { id: number; kind: 'health-check'; command?: Command; http?: { url: string; expectStatus: number }; retries: number; intervalMs: number; timeoutMs: number; env: Record<string, string> }
-  | { id: number; kind: 'notify'; event: string; severity: 'info' | 'warning' | 'critical'; vars: Record<string, string | number | null>; targets?: string[] }
+  /**
+   * A notice: the facts at the moment of the decision, rendered to template variables by
+   * output/notice.ts when it is sent. `vars` (already-rendered words) only in actions saved by
+   * versions before the facts; the runner sends those as they are.
+   */
+  | { id: number; kind: 'notify'; event: string; severity: 'info' | 'warning' | 'critical'; facts?: NoticeFacts; vars?: Record<string, string | number | null>; targets?: string[] }
   | { id: number; kind: 'record-incident'; incident: Incident }
   /** Ask the backend to freeze (or unfreeze) flags at their current percentage (seed 004). */
   | { id: number; kind: 'freeze-flags'; flags: string[]; frozen: boolean };
+
+/** What a notice says, as numbers and states (no words): see output/notice.ts for the words. */
+export interface NoticeFacts {
+  run: string;
+  status: RunStatus;
+  phase: number;
+  step: number;
+  /** The current phase's flags' percentage (0 when none is written yet). */
+  percentage: number;
+  previousPercentage: number | null;
+  nextPercentage: number | null;
+  targetPercentage: number | null;
+  /** When the next step is due (the hold's end), when there is one. */
+  nextAt?: number;
+  checks: Array<{ name: string; value: number | null; verdict: CheckRecord['verdict']; breached: boolean }>;
+  reason?: string;
+  failures?: string[];
+  startedAt: number;
+  at: number;
+  /** Event-specific variables (report name, breach reason…). */
+  extra: Record<string, string | number | null>;
+}
 
 export type ActionInput = Action extends infer A ? (A extends { id: number } ? Omit<A, 'id'> : never) : never;
 

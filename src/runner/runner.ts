@@ -11,6 +11,7 @@ import { activeChecks, complete, control, flagsToRead, nextWake, tick } from '..
 import { FINAL_STATUSES, type Action, type Control, type Decision, type Observations, type Outcome, type RunEvent, type RunState } from '../engine/types.js';
 import type { Check, Plan } from '../plan/model.js';
 import { errorMessage } from '../errors.js';
+import { noticeVarsOf } from '../output/notice.js';
 import { redact } from '../util/redact.js';
 import type { Clock } from './clock.js';
 
@@ -216,13 +217,14 @@ export class Runner {
         case 'notify': {
           const names = a.targets ?? svc.plan.notify.events?.[a.event] ?? (svc.plan.notify.events ? [] : Object.keys(svc.notifiers));
           if (!names.length) return { ok: true, detail: 'no targets for this event' };
-          const { title, text } = svc.renderNotice(a.event, a.vars);
+          const vars = noticeVarsOf(svc.plan, a);
+          const { title, text } = svc.renderNotice(a.event, vars);
           const results = await Promise.all(
             names.map(async (n) => {
               const t = svc.notifiers[n];
               if (!t) return `${n}: unknown target`;
               try {
-                await t.send({ event: a.event, severity: a.severity, title, text, fields: a.vars });
+                await t.send({ event: a.event, severity: a.severity, title, text, fields: vars });
                 return null;
               } catch (err) {
                 return `${n}: ${redact(errorMessage(err))}`;

@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { complete, control, createRun, nextWake, stepChanges, stepLabel, tick } from '../../src/engine/engine.js';
 import type { Action, RunState } from '../../src/engine/types.js';
+import { noticeVarsOf } from '../../src/output/notice.js';
 import type { Plan } from '../../src/plan/model.js';
 import { D, drive, flagOn, H, M, mkPlan, observer, S, stepPercents, stepTimes, T0, writes, type Script } from './helpers.js';
 
@@ -355,8 +356,8 @@ ${reports}`);
     const r = reports(t);
     expect(r.length).toBe(5);
     expect(t.performed.filter((x) => x.action.kind === 'notify' && x.action.event === 'run.report').map((x) => (x.at - T0) / D)).toEqual([1, 2, 3, 4, 5]);
-    expect(r[0]!.vars.report).toBe('daily status');
-    expect(String(r[0]!.vars.checks)).toMatch(/err .* ok/);
+    expect(noticeVarsOf(p, r[0]!).report).toBe('daily status');
+    expect(String(noticeVarsOf(p, r[0]!).checks)).toMatch(/err .* ok/);
     expect(r.every((a) => a.targets === undefined)).toBe(true);
   });
 
@@ -367,7 +368,7 @@ ${reports}`);
     const r = reports(t);
     // phase b is entered at 2d and holds 72h: hourly reports at 2d+1h … 2d+72h (the last with the completion)
     expect(r.length).toBe(72);
-    expect(r.every((a) => a.vars.phase === 'b' && JSON.stringify(a.targets) === '["ops"]')).toBe(true);
+    expect(r.every((a) => noticeVarsOf(p, a).phase === 'b' && JSON.stringify(a.targets) === '["ops"]')).toBe(true);
   });
 
   it('reports go on while paused (a human is deciding) and the paused run does not spin', async () => {
