@@ -133,7 +133,8 @@ program
 program
   .command('validate')
   .argument('<plans...>', 'plan files')
-  .description('check plans: file:line:column for every problem, "did you mean" for unknown keys')
+  .description('check plans: file:line:column for every problem, "did you mean" for unknown keys, programs that do not exist')
+  .option('--no-programs', 'do not check that the programs the plan names exist here (validating on another machine than the one that runs it)')
   .addOption(json())
   .action(lazy(() => import('./commands/validate.js')));
 

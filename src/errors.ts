@@ -70,6 +70,8 @@ export interface PlanIssue {
   line?: number;
   col?: number;
   severity: 'error' | 'warning';
+  /** The text of that line of the file, for showing it with a caret under `col`. */
+  source?: string;
 }
 
 export class PlanError extends RolloutError {

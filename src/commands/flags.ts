@@ -30,6 +30,20 @@ export async function list(c: Context, o: { store?: string }): Promise<number> {
 export async function evaluate(c: Context, flag: string, o: { key: string; ring?: string; store?: string }): Promise<number> {
   const path = storePath(c, o);
   const flags = await readStore(path);
+  if (!Object.hasOwn(flags, flag)) {
+    // "off" would be a guess: the flag may live in another store, or the name is misspelt.
+    const { UsageError } = await import('../errors.js');
+    const { suggest } = await import('../util/suggest.js');
+    const names = Object.keys(flags);
+    const near = suggest(flag, names);
+    throw new UsageError(`flag "${flag}" is not in the store ${path}${names.length ? '' : ' (it has no flags yet)'}`, {
+      hint: near
+        ? `Did you mean "${near}"? \`rollout flags\` lists the store's flags.`
+        : names.length
+          ? `\`rollout flags\` lists the store's flags; --store <file> or --state-dir picks another store.`
+          : 'A run of a plan with `backend: {type: local}` writes the flags here; --store <file> or --state-dir picks another store.',
+    });
+  }
   const r = evalFlag(flag, flags[flag], o.key, { ring: o.ring });
   if (c.json) printJson(c, { flag, key: o.key, ...(o.ring ? { ring: o.ring } : {}), enabled: r.enabled, reason: r.reason });
   else c.stdout(`${flag} for ${o.key}: ${r.enabled ? style.green('ON') : style.dim('off')} (${r.reason})`);

@@ -32,7 +32,8 @@ export default async function status(c: Context, ref: string | undefined, o: { w
       return 0;
     }
     if (!runs.length) {
-      c.stdout('no runs yet: start one with `rollout start <plan.yaml>`');
+      const { isPostgresUrl } = await import('../state/index.js');
+      c.stdout(`no runs yet in ${isPostgresUrl(process.env.ROLLOUT_STATE_URL) ? 'the PostgreSQL store (ROLLOUT_STATE_URL)' : store.dir}: start one with \`rollout start <plan.yaml>\``);
       return 0;
     }
     const { default: Table } = await import('cli-table3');

@@ -3,12 +3,12 @@ import { formatIssues } from '../output/errors.js';
 import { style } from '../output/style.js';
 import { printJson, type Context } from './context.js';
 
-export default async function validate(c: Context, files: string[]): Promise<number> {
+export default async function validate(c: Context, files: string[], o: { programs?: boolean } = {}): Promise<number> {
   const { loadPlan } = await import('../plan/load.js');
   const results: Array<{ file: string; valid: boolean; issues: PlanIssue[]; hint?: string; plan?: string }> = [];
   for (const file of files) {
     try {
-      const { plan, warnings } = await loadPlan(file);
+      const { plan, warnings } = await loadPlan(file, { programs: o.programs !== false });
       results.push({ file, valid: true, issues: warnings, plan: plan.name });
       if (!c.json) {
         for (const l of formatIssues(new PlanError(file, warnings))) c.stderr(l);

@@ -3,11 +3,20 @@ import { PlanError, type RolloutError } from '../errors.js';
 import { redact } from '../util/redact.js';
 import { style } from './style.js';
 
+/** Each issue as `file:line:col: error: message`, then (like tsc) the line itself with a caret. */
 export function formatIssues(err: PlanError): string[] {
-  return err.issues.map((i) => {
+  // In file order, so the carets read top to bottom; issues without a position first.
+  const sorted = err.issues.map((i, n) => ({ i, n })).sort((a, b) => (a.i.line ?? 0) - (b.i.line ?? 0) || (a.i.col ?? 0) - (b.i.col ?? 0) || a.n - b.n);
+  return sorted.flatMap(({ i }) => {
     const where = `${err.file}${i.line ? `:${i.line}:${i.col ?? 1}` : ''}`;
     const sev = i.severity === 'error' ? style.red('error') : style.yellow('warning');
-    return `${where}: ${sev}: ${i.message}${i.path ? style.dim(` (${i.path})`) : ''}`;
+    const head = `${where}: ${sev}: ${i.message}${i.path ? style.dim(` (${i.path})`) : ''}`;
+    if (i.source === undefined || !i.line) return [head];
+    const num = String(i.line);
+    const gutter = ' '.repeat(num.length);
+    // Keep tabs as tabs so the caret lines up under them.
+    const pad = i.source.slice(0, Math.max(0, (i.col ?? 1) - 1)).replace(/[^\t]/g, ' ');
+    return [head, style.dim(`  ${num} | `) + redact(i.source), style.dim(`  ${gutter} | `) + pad + (i.severity === 'error' ? style.red('^') : style.yellow('^'))];
   });
 }
 

@@ -24,6 +24,11 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Also validate each adapter's options (imports the adapter modules). Default true. */
   adapters?: boolean;
+  /**
+   * Also check that every program the plan names exists and is executable (src/plan/programs.ts).
+   * Default: whenever `adapters` is on — `validate`, `start`, `advance`; off for `plan`/`simulate`.
+   */
+  programs?: boolean;
 }
 
 type Path = (string | number)[];
@@ -92,11 +97,18 @@ export async function parsePlanText(text: string, abs: string, file: string, opt
   // logLevel 'error': the yaml library's warnings (a mapping used as a key is stringified) would
   // go to process.emitWarning, i.e. stderr; such a key is reported as an unknown key instead.
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true, strict: true, logLevel: 'error' });
+  let lines: string[] | undefined;
+  const source = (line?: number): { source?: string } => {
+    if (!line) return {};
+    lines ??= text.split(/\r?\n/);
+    const l = lines[line - 1];
+    return l === undefined || l.length > 300 ? {} : { source: l };
+  };
   for (const e of doc.errors) {
     const pos = e.linePos?.[0];
     let message = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
     if (/maximum call stack/i.test(message)) message = `nesting deeper than ${MAX_DEPTH} levels`;
-    issues.push({ path: '', message, line: pos?.line, col: pos?.col, severity: 'error' });
+    issues.push({ path: '', message, line: pos?.line, col: pos?.col, severity: 'error', ...source(pos?.line) });
   }
   if (issues.length) throw new PlanError(file, issues, { hint: 'Fix the YAML syntax first.' });
   let raw: unknown;
@@ -112,12 +124,10 @@ export async function parsePlanText(text: string, abs: string, file: string, opt
     throw new PlanError(file, [{ path: '', message: 'a plan is a YAML mapping (name:, backend:, phases: …)', severity: 'error', line: 1, col: 1 }]);
   }
   const pos = new Positions(doc, lc);
-  const at = (path: Path, message: string, severity: 'error' | 'warning' = 'error', key?: string): PlanIssue => ({
-    path: [...path, ...(key ? [key] : [])].join('.'),
-    message,
-    severity,
-    ...pos.at(path, key),
-  });
+  const at = (path: Path, message: string, severity: 'error' | 'warning' = 'error', key?: string): PlanIssue => {
+    const p = pos.at(path, key);
+    return { path: [...path, ...(key ? [key] : [])].join('.'), message, severity, ...p, ...source(p.line) };
+  };
 
   // Stage: interpolation.
   const interp: InterpolationIssue[] = [];
@@ -128,14 +138,27 @@ export async function parsePlanText(text: string, abs: string, file: string, opt
   const schemaMod = await import('./schema.js');
   const parsed = schemaMod.plan.safeParse(value);
   if (!parsed.success) {
+    // A misspelt required key ("nmae") is one mistake: report the unknown key with its "did
+    // you mean", not also the missing key it was meant to be.
+    const meant = new Set<string>();
+    for (const iss of parsed.error.issues) {
+      if (iss.code !== 'unrecognized_keys') continue;
+      const path = iss.path.filter((p): p is string | number => typeof p !== 'symbol');
+      for (const k of iss.keys) {
+        const hint = suggestKey(k, keysAt(schemaMod.plan, path));
+        if (hint) meant.add([...path, hint].join('.'));
+      }
+    }
     for (const iss of parsed.error.issues) {
       const path = iss.path.filter((p): p is string | number => typeof p !== 'symbol');
       if (iss.code === 'unrecognized_keys') {
         const known = keysAt(schemaMod.plan, path);
         for (const k of iss.keys) {
-          const hint = suggest(k, known);
+          const hint = suggestKey(k, known);
           issues.push(at(path, `unknown key "${k}"${hint ? ` — did you mean "${hint}"?` : ''}`, 'error', k));
         }
+      } else if (iss.code === 'invalid_type' && meant.has(path.join('.')) && getIn(value, path) === undefined) {
+        continue;
       } else if (iss.code === 'invalid_union') {
         const best = bestBranch(iss);
         const full = best ? [...path, ...best.path.filter((p): p is string | number => typeof p !== 'symbol')] : path;
@@ -157,10 +180,49 @@ export async function parsePlanText(text: string, abs: string, file: string, opt
     const { validateAdapterOptions } = await import('./adapters.js');
     lint.push(...(await validateAdapterOptions(plan)));
   }
+  if (opts.programs ?? opts.adapters !== false) {
+    const { checkPrograms } = await import('./programs.js');
+    lint.push(...(await checkPrograms(plan, parsed.data, { env: opts.env })));
+  }
   for (const l of lint) issues.push(at(l.path, l.message, l.severity, l.key));
   const errors = issues.filter((i) => i.severity === 'error');
   if (errors.length) throw new PlanError(file, issues);
   return { plan, warnings: issues };
+}
+
+/** Words people write for a key the format spells differently ("maximum:" → max). */
+const KEY_ALIASES: Record<string, string> = {
+  maximum: 'max',
+  minimum: 'min',
+  threshold: 'max',
+  percentage: 'percent',
+  pct: 'percent',
+  wait: 'hold',
+  duration: 'hold',
+  flag: 'flags',
+  step: 'steps',
+  check: 'checks',
+  phase: 'phases',
+  type: 'tier',
+  severity: 'tier',
+  command: 'commands',
+  approve: 'approval',
+  gate: 'approval',
+};
+
+function suggestKey(k: string, known: ReadonlySet<string> | string[]): string | undefined {
+  const alias = KEY_ALIASES[k.toLowerCase()];
+  if (alias && [...known].includes(alias)) return alias;
+  return suggest(k, known);
+}
+
+function getIn(v: unknown, path: Path): unknown {
+  let cur = v;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[p];
+  }
+  return cur;
 }
 
 function bestBranch(iss: { errors?: Array<Array<{ message: string; path: PropertyKey[] }>> }) {

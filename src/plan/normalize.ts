@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseDuration } from '../util/duration.js';
 import type { ApprovalDoc, CheckDoc, CommandDoc, PlanDoc } from './schema.js';
 import type { AdapterSpec, Approval, Check, Command, Plan, Step } from './model.js';
@@ -11,13 +11,14 @@ function adapterSpec(a: { type: string } & Record<string, unknown>): AdapterSpec
   return { type, options };
 }
 
-export function normalizeCommand(c: CommandDoc, i: number, what: string): Command {
+/** `dir`: the plan's directory; a command's own `cwd` is relative to it, as the docs say. */
+export function normalizeCommand(c: CommandDoc, i: number, what: string, dir?: string): Command {
   if (Array.isArray(c)) return { name: `${what} ${i + 1}`, argv: c, timeoutMs: 300_000, shell: false };
   return {
     name: c.name ?? `${what} ${i + 1}`,
     argv: c.run,
     timeoutMs: ms(c.timeout, 300_000),
-    cwd: c.cwd,
+    cwd: c.cwd && dir ? resolve(dir, c.cwd) : c.cwd,
     env: c.env,
     shell: c.shell ?? false,
   };
@@ -107,16 +108,16 @@ export function normalizePlan(doc: PlanDoc, file: string): Plan {
       mode: rb?.mode ?? 'immediate',
       flags: rb?.flags ?? flags,
       steps: (rb?.steps ?? []).map((s) => ({ percent: s.percent, waitMs: ms(s.wait, 0) })),
-      commands: (rb?.commands ?? []).map((c, i) => normalizeCommand(c, i, 'rollback command')),
+      commands: (rb?.commands ?? []).map((c, i) => normalizeCommand(c, i, 'rollback command', dirname(file))),
       healthCheck: rb?.healthCheck && {
-        command: rb.healthCheck.command ? normalizeCommand(rb.healthCheck.command, 0, 'health check') : undefined,
+        command: rb.healthCheck.command ? normalizeCommand(rb.healthCheck.command, 0, 'health check', dirname(file)) : undefined,
         http: rb.healthCheck.http,
         retries: rb.healthCheck.retries,
         intervalMs: ms(rb.healthCheck.interval, 10_000),
         timeoutMs: ms(rb.healthCheck.timeout, 30_000),
       },
       escalate: {
-        commands: (rb?.escalate?.commands ?? []).map((c, i) => normalizeCommand(c, i, 'escalation command')),
+        commands: (rb?.escalate?.commands ?? []).map((c, i) => normalizeCommand(c, i, 'escalation command', dirname(file))),
         notify: rb?.escalate?.notify ?? [],
       },
     },

@@ -7,9 +7,28 @@ import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
 
 const name = z.string().min(1).max(200);
-const percent = z.number().min(0, 'a percentage is at least 0').max(100, 'a percentage is at most 100');
+/** The input as the user wrote it, for messages: 10% → "10%". */
+const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
+const percent = z
+  .number({
+    error: (iss) => {
+      const v = iss.input;
+      if (typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*%\s*$/.test(v)) return `write a percentage as a plain number: ${v.replace(/[\s%]/g, '')}, not ${shown(v)}`;
+      if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return `write a percentage as a plain number: ${v.trim()}, not ${shown(v)} (no quotes)`;
+      return v === undefined ? 'a percentage is required' : `a percentage is a number from 0 to 100, not ${shown(v)}`;
+    },
+  })
+  .min(0, 'a percentage is at least 0')
+  .max(100, 'a percentage is at most 100');
 export const duration = z
-  .string()
+  .string({
+    error: (iss) =>
+      typeof iss.input === 'number'
+        ? `a duration needs a unit: write "${iss.input}s" or "${iss.input}m" (or h, d), not ${iss.input}`
+        : iss.input === undefined
+          ? 'a duration is required'
+          : `not a duration: ${shown(iss.input)}; write it with a unit, e.g. "30s", "15m", "2h"`,
+  })
   .refine((s) => parseDuration(s) !== null, { message: 'not a duration: write it with a unit, e.g. "30s", "15m", "2h", "1h30m", "3d"' })
   .describe('A duration with a unit: "30s", "15m", "2h", "1h30m", "3d".');
 

@@ -363,7 +363,7 @@ export class PgStore {
    */
   async resolve(ref?: string): Promise<string> {
     const { runs, broken } = await this.scan();
-    return pickRun(ref, runs, broken);
+    return pickRun(ref, runs, broken, undefined, 'the PostgreSQL store (ROLLOUT_STATE_URL)');
   }
 
 

@@ -14,11 +14,16 @@ export function pickRun(
   runs: RunState[],
   broken: Array<{ id: string; error: StateError }>,
   sameId: (stored: string, ref: string) => boolean = (a, b) => a === b,
+  /** Where the store looked, for "no runs yet in …": a directory, or the PostgreSQL store. */
+  where?: string,
 ): string {
   const named = ref === undefined ? undefined : broken.find((b) => sameId(b.id, ref));
   if (named) throw named.error;
   if (!runs.length && broken.length && (ref === undefined || broken.length === 1)) throw broken[0]!.error;
-  if (!runs.length) throw new UsageError('no runs yet', { hint: 'Start one with `rollout start <plan.yaml>`.' });
+  if (!runs.length)
+    throw new UsageError(`no runs yet${where ? ` in ${where}` : ''}`, {
+      hint: 'Start one with `rollout start <plan.yaml>`, or point --state-dir (ROLLOUT_STATE_DIR) or ROLLOUT_STATE_URL at the store your runs are in.',
+    });
   if (!ref) {
     const active = runs.filter((r) => !FINAL_STATUSES.includes(r.status));
     if (active.length > 1)
@@ -30,5 +35,5 @@ export function pickRun(
   const byPlan = runs.find((r) => r.plan.name === ref);
   if (byPlan) return byPlan.id;
   const hint = suggest(ref, [...runs.map((r) => r.id), ...runs.map((r) => r.plan.name)]);
-  throw new UsageError(`no run or plan named "${ref}"`, { hint: hint ? `Did you mean "${hint}"? \`rollout status\` lists runs.` : '`rollout status` lists runs.' });
+  throw new UsageError(`no run or plan named "${ref}"`, { hint: hint ? `Did you mean "${hint}"? \`rollout status --all\` lists every run.` : '`rollout status --all` lists every run.' });
 }

@@ -129,7 +129,7 @@ export class FileStore {
    */
   async resolve(ref?: string): Promise<string> {
     const { runs, broken } = await this.scan();
-    return pickRun(ref, runs, broken, (stored, r) => stored === r || stored === safeName(r));
+    return pickRun(ref, runs, broken, (stored, r) => stored === r || stored === safeName(r), this.dir);
   }
 
 

@@ -1,0 +1,129 @@
+/**
+ * Issue 9: behaviour a user relies on — plans that cannot work are refused before they start,
+ * errors that say what to do, control commands whose exit code says whether they did it.
+ */
+import { existsSync } from 'node:fs';
+import { chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cli, quickPlan, tempDir, write } from './helpers.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+beforeEach(async () => {
+  ({ dir, cleanup } = await tempDir());
+});
+afterEach(async () => cleanup());
+
+const script = async (name: string, mode = 0o755) => {
+  const p = await write(dir, name, '#!/bin/sh\necho 0.1\n');
+  await chmod(p, mode);
+  return p;
+};
+
+describe('programs the plan names (item 7)', () => {
+  const plan = (o: { rollback: string }) => quickPlan({ rollbackCommands: `    - [${o.rollback}, --now]` });
+
+  it('validate names a misspelt rollback script, where it looked, and the near match; exit 2', async () => {
+    await script('plans/rollback.sh');
+    const f = await write(dir, 'plans/p.yaml', plan({ rollback: './rolback.sh' }));
+    const r = await cli(['validate', f], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/p\.yaml:\d+:\d+: error: rollback command 1: program \.\/rolback\.sh not found \(looked for .*plans\/rolback\.sh\) — did you mean "\.\/rollback\.sh"\?/);
+  });
+
+  it('a script that is not executable is named, with the chmod to run', async () => {
+    await script('plans/rollback.sh', 0o644);
+    const f = await write(dir, 'plans/p.yaml', plan({ rollback: './rollback.sh' }));
+    const r = await cli(['validate', f, '--json'], { cwd: dir });
+    expect(r.code).toBe(2);
+    const issue = JSON.parse(r.stdout).results[0].issues[0];
+    expect(issue).toMatchObject({ path: 'rollback.commands.0.0', severity: 'error', line: expect.any(Number) });
+    expect(issue.message).toMatch(/\.\/rollback\.sh \(.*plans\/rollback\.sh\) is not executable — `chmod \+x/);
+  });
+
+  it('a metrics command and a program missing from PATH are named; relative to the plan file, not the working directory', async () => {
+    await script('plans/metric.sh');
+    await script('metrc.sh'); // in the working directory, not beside the plan: does not count
+    const text = quickPlan({ rollbackCommands: '    - [no-such-program-xyz, --now]' })
+      .replace('metrics:\n', 'metrics:\n  cmd: { type: command, argv: [./metrc.sh] }\n')
+      .replace('checks:\n', 'checks:\n  - { name: latency, provider: cmd, query: x, max: 5 }\n');
+    const f = await write(dir, 'plans/p.yaml', text);
+    const r = await cli(['validate', f], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/metrics provider "cmd": program \.\/metrc\.sh not found .*did you mean "\.\/metric\.sh"/);
+    expect(r.stderr).toMatch(/rollback command 1: program "no-such-program-xyz" is not on PATH/);
+    // --no-programs: validating on another machine than the one that runs the plan.
+    expect((await cli(['validate', '--no-programs', f], { cwd: dir })).code).toBe(0);
+  });
+
+  it('start refuses the plan before it writes any flag (exit 2)', async () => {
+    const f = await write(dir, 'p.yaml', plan({ rollback: './rolback.sh' }));
+    const r = await cli(['start', f], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/rolback\.sh not found/);
+    expect(existsSync(join(dir, '.rollout/flags.json'))).toBe(false);
+    expect(existsSync(join(dir, '.rollout/runs'))).toBe(false);
+  });
+
+  it('a plan whose programs all resolve validates', async () => {
+    await script('plans/rollback.sh');
+    const f = await write(dir, 'plans/p.yaml', plan({ rollback: './rollback.sh' }));
+    const r = await cli(['validate', f], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+});
+
+describe('errors that help (item 9)', () => {
+  it('hold without a unit, "10%", maximum:, a misspelt required key: one useful message each, with the line and a caret', async () => {
+    const text = quickPlan()
+      .replace(/defaults: \{ hold: [^,]+,/, 'defaults: { hold: 20,')
+      .replace("max: 5, unit: '%'", "maximum: 5, unit: '%'")
+      .replace('  - name: main', '  - nmae: main')
+      .replace('steps: [10, 50, 100]', 'steps:\n      - 10%\n      - 50');
+    const f = await write(dir, 'p.yaml', text);
+    const r = await cli(['validate', f], { cwd: dir });
+    expect(r.code).toBe(2);
+    const lines = r.stderr.split('\n');
+    const holdAt = lines.findIndex((l) => /error: a duration needs a unit: write "20s" or "20m"/.test(l));
+    expect(holdAt).toBeGreaterThanOrEqual(0);
+    // tsc style: the offending line, then a caret under the column the message names.
+    const col = Number(/p\.yaml:\d+:(\d+):/.exec(lines[holdAt]!)![1]);
+    expect(lines[holdAt + 1]).toMatch(/^\s+\d+ \| defaults: \{ hold: 20,/);
+    const gutter = lines[holdAt + 1]!.indexOf('| ') + 2;
+    expect(lines[holdAt + 2]!.indexOf('^')).toBe(gutter + col - 1);
+    expect(lines[holdAt + 1]![gutter + col - 1]).toBe('2');
+    expect(r.stderr).toMatch(/error: write a percentage as a plain number: 10, not "10%"/);
+    expect(r.stderr).toMatch(/unknown key "maximum" — did you mean "max"\?/);
+    expect(r.stderr).toMatch(/unknown key "nmae" — did you mean "name"\?/);
+    // No schema noise next to the "did you mean": nothing about name being missing.
+    expect(r.stderr).not.toMatch(/phases\.0\.name\)/);
+    expect(r.stderr).not.toMatch(/expected (string|number), received/);
+    expect(r.stderr).toMatch(/✖ .*p\.yaml: 4 errors/);
+  });
+
+  it('status with no runs names the directory it looked in', async () => {
+    const r = await cli(['status'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`no runs yet in ${join(dir, '.rollout')}`);
+    const all = await cli(['status', '--all', '--state-dir', 'elsewhere'], { cwd: dir });
+    expect(all.stdout).toContain(`no runs yet in ${join(dir, 'elsewhere')}`);
+  });
+
+  it('status of an unknown run hints status --all; evaluate of a flag not in the store says so, suggests, exits 2', async () => {
+    const f = await write(dir, 'p.yaml', quickPlan({ hold: '1h' }));
+    expect((await cli(['advance', f], { cwd: dir })).code).toBe(6);
+    const st = await cli(['status', 'nosuchrun'], { cwd: dir });
+    expect(st.code).toBe(2);
+    expect(st.stderr).toMatch(/no run or plan named "nosuchrun"[\s\S]*`rollout status --all`/);
+    const ev = await cli(['evaluate', 'quick-flg', '--key', 'u1'], { cwd: dir });
+    expect(ev.code).toBe(2);
+    expect(ev.stderr).toMatch(/flag "quick-flg" is not in the store .*flags\.json/);
+    expect(ev.stderr).toMatch(/Did you mean "quick-flag"\?/);
+    const none = await cli(['evaluate', 'nosuch', '--key', 'u1', '--json'], { cwd: dir });
+    expect(none.code).toBe(2);
+    expect(JSON.parse(none.stdout).error).toMatch(/not in the store/);
+    expect((await cli(['evaluate', 'quick-flag', '--key', 'u1'], { cwd: dir })).code).toBe(0);
+  });
+});
