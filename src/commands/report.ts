@@ -1,0 +1,27 @@
+/** `rollout report <run> [--out file.html]`: one self-contained HTML file (charts inlined, no network). */
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { openStore, printJson, type Context } from './context.js';
+
+export default async function report(c: Context, ref: string | undefined, o: { out?: string }): Promise<number> {
+  const store = await openStore(c);
+  try {
+    const id = await store.resolve(ref);
+    const { loadRunView } = await import('../report/load.js');
+    const { renderReport } = await import('../report/html.js');
+    const view = await loadRunView(store, id);
+    const html = renderReport({ state: view.state, events: view.events, plan: view.plan });
+    if (!o.out) {
+      if (c.json) printJson(c, { run: id, html });
+      else process.stdout.write(html);
+      return 0;
+    }
+    const file = resolve(c.cwd, o.out);
+    await writeFile(file, html, { mode: 0o644 });
+    if (c.json) printJson(c, { run: id, file, bytes: Buffer.byteLength(html) });
+    else c.stdout(`report of run ${id} (${view.state.status}) written to ${file} (${Math.round(Buffer.byteLength(html) / 1024)} KB, opens offline)`);
+    return 0;
+  } finally {
+    await store.close?.();
+  }
+}

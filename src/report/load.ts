@@ -1,0 +1,29 @@
+/** A run as pages show it: state, events, the plan it ran (snapshot, else the plan file) and its driver. */
+import type { RunEvent, RunState } from '../engine/types.js';
+import type { Plan } from '../plan/model.js';
+import type { Store } from '../state/index.js';
+
+export interface RunView {
+  state: RunState;
+  events: RunEvent[];
+  plan?: Plan;
+  driver: { pid: number; host: string } | null;
+}
+
+/** The plan of a run: the snapshot beside a file-store run, else its plan file if it still loads. */
+export async function planFor(store: Store, s: RunState): Promise<Plan | undefined> {
+  const { FileStore } = await import('../state/store.js');
+  if (store instanceof FileStore) {
+    const { readPlanSnapshot } = await import('../state/snapshot.js');
+    const snap = await readPlanSnapshot(store.dir, s.id);
+    if (snap) return snap;
+  }
+  const { planOf } = await import('../commands/status.js');
+  return planOf(s);
+}
+
+export async function loadRunView(store: Store, id: string, plan?: Plan): Promise<RunView> {
+  const state = await store.load(id);
+  const [events, p, drv] = await Promise.all([store.events(id), plan ? Promise.resolve(plan) : planFor(store, state), store.driver(id)]);
+  return { state, events, plan: p, driver: drv ? { pid: drv.pid, host: drv.host } : null };
+}

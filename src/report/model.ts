@@ -1,0 +1,216 @@
+/**
+ * What a report (and a live run page) shows, computed from a run's state and event log — and
+ * the plan, when there is one, for thresholds and step labels. Pure: no I/O. Only the fields
+ * a page needs are taken from the plan (never adapter options, which may hold secrets), and
+ * the whole model is redacted once more on the way out.
+ */
+import { describeThreshold } from '../analysis/judge.js';
+import { FINAL_STATUSES, type RunEvent, type RunState } from '../engine/types.js';
+import { runJson } from '../output/run.js';
+import type { Check, Plan } from '../plan/model.js';
+import { redactDeep } from '../util/redact.js';
+
+export interface ReportInput {
+  state: RunState;
+  events: RunEvent[];
+  plan?: Plan;
+  /** The live driver, if any (serve shows it; a report of a finished run has none). */
+  driver?: { pid: number; host: string } | null;
+  /** "now" for a live run's open end (default: Date.now()). */
+  now?: number;
+}
+
+export interface Marker {
+  at: number;
+  kind: 'step' | 'pause' | 'resume' | 'gate' | 'approved' | 'promote' | 'breach' | 'rollback' | 'end' | 'window';
+  label: string;
+}
+
+export interface CheckSeries {
+  name: string;
+  unit: string;
+  tier: string | null;
+  threshold: string | null;
+  max: number | null;
+  min: number | null;
+  /** Relative checks: the allowed band as a share of the baseline. */
+  maxIncrease: number | null;
+  maxDecrease: number | null;
+  /** [time ms, value or null (no data), baseline or null]. */
+  points: Array<[number, number | null, number | null]>;
+  noData: Array<[number, number]>;
+  breaches: number[];
+  verdict: string | null;
+}
+
+export interface ReportModel {
+  generatedAt: string;
+  /** The same shape as `rollout status --json`. */
+  run: ReturnType<typeof runJson>;
+  description: string | null;
+  from: number;
+  to: number;
+  live: boolean;
+  /** [time ms, percentage] per flag (0 when off), as a step line. */
+  flags: Array<{ flag: string; points: Array<[number, number]> }>;
+  checks: CheckSeries[];
+  markers: Marker[];
+  approvals: Array<{ at: number; key: string | null; kind: 'requested' | 'granted' | 'timeout'; by: string | null; approvers: string[] | null; msg: string }>;
+  incidents: unknown[];
+  log: Array<{ seq: number; at: number; type: string; msg: string; data?: Record<string, unknown> }>;
+}
+
+type Change = { flag: string; enabled: boolean; percentage?: number };
+const pctOf = (c: Change) => (c.enabled ? (c.percentage ?? 100) : 0);
+
+const MARKERS: Record<string, Marker['kind']> = {
+  'run.paused': 'pause',
+  'run.resumed': 'resume',
+  'approval.requested': 'gate',
+  'approval.granted': 'approved',
+  'approval.timeout': 'gate',
+  'run.promoted': 'promote',
+  'breach.detected': 'breach',
+  'rollback.started': 'rollback',
+  'run.completed': 'end',
+  'run.rolled-back': 'end',
+  'run.aborted': 'end',
+  'window.closed': 'window',
+};
+
+function planCheck(plan: Plan | undefined, name: string): Check | undefined {
+  return plan?.phases.flatMap((p) => p.checks).find((c) => c.name === name);
+}
+
+export function reportModel(input: ReportInput): ReportModel {
+  const { state: s, events, plan } = input;
+  const now = input.now ?? Date.now();
+  const live = !FINAL_STATUSES.includes(s.status);
+  const to = Math.max(s.finishedAt ?? (live ? now : s.updatedAt), s.startedAt + 1000);
+
+  // ——— flags: a step line from every confirmed change ———
+  const flagPts = new Map<string, Array<[number, number]>>();
+  const put = (flag: string, at: number, pct: number) => {
+    let pts = flagPts.get(flag);
+    if (!pts) flagPts.set(flag, (pts = [[s.startedAt, 0]]));
+    const last = pts[pts.length - 1]!;
+    if (last[0] === at) last[1] = pct;
+    else pts.push([at, pct]);
+  };
+  let intent: Change[] = [];
+  let rollbackFlags: string[] = [];
+  // ——— checks ———
+  const checkPts = new Map<string, CheckSeries>();
+  const series = (name: string): CheckSeries => {
+    let c = checkPts.get(name);
+    if (!c) {
+      const pc = planCheck(plan, name);
+      c = {
+        name,
+        unit: pc?.unit ?? '',
+        tier: pc?.tier ?? null,
+        threshold: pc ? describeThreshold(pc) : null,
+        max: pc?.max ?? null,
+        min: pc?.min ?? null,
+        maxIncrease: pc?.relative?.maxIncrease ?? null,
+        maxDecrease: pc?.relative?.maxDecrease ?? null,
+        points: [],
+        noData: [],
+        breaches: [],
+        verdict: null,
+      };
+      checkPts.set(name, c);
+    }
+    return c;
+  };
+  const noDataOpen = new Map<string, number>();
+  const markers: Marker[] = [];
+  const approvals: ReportModel['approvals'] = [];
+  const incidents: unknown[] = [];
+
+  for (const e of events) {
+    const d = (e.data ?? {}) as Record<string, unknown>;
+    if (Array.isArray(d.changes)) intent = d.changes as Change[];
+    switch (e.type) {
+      case 'step.applied':
+        for (const c of (d.changes as Change[] | undefined) ?? intent) put(c.flag, e.at, pctOf(c));
+        markers.push({ at: e.at, kind: 'step', label: e.msg.split(';')[0]! });
+        break;
+      case 'rollback.started':
+        rollbackFlags = Array.isArray(d.flags) ? (d.flags as string[]) : plan?.rollback.flags ?? [];
+        break;
+      case 'rollback.step':
+        if (!d.skipped) for (const c of intent) put(c.flag, e.at, pctOf(c));
+        break;
+      case 'rollback.partial-done':
+        for (const c of intent) put(c.flag, e.at, typeof d.to === 'number' ? d.to : pctOf(c));
+        break;
+      case 'rollback.flags-off': {
+        const back = d.readBack as Array<{ flag: string; enabled: boolean; percentage: number }> | undefined;
+        if (Array.isArray(back) && back.length) for (const f of back) put(f.flag, e.at, f.enabled ? f.percentage : 0);
+        else for (const f of intent.length ? intent.map((c) => c.flag) : rollbackFlags) put(f, e.at, 0);
+        break;
+      }
+      case 'check.changed': {
+        const name = String(d.check ?? '');
+        if (!name) break;
+        const c = series(name);
+        const v = typeof d.value === 'number' ? d.value : null;
+        const b = typeof d.baseline === 'number' ? d.baseline : null;
+        c.points.push([e.at, v, b]);
+        if (d.verdict === 'no-data') {
+          if (!noDataOpen.has(name)) noDataOpen.set(name, e.at);
+        } else if (noDataOpen.has(name)) {
+          c.noData.push([noDataOpen.get(name)!, e.at]);
+          noDataOpen.delete(name);
+        }
+        if (d.breached === true) c.breaches.push(e.at);
+        break;
+      }
+      case 'approval.requested':
+      case 'approval.granted':
+      case 'approval.timeout':
+        approvals.push({
+          at: e.at,
+          key: typeof d.key === 'string' ? d.key : null,
+          kind: e.type === 'approval.requested' ? 'requested' : e.type === 'approval.granted' ? 'granted' : 'timeout',
+          by: typeof d.by === 'string' ? d.by : null,
+          approvers: Array.isArray(d.approvers) ? (d.approvers as string[]) : null,
+          msg: e.msg,
+        });
+        break;
+      case 'incident.recorded':
+        if (d.incident) incidents.push(d.incident);
+        break;
+    }
+    const kind = MARKERS[e.type];
+    if (kind) markers.push({ at: e.at, kind, label: e.msg.length > 80 ? e.msg.slice(0, 77) + '…' : e.msg });
+  }
+
+  // The open end: every flag and check as the state has it now.
+  for (const [flag, r] of Object.entries(s.flags)) put(flag, Math.max(to, flagPts.get(flag)?.at(-1)?.[0] ?? 0), r.enabled ? r.percentage : 0);
+  for (const [name, r] of Object.entries(s.checks)) {
+    const c = series(name);
+    c.verdict = r.breached ? 'breach' : r.verdict;
+    const last = c.points.at(-1);
+    if (!last || last[0] < r.at) c.points.push([r.at, r.value, r.baseline ?? null]);
+  }
+  for (const [name, from] of noDataOpen) series(name).noData.push([from, to]);
+  // Checks of the plan that were never judged still get an (empty) chart with their threshold.
+  for (const p of plan?.phases ?? []) for (const c of p.checks) series(c.name);
+
+  return redactDeep({
+    generatedAt: new Date(now).toISOString(),
+    run: runJson(plan, s, input.driver !== undefined ? { driver: input.driver } : {}),
+    description: plan?.description ?? null,
+    from: s.startedAt,
+    to,
+    live,
+    flags: [...flagPts].map(([flag, points]) => ({ flag, points })),
+    checks: [...checkPts.values()],
+    markers,
+    approvals,
+    incidents,
+    log: events.map((e) => ({ seq: e.seq, at: e.at, type: e.type, msg: e.msg, ...(e.data ? { data: e.data } : {}) })),
+  });
+}
