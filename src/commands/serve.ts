@@ -1,1 +1,45 @@
-export default async function serve(): Promise<number> { return 0; }
+/** `rollout serve [--port 7420] [--host 127.0.0.1]`: dashboard, JSON API, /metrics, OFREP. */
+import { resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+import { openStore, type Context } from './context.js';
+
+export default async function serveCommand(c: Context, o: { port?: string; host?: string; store?: string }): Promise<number> {
+  const port = Number(o.port ?? 7420);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port takes a port number (0-65535), not "${o.port}"`);
+  const host = o.host ?? '127.0.0.1';
+  const token = process.env.ROLLOUT_SERVE_TOKEN?.trim() || undefined;
+  if (token) {
+    const { registerSecret } = await import('../util/redact.js');
+    registerSecret(token);
+    if (token.length < 16) c.stderr('warning: ROLLOUT_SERVE_TOKEN is shorter than 16 characters; use a long random value (e.g. `openssl rand -hex 24`)');
+  }
+  const store = await openStore(c);
+  const { serve } = await import('../serve/server.js');
+  let s: Awaited<ReturnType<typeof serve>>;
+  try {
+    s = await serve({ store, context: { cwd: c.cwd, stateDir: c.stateDir, debug: c.debug, interactive: false }, flagStore: resolve(c.cwd, o.store ?? resolve(c.stateDir, 'flags.json')), token, host, port });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new UsageError(`port ${port} on ${host} is in use`, { hint: 'Pick another with --port, or stop the other server.' });
+    if (code === 'EACCES' || code === 'EADDRNOTAVAIL') throw new UsageError(`cannot listen on ${host}:${port} (${code})`, { hint: 'Use --host 127.0.0.1 and a port above 1024.' });
+    throw err;
+  }
+  const lines = [
+    `rollout serve: ${s.url}  (${s.cache.runs.size} run(s); ${token ? 'actions need the token' : 'read-only: set ROLLOUT_SERVE_TOKEN to allow actions'})`,
+    `  dashboard ${s.url}/   API ${s.url}/api/runs   metrics ${s.url}/metrics   OFREP ${s.url}/ofrep/v1/evaluate/flags`,
+  ];
+  if (!['127.0.0.1', 'localhost', '::1'].includes(host)) lines.push(`warning: listening on ${host}: anyone who can reach it can read every run${token ? '' : ''}`);
+  if (c.json) c.stdout(JSON.stringify({ url: s.url, readOnly: !token, runs: s.cache.runs.size }));
+  else for (const l of lines) c.stdout(l);
+  await new Promise<void>((done) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void s.close().finally(done);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await store.close?.();
+  return 0;
+}

@@ -190,26 +190,35 @@ export const CLIENT_JS = String.raw`
 
   // ——— live: server-sent events and actions ———
   function actionsBar(opts) {
+    var last = { text: '', http: '' }, kept = null;
     return function (model) {
+      // Built once: a redraw on each event must not clear a token being typed or a result shown.
+      if (kept) return kept;
       var r = model.run;
-      var box = h('div', { cls: 'actions', id: 'actions' });
+      var box = kept = h('div', { cls: 'actions', id: 'actions' });
       if (opts.readOnly) {
         box.appendChild(h('p', { cls: 'readonly', id: 'readonly', text: 'Read-only: this server was started without ROLLOUT_SERVE_TOKEN, so nothing can be changed from here. Use the CLI (rollout pause|approve|rollback …).' }));
         return box;
       }
       var token = h('input', { type: 'password', id: 'token', placeholder: 'ROLLOUT_SERVE_TOKEN', value: sessionStorage.getItem('rollout-token') || '' });
       var by = h('input', { type: 'text', id: 'by', placeholder: 'your name (recorded)', value: sessionStorage.getItem('rollout-by') || '' });
-      var out = h('span', { id: 'action-result', cls: 'dim' });
+      var out = h('span', { id: 'action-result', cls: 'dim', text: last.text });
+      if (last.http) out.setAttribute('data-http', last.http);
+      function show(text, http) {
+        last.text = text; last.http = http;
+        var el = document.getElementById('action-result') || out;
+        el.textContent = text; if (http) el.setAttribute('data-http', http); else el.removeAttribute('data-http');
+      }
       function act(name, needReason) {
         return function () {
           var body = {};
           if (needReason) { var why = prompt('Reason for ' + name + '?'); if (!why) return; body.reason = why; }
           if (by.value) body.by = by.value;
           sessionStorage.setItem('rollout-token', token.value); sessionStorage.setItem('rollout-by', by.value);
-          out.textContent = name + '…';
+          show(name + '…', '');
           fetch('/api/runs/' + encodeURIComponent(r.run) + '/' + name, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + token.value }, body: JSON.stringify(body) })
-            .then(function (res) { return res.json().then(function (j) { out.textContent = res.status + ' ' + (res.ok ? name + ': ' + (j.status || 'done') : (j.error || 'failed') + (j.hint ? ' — ' + j.hint : '')); out.setAttribute('data-http', String(res.status)); }); })
-            .catch(function (e) { out.textContent = 'failed: ' + e; });
+            .then(function (res) { return res.json().then(function (j) { show(res.status + ' ' + (res.ok ? name + ': ' + (j.status || 'done') : (j.error || 'failed') + (j.hint ? ' — ' + j.hint : '')), String(res.status)); }); })
+            .catch(function (e) { show('failed: ' + e, ''); });
         };
       }
       [['approve', false], ['reject', true], ['pause', true], ['resume', false], ['promote', false], ['rollback', true]].forEach(function (a) {

@@ -36,12 +36,12 @@ export type Boot =
   | { page: 'dashboard'; runs: unknown[]; live?: { readOnly: boolean } };
 
 /** A full page. `nav` adds the link back to the dashboard (live pages only). */
-export function page(title: string, boot: Boot, opts: { nav?: boolean } = {}): string {
+export function page(title: string, boot: Boot, opts: { nav?: boolean; live?: boolean } = {}): string {
   const { js, css } = uplot();
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:;${opts.nav ? " connect-src 'self';" : ''}">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:;${opts.live ? " connect-src 'self';" : ''}">
 <title>${esc(title)}</title>
 <style>${css}</style><style>${PAGE_CSS}</style>
 </head><body>

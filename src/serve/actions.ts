@@ -1,0 +1,86 @@
+/**
+ * Steering a run from the page: the CLI's own handlers (src/commands/control.ts), so a click
+ * does exactly what `rollout pause|resume|promote|approve|reject|rollback` does — to a live
+ * driver's inbox, or applied here when no process drives the run — and lands in the run's log
+ * with who asked. The server never becomes the run's long-lived driver: it does what is due
+ * now (as `--detach` / `advance`) and returns.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Context } from '../commands/context.js';
+import { RolloutError } from '../errors.js';
+import { redact } from '../util/redact.js';
+
+export const ACTIONS = ['approve', 'reject', 'pause', 'resume', 'promote', 'rollback'] as const;
+export type ActionName = (typeof ACTIONS)[number];
+
+/** Constant time in the token's content and length: both sides are hashed first. */
+export function tokenMatches(expected: string, given: string | undefined): boolean {
+  if (!given) return false;
+  const a = createHash('sha256').update(expected).digest();
+  const b = createHash('sha256').update(given).digest();
+  return timingSafeEqual(a, b);
+}
+
+export function bearer(header: string | undefined): string | undefined {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  return m?.[1]?.trim();
+}
+
+export interface ActionBody {
+  by?: unknown;
+  reason?: unknown;
+  note?: unknown;
+  full?: unknown;
+  mode?: unknown;
+  to?: unknown;
+}
+
+const str = (v: unknown, max: number): string | undefined => (typeof v === 'string' && v.trim() ? v.trim().slice(0, max) : undefined);
+
+export interface ActionResult {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+let queue: Promise<unknown> = Promise.resolve();
+
+/** Run one action (one at a time per server: two clicks do not drive one run twice). */
+export function runAction(base: Omit<Context, 'stdout' | 'stderr' | 'json'>, action: ActionName, runId: string, b: ActionBody): Promise<ActionResult> {
+  const next = queue.then(() => perform(base, action, runId, b));
+  queue = next.catch(() => undefined);
+  return next;
+}
+
+async function perform(base: Omit<Context, 'stdout' | 'stderr' | 'json'>, action: ActionName, runId: string, b: ActionBody): Promise<ActionResult> {
+  const out: string[] = [];
+  const c: Context = { ...base, json: true, interactive: false, stdout: (s) => out.push(s), stderr: () => undefined };
+  const by = str(b.by, 100);
+  const opts = {
+    by: by ? `${by} (rollout serve)` : 'rollout serve',
+    reason: str(b.reason, 2000),
+    note: str(b.note, 2000),
+    full: b.full === true,
+    mode: b.mode === 'immediate' || b.mode === 'gradual' ? b.mode : undefined,
+    to: typeof b.to === 'number' ? b.to : undefined,
+    detach: true,
+  } as const;
+  if ((action === 'reject' || action === 'rollback') && !opts.reason)
+    return { status: 400, body: { action, error: 'a reason is required', hint: 'Send {"reason": "what you saw"} in the body.', exitCode: 2 } };
+  try {
+    const { handlers } = await import('../commands/control.js');
+    const exitCode = await handlers[action]!(c, runId, opts as never);
+    let result: Record<string, unknown> = {};
+    try {
+      result = JSON.parse(out.join('\n')) as Record<string, unknown>;
+    } catch {
+      /* nothing printed */
+    }
+    return { status: 200, body: { action, ...result, exitCode } };
+  } catch (err) {
+    if (err instanceof RolloutError) {
+      const status = err.exitCode === 2 ? 409 : err.exitCode === 5 ? 423 : 502;
+      return { status, body: { action, error: redact(err.message), hint: err.hint ?? null, exitCode: err.exitCode } };
+    }
+    return { status: 500, body: { action, error: `internal error: ${redact((err as Error)?.message ?? String(err))}`, exitCode: 1 } };
+  }
+}
