@@ -19,6 +19,11 @@ export interface FlagChange {
   segments?: string[];
   /** Stickiness key (Unleash: "default", "userId", "sessionId"). */
   stickiness?: string;
+  /**
+   * An experiment: users who get the flag are split into these named variants by percent
+   * (summing to 100), with Unleash's variant hashing (src/util/variants.ts).
+   */
+  variants?: Array<{ name: string; percent: number }>;
 }
 
 /** What a backend reports for a flag. `exists: false` when the backend has no such flag. */
@@ -30,6 +35,8 @@ export interface FlagState {
   rings?: Record<string, number>;
   users?: string[];
   segments?: string[];
+  /** Variant weights as the backend holds them (integer shares of 1000), when it has variants. */
+  variants?: Array<{ name: string; weight: number }>;
 }
 
 export interface FlagBackend {
@@ -52,6 +59,8 @@ export interface FlagBackend {
   freeze?(flag: string, frozen: boolean): Promise<void>;
   /** Optional: release connections. */
   close?(): Promise<void>;
+  /** True when apply() honours FlagChange.variants; other backends refuse a change with variants. */
+  readonly variants?: boolean;
 }
 
 /**

@@ -21,7 +21,7 @@ export async function list(c: Context, o: { store?: string }): Promise<number> {
   const t = new Table({ head: ['flag', 'state', 'rollout', 'rings', 'allowlist', 'updated'], style: tableStyle() });
   for (const n of names) {
     const f = flags[n]!;
-    t.push([n, f.enabled ? style.green('on') : style.dim('off'), f.enabled ? `${f.percentage}%` : '-', f.rings ? Object.entries(f.rings).map(([k, v]) => `${k} ${v}%`).join('\n') : '', [...(f.users ?? []), ...(f.segments ?? []).map((s) => `segment:${s}`)].join(', '), f.updatedAt]);
+    t.push([n, f.enabled ? style.green('on') : style.dim('off'), f.enabled ? `${f.percentage}%${f.variants?.length ? `\n${f.variants.map((v) => `${v.name} ${v.weight / 10}%`).join('\n')}` : ''}` : '-', f.rings ? Object.entries(f.rings).map(([k, v]) => `${k} ${v}%`).join('\n') : '', [...(f.users ?? []), ...(f.segments ?? []).map((s) => `segment:${s}`)].join(', '), f.updatedAt]);
   }
   c.stdout(t.toString());
   return 0;
@@ -45,7 +45,7 @@ export async function evaluate(c: Context, flag: string, o: { key: string; ring?
     });
   }
   const r = evalFlag(flag, flags[flag], o.key, { ring: o.ring });
-  if (c.json) printJson(c, { flag, key: o.key, ...(o.ring ? { ring: o.ring } : {}), enabled: r.enabled, reason: r.reason });
-  else c.stdout(`${flag} for ${o.key}: ${r.enabled ? style.green('ON') : style.dim('off')} (${r.reason})`);
+  if (c.json) printJson(c, { flag, key: o.key, ...(o.ring ? { ring: o.ring } : {}), enabled: r.enabled, ...(r.variant ? { variant: r.variant } : {}), reason: r.reason });
+  else c.stdout(`${flag} for ${o.key}: ${r.enabled ? style.green('ON') : style.dim('off')}${r.variant ? ` variant ${style.green(r.variant)}` : ''} (${r.reason})`);
   return 0;
 }

@@ -28,6 +28,7 @@ export function stepChanges(plan: Plan, phaseIdx: number, stepIdx: number): Flag
     ...(p.users?.length ? { users: p.users } : {}),
     ...(p.segments?.length ? { segments: p.segments } : {}),
     ...(p.stickiness ? { stickiness: p.stickiness } : {}),
+    ...(p.variants ? { variants: p.variants } : {}),
   }));
   for (const [flag, v] of Object.entries(own.set)) {
     const pct = v === true ? 100 : v === false ? 0 : v;

@@ -9,6 +9,9 @@ export interface LintIssue {
   severity: 'error' | 'warning';
 }
 
+/** Flag backends whose apply() honours FlagChange.variants. */
+export const VARIANT_BACKENDS = ['local', 'unleash'];
+
 export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
   const out: LintIssue[] = [];
   const err = (path: (string | number)[], message: string, key?: string) => out.push({ path, message, severity: 'error', key });
@@ -68,6 +71,17 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
         if (!ringNames.includes(r)) err([...path, 'rings'], `unknown ring "${r}"${ringNames.length ? ` (known: ${ringNames.join(', ')})` : ' — define it under `rings:`'}`, r);
       }
     });
+  });
+
+  // Variant experiments: shares add up, and the backend can split a flag.
+  plan.phases.forEach((p, pi) => {
+    if (!p.variants) return;
+    const path = ['phases', pi, 'variants'];
+    const sum = p.variants.reduce((s, v) => s + v.percent, 0);
+    if (p.variants.length < 2) err(path, `phase "${p.name}": an experiment needs at least two variants (e.g. control: 50, treatment: 50)`);
+    if (Math.abs(sum - 100) > 0.005) err(path, `phase "${p.name}": variant shares add up to ${Math.round(sum * 1000) / 1000}%, not 100%`);
+    if (!VARIANT_BACKENDS.includes(plan.backend.type))
+      err(path, `phase "${p.name}": the ${plan.backend.type} backend cannot split a flag into variants (backends that can: ${VARIANT_BACKENDS.join(', ')})`);
   });
 
   // requires: known order, no cycles.

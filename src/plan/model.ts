@@ -72,6 +72,8 @@ export interface Phase {
   users?: string[];
   segments?: string[];
   stickiness?: string;
+  /** An experiment: the phase's flags split into these variants (percent, summing to 100). */
+  variants?: Array<{ name: string; percent: number }>;
 }
 
 export interface Window {

@@ -89,6 +89,7 @@ export function normalizePlan(doc: PlanDoc, file: string): Plan {
       users: p.users,
       segments: p.segments,
       stickiness: p.stickiness ?? doc.defaults?.stickiness,
+      ...(p.variants ? { variants: Object.entries(p.variants).map(([name, percent]) => ({ name, percent })) } : {}),
     };
   });
   const rb = doc.rollback;

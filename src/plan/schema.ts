@@ -134,6 +134,10 @@ export const phase = z
     approval: approval.optional().describe('A go/no-go gate before the phase starts.'),
     checks: z.array(check).optional().describe('Checks for this phase only, in addition to the plan\'s.'),
     stickiness: z.string().optional(),
+    variants: z
+      .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, dot, dash, underscore'), percent)
+      .optional()
+      .describe('An experiment (seed 004\'s A/B tests): split the users who get the phase\'s flags into named variants, percent each, summing to 100, e.g. {control: 50, treatment: 50}. Assigned with Unleash\'s variant hashing; backends: local, unleash.'),
   })
   .strict();
 

@@ -112,6 +112,7 @@ export async function buildServices(o: BuildOptions): Promise<Services & { close
 /** An in-memory flag backend for simulations: remembers what was applied. */
 export class MemoryBackend implements FlagBackend {
   readonly name = 'simulation';
+  readonly variants = true;
   readonly flags = new Map<string, FlagState>();
   writes = 0;
   constructor(external: Record<string, number | boolean> = {}) {

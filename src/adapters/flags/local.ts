@@ -9,6 +9,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
 import { BackendError } from '../../errors.js';
 import { inRollout } from '../../util/bucket.js';
+import { selectVariant, toWeights, type VariantWeight } from '../../util/variants.js';
 import { withDirLock } from '../../util/dirlock.js';
 import { serialised } from './shared.js';
 import type { FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
@@ -26,6 +27,8 @@ export interface StoredFlag {
   users?: string[];
   segments?: string[];
   stickiness?: string;
+  /** An experiment's variants, Unleash weights (shares of 1000, sorted by name as Unleash keeps them). */
+  variants?: VariantWeight[];
   updatedAt: string;
 }
 
@@ -52,14 +55,27 @@ async function withFileLock<T>(path: string, f: () => Promise<T>): Promise<T> {
   );
 }
 
-export function evaluate(flag: string, f: StoredFlag | undefined, key: string, ctx: { ring?: string; segment?: string } = {}): { enabled: boolean; reason: string } {
+export interface Evaluation {
+  enabled: boolean;
+  reason: string;
+  /** The user's variant, when the flag is an experiment and the user gets it. */
+  variant?: string;
+}
+
+export function evaluate(flag: string, f: StoredFlag | undefined, key: string, ctx: { ring?: string; segment?: string } = {}): Evaluation {
+  const withVariant = (e: Evaluation): Evaluation => {
+    if (!e.enabled || !f?.variants?.length) return e;
+    // Unleash: the strategy's groupId (the flag name) and the user id as stickiness value.
+    const variant = selectVariant(flag, key, f.variants);
+    return variant ? { ...e, variant, reason: `${e.reason}; variant ${variant}` } : e;
+  };
   if (!f) return { enabled: false, reason: 'flag not in the store' };
   if (!f.enabled) return { enabled: false, reason: 'flag is off' };
-  if (f.users?.includes(key)) return { enabled: true, reason: 'user is allowlisted' };
-  if (ctx.segment && f.segments?.includes(ctx.segment)) return { enabled: true, reason: `segment ${ctx.segment} is allowlisted` };
+  if (f.users?.includes(key)) return withVariant({ enabled: true, reason: 'user is allowlisted' });
+  if (ctx.segment && f.segments?.includes(ctx.segment)) return withVariant({ enabled: true, reason: `segment ${ctx.segment} is allowlisted` });
   const pct = ctx.ring && f.rings && ctx.ring in f.rings ? f.rings[ctx.ring]! : f.percentage;
   const on = inRollout(key, flag, pct);
-  return { enabled: on, reason: `${ctx.ring && f.rings && ctx.ring in f.rings ? `ring ${ctx.ring} at` : 'gradual rollout'} ${pct}%: ${on ? 'in' : 'not in'} bucket` };
+  return withVariant({ enabled: on, reason: `${ctx.ring && f.rings && ctx.ring in f.rings ? `ring ${ctx.ring} at` : 'gradual rollout'} ${pct}%: ${on ? 'in' : 'not in'} bucket` });
 }
 
 export const create: FlagBackendFactory = (opts, ctx) => {
@@ -68,6 +84,7 @@ export const create: FlagBackendFactory = (opts, ctx) => {
   const name = `local (${path})`;
   const backend: FlagBackend = {
     name,
+    variants: true,
     async apply(change: FlagChange) {
       const pct = change.enabled ? (change.percentage ?? 100) : 0;
       if (!(pct >= 0 && pct <= 100)) throw new BackendError(name, `percentage ${pct} for ${change.flag} is outside 0..100`);
@@ -86,6 +103,7 @@ export const create: FlagBackendFactory = (opts, ctx) => {
             ...(users ? { users } : {}),
             ...(segments ? { segments } : {}),
             ...(change.stickiness ? { stickiness: change.stickiness } : {}),
+            ...(change.variants ? { variants: toWeights(change.variants) } : {}),
             updatedAt: new Date().toISOString(),
           };
           await writeFileAtomic(path, JSON.stringify(store, null, 2) + '\n', { mode: 0o600 });
@@ -95,7 +113,7 @@ export const create: FlagBackendFactory = (opts, ctx) => {
     async read(flag: string): Promise<FlagState> {
       const f = (await readStore(path, name))[flag];
       if (!f) return { flag, exists: false, enabled: false, percentage: 0 };
-      return { flag, exists: true, enabled: f.enabled, percentage: f.percentage, ...(f.rings ? { rings: f.rings } : {}), ...(f.users ? { users: f.users } : {}), ...(f.segments ? { segments: f.segments } : {}) };
+      return { flag, exists: true, enabled: f.enabled, percentage: f.percentage, ...(f.rings ? { rings: f.rings } : {}), ...(f.users ? { users: f.users } : {}), ...(f.segments ? { segments: f.segments } : {}), ...(f.variants ? { variants: f.variants } : {}) };
     },
   };
   return backend;

@@ -47,6 +47,7 @@ import { http, type HttpRequest, type HttpResponse } from '../../util/http.js';
 import { redact, registerSecret, safeUrl } from '../../util/redact.js';
 import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
 import { checkChange as checkShared } from './shared.js';
+import { toWeights } from '../../util/variants.js';
 
 export const options = z.strictObject({
   /** Unleash base URL, e.g. https://unleash.example.com (a trailing /api is fine too). */
@@ -105,6 +106,30 @@ interface UnleashFeature {
   project?: string;
   archived?: boolean;
   environments: UnleashEnvironment[];
+}
+
+/**
+ * An experiment's split as strategy variants. Unleash recomputes "variable" weights (an equal
+ * share each) and sorts variants by name: every variant but the last is sent with a fixed
+ * weight and the last as variable, so 33.33/33.33/33.34 stays 333/333/334 and the order is
+ * the one src/util/variants.ts evaluates with.
+ */
+export function unleashVariants(shares: Array<{ name: string; percent: number }>, stickiness: string): UnleashVariant[] {
+  const w = toWeights(shares);
+  return w.map((v, i) => ({ name: v.name, weight: v.weight, weightType: i === w.length - 1 ? 'variable' : 'fix', stickiness }));
+}
+export interface UnleashVariant {
+  name: string;
+  weight: number;
+  weightType: 'fix' | 'variable';
+  stickiness: string;
+}
+function sameVariants(have: unknown[] | undefined, want: UnleashVariant[]): boolean {
+  if (!Array.isArray(have) || have.length !== want.length) return false;
+  return want.every((w, i) => {
+    const h = have[i] as Partial<UnleashVariant> | undefined;
+    return h?.name === w.name && h.weight === w.weight && (h.stickiness ?? 'default') === w.stickiness;
+  });
 }
 
 const isPlain = (s: UnleashStrategy) => !s.constraints?.length && !s.segments?.length;
@@ -187,6 +212,7 @@ export function unleashMessage(text: string): string {
 
 class UnleashBackend implements FlagBackend {
   readonly name: string;
+  readonly variants = true;
   private readonly base: string;
   private readonly headers: Record<string, string>;
 
@@ -392,6 +418,7 @@ class UnleashBackend implements FlagBackend {
     }
 
     const managed = findManaged(strategies);
+    const variants = change.variants ? unleashVariants(change.variants, stickiness) : undefined;
     const want: UnleashStrategy = {
       name: 'flexibleRollout',
       title: ROLLOUT_TITLE,
@@ -399,7 +426,7 @@ class UnleashBackend implements FlagBackend {
       constraints: managed?.constraints ?? [],
       segments: managed?.segments ?? [],
       parameters: { ...managed?.parameters, rollout: String(pct), stickiness, groupId: flag },
-      ...(managed?.variants ? { variants: managed.variants } : {}),
+      ...(variants ? { variants } : managed?.variants ? { variants: managed.variants } : {}),
     };
     const same =
       managed !== undefined &&
@@ -407,7 +434,8 @@ class UnleashBackend implements FlagBackend {
       managed.disabled !== true &&
       Number(managed.parameters?.rollout) === pct &&
       managed.parameters?.stickiness === stickiness &&
-      managed.parameters?.groupId === flag;
+      managed.parameters?.groupId === flag &&
+      (!variants || sameVariants(managed.variants, variants));
     if (!same) await this.putStrategy(flag, managed, want);
 
     if (change.users) {
@@ -535,6 +563,7 @@ class UnleashBackend implements FlagBackend {
       ...(users.length ? { users } : {}),
       ...(segments.length ? { segments } : {}),
       ...(Object.keys(rings).length ? { rings } : {}),
+      ...(managed?.variants?.length ? { variants: (managed.variants as UnleashVariant[]).map((v) => ({ name: v.name, weight: v.weight })) } : {}),
     };
   }
 }
