@@ -71,6 +71,7 @@ program
   .option('-y, --yes', 'approve go/no-go gates without asking (non-interactive)')
   .addOption(new Option('--dry-run', 'decide and print every step, but write no flags and run no commands').conflicts(['takeover', 'detach']))
   .option('--takeover', 'take the locks of a run whose process is gone')
+  .option('--resume', "resume the plan's paused run (without it, a paused run exits 4 with how to resume it)")
   .option('--detach', 'do what is due now and return (like advance), instead of following')
   .addOption(json())
   .addHelpText('after', '\nCtrl-C leaves the run paused; `rollout resume` goes on. Exit code says how it ended (see `rollout --help`).')

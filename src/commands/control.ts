@@ -4,7 +4,7 @@
  * whatever it queued (flags off, commands, notices) is carried out here too.
  */
 import { FINAL_STATUSES, type Control, type RunState } from '../engine/types.js';
-import { UsageError } from '../errors.js';
+import { ExitCode, UsageError } from '../errors.js';
 import { runJson } from '../output/run.js';
 import { statusColor } from '../output/style.js';
 import { exitCodeFor, sendControl } from '../runner/session.js';
@@ -36,12 +36,32 @@ async function steer(c: Context, ref: string | undefined, make: (o: Opts) => Con
     if (FINAL_STATUSES.includes(before.status) && ctl.kind !== 'rollback') throw new UsageError(`run ${id} already ${before.status}`);
     // Apply and carry out here: rollback and resume follow the run; others flush what they queued.
     const code = await follow(c, store, plan, before, { takeover: o.takeover, detach: then === 'flush' || o.detach, yes: o.yes }, [ctl]);
-    // pause/approve/promote… succeeded if we got here; resume and rollback report where the run ended.
-    return then === 'follow' || ctl.kind === 'abort' || ctl.kind === 'rollback' ? code : 0;
+    // resume drives the run like start, so it exits like start: where the run stands.
+    if (ctl.kind === 'resume') return code;
+    return controlExit(ctl, code);
   }
-  const state = await sendControl(store, id, ctl, { waitMs: ctl.kind === 'rollback' ? 60_000 : 15_000 });
+  let state = await sendControl(store, id, ctl, { waitMs: ctl.kind === 'rollback' ? 60_000 : 15_000 });
+  // A full rollback sent to a driver: wait (bounded) until it has been carried out, so the exit
+  // code can say whether it was complete.
+  const deadline = Date.now() + 120_000;
+  while (ctl.kind === 'rollback' && ctl.to === undefined && !FINAL_STATUSES.includes(state.status) && exitCodeFor(state) !== ExitCode.ROLLBACK_FAILED && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    state = await store.load(id);
+  }
   report(c, state, `sent to pid ${driver.pid}, which drives the run`);
-  return ctl.kind === 'rollback' || ctl.kind === 'abort' ? exitCodeFor(state) : 0;
+  return ctl.kind === 'resume' ? exitCodeFor(state) : controlExit(ctl, exitCodeFor(state));
+}
+
+/**
+ * A control command that did what was asked exits 0, so `rollout abort && next-step` works in
+ * scripts; the run's state is in the output (and --json). 7 when a rollback ran but some of its
+ * steps failed. A full rollback that has not finished (still stepping down, or interrupted)
+ * keeps the run's code (6 in progress, 4 paused).
+ */
+function controlExit(ctl: Control, runCode: number): number {
+  if (runCode === ExitCode.ROLLBACK_FAILED) return ExitCode.ROLLBACK_FAILED;
+  if (ctl.kind === 'rollback' && ctl.to === undefined) return runCode === ExitCode.ROLLED_BACK ? ExitCode.OK : runCode;
+  return ExitCode.OK;
 }
 
 function report(c: Context, s: RunState, note?: string) {

@@ -1,5 +1,5 @@
 import type { RunEvent, RunState } from '../engine/types.js';
-import { ExitCode } from '../errors.js';
+import { ExitCode, RolloutError } from '../errors.js';
 import { loadPlan } from '../plan/load.js';
 import type { Plan } from '../plan/model.js';
 import { Reporter } from '../output/reporter.js';
@@ -35,6 +35,8 @@ export interface FollowOptions {
   takeover?: boolean;
   detach?: boolean;
   json?: boolean;
+  /** start: resume the plan's paused run instead of refusing (exit 4). */
+  resume?: boolean;
 }
 
 export default async function start(c: Context, file: string, o: FollowOptions): Promise<number> {
@@ -42,9 +44,16 @@ export default async function start(c: Context, file: string, o: FollowOptions):
   for (const w of warnings) c.stderr(`${file}${w.line ? `:${w.line}:${w.col ?? 1}` : ''}: warning: ${w.message}`);
   const store = await openStore(c);
   const existing = await activeRunOf(store, plan);
+  // A paused run waits for a human: following it would sit there silently. Say so (exit 4),
+  // unless asked to resume it.
+  if (existing?.status === 'paused' && !o.resume)
+    throw new RolloutError(`run ${existing.id} of plan ${plan.name} is paused${existing.reason ? `: ${existing.reason}` : ''}`, {
+      exitCode: ExitCode.PAUSED,
+      hint: `Resume it with \`rollout resume ${existing.id}\` (or \`rollout start ${file} --resume\`), or roll it back with \`rollout rollback ${existing.id} --reason …\`; \`rollout status ${existing.id}\` shows where it stands.`,
+    });
   if (existing && !c.json) c.stderr(`picking up unfinished run ${existing.id} (${existing.status}) of plan ${plan.name}`);
   if (existing && existing.plan.hash !== plan.hash) c.stderr(`warning: ${file} changed since run ${existing.id} started; going on with the plan as it is now`);
-  return follow(c, store, plan, existing, o);
+  return follow(c, store, plan, existing, o, existing?.status === 'paused' ? [{ kind: 'resume', by: who() }] : []);
 }
 
 /** Drive a run in the foreground with live output; the exit code says how it ended. */

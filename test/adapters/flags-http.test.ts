@@ -413,7 +413,7 @@ phases:
       // the emergency: one bulk-update turns every flag of the plan off
       fake.seed('c', { enabled: false });
       fake.requests.length = 0;
-      expect((await cli(['rollback', 'sp', '--reason', 'error rate 7% at 50%'], { cwd: dir, env })).code).toBe(3);
+      expect((await cli(['rollback', 'sp', '--reason', 'error rate 7% at 50%'], { cwd: dir, env })).code).toBe(0);
       expect(fake.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`)).toEqual(['POST /feature-flags/bulk-update']);
       for (const n of ['a', 'b', 'c']) expect(fake.flags.get(n)!.enabled).toBe(false);
     } finally {

@@ -39,7 +39,7 @@ describe('ROLLOUT_STATE_URL=postgres://…', () => {
     // Steered from the second place; the first sees the outcome.
     expect((await cli(['promote', 'shared'], { cwd: b, env })).code).toBe(0);
     const rb = await cli(['rollback', 'shared', '--reason', 'seen from b'], { cwd: b, env });
-    expect(rb.code).toBe(3);
+    expect(rb.code).toBe(0); // a control that did what was asked exits 0
     const after = JSON.parse((await cli(['status', 'shared', '--json'], { cwd: a, env })).stdout);
     expect(after.status).toBe('rolled-back');
     expect(after.reason).toMatch(/seen from b/);

@@ -144,8 +144,8 @@ describe('start', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/is running, not paused/);
     expect(Date.now() - t0).toBeLessThan(10_000); // not the 15 s inbox timeout
-    expect((await cli(['abort'], { cwd: dir })).code).toBe(9);
-    expect((await p).exitCode).toBe(9);
+    expect((await cli(['abort'], { cwd: dir })).code).toBe(0); // the control did what was asked
+    expect((await p).exitCode).toBe(9); // the driver exits with where the run stands
   });
 
   it('a second run on the same flag exits 5 naming the holder', async () => {
@@ -174,7 +174,7 @@ describe('advance (CI)', () => {
     const pwned = join(dir, 'pwned');
     const reason = `bad $(touch ${pwned}) \`touch ${pwned}\`; touch ${pwned} "quoted" 'single' && rm -rf /`;
     const r = await cli(['rollback', '--reason', reason], { cwd: dir });
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(0);
     const ran = JSON.parse(await readFile(join(dir, 'rollback-ran.json'), 'utf8'));
     expect(ran.reason).toContain(reason);
     expect(existsSync(pwned)).toBe(false);
@@ -183,7 +183,7 @@ describe('advance (CI)', () => {
     expect(st.flags['quick-flag'].enabled).toBe(false);
   });
 
-  it('rollback --to steps down and pauses (exit 4) without the emergency procedure; resume climbs again', async () => {
+  it('rollback --to steps down and pauses (exit 0: done as asked) without the emergency procedure; resume climbs again', async () => {
     const f = await write(dir, 'plan.yaml', quickPlan({ hold: '1h', steps: '[10, 25, 50]' }));
     expect((await cli(['advance', f], { cwd: dir })).code).toBe(6);
     for (let i = 0; i < 2; i++) {
@@ -191,7 +191,7 @@ describe('advance (CI)', () => {
       expect((await cli(['advance'], { cwd: dir })).code).toBe(6);
     }
     const r = await cli(['rollback', '--to', '25', '--reason', 'error rate 7% at 50%', '--json'], { cwd: dir, timeoutMs: 15_000 });
-    expect(r.code, r.stderr).toBe(4);
+    expect(r.code, r.stderr).toBe(0);
     const st = JSON.parse((await cli(['status', '--json'], { cwd: dir })).stdout);
     expect(st).toMatchObject({ status: 'paused', step: '25%', flags: { 'quick-flag': { enabled: true, percentage: 25 } } });
     expect(st.reason).toMatch(/partially rolled back to 25%/);

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cli, quickPlan, tempDir, write } from './helpers.js';
+import { cli, quickPlan, spawn, tempDir, write } from './helpers.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -125,5 +125,65 @@ describe('errors that help (item 9)', () => {
     expect(none.code).toBe(2);
     expect(JSON.parse(none.stdout).error).toMatch(/not in the store/);
     expect((await cli(['evaluate', 'quick-flag', '--key', 'u1'], { cwd: dir })).code).toBe(0);
+  });
+});
+
+describe('control commands exit 0 when they did what was asked (item 6)', () => {
+  it('abort, rollback --to and rollback exit 0 and print the state; a rollback with a failed command exits 7', async () => {
+    const f = await write(dir, 'p.yaml', quickPlan({ hold: '1h', steps: '[10, 25, 50]' }));
+    expect((await cli(['advance', f], { cwd: dir })).code).toBe(6);
+    expect((await cli(['promote'], { cwd: dir })).code).toBe(0);
+    expect((await cli(['advance'], { cwd: dir })).code).toBe(6);
+    const partial = await cli(['rollback', '--to', '10', '--reason', 'errors at 25%', '--json'], { cwd: dir });
+    expect(partial.code, partial.stderr).toBe(0);
+    expect(JSON.parse(partial.stdout)).toMatchObject({ status: 'paused' });
+    const full = await cli(['rollback', '--reason', 'still bad'], { cwd: dir });
+    expect(full.code, full.stderr).toBe(0);
+    expect(full.stdout).toMatch(/rolled-back/);
+    expect(existsSync(join(dir, 'rollback-ran.json'))).toBe(true);
+
+    const g = await write(dir, 'q.yaml', quickPlan({ name: 'other', flags: ['other-flag'], hold: '1h' }));
+    expect((await cli(['advance', g], { cwd: dir })).code).toBe(6);
+    const abort = await cli(['abort', 'other', '--json'], { cwd: dir });
+    expect(abort.code, abort.stderr).toBe(0);
+    expect(JSON.parse(abort.stdout)).toMatchObject({ status: 'aborted' });
+
+    const h = await write(dir, 'r.yaml', quickPlan({ name: 'failing', flags: ['failing-flag'], hold: '1h', rollbackCommands: '    - [node, -e, "process.exit(3)"]' }));
+    expect((await cli(['advance', h], { cwd: dir })).code).toBe(6);
+    expect((await cli(['rollback', 'failing', '--reason', 'x'], { cwd: dir })).code).toBe(7);
+  });
+
+  it('to a live driver: abort exits 0 while the driver (start) exits with the run state, 9', async () => {
+    const f = await write(dir, 'p.yaml', quickPlan({ hold: '1h' }));
+    const p = spawn(['start', f], { cwd: dir });
+    for (let i = 0; i < 200; i++) {
+      const s = await cli(['status', '--json'], { cwd: dir });
+      if (s.code === 0 && JSON.parse(s.stdout).driver) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const r = await cli(['abort', '--reason', 'changed my mind'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/aborted/);
+    expect((await p).exitCode).toBe(9);
+  });
+});
+
+describe('start on a paused run (item 3)', () => {
+  it('exits 4 at once with how to resume; --resume resumes and follows it', async () => {
+    const f = await write(dir, 'p.yaml', quickPlan({ hold: '1h' }));
+    expect((await cli(['advance', f], { cwd: dir })).code).toBe(6);
+    expect((await cli(['pause', '--reason', 'looking at a graph'], { cwd: dir })).code).toBe(0);
+    const t0 = Date.now();
+    const r = await cli(['start', f], { cwd: dir, timeoutMs: 10_000 });
+    expect(r.code).toBe(4);
+    expect(Date.now() - t0).toBeLessThan(8_000);
+    expect(r.stderr).toMatch(/run quick-\S+ of plan quick is paused: looking at a graph/);
+    expect(r.stderr).toMatch(/hint: Resume it with `rollout resume quick-\S+`/);
+    const j = await cli(['start', f, '--json'], { cwd: dir, timeoutMs: 10_000 });
+    expect(j.code).toBe(4);
+    expect(JSON.parse(j.stdout)).toMatchObject({ exitCode: 4, hint: expect.stringMatching(/rollout resume/) });
+    const res = await cli(['start', f, '--resume', '--detach', '--json'], { cwd: dir });
+    expect(res.code, res.stderr).toBe(6);
+    expect(JSON.parse(res.stdout)).toMatchObject({ status: 'running' });
   });
 });
