@@ -96,7 +96,9 @@ control('resume', 'resume a paused run, or pick up a crashed one, and follow it'
   c.option('--takeover', 'take the locks of a run whose process is gone').option('--detach', 'do what is due now and return').option('-y, --yes', 'approve gates without asking'),
 );
 control('promote', 'end the current hold now (checks must still pass)', (c) => c.option('--full', 'skip the remaining holds of this phase'));
-control('approve', 'give the go for the gate the run waits at', (c) => c.option('--note <text>', 'recorded with the approval'));
+control('approve', 'give the go for the gate the run waits at (a gate with named approvers opens at its quorum)', (c) =>
+  c.option('--note <text>', 'recorded with the approval').option('--as <name>', 'sign as this named approver of the gate (default: --by, i.e. you)'),
+);
 control('reject', 'no-go: abort the run at its gate', (c) => c.requiredOption('--reason <text>', 'why'));
 control('abort', 'stop the run, leaving flags as they are', (c) => c.option('--reason <text>', 'why', 'aborted by hand'));
 control('rollback', 'emergency rollback: flags off, rollback commands, health check, incident record', (c) =>

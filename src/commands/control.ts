@@ -14,6 +14,8 @@ import { planOf } from './status.js';
 
 interface Opts {
   by?: string;
+  /** approve: the named approver signing (default: --by, i.e. the user). */
+  as?: string;
   reason?: string;
   note?: string;
   full?: boolean;
@@ -96,7 +98,7 @@ export const handlers: Record<string, (c: Context, ref: string | undefined, o: O
     return steer(c, ref, (x) => ({ kind: 'resume', by: who(x.by) }), o, 'follow');
   },
   promote: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'promote', full: Boolean(x.full), by: who(x.by) }), o, 'flush'),
-  approve: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'approve', by: who(x.by), ...(x.note ? { note: x.note } : {}) }), o, 'flush'),
+  approve: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'approve', by: who(x.by), ...(x.as ? { as: x.as } : {}), ...(x.note ? { note: x.note } : {}) }), o, 'flush'),
   reject: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'reject', by: who(x.by), reason: reasonOf(x) }), o, 'flush'),
   abort: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'abort', reason: reasonOf(x, 'aborted by hand'), by: who(x.by) }), o, 'flush'),
   rollback: (c, ref, o) =>

@@ -6,7 +6,7 @@ import { scenarioSchema, simulatePlan, type Scenario } from '../runner/simulate.
 import { formatDuration } from '../util/duration.js';
 import { printJson, type Context } from './context.js';
 
-const SHOWN = new Set(['run.started', 'phase.started', 'step.applied', 'approval.requested', 'approval.granted', 'approval.timeout', 'breach.detected', 'run.paused', 'flags.frozen', 'freeze.failed', 'run.resumed', 'flags.unfrozen', 'rollback.started', 'rollback.step', 'rollback.flags-off', 'command.finished', 'command.failed', 'health.ok', 'health.failed', 'rollback.escalated', 'run.completed', 'run.rolled-back', 'run.aborted', 'window.closed', 'check.changed', 'incident.recorded']);
+const SHOWN = new Set(['run.started', 'phase.started', 'step.applied', 'approval.requested', 'approval.granted', 'approval.timeout', 'breach.detected', 'run.paused', 'flags.frozen', 'freeze.failed', 'run.resumed', 'flags.unfrozen', 'rollback.started', 'rollback.step', 'rollback.flags-off', 'command.finished', 'command.failed', 'health.ok', 'health.failed', 'rollback.escalated', 'run.completed', 'run.rolled-back', 'run.aborted', 'window.closed', 'check.changed', 'incident.recorded', 'step.scheduled', 'approval.signed', 'rollback.stable', 'rollback.unstable']);
 
 export async function loadScenario(file: string): Promise<Scenario> {
   let text: string;

@@ -1,7 +1,7 @@
 /** Human controls: pause, resume, approve, reject, abort, rollback (full or partial), promote. */
 import type { Plan } from '../plan/model.js';
 import { Draft } from './draft.js';
-import { approvalFor } from './gates.js';
+import { approvalFor, approvalWaiting } from './gates.js';
 import { partialRollback, startRollback } from './rollback.js';
 import { finish, freeze, pause } from './transitions.js';
 import { FINAL_STATUSES, type Control, type Decision, type RunState } from './types.js';
@@ -35,6 +35,27 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
     case 'approve': {
       const a = s.approval;
       if (!a || (s.status !== 'awaiting-approval' && s.status !== 'paused')) return refuse(`run ${s.id} is not waiting for an approval (it is ${s.status})`);
+      // A named-approver gate (seed 001's four sign-offs) opens only at its quorum; each name counts once.
+      if (a.approvers?.length) {
+        const signed = [...(a.signed ?? [])];
+        const names = ctl.all ? a.approvers.filter((n) => !signed.some((x) => x.name === n)) : [ctl.as ?? ctl.by ?? ''];
+        for (const name of names) {
+          if (!a.approvers.includes(name))
+            return refuse(`"${name}" is not an approver of this gate (approvers: ${a.approvers.join(', ')})`, `Sign as one of them: \`rollout approve ${s.id} --as <name>\`.`);
+          if (signed.some((x) => x.name === name)) {
+            d.emit('approval.signed', `${name} has already signed; a second sign-off by the same person counts once`, { key: a.key, name, by: ctl.by, duplicate: true });
+            continue;
+          }
+          signed.push({ name, ...(ctl.by ? { by: ctl.by } : {}), at: now });
+          d.emit('approval.signed', `sign-off: ${name}${ctl.by && ctl.by !== name ? ` (by ${ctl.by})` : ''} — ${signed.length} of ${a.quorum ?? a.approvers.length}`, { key: a.key, name, by: ctl.by });
+        }
+        s.approval = { ...a, signed };
+        if (signed.length < (a.quorum ?? a.approvers.length)) {
+          if (s.status === 'awaiting-approval') s.waitingFor = approvalWaiting(plan, s.approval);
+          break;
+        }
+      }
+      const signers = s.approval?.signed?.map((x) => x.name);
       // Approving a paused run also resumes it: like resume, its checks must prove themselves again.
       if (s.status === 'paused') s.checks = {};
       s.approved.push(a.key);
@@ -43,7 +64,7 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       s.lastTickAt = undefined; // due at once
       s.reason = undefined;
       s.waitingFor = undefined;
-      d.emit('approval.granted', `go: approved${by}${ctl.note ? ` (${ctl.note})` : ''}`, { key: a.key, by: ctl.by });
+      d.emit('approval.granted', `go: approved${signers?.length ? ` — signed off by ${signers.join(', ')}` : by}${ctl.note ? ` (${ctl.note})` : ''}`, { key: a.key, by: ctl.by, ...(signers?.length ? { signed: signers } : {}) });
       freeze(d, false);
       break;
     }

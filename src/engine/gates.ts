@@ -15,6 +15,7 @@ import { nextStep, stepLabel } from './steps.js';
 import { finish, pause } from './transitions.js';
 import type { Observations } from './types.js';
 import { isOpenCached as isOpen, nextOpen } from './windows.js';
+import { describeSchedule, isScheduled, stepOpensAt } from './calendar.js';
 
 /**
  * Does this check's record keep a step from being taken? Everything but a pass blocks,
@@ -41,7 +42,7 @@ export function passGates(d: Draft, obs: Observations, verdictChanged: boolean):
       if (gate?.onTimeout === 'abort') finish(d, 'aborted', why);
       else if (gate?.onTimeout === 'rollback') startRollback(d, why, 'approval-timeout', plan.rollback.mode);
       else pause(d, `${why}; \`rollout approve\` still lets it go on`, { keepApproval: a });
-    } else s.waitingFor = `approval for ${a.key === `p${a.phase}` ? `phase ${plan.phases[a.phase]!.name}` : `step ${stepLabel(plan, a.phase, a.step)}`}`;
+    } else s.waitingFor = approvalWaiting(plan, a);
     return undefined;
   }
 
@@ -76,14 +77,26 @@ export function passGates(d: Draft, obs: Observations, verdictChanged: boolean):
     s.waitingFor = w;
     return undefined;
   }
+  // A weekday schedule on the step ("Monday: 50%"): wait for its day and time.
+  const st = target.steps[nxt.step]!;
+  if (isScheduled(st)) {
+    const open = stepOpensAt(plan, st, now);
+    if (open !== now) {
+      const w = `schedule: ${stepLabel(plan, nxt.phase, nxt.step)} on ${describeSchedule(st)} (${open ? iso(open) : 'not within 60 days'})`;
+      if (s.waitingFor !== w) d.emit('step.scheduled', `${target.name} ${stepLabel(plan, nxt.phase, nxt.step)} is scheduled for ${describeSchedule(st)}; waiting until ${open ? iso(open) : 'never (check day:/at: and windows:)'}`, { at: open ?? null });
+      s.waitingFor = w;
+      return undefined;
+    }
+  }
   if (nxt.step === 0) {
     for (const r of target.requires) {
+      const need = target.requiresAtLeast?.[r] ?? 100;
       const seen = obs.flags?.[r];
       const own = s.flags[r];
-      const on = seen ? seen.exists && seen.enabled && seen.percentage >= 100 : own ? own.enabled && own.percentage >= 100 : false;
+      const on = seen ? seen.exists && seen.enabled && seen.percentage >= need : own ? own.enabled && own.percentage >= need : false;
       if (!on) {
-        const at = seen ? (seen.exists ? (seen.enabled ? `${seen.percentage}%` : 'off') : 'missing') : own ? `${own.percentage}%` : 'unknown';
-        pause(d, `phase "${target.name}" requires ${r} fully on, but it is ${at}. Roll it out first, then \`rollout resume\``);
+        const at = seen ? (seen.exists ? (seen.enabled ? `${seen.percentage}%` : 'off') : 'missing') : own ? (own.enabled ? `${own.percentage}%` : 'off') : 'unknown';
+        pause(d, `phase "${target.name}" requires ${r} ${need >= 100 ? 'fully on' : `on at ${need}% or more`}, but it is ${at}. Roll it out first, then \`rollout resume\``);
         return undefined;
       }
     }
@@ -99,13 +112,25 @@ export function passGates(d: Draft, obs: Observations, verdictChanged: boolean):
       requestedAt: now,
       ...(gate.timeoutMs !== undefined ? { deadline: now + gate.timeoutMs } : {}),
       ...(gate.message ? { message: gate.message } : {}),
+      ...(gate.approvers?.length ? { approvers: gate.approvers, quorum: gate.quorum ?? gate.approvers.length, signed: [] } : {}),
     };
-    s.waitingFor = `approval for ${nxt.step === 0 && target.approval ? `phase ${target.name}` : `step ${stepLabel(plan, nxt.phase, nxt.step)}`}`;
-    d.emit('approval.requested', `go/no-go: ${gate.message ?? `approve ${s.waitingFor.replace('approval for ', '')}`}${gate.timeoutMs ? ` (decision window until ${iso(now + gate.timeoutMs)})` : ''}`, { key, approvers: gate.approvers });
+    s.waitingFor = approvalWaiting(plan, s.approval);
+    const what = nxt.step === 0 && target.approval ? `phase ${target.name}` : `step ${stepLabel(plan, nxt.phase, nxt.step)}`;
+    const signers = gate.approvers?.length ? ` — sign-off by ${gate.quorum ?? gate.approvers.length} of ${gate.approvers.join(', ')} (\`rollout approve --as <name>\`)` : '';
+    d.emit('approval.requested', `go/no-go: ${gate.message ?? `approve ${what}`}${signers}${gate.timeoutMs ? ` (decision window until ${iso(now + gate.timeoutMs)})` : ''}`, { key, approvers: gate.approvers, quorum: s.approval.quorum });
     notify(d, 'approval.requested', 'warning');
     return undefined;
   }
   return nxt;
+}
+
+/** "approval for phase X" — with a named quorum, who has signed and who has not. */
+export function approvalWaiting(plan: Plan, a: NonNullable<Draft['s']['approval']>): string {
+  const what = a.key === `p${a.phase}` ? `phase ${plan.phases[a.phase]!.name}` : `step ${stepLabel(plan, a.phase, a.step)}`;
+  if (!a.approvers?.length) return `approval for ${what}`;
+  const signed = (a.signed ?? []).map((x) => x.name);
+  const missing = a.approvers.filter((n) => !signed.includes(n));
+  return `approval for ${what}: ${signed.length} of ${a.quorum ?? a.approvers.length} sign-offs (signed: ${signed.join(', ') || 'nobody yet'}; not signed: ${missing.join(', ') || 'nobody'})`;
 }
 
 export function approvalFor(plan: Plan, phase: number, step: number) {

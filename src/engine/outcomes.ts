@@ -55,7 +55,16 @@ export function complete(plan: Plan, state: RunState, actionId: number, outcome:
           const st = plan.rollback.steps[rb.stage]!;
           rb.stage++;
           rb.nextAt = now + st.waitMs;
-          d.emit(outcome.ok ? 'rollback.step' : 'rollback.step-failed', `rollback: flags to ${st.percent}%${outcome.ok ? '' : ` FAILED: ${outcome.detail}`}${st.waitMs ? `; next in ${Math.round(st.waitMs / 1000)}s` : ''}`, { percent: st.percent });
+          // A health-gated stage ("0% after stable"): the next stage waits for the checks, at most maxWait.
+          const gated = st.stableForMs !== undefined && rb.stage < plan.rollback.steps.length;
+          if (gated) {
+            rb.stable = { forMs: st.stableForMs!, until: now + (st.maxWaitMs ?? st.stableForMs!) };
+            rb.nextAt = undefined;
+            s.checks = {}; // every check must prove itself afresh at the new percentage
+            s.lastTickAt = undefined; // judged at once: "stable" is counted from the stage, not an interval later
+          }
+          const then = gated ? `; next once the checks have passed for ${Math.round(st.stableForMs! / 1000)}s (at most ${Math.round((st.maxWaitMs ?? 0) / 1000)}s)` : st.waitMs ? `; next in ${Math.round(st.waitMs / 1000)}s` : '';
+          d.emit(outcome.ok ? 'rollback.step' : 'rollback.step-failed', `rollback: flags to ${st.percent}%${outcome.ok ? '' : ` FAILED: ${outcome.detail}`}${then}`, { percent: st.percent });
         } else {
           if (rb) rb.stage = plan.rollback.steps.length;
           d.emit(outcome.ok ? 'rollback.flags-off' : 'rollback.flags-failed', outcome.ok ? `rollback: flags off (${a.changes.map((c) => c.flag).join(', ')})` : `rollback: turning flags off FAILED: ${outcome.detail}`, { readBack: outcome.readBack });

@@ -3,12 +3,15 @@
  * stepping a gradual one down, the rollback commands and health check, escalation, and the
  * partial rollback (`rollout rollback --to`).
  */
-import type { Plan } from '../plan/model.js';
+import type { Check, Plan } from '../plan/model.js';
+import { formatDuration } from '../util/duration.js';
 import { currentPercentage } from './changes.js';
+import { blocksStep } from './gates.js';
+import { judgeChecks } from './policy.js';
 import { iso, type Draft } from './draft.js';
 import { notify } from './notice.js';
 import { finish, freeze, pause } from './transitions.js';
-import type { Incident, RunState } from './types.js';
+import type { Incident, Observations, RunState } from './types.js';
 
 /**
  * Partial rollback (seed 004's "Rollback to 25%"): the current phase's flags go down to `to`
@@ -121,6 +124,38 @@ function queueRollbackTail(d: Draft) {
 }
 
 type RollbackStateWithTail = NonNullable<RunState['rollback']> & { tailQueued?: boolean };
+
+/**
+ * A health-gated rollback stage: judge the phase's checks (no action is taken on them — the
+ * run is already rolling back) and say whether the next stage may come: every check has passed
+ * for `stableFor`, or the stage's `maxWait` is over (then it moves on, and says it was not stable).
+ */
+export function waitForStable(d: Draft, checks: Check[], obs: Observations): boolean {
+  const { s, now } = d;
+  const rb = s.rollback!;
+  const st = rb.stable!;
+  judgeChecks(d, checks, obs);
+  const failing = checks.filter((c) => blocksStep(c, s.checks[c.name]));
+  const since = failing.length ? undefined : (st.since ?? now);
+  rb.stable = { ...st, ...(since !== undefined ? { since } : {}) };
+  if (since === undefined) delete rb.stable.since;
+  if (since !== undefined && now - since >= st.forMs) {
+    d.emit('rollback.stable', `rollback: checks have passed for ${formatDuration(now - since)}; next stage`, { since });
+    rb.stable = undefined;
+    s.checks = {};
+    return true;
+  }
+  if (now >= st.until) {
+    const why = failing.map((c) => `${c.name}: ${s.checks[c.name]?.reason ?? 'not measured'}`).join('; ') || 'the checks had not passed long enough';
+    d.emit('rollback.unstable', `rollback: not stable within the stage's maximum wait (${why}); moving on to the next stage`, { failing: failing.map((c) => c.name) });
+    notify(d, 'breach.detected', 'warning', { reason: `gradual rollback was not stable within its maximum wait (${why}); moving on` });
+    rb.stable = undefined;
+    s.checks = {};
+    return true;
+  }
+  s.waitingFor = `gradual rollback: checks to pass for ${formatDuration(st.forMs)}${since !== undefined ? ` (passing since ${iso(since)})` : failing.length ? ` (failing: ${failing.map((c) => c.name).join(', ')})` : ''}, at most until ${iso(st.until)}`;
+  return false;
+}
 
 export function progressRollback(d: Draft) {
   const s = d.s;

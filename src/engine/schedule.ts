@@ -9,9 +9,12 @@ import { notify } from './notice.js';
 import { nextStep } from './steps.js';
 import { FINAL_STATUSES, type RunState } from './types.js';
 import { nextOpen } from './windows.js';
+import { isScheduled, stepOpensAt } from './calendar.js';
 
 /** Checks to sample now: the current phase's and, at a phase boundary, the next phase's. */
 export function activeChecks(plan: Plan, s: RunState): Check[] {
+  // A health-gated rollback stage (`stableFor`) watches the phase's checks while it waits.
+  if (s.status === 'rolling-back' && s.rollback?.stable) return [...(plan.phases[s.phase]?.checks ?? [])];
   if (!['running', 'paused', 'awaiting-approval'].includes(s.status)) return [];
   const out = new Map<string, Check>();
   const cur = plan.phases[s.phase];
@@ -32,7 +35,17 @@ export function flagsToRead(plan: Plan, s: RunState): string[] {
 export function nextWake(plan: Plan, s: RunState, now: number): number | undefined {
   if (s.pending.length) return now;
   if (FINAL_STATUSES.includes(s.status)) return undefined;
-  if (s.status === 'rolling-back') return s.rollback?.nextAt !== undefined ? Math.max(now, s.rollback.nextAt) : now;
+  if (s.status === 'rolling-back') {
+    const rb = s.rollback;
+    if (rb?.stable) {
+      if (s.lastTickAt === undefined) return now;
+      // Judge every interval until the checks have held long enough, or the stage's maximum wait.
+      const at = [rb.stable.until, (s.lastTickAt ?? now) + plan.intervalMs];
+      if (rb.stable.since !== undefined) at.push(rb.stable.since + rb.stable.forMs);
+      return Math.max(now, Math.min(...at));
+    }
+    return rb?.nextAt !== undefined ? Math.max(now, rb.nextAt) : now;
+  }
   if (s.status === 'running' && (s.lastTickAt === undefined || (s.holdUntil !== undefined && s.holdUntil <= now && s.lastTickAt < s.holdUntil))) return now;
   // Checks are re-judged every interval, counted from the last judgment (not from whenever we ask).
   const candidates = [Math.max(now, (s.lastTickAt ?? now) + plan.intervalMs)];
@@ -41,6 +54,13 @@ export function nextWake(plan: Plan, s: RunState, now: number): number | undefin
   if (s.status === 'awaiting-approval' && s.approval?.deadline !== undefined) candidates.push(Math.max(now, s.approval.deadline));
   if (s.status === 'running' && plan.windows && (s.holdUntil ?? 0) <= now) {
     const open = nextOpen(plan.windows, now);
+    if (open !== undefined && open > now) candidates.push(open);
+  }
+  // A step on a weekday schedule is due when its day (and time) comes.
+  const nxt = s.status === 'running' && (s.holdUntil ?? 0) <= now ? nextStep(plan, s) : null;
+  const st = nxt ? plan.phases[nxt.phase]!.steps[nxt.step] : undefined;
+  if (st && isScheduled(st)) {
+    const open = stepOpensAt(plan, st, now);
     if (open !== undefined && open > now) candidates.push(open);
   }
   // A report whose clock has not started (the run just entered its phase) is due at once, so

@@ -8,7 +8,7 @@ import { queueStep } from './changes.js';
 import { Draft } from './draft.js';
 import { passGates } from './gates.js';
 import { actOnVerdicts, judgeChecks } from './policy.js';
-import { progressRollback } from './rollback.js';
+import { progressRollback, waitForStable } from './rollback.js';
 import { activeChecks, sendReports } from './schedule.js';
 import { FINAL_STATUSES, type Decision, type Observations, type RunState } from './types.js';
 
@@ -19,6 +19,7 @@ export function tick(plan: Plan, state: RunState, obs: Observations, now: number
   s.lastTickAt = now;
 
   if (s.status === 'rolling-back') {
+    if (s.rollback?.stable && !waitForStable(d, activeChecks(plan, s), obs)) return d.done();
     progressRollback(d);
     return d.done();
   }

@@ -78,6 +78,8 @@ export interface RollbackState {
   /** Health check result after the flags were off: undefined until checked. */
   healthy?: boolean;
   escalated: boolean;
+  /** A health-gated stage (`stableFor`): the next stage waits until the checks have passed for `forMs` (since `since`), at most until `until`. */
+  stable?: { forMs: number; until: number; since?: number };
 }
 
 export interface RunState {
@@ -99,7 +101,18 @@ export interface RunState {
   stepAppliedAt?: number;
   /** Skip holds up to and including the final step of the current phase (promote --full). */
   promoteFull?: boolean;
-  approval?: { key: string; phase: number; step: number; requestedAt: number; deadline?: number; message?: string };
+  approval?: {
+    key: string;
+    phase: number;
+    step: number;
+    requestedAt: number;
+    deadline?: number;
+    message?: string;
+    /** A named-approver gate: who may sign, how many must, and who has (each name once). */
+    approvers?: string[];
+    quorum?: number;
+    signed?: Array<{ name: string; by?: string; at: number }>;
+  };
   approved: string[];
   /** Last confirmed state of each flag this run wrote. */
   flags: Record<string, FlagRecord>;
@@ -135,7 +148,8 @@ export interface Observations {
 export type Control =
   | { kind: 'pause'; reason: string; by?: string }
   | { kind: 'resume'; by?: string }
-  | { kind: 'approve'; by?: string; note?: string }
+  /** `as`: the approver signing (default `by`); `all`: sign for every approver still missing (--yes, simulations). */
+  | { kind: 'approve'; by?: string; as?: string; all?: boolean; note?: string }
   | { kind: 'reject'; by?: string; reason: string }
   | { kind: 'abort'; reason: string; by?: string }
   | { kind: 'rollback'; reason: string; by?: string; mode?: 'immediate' | 'gradual'; /** Partial: step the phase's flags down to this percentage and pause. */ to?: number }

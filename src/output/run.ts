@@ -40,6 +40,16 @@ export function runJson(plan: Plan | undefined, s: RunState, extra: Record<strin
   });
 }
 
+/** Who has signed a named-approver gate and who has not (empty for an ordinary gate). */
+function signoffs(a: NonNullable<RunState['approval']>): string {
+  if (!a.approvers?.length) return '';
+  const signed = a.signed ?? [];
+  const missing = a.approvers.filter((n) => !signed.some((x) => x.name === n));
+  const lines = signed.map((x) => `  ✓ ${x.name}${x.by && x.by !== x.name ? ` (by ${x.by})` : ''} at ${new Date(x.at).toISOString()}`);
+  for (const n of missing) lines.push(`  · ${n}: not signed`);
+  return `\nsign-offs: ${signed.length} of ${a.quorum ?? a.approvers.length} needed\n${lines.join('\n')}`;
+}
+
 export function summary(plan: Plan, s: RunState) {
   const c = statusColor(s.status);
   const lines = [`${style.bold(`run ${s.id}`)}: ${c(s.status)}${s.reason ? ` — ${s.reason}` : ''}`];
@@ -70,7 +80,7 @@ export async function statusTable(plan: Plan | undefined, s: RunState, driver: {
     ['driven by', driver ? `pid ${driver.pid} on ${driver.host}` : ['completed', 'rolled-back', 'aborted'].includes(s.status) ? '-' : style.yellow('no live process: `rollout resume` or `rollout advance` picks it up')],
     ['started', `${j.startedAt}${s.finishedAt ? `, finished ${j.finishedAt}` : ''}`],
   ];
-  if (s.approval) rows.push(['approval', `${s.approval.message ?? s.approval.key}${s.approval.deadline ? ` (decide by ${j.approval?.deadline})` : ''}`]);
+  if (s.approval) rows.push(['approval', `${s.approval.message ?? s.approval.key}${s.approval.deadline ? ` (decide by ${j.approval?.deadline})` : ''}${signoffs(s.approval)}`]);
   if (s.rollback) rows.push(['rollback', `${s.rollback.mode}, ${s.rollback.trigger}: ${s.rollback.reason}${s.rollback.failures.length ? `\nfailures: ${s.rollback.failures.join('; ')}` : ''}`]);
   for (const r of rows) t.push({ [style.bold(r[0])]: r[1] } as never);
   let out = t.toString();

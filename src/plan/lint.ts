@@ -84,6 +84,21 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
       err(path, `phase "${p.name}": the ${plan.backend.type} backend cannot split a flag into variants (backends that can: ${VARIANT_BACKENDS.join(', ')})`);
   });
 
+  // Named approvers: a quorum needs names, and no more signatures than there are names.
+  const gates: Array<{ a: PlanDoc['phases'][number]['approval']; path: (string | number)[] }> = [];
+  doc.phases.forEach((p, pi) => {
+    gates.push({ a: p.approval, path: ['phases', pi, 'approval'] });
+    (p.steps ?? []).forEach((st, si) => {
+      if (typeof st !== 'number') gates.push({ a: st.approval, path: ['phases', pi, 'steps', si, 'approval'] });
+    });
+  });
+  for (const { a, path } of gates) {
+    if (!a || typeof a !== 'object' || a.quorum === undefined) continue;
+    const n = new Set(a.approvers ?? []).size;
+    if (!n) err([...path, 'quorum'], 'quorum counts named approvers: give `approvers:` too');
+    else if (a.quorum > n) err([...path, 'quorum'], `quorum ${a.quorum} is more than the ${n} approver(s) named; it could never be reached`);
+  }
+
   // requires: known order, no cycles.
   const phaseOfFlag = new Map<string, number>();
   plan.phases.forEach((p, i) => {
@@ -118,6 +133,15 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
     });
     if (plan.rollback.steps.length && plan.rollback.steps.at(-1)!.percent !== 0) warn(['rollback', 'steps'], 'gradual rollback does not end at 0%: flags stay partly on');
   }
+  (doc.rollback?.steps ?? []).forEach((st, i) => {
+    if (st.maxWait !== undefined && st.stableFor === undefined) err(['rollback', 'steps', i, 'maxWait'], 'maxWait bounds a health-gated wait: give stableFor too');
+    if (st.stableFor !== undefined && st.wait !== undefined) err(['rollback', 'steps', i], 'give either wait (fixed) or stableFor (health-gated), not both');
+    if (st.stableFor !== undefined && plan.phases.every((p) => p.checks.length === 0))
+      err(['rollback', 'steps', i, 'stableFor'], 'stableFor waits for checks to pass, but the plan has no checks');
+    const max = plan.rollback.steps[i]?.maxWaitMs;
+    const stable = plan.rollback.steps[i]?.stableForMs;
+    if (max !== undefined && stable !== undefined && max < stable) err(['rollback', 'steps', i, 'maxWait'], `maxWait is shorter than stableFor: the checks could never hold long enough`);
+  });
   doc.rollback?.commands?.forEach((c, i) => {
     const shell = !Array.isArray(c) && c.shell;
     const argv = Array.isArray(c) ? c : c.run;

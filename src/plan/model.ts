@@ -19,6 +19,8 @@ export interface Command {
 export interface Approval {
   message?: string;
   approvers?: string[];
+  /** With approvers: how many must sign (normalized: approvers.length when not given). */
+  quorum?: number;
   timeoutMs?: number;
   onTimeout: 'pause' | 'abort' | 'rollback';
 }
@@ -57,6 +59,9 @@ export interface Step {
   set: Record<string, boolean | number>;
   holdMs: number;
   approval?: Approval;
+  /** Weekday schedule: the step happens only on these days (windows.timezone), not before `at`. */
+  days?: string[];
+  at?: string;
   note?: string;
 }
 
@@ -66,6 +71,8 @@ export interface Phase {
   flags: string[];
   steps: Step[];
   requires: string[];
+  /** Required flag → the percentage that satisfies it (absent: 100, fully on). */
+  requiresAtLeast?: Record<string, number>;
   approval?: Approval;
   /** Effective checks: the plan's (filtered by `phases:`) plus the phase's own. */
   checks: Check[];
@@ -103,7 +110,8 @@ export interface Plan {
     mode: 'immediate' | 'gradual';
     /** Flags a rollback acts on: `rollback.flags`, or every flag the plan touches. */
     flags: string[];
-    steps: Array<{ percent: number; waitMs: number }>;
+    /** Stages; `stableForMs`: the next stage waits until the checks have passed this long (at most `maxWaitMs`). */
+    steps: Array<{ percent: number; waitMs: number; stableForMs?: number; maxWaitMs?: number }>;
     commands: Command[];
     healthCheck?: {
       command?: Command;

@@ -28,7 +28,8 @@ function normalizeApproval(a: ApprovalDoc | undefined): Approval | undefined {
   if (a === undefined || a === false) return undefined;
   if (a === true) return { onTimeout: 'pause' };
   if (!a.required) return undefined;
-  return { message: a.message, approvers: a.approvers, timeoutMs: a.timeout ? ms(a.timeout, 0) : undefined, onTimeout: a.onTimeout };
+  const approvers = a.approvers?.length ? [...new Set(a.approvers)] : undefined;
+  return { message: a.message, approvers, ...(approvers ? { quorum: a.quorum ?? approvers.length } : {}), timeoutMs: a.timeout ? ms(a.timeout, 0) : undefined, onTimeout: a.onTimeout };
 }
 
 function normalizeCheck(c: CheckDoc): Check {
@@ -69,6 +70,8 @@ export function normalizePlan(doc: PlanDoc, file: string): Plan {
             set: s.set ?? {},
             holdMs: ms(s.hold, phaseHold),
             approval: normalizeApproval(s.approval),
+            ...(s.day !== undefined ? { days: typeof s.day === 'string' ? [s.day] : s.day } : {}),
+            ...(s.at !== undefined ? { at: s.at } : {}),
             note: s.note,
           },
     );
@@ -83,7 +86,10 @@ export function normalizePlan(doc: PlanDoc, file: string): Plan {
       description: p.description,
       flags: p.flags,
       steps,
-      requires: p.requires ?? [],
+      requires: (p.requires ?? []).map((r) => (typeof r === 'string' ? r : r.flag)),
+      ...((p.requires ?? []).some((r) => typeof r !== 'string')
+        ? { requiresAtLeast: Object.fromEntries((p.requires ?? []).flatMap((r) => (typeof r === 'string' ? [] : [[r.flag, r.atLeast]]))) }
+        : {}),
       approval: normalizeApproval(p.approval),
       checks,
       users: p.users,
@@ -108,7 +114,11 @@ export function normalizePlan(doc: PlanDoc, file: string): Plan {
     rollback: {
       mode: rb?.mode ?? 'immediate',
       flags: rb?.flags ?? flags,
-      steps: (rb?.steps ?? []).map((s) => ({ percent: s.percent, waitMs: ms(s.wait, 0) })),
+      steps: (rb?.steps ?? []).map((s) => ({
+        percent: s.percent,
+        waitMs: ms(s.wait, 0),
+        ...(s.stableFor !== undefined ? { stableForMs: ms(s.stableFor, 0), maxWaitMs: ms(s.maxWait, 24 * 3_600_000) } : {}),
+      })),
       commands: (rb?.commands ?? []).map((c, i) => normalizeCommand(c, i, 'rollback command', dirname(file))),
       healthCheck: rb?.healthCheck && {
         command: rb.healthCheck.command ? normalizeCommand(rb.healthCheck.command, 0, 'health check', dirname(file)) : undefined,

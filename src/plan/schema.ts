@@ -60,12 +60,24 @@ export const approval = z.union([
     .object({
       required: z.boolean().default(true),
       message: z.string().optional(),
-      approvers: z.array(z.string()).optional(),
+      approvers: z
+        .array(z.string().min(1))
+        .optional()
+        .describe('Named approvers (seed 001: engineering-lead, product-manager, qa-lead, devops-lead). Each signs with `rollout approve --as <name>`; the gate opens when `quorum` of them have signed.'),
+      quorum: z
+        .number()
+        .int()
+        .min(1)
+        .optional()
+        .describe('How many of `approvers` must sign before the gate opens (default: all of them). Signing twice as one person counts once.'),
       timeout: duration.optional().describe('The decision window; when it passes without a decision, onTimeout applies.'),
       onTimeout: z.enum(['pause', 'abort', 'rollback']).default('pause'),
     })
     .strict(),
 ]);
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM (24h)');
+const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
 
 export const step = z.union([
   percent.describe('Roll the phase\'s flags to this percentage.'),
@@ -79,6 +91,11 @@ export const step = z.union([
         .describe('Other flags set in the same step: true = on for all, false = off, a number = that percentage.'),
       hold: duration.optional().describe('Hold after this step (overrides the phase hold).'),
       approval: approval.optional().describe('A go/no-go gate before this step.'),
+      day: z
+        .union([weekday, z.array(weekday).min(1)])
+        .optional()
+        .describe('Weekday schedule (seed 000: "Monday: 50%, Wednesday: 75%, Friday: 90%"): the step happens only on this weekday (or one of these), in windows.timezone (default UTC); a step due on another day waits for the next one.'),
+      at: hhmm.optional().describe('Not before this time of day (HH:MM, windows.timezone); with `day`, on those days only.'),
       note: z.string().optional(),
     })
     .strict(),
@@ -130,7 +147,20 @@ export const phase = z
     hold: duration.optional().describe('Hold after each step (default: defaults.hold).'),
     users: z.array(z.string()).optional().describe('Allowlist: these user ids get the flags from the first step on.'),
     segments: z.array(z.string()).optional().describe('Allowlist: these segments get the flags from the first step on.'),
-    requires: z.array(z.string()).optional().describe('Flags that must be fully on (enabled at 100%) before this phase starts.'),
+    requires: z
+      .array(
+        z.union([
+          z.string().min(1),
+          z
+            .object({
+              flag: z.string().min(1),
+              atLeast: percent.describe('The required flag must be enabled at this percentage or more (seed 004: recovery needs snapshots "stable", not 100%).'),
+            })
+            .strict(),
+        ]),
+      )
+      .optional()
+      .describe('Flags that must be on before this phase starts: a name means fully on (100%); {flag, atLeast} accepts a lower percentage.'),
     approval: approval.optional().describe('A go/no-go gate before the phase starts.'),
     checks: z.array(check).optional().describe('Checks for this phase only, in addition to the plan\'s.'),
     stickiness: z.string().optional(),
@@ -141,8 +171,6 @@ export const phase = z
   })
   .strict();
 
-const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM (24h)');
-const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
 export const window = z
   .object({
     days: z.array(weekday).optional().describe('Weekdays (default: every day).'),
@@ -198,9 +226,20 @@ export const plan = z
           .optional()
           .describe('Flags a rollback turns off / steps down (default: every flag the plan touches). E.g. only the kill switch, keeping monitoring flags on.'),
         steps: z
-          .array(z.object({ percent: percent, wait: duration.optional() }).strict())
+          .array(
+            z
+              .object({
+                percent: percent,
+                wait: duration.optional().describe('A fixed wait after this stage.'),
+                stableFor: duration
+                  .optional()
+                  .describe('Health-gated wait (seed 000: "0% after stable"): the next stage comes once every check of the phase has passed for this long (no data does not count as passing).'),
+                maxWait: duration.optional().describe('With stableFor: move on after this long even if the checks never held (default 24h); recorded as not stable.'),
+              })
+              .strict(),
+          )
           .optional()
-          .describe('Gradual mode: percentages to step down through, each followed by its wait.'),
+          .describe('Gradual mode: percentages to step down through, each followed by its wait (fixed `wait`, or `stableFor` with `maxWait`).'),
         commands: z.array(command).optional().describe('Run after the flags are off. The reason arrives as $ROLLOUT_REASON.'),
         healthCheck: z
           .object({

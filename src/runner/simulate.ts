@@ -173,7 +173,7 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
   const quietUntil = (st: RunState, now: number, nextControl: number): number => {
     if (st.status !== 'running' || st.pending.length) return now;
     // Only a run that the last judgment left simply waiting (a hold, a closed window).
-    if (!/^(hold until|rollout window)/.test(st.waitingFor ?? '')) return now;
+    if (!/^(hold until|rollout window|schedule:)/.test(st.waitingFor ?? '')) return now;
     if (!activeChecks(plan, st).every((c) => st.checks[c.name]?.verdict === 'pass')) return now;
     const wake = nextWake(eventDriven, st, now) ?? now;
     const change = changePoints.find((t) => t > now) ?? Infinity;

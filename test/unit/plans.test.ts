@@ -70,14 +70,14 @@ describe('seed 000: domain layer', () => {
     expect(p.rollback.steps).toEqual([
       { percent: 50, waitMs: H },
       { percent: 25, waitMs: 2 * H },
-      { percent: 10, waitMs: 2 * H },
+      { percent: 10, waitMs: 0, stableForMs: H, maxWaitMs: 4 * H }, // "0 after stable"
       { percent: 0, waitMs: 0 },
     ]);
     const r = await simulate(p, { controls: [{ after: '15d', kind: 'rollback', reason: 'errors increased' }] });
     expect(r.state.status).toBe('rolled-back');
     const steps = r.events.filter((e) => e.type === 'rollback.step' || e.type === 'rollback.flags-off');
     expect(steps.map((e) => (e.data as { percent?: number } | undefined)?.percent)).toEqual([50, 25, 10, 0]);
-    expect(steps.at(-1)!.at - steps[0]!.at).toBe(5 * H);
+    expect(steps.at(-1)!.at - steps[0]!.at).toBe(4 * H); // 1 h + 2 h + healthy for 1 h at 10%
   });
   it('pauses (pages on-call) when the domain adapter error rate passes 1%', async () => {
     const r = await simulate(await load('domain-layer'), { checks: { 'domain-adapter-error-rate': [{ after: '3d', value: 0.02 }] } });
