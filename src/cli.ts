@@ -185,6 +185,24 @@ program
   .option('-o, --out <file>', 'write to a file instead of stdout')
   .action(lazy(() => import('./commands/schema.js')));
 
+program
+  .command('init')
+  .argument('[file]', 'the plan file to write', 'rollout.yaml')
+  .description('write a first plan: asks for the flag backend, metrics, a first check, steps, holds, a gate and a rollback command')
+  .addOption(new Option('--backend <type>', 'flag backend').choices(['local', 'unleash', 'launchdarkly', 'flagd', 'http', 'env-file', 'command']))
+  .addOption(new Option('--metrics <type>', 'metrics provider').choices(['prometheus', 'datadog', 'http-json', 'command', 'simulated', 'none']))
+  .addOption(new Option('--check <template>', 'the first check').choices(['error-rate', 'latency']))
+  .addOption(new Option('--steps <preset>', 'careful 1→5→10→25→50→100, fast 10→50→100, rings internal→beta→everybody').choices(['careful', 'fast', 'rings']))
+  .option('--name <name>', 'plan name (default: from the file name)')
+  .option('--flag <flag>', 'the flag to roll out (default new-feature)')
+  .option('--hold <duration>', 'hold after each step (default by preset: 1h, 15m, 1d)')
+  .addOption(new Option('--gate <where>', 'go/no-go gate').choices(['before-100', 'before-start', 'none']))
+  .option('--rollback <command>', 'command run on rollback (argv, no shell)')
+  .option('-y, --yes', 'no questions: options and defaults (also off a terminal)')
+  .option('--force', 'replace an existing file without asking')
+  .addOption(json())
+  .action(lazy(() => import('./commands/init.js')));
+
 export async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
