@@ -9,7 +9,9 @@
  * TARGETING_MATCH (allowlisted user or segment) or DISABLED (flag off).
  */
 import { createHash } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { evaluate as evalFlag, type StoredFlag } from '../adapters/flags/local.js';
 
 export type OfrepError = 'PARSE_ERROR' | 'TARGETING_KEY_MISSING' | 'INVALID_CONTEXT' | 'FLAG_NOT_FOUND' | 'GENERAL';
@@ -20,12 +22,43 @@ export interface OfrepAnswer {
   headers?: Record<string, string>;
 }
 
-/** The flag store file, re-read only when its size or mtime changed. */
+/**
+ * The flag store file, re-read only when it changed: a watch on its directory marks it dirty
+ * (a write is seen at once), and it is re-checked (stat) at least every second anyway, so a
+ * request costs no file-system call in the common case.
+ */
 export class FlagSource {
   private cached?: { key: string; flags: Record<string, StoredFlag>; hash: string };
+  private dirty = true;
+  private checkedAt = 0;
+  private watcher?: FSWatcher;
   constructor(readonly path: string) {}
 
+  private watch(): void {
+    if (this.watcher) return;
+    try {
+      const name = basename(this.path);
+      this.watcher = watch(dirname(this.path), { persistent: false }, (_ev, f) => {
+        if (!f || String(f).startsWith(name)) this.dirty = true;
+      });
+      this.watcher.on('error', () => {
+        this.watcher?.close();
+        this.watcher = undefined;
+      });
+    } catch {
+      /* the directory does not exist yet: stat every time until it does */
+    }
+  }
+
+  close(): void {
+    this.watcher?.close();
+  }
+
   async get(): Promise<{ flags: Record<string, StoredFlag>; hash: string }> {
+    this.watch();
+    if (this.cached && !this.dirty && this.watcher && Date.now() - this.checkedAt < 1000) return this.cached;
+    this.dirty = false;
+    this.checkedAt = Date.now();
     const st = await stat(this.path).catch(() => undefined);
     const key = st ? `${st.size}:${st.mtimeMs}:${st.ino}` : 'none';
     if (this.cached?.key === key) return this.cached;
@@ -36,6 +69,7 @@ export class FlagSource {
       flags = JSON.parse(text) as Record<string, StoredFlag>;
     } catch {
       // Being rewritten (atomic rename makes this rare): answer from what we had.
+      this.dirty = true;
       if (this.cached) return this.cached;
       flags = {};
     }

@@ -23,7 +23,7 @@ import { page } from '../report/html.js';
 import { reportModel } from '../report/model.js';
 import { renderReport } from '../report/html.js';
 import { ACTIONS, bearer, runAction, tokenMatches, type ActionName } from './actions.js';
-import { metricsRegistry } from './metrics.js';
+import { CONTENT_TYPE, metricsText } from './metrics.js';
 import { evaluateAll, evaluateFlag, FlagSource } from './ofrep.js';
 import { RunCache, type CachedRun } from './runs.js';
 
@@ -76,8 +76,8 @@ function html(res: ServerResponse, text: string): void {
 export async function serve(o: ServeOptions): Promise<Serving> {
   const cache = new RunCache(o.store);
   await cache.start();
+  metricsText(cache.list()); // render every run's lines now, not on the first scrape
   const flags = new FlagSource(o.flagStore);
-  const metrics = metricsRegistry(() => cache.list());
   const readOnly = !o.token;
   const clients = new Set<ServerResponse>();
 
@@ -121,8 +121,8 @@ export async function serve(o: ServeOptions): Promise<Serving> {
     }
 
     if (path === '/metrics' && method === 'GET') {
-      const text = await metrics.text();
-      res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+      const text = metricsText(cache.list());
+      res.writeHead(200, { 'content-type': CONTENT_TYPE, 'cache-control': 'no-store' });
       res.end(text);
       return;
     }
@@ -228,6 +228,7 @@ export async function serve(o: ServeOptions): Promise<Serving> {
     async close() {
       clearInterval(heartbeat);
       cache.close();
+      flags.close();
       for (const c of clients) c.end();
       clients.clear();
       server.closeAllConnections();
