@@ -16,7 +16,7 @@ ${EXIT_CODE_TABLE.map(([c, t]) => `  ${String(c).padStart(2)}  ${t}`).join('\n')
 Environment:
   ROLLOUT_STATE_DIR   where runs are recorded (default .rollout in the working directory)
   ROLLOUT_STATE_URL   postgres://… : keep runs in PostgreSQL, shared by a team and its CI jobs
-  ROLLOUT_SERVE_TOKEN `rollout serve`: the bearer token its actions need (read-only without it)
+  ROLLOUT_SERVE_TOKEN rollout serve: the bearer token its actions need (read-only without it)
   NO_COLOR            plain output
 Docs: README.md, docs/plan-format.md, docs/adapters.md, docs/ci.md`;
 
