@@ -225,7 +225,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     const { redact } = await import('./util/redact.js');
-    process.stderr.write(`rollout: internal error: ${redact((err as Error)?.message ?? String(err))}\n`);
+    process.stderr.write(`rollout: internal error: ${(await import('./util/terminal.js')).safeText(redact((err as Error)?.message ?? String(err)))}\n`);
     process.stderr.write(debug ? redact((err as Error)?.stack ?? '') + '\n' : 'Run again with --debug for the stack trace, and report it.\n');
     process.exitCode = ExitCode.INTERNAL;
   }

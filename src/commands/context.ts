@@ -20,7 +20,10 @@ export async function openStore(c: Context): Promise<Store> {
   }
   const { FileStore } = await import('../state/store.js');
   const { resolve } = await import('node:path');
-  return new FileStore(resolve(c.cwd, c.stateDir));
+  const { checkStateDir, guardStore } = await import('../state/fs-guard.js');
+  const dir = resolve(c.cwd, c.stateDir);
+  await checkStateDir(dir);
+  return guardStore(new FileStore(dir), dir);
 }
 
 export function printJson(c: Context, v: unknown): void {

@@ -5,12 +5,14 @@
  */
 import { FINAL_STATUSES, type Control, type RunState } from '../engine/types.js';
 import { ExitCode, UsageError } from '../errors.js';
+import { StateWriteError } from '../state/fs-guard.js';
 import { runJson } from '../output/run.js';
 import { statusColor } from '../output/style.js';
 import { exitCodeFor, sendControl } from '../runner/session.js';
 import { follow } from './start.js';
 import { openStore, printJson, who, type Context } from './context.js';
 import { planOf } from './status.js';
+import { safeText } from '../util/terminal.js';
 
 interface Opts {
   by?: string;
@@ -68,7 +70,7 @@ function controlExit(ctl: Control, runCode: number): number {
 
 function report(c: Context, s: RunState, note?: string) {
   if (c.json) printJson(c, { ...runJson(undefined, s), note: note ?? null, exitCode: exitCodeFor(s) });
-  else c.stdout(`run ${s.id}: ${statusColor(s.status)(s.status)}${s.reason ? ` — ${s.reason}` : ''}${s.waitingFor ? ` (${s.waitingFor})` : ''}${note ? `\n${note}` : ''}`);
+  else c.stdout(`run ${s.id}: ${statusColor(s.status)(s.status)}${s.reason ? ` — ${safeText(s.reason)}` : ''}${s.waitingFor ? ` (${safeText(s.waitingFor)})` : ''}${note ? `\n${note}` : ''}`);
 }
 
 const reasonOf = (o: Opts, fallback?: string): string => {
@@ -101,13 +103,52 @@ export const handlers: Record<string, (c: Context, ref: string | undefined, o: O
   approve: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'approve', by: who(x.by), ...(x.as ? { as: x.as } : {}), ...(x.note ? { note: x.note } : {}) }), o, 'flush'),
   reject: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'reject', by: who(x.by), reason: reasonOf(x) }), o, 'flush'),
   abort: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'abort', reason: reasonOf(x, 'aborted by hand'), by: who(x.by) }), o, 'flush'),
-  rollback: (c, ref, o) =>
-    steer(
-      c,
-      ref,
-      (x) => ({ kind: 'rollback', reason: reasonOf(x, process.env.ROLLOUT_REASON), by: who(x.by), ...(x.mode ? { mode: x.mode } : {}), ...(typeof x.to === 'number' ? { to: x.to } : {}) }),
-      o,
+  async rollback(c, ref, o) {
+    const make = (x: Opts): Control => ({ kind: 'rollback', reason: reasonOf(x, process.env.ROLLOUT_REASON), by: who(x.by), ...(x.mode ? { mode: x.mode } : {}), ...(typeof x.to === 'number' ? { to: x.to } : {}) });
+    try {
       // A partial rollback leaves the run paused: do it and return (exit 4), do not wait with it.
-      typeof o.to === 'number' ? 'flush' : 'follow',
-    ),
+      return await steer(c, ref, make, o, typeof o.to === 'number' ? 'flush' : 'follow');
+    } catch (err) {
+      // The state store cannot be written: the flags still go off, unrecorded (exit 8).
+      if (!(err instanceof StateWriteError) || typeof o.to === 'number') throw err;
+      return rollbackWithoutState(c, ref, make(o), err);
+    }
+  },
 };
+
+/**
+ * `rollback` when the state cannot be written: carry out the run's emergency procedure in
+ * memory and say on stderr what could not be recorded. Exit 8: the store failed.
+ */
+async function rollbackWithoutState(c: Context, ref: string | undefined, ctl: Control, why: StateWriteError): Promise<number> {
+  const store = await openStore(c);
+  const id = await store.resolve(ref);
+  const state = await store.load(id);
+  const plan = await planOf(state);
+  if (!plan) throw new UsageError(`the state cannot be written (${why.message}) and the plan of run ${id} (${state.plan.file}) no longer loads: nothing was done`, { hint: why.hint });
+  c.stderr(`rollout: ${safeText(why.message)}\nrolling back anyway: the flags go off, but none of it can be recorded`);
+  const { Reporter } = await import('../output/reporter.js');
+  const reporter = new Reporter({ json: c.json, out: process.stderr });
+  const { rollbackUnrecorded } = await import('../runner/unrecorded.js');
+  const r = await rollbackUnrecorded({
+    plan,
+    state,
+    control: ctl,
+    cwd: c.cwd,
+    writeIncident: (i, inc, key) => store.writeIncident(i, inc, key),
+    log: (m) => reporter.line(safeText(m)),
+    onEvent: (e, s) => reporter.event(e, s),
+  });
+  const flags = Object.entries(r.state.flags).map(([f, v]) => `${safeText(f)}=${v.enabled ? `${v.percentage}%` : 'off'}`).join(', ');
+  c.stderr(
+    [
+      `rollout: rolled back WITHOUT RECORDING IT in ${safeText(why.dir)}: ${r.state.status}${flags ? `; flags ${flags}` : ''}${r.state.rollback?.failures.length ? `; failures: ${safeText(r.state.rollback.failures.join('; '))}` : ''}`,
+      'not recorded:',
+      ...r.notRecorded.map((l) => `  - ${safeText(l)}`),
+      `hint: ${safeText(why.hint ?? '')}`,
+      `Until then \`rollout status ${id}\` shows the old state; once the directory is writable, \`rollout rollback ${id} --reason …\` records the rollback (flag writes repeat harmlessly; rollback commands run again).`,
+    ].join('\n'),
+  );
+  if (c.json) printJson(c, { ...runJson(plan, r.state), recorded: false, notRecorded: r.notRecorded, error: why.message, hint: why.hint ?? null, exitCode: why.exitCode });
+  return why.exitCode;
+}

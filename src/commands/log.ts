@@ -1,5 +1,6 @@
 import { openStore, printJson, type Context } from './context.js';
 import { style } from '../output/style.js';
+import { safeText } from '../util/terminal.js';
 
 export default async function log(c: Context, ref: string | undefined, o: { tail?: string }): Promise<number> {
   const store = await openStore(c);
@@ -17,6 +18,6 @@ export default async function log(c: Context, ref: string | undefined, o: { tail
     printJson(c, { run: id, events: events.map((e) => ({ ...e, time: new Date(e.at).toISOString() })) });
     return 0;
   }
-  for (const e of events) c.stdout(`${style.dim(new Date(e.at).toISOString())} ${String(e.seq).padStart(4)} ${style.cyan(e.type.padEnd(18))} ${e.msg}`);
+  for (const e of events) c.stdout(`${style.dim(new Date(e.at).toISOString())} ${String(e.seq).padStart(4)} ${style.cyan(safeText(e.type).padEnd(18))} ${safeText(e.msg)}`);
   return 0;
 }

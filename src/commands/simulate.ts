@@ -1,9 +1,12 @@
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from '../util/read-file.js';
+
+const MAX_SCENARIO_BYTES = 1024 * 1024;
 import type { RunEvent } from '../engine/types.js';
 import { PlanError, UsageError } from '../errors.js';
 import { statusColor, style } from '../output/style.js';
 import { scenarioSchema, simulatePlan, type Scenario } from '../runner/simulate.js';
 import { formatDuration } from '../util/duration.js';
+import { safeText } from '../util/terminal.js';
 import { printJson, type Context } from './context.js';
 
 const SHOWN = new Set(['run.started', 'phase.started', 'step.applied', 'approval.requested', 'approval.granted', 'approval.timeout', 'breach.detected', 'run.paused', 'flags.frozen', 'freeze.failed', 'run.resumed', 'flags.unfrozen', 'rollback.started', 'rollback.step', 'rollback.flags-off', 'command.finished', 'command.failed', 'health.ok', 'health.failed', 'rollback.escalated', 'run.completed', 'run.rolled-back', 'run.aborted', 'window.closed', 'check.changed', 'incident.recorded', 'step.scheduled', 'approval.signed', 'rollback.stable', 'rollback.unstable']);
@@ -11,7 +14,7 @@ const SHOWN = new Set(['run.started', 'phase.started', 'step.applied', 'approval
 export async function loadScenario(file: string): Promise<Scenario> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readRegularFile(file, MAX_SCENARIO_BYTES);
   } catch (err) {
     throw new UsageError(`cannot read scenario ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
@@ -61,7 +64,7 @@ export default async function simulate(c: Context, file: string, o: { scenario?:
     // Decide on the verdict the event carries, never on its text: a check named
     // "recovery-failures" passing must not print as if it failed (nor hide a real failure).
     if (!o.events && e.type === 'check.changed' && !checkWorthShowing(e)) return;
-    lines.push(`${style.dim(`T+${formatDuration(e.at - start).padEnd(7)}`)} ${e.msg}`);
+    lines.push(`${style.dim(`T+${formatDuration(e.at - start).padEnd(7)}`)} ${safeText(e.msg)}`);
   };
   const r = await simulatePlan(plan, { start, scenario, onEvent: c.json ? undefined : show });
   const ms = performance.now() - t0;
@@ -86,7 +89,7 @@ export default async function simulate(c: Context, file: string, o: { scenario?:
   } else {
     for (const l of lines) c.stdout(l);
     c.stdout('');
-    c.stdout(`${style.bold('simulated')} ${plan.name}${scenario?.description ? ` (${scenario.description})` : o.scenario ? ` (scenario ${o.scenario})` : Object.values(plan.metrics).some((m) => m.type === 'simulated') ? " (the plan's scripted metrics; healthy elsewhere)" : ' (healthy metrics)'}: ${statusColor(s.status)(s.status)}${s.reason ? ` — ${s.reason}` : ''}`);
+    c.stdout(`${style.bold('simulated')} ${safeText(plan.name)}${scenario?.description ? ` (${safeText(scenario.description)})` : o.scenario ? ` (scenario ${safeText(o.scenario)})` : Object.values(plan.metrics).some((m) => m.type === 'simulated') ? " (the plan's scripted metrics; healthy elsewhere)" : ' (healthy metrics)'}: ${statusColor(s.status)(s.status)}${s.reason ? ` — ${safeText(s.reason)}` : ''}`);
     c.stdout(`${steps} step(s) applied over ${formatDuration(r.endedAt - r.startedAt)} of virtual time (${Math.round(ms)} ms real), ${r.writes} flag write(s), ${breaches.length} breach(es)`);
     if (r.assumed.length) c.stdout(style.dim(`assumed fully on (outside the plan; set them with scenario flags:): ${r.assumed.join(', ')}`));
     if (r.stoppedAtLimit) c.stdout(style.yellow('stopped at the simulation time limit'));

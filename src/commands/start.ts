@@ -8,6 +8,7 @@ import { activeRunOf, drive, exitCodeFor } from '../runner/session.js';
 import { isPostgresUrl, type Store } from '../state/index.js';
 import { openStore, printJson, who, type Context } from './context.js';
 import { redactDeep } from '../util/redact.js';
+import { safeText } from '../util/terminal.js';
 
 /**
  * The plan as it may be written beside the run: the snapshot drops adapter options and the
@@ -41,17 +42,17 @@ export interface FollowOptions {
 
 export default async function start(c: Context, file: string, o: FollowOptions): Promise<number> {
   const { plan, warnings } = await loadPlan(file);
-  for (const w of warnings) c.stderr(`${file}${w.line ? `:${w.line}:${w.col ?? 1}` : ''}: warning: ${w.message}`);
+  for (const w of warnings) c.stderr(`${file}${w.line ? `:${w.line}:${w.col ?? 1}` : ''}: warning: ${safeText(w.message)}`);
   const store = await openStore(c);
   const existing = await activeRunOf(store, plan);
   // A paused run waits for a human: following it would sit there silently. Say so (exit 4),
   // unless asked to resume it.
   if (existing?.status === 'paused' && !o.resume)
-    throw new RolloutError(`run ${existing.id} of plan ${plan.name} is paused${existing.reason ? `: ${existing.reason}` : ''}`, {
+    throw new RolloutError(`run ${existing.id} of plan ${safeText(plan.name)} is paused${existing.reason ? `: ${safeText(existing.reason)}` : ''}`, {
       exitCode: ExitCode.PAUSED,
       hint: `Resume it with \`rollout resume ${existing.id}\` (or \`rollout start ${file} --resume\`), or roll it back with \`rollout rollback ${existing.id} --reason …\`; \`rollout status ${existing.id}\` shows where it stands.`,
     });
-  if (existing && !c.json) c.stderr(`picking up unfinished run ${existing.id} (${existing.status}) of plan ${plan.name}`);
+  if (existing && !c.json) c.stderr(`picking up unfinished run ${existing.id} (${existing.status}) of plan ${safeText(plan.name)}`);
   if (existing && existing.plan.hash !== plan.hash) c.stderr(`warning: ${file} changed since run ${existing.id} started; going on with the plan as it is now`);
   return follow(c, store, plan, existing, o, existing?.status === 'paused' ? [{ kind: 'resume', by: who() }] : []);
 }
@@ -108,7 +109,7 @@ export async function follow(c: Context, store: Store, plan: Plan, existing: Run
         plan,
         store,
         cwd: c.cwd,
-        log: (m) => reporter.line(m),
+        log: (m) => reporter.line(safeText(m)),
         onEvent,
         mode: o.detach ? 'advance' : 'follow',
         signal: ac.signal,
@@ -118,9 +119,9 @@ export async function follow(c: Context, store: Store, plan: Plan, existing: Run
         ...(o.yes ? { autoApprove: `${who()} (--yes)` } : {}),
         onReady: (s, resumed) => {
           runId = s.id;
-          // Files store only: PostgreSQL runs are read back without it (status loads the plan).
-          if (!isPostgresUrl(process.env.ROLLOUT_STATE_URL)) void import('../state/snapshot.js').then((m) => m.writePlanSnapshot(store.dir, s.id, snapshotSafe(plan))).catch(() => undefined);
-          if (resumed) reporter.line(`run ${s.id}: ${s.status}${s.waitingFor ? ` (${s.waitingFor})` : ''}`);
+          // What `status` shows the run with, on any machine (files or PostgreSQL).
+          void store.savePlanSnapshot(s.id, snapshotSafe(plan)).catch(() => undefined);
+          if (resumed) reporter.line(`run ${s.id}: ${s.status}${s.waitingFor ? ` (${safeText(s.waitingFor)})` : ''}`);
           if (s.status === 'awaiting-approval') void approve(s);
           reporter.status(s);
         },

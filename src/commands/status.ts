@@ -3,7 +3,9 @@ import { runJson, statusTable } from '../output/run.js';
 import { statusColor, tableStyle } from '../output/style.js';
 import type { Plan } from '../plan/model.js';
 import { formatDuration } from '../util/duration.js';
+import { safeText } from '../util/terminal.js';
 import { openStore, printJson, type Context } from './context.js';
+import type { Store } from '../state/index.js';
 
 /** The plan a run was started from, if it still loads (status works without it). */
 export async function planOf(s: RunState): Promise<Plan | undefined> {
@@ -13,6 +15,15 @@ export async function planOf(s: RunState): Promise<Plan | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The plan a run was started with, as the run stored it (its snapshot): the same answer on
+ * every machine, whether or not the plan file exists there. Older runs without a snapshot
+ * fall back to the plan file.
+ */
+export async function storedPlan(store: Store, s: RunState): Promise<Plan | undefined> {
+  return (await store.loadPlanSnapshot(s.id).catch(() => undefined)) ?? (await planOf(s));
 }
 
 export default async function status(c: Context, ref: string | undefined, o: { watch?: boolean; all?: boolean }): Promise<number> {
@@ -27,10 +38,19 @@ export default async function status(c: Context, ref: string | undefined, o: { w
   }
   if (o.all || (!ref && (await store.list()).filter((r) => !FINAL_STATUSES.includes(r.status)).length > 1)) {
     const runs = await store.list();
+    // Records that cannot be read are listed too (never silently left out), and make it exit 8.
+    const broken = await store.broken();
+    if (!runs.length && broken.length) throw broken[0]!.error;
     if (c.json) {
-      printJson(c, { runs: runs.map((r) => runJson(undefined, r)) });
-      return 0;
+      const rows = [];
+      for (const r of runs) {
+        const driver = await store.driver(r.id);
+        rows.push(runJson(await storedPlan(store, r), r, { driver: driver ? { pid: driver.pid, host: driver.host } : null }));
+      }
+      printJson(c, { runs: rows, ...(broken.length ? { unreadable: broken.map((b) => ({ run: b.id, error: b.error.message, hint: b.error.hint ?? null })) } : {}) });
+      return broken.length ? broken[0]!.error.exitCode : 0;
     }
+    for (const b of broken) c.stderr(`error: ${safeText(b.error.message)}${b.error.hint ? `\nhint: ${safeText(b.error.hint)}` : ''}`);
     if (!runs.length) {
       const { isPostgresUrl } = await import('../state/index.js');
       c.stdout(`no runs yet in ${isPostgresUrl(process.env.ROLLOUT_STATE_URL) ? 'the PostgreSQL store (ROLLOUT_STATE_URL)' : store.dir}: start one with \`rollout start <plan.yaml>\``);
@@ -39,16 +59,15 @@ export default async function status(c: Context, ref: string | undefined, o: { w
     const { default: Table } = await import('cli-table3');
     const t = new Table({ head: ['run', 'plan', 'status', 'flags', 'started', 'age'], style: tableStyle() });
     for (const r of runs)
-      t.push([r.id, r.plan.name, statusColor(r.status)(r.status), Object.entries(r.flags).map(([f, v]) => `${f}=${v.enabled ? `${v.percentage}%` : 'off'}`).join('\n'), new Date(r.startedAt).toISOString(), formatDuration(Date.now() - r.startedAt)]);
+      t.push([safeText(r.id), safeText(r.plan.name), statusColor(r.status)(r.status), Object.entries(r.flags).map(([f, v]) => `${safeText(f)}=${v.enabled ? `${v.percentage}%` : 'off'}`).join('\n'), new Date(r.startedAt).toISOString(), formatDuration(Date.now() - r.startedAt)]);
     c.stdout(t.toString());
-    return 0;
+    return broken.length ? broken[0]!.error.exitCode : 0;
   }
   const id = await store.resolve(ref);
   const deadline = Date.now() + 24 * 3600_000;
   for (;;) {
     const s = await store.load(id);
-    const { readPlanSnapshot } = await import('../state/snapshot.js');
-    const plan = (store instanceof (await import('../state/store.js')).FileStore ? await readPlanSnapshot(store.dir, s.id) : undefined) ?? (await planOf(s));
+    const plan = await storedPlan(store, s);
     const driver = await store.driver(id);
     if (c.json) printJson(c, runJson(plan, s, { driver: driver ? { pid: driver.pid, host: driver.host } : null }));
     else {

@@ -6,6 +6,7 @@
  */
 import type { RunEvent, RunState } from '../engine/types.js';
 import { redact } from '../util/redact.js';
+import { safeLines, safeText } from '../util/terminal.js';
 import { style } from './style.js';
 
 type Spinner = { text: string; start(): Spinner; stop(): Spinner; clear(): Spinner; render(): Spinner; isSpinning: boolean };
@@ -78,15 +79,15 @@ export class Reporter {
         : e.type === 'run.completed' || e.type === 'step.applied'
           ? style.green
           : (x: string) => x;
-    this.line(`${style.dim(this.time(e.at))} ${color(`${icon} ${e.msg}`)}`);
+    this.line(`${style.dim(this.time(e.at))} ${color(`${icon} ${safeText(e.msg)}`)}`);
     const output = typeof e.data?.output === 'string' ? e.data.output.trim() : '';
-    if (output) for (const l of output.split('\n').slice(-10)) this.line(style.dim(`           │ ${l}`));
+    if (output) for (const l of safeLines(output).slice(-10)) this.line(style.dim(`           │ ${l}`));
     this.status(s);
   }
 
   status(s: RunState): void {
     if (!this.spinner || this.held) return;
-    const text = s.waitingFor ? `${s.status}: ${s.waitingFor}` : s.status;
+    const text = s.waitingFor ? `${s.status}: ${safeText(s.waitingFor)}` : s.status;
     this.spinner.text = text;
     if (['running', 'rolling-back'].includes(s.status)) {
       if (!this.spinner.isSpinning) this.spinner.start();

@@ -5,6 +5,7 @@ import { FINAL_STATUSES, type RunState } from '../engine/types.js';
 import type { Plan } from '../plan/model.js';
 import { formatDuration } from '../util/duration.js';
 import { redactDeep } from '../util/redact.js';
+import { safeText } from '../util/terminal.js';
 import { statusColor, style, tableStyle } from './style.js';
 
 const iso = (t?: number) => (t === undefined ? null : new Date(t).toISOString());
@@ -45,17 +46,17 @@ function signoffs(a: NonNullable<RunState['approval']>): string {
   if (!a.approvers?.length) return '';
   const signed = a.signed ?? [];
   const missing = a.approvers.filter((n) => !signed.some((x) => x.name === n));
-  const lines = signed.map((x) => `  ✓ ${x.name}${x.by && x.by !== x.name ? ` (by ${x.by})` : ''} at ${new Date(x.at).toISOString()}`);
-  for (const n of missing) lines.push(`  · ${n}: not signed`);
+  const lines = signed.map((x) => `  ✓ ${safeText(x.name)}${x.by && x.by !== x.name ? ` (by ${safeText(x.by)})` : ''} at ${new Date(x.at).toISOString()}`);
+  for (const n of missing) lines.push(`  · ${safeText(n)}: not signed`);
   return `\nsign-offs: ${signed.length} of ${a.quorum ?? a.approvers.length} needed\n${lines.join('\n')}`;
 }
 
 export function summary(plan: Plan, s: RunState) {
   const c = statusColor(s.status);
-  const lines = [`${style.bold(`run ${s.id}`)}: ${c(s.status)}${s.reason ? ` — ${s.reason}` : ''}`];
+  const lines = [`${style.bold(`run ${safeText(s.id)}`)}: ${c(s.status)}${s.reason ? ` — ${safeText(s.reason)}` : ''}`];
   const flags = Object.entries(s.flags);
-  if (flags.length) lines.push(`flags: ${flags.map(([f, r]) => `${f}=${r.enabled ? `${r.percentage}%` : 'off'}${s.frozen?.includes(f) ? ' (frozen)' : ''}`).join(', ')}`);
-  if (s.rollback?.failures.length) lines.push(style.red(`rollback failures: ${s.rollback.failures.join('; ')}`));
+  if (flags.length) lines.push(`flags: ${flags.map(([f, r]) => `${safeText(f)}=${r.enabled ? `${r.percentage}%` : 'off'}${s.frozen?.includes(f) ? ' (frozen)' : ''}`).join(', ')}`);
+  if (s.rollback?.failures.length) lines.push(style.red(`rollback failures: ${safeText(s.rollback.failures.join('; '))}`));
   if (s.finishedAt) lines.push(`took ${formatDuration(s.finishedAt - s.startedAt)}`);
   return { ...runJson(plan, s), lines };
 }
@@ -67,21 +68,21 @@ export async function statusTable(plan: Plan | undefined, s: RunState, driver: {
   const c = statusColor(s.status);
   const flagText =
     Object.entries(s.flags)
-      .map(([f, r]) => `${f}: ${r.enabled ? `${r.percentage}%` : 'off'}${r.rings ? ` (${Object.entries(r.rings).map(([k, v]) => `${k} ${v}%`).join(', ')})` : ''}${s.frozen?.includes(f) ? ' — frozen' : ''}`)
+      .map(([f, r]) => `${safeText(f)}: ${r.enabled ? `${r.percentage}%` : 'off'}${r.rings ? ` (${Object.entries(r.rings).map(([k, v]) => `${safeText(k)} ${v}%`).join(', ')})` : ''}${s.frozen?.includes(f) ? ' — frozen' : ''}`)
       .join('\n') || '(none written yet)';
   const rows: Array<[string, string]> = [
-    ['run', s.id],
-    ['plan', `${s.plan.name} (${s.plan.file})`],
-    ['status', c(s.status) + (s.reason ? `\n${s.reason}` : '')],
-    ['phase', j.phase ? `${j.phase}${j.step ? ` at ${j.step}` : ' (not started)'}${plan ? ` — phase ${s.phase + 1} of ${plan.phases.length}` : ''}` : '-'],
+    ['run', safeText(s.id)],
+    ['plan', `${safeText(s.plan.name)} (${safeText(s.plan.file)})`],
+    ['status', c(s.status) + (s.reason ? `\n${safeText(s.reason)}` : '')],
+    ['phase', j.phase ? `${safeText(j.phase)}${j.step ? ` at ${safeText(j.step)}` : ' (not started)'}${plan ? ` — phase ${s.phase + 1} of ${plan.phases.length}` : ''}` : '-'],
     ['flags', flagText],
-    ['next step', j.nextStep ? `${j.nextStep.phase} ${j.nextStep.step}${s.holdUntil ? ` at ${j.nextStep.at} (in ${formatDuration(Math.max(0, s.holdUntil - Date.now()))})` : ''}` : s.status === 'completed' ? 'none: done' : '-'],
-    ['waiting for', s.waitingFor ?? '-'],
+    ['next step', j.nextStep ? `${safeText(j.nextStep.phase)} ${safeText(j.nextStep.step)}${s.holdUntil ? ` at ${j.nextStep.at} (in ${formatDuration(Math.max(0, s.holdUntil - Date.now()))})` : ''}` : s.status === 'completed' ? 'none: done' : '-'],
+    ['waiting for', safeText(s.waitingFor) ?? '-'],
     ['driven by', driver ? `pid ${driver.pid} on ${driver.host}` : ['completed', 'rolled-back', 'aborted'].includes(s.status) ? '-' : style.yellow('no live process: `rollout resume` or `rollout advance` picks it up')],
     ['started', `${j.startedAt}${s.finishedAt ? `, finished ${j.finishedAt}` : ''}`],
   ];
-  if (s.approval) rows.push(['approval', `${s.approval.message ?? s.approval.key}${s.approval.deadline ? ` (decide by ${j.approval?.deadline})` : ''}${signoffs(s.approval)}`]);
-  if (s.rollback) rows.push(['rollback', `${s.rollback.mode}, ${s.rollback.trigger}: ${s.rollback.reason}${s.rollback.failures.length ? `\nfailures: ${s.rollback.failures.join('; ')}` : ''}`]);
+  if (s.approval) rows.push(['approval', `${safeText(s.approval.message ?? s.approval.key)}${s.approval.deadline ? ` (decide by ${j.approval?.deadline})` : ''}${signoffs(s.approval)}`]);
+  if (s.rollback) rows.push(['rollback', `${s.rollback.mode}, ${s.rollback.trigger}: ${safeText(s.rollback.reason)}${s.rollback.failures.length ? `\nfailures: ${safeText(s.rollback.failures.join('; '))}` : ''}`]);
   for (const r of rows) t.push({ [style.bold(r[0])]: r[1] } as never);
   let out = t.toString();
   const checks = Object.entries(j.checks);
@@ -89,7 +90,7 @@ export async function statusTable(plan: Plan | undefined, s: RunState, driver: {
     const ct = new Table({ head: ['check', 'value', 'baseline', 'threshold', 'verdict'], style: tableStyle(), wordWrap: true, colWidths: [null, null, null, 36, 40] as never });
     for (const [n, r] of checks) {
       const verdict = r.breached ? style.red('BREACH') : r.verdict === 'pass' ? style.green('pass') : r.verdict === 'fail' ? style.yellow('failing') : style.yellow(`no data${r.noDataSince ? ` since ${r.noDataSince.slice(11, 19)}` : ''}`);
-      ct.push([n, r.value === null ? 'no data' : String(round(r.value)), r.baseline === null ? '-' : String(round(r.baseline)), r.threshold ?? '-', `${verdict}\n${r.reason}`]);
+      ct.push([safeText(n), r.value === null ? 'no data' : String(round(r.value)), r.baseline === null ? '-' : String(round(r.baseline)), safeText(r.threshold) ?? '-', `${verdict}\n${safeText(r.reason)}`]);
     }
     out += '\n' + ct.toString();
   }

@@ -3,11 +3,11 @@
  * read → parse YAML (with positions) → interpolate ${VAR} → schema → normalize → semantic
  * rules → adapter options. Every issue carries the file, a dot-path, and line:column.
  */
-import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Document, LineCounter } from 'yaml';
 import { PlanError, type PlanIssue } from '../errors.js';
 import { suggest } from '../util/suggest.js';
+import { NotRegularFileError, readRegularBytes, TooLargeError } from '../util/read-file.js';
 import { interpolate, type InterpolationIssue } from './interpolate.js';
 import { keysAt } from './keys.js';
 import type { Plan } from './model.js';
@@ -72,14 +72,17 @@ export async function loadPlan(file: string, opts: LoadOptions = {}): Promise<Lo
   };
   let text: string;
   try {
-    const st = await stat(abs);
-    if (st.isDirectory()) fail('is a directory, not a plan file', 'Pass the path of a .yaml plan, e.g. plans/demo.yaml');
-    if (st.size > MAX_PLAN_BYTES) fail(`is ${st.size} bytes; plans are limited to ${MAX_PLAN_BYTES} bytes`);
-    const buf = await readFile(abs);
+    const buf = await readRegularBytes(abs, MAX_PLAN_BYTES);
     if (buf.includes(0)) fail('is a binary file, not YAML');
     text = buf.toString('utf8');
   } catch (err) {
     if (err instanceof PlanError) throw err;
+    if (err instanceof NotRegularFileError)
+      return fail(
+        err.kind === 'a directory' ? 'is a directory, not a plan file' : `is ${err.kind}, not a regular file: plans are read only from regular files`,
+        'Pass the path of a .yaml plan, e.g. plans/demo.yaml',
+      );
+    if (err instanceof TooLargeError) return fail(`is ${err.size} bytes; plans are limited to ${MAX_PLAN_BYTES} bytes`);
     const code = (err as NodeJS.ErrnoException).code;
     return fail(
       code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : `cannot read: ${(err as Error).message}`,
@@ -128,6 +131,10 @@ export async function parsePlanText(text: string, abs: string, file: string, opt
     const p = pos.at(path, key);
     return { path: [...path, ...(key ? [key] : [])].join('.'), message, severity, ...p, ...source(p.line) };
   };
+
+  // A `__proto__` key would become the object's prototype as the plan is copied: refuse it by
+  // name (not as the unknown keys it smuggles in) and drop it before anything else reads it.
+  for (const path of protoKeys(raw)) issues.push(at(path, 'key "__proto__" is not allowed: it would replace the object\'s prototype (prototype pollution); remove it', 'error', '__proto__'));
 
   // Stage: interpolation.
   const interp: InterpolationIssue[] = [];
@@ -223,6 +230,21 @@ function getIn(v: unknown, path: Path): unknown {
     cur = (cur as Record<string | number, unknown>)[p];
   }
   return cur;
+}
+
+/** Paths of objects holding an own `__proto__` key (removed from them). */
+function protoKeys(v: unknown, path: Path = [], out: Path[] = [], d = 0): Path[] {
+  if (d > MAX_DEPTH || !v || typeof v !== 'object') return out;
+  if (Array.isArray(v)) {
+    v.forEach((x, i) => protoKeys(x, [...path, i], out, d + 1));
+    return out;
+  }
+  if (Object.prototype.hasOwnProperty.call(v, '__proto__')) {
+    out.push(path);
+    delete (v as Record<string, unknown>)['__proto__'];
+  }
+  for (const [k, x] of Object.entries(v)) protoKeys(x, [...path, k], out, d + 1);
+  return out;
 }
 
 function bestBranch(iss: { errors?: Array<Array<{ message: string; path: PropertyKey[] }>> }) {

@@ -13,6 +13,7 @@ import type { Check, Plan } from '../plan/model.js';
 import { errorMessage } from '../errors.js';
 import { noticeVarsOf } from '../output/notice.js';
 import { redact } from '../util/redact.js';
+import { safeText } from '../util/terminal.js';
 import type { Clock } from './clock.js';
 
 export interface RunStore {
@@ -221,7 +222,9 @@ export class Runner {
           const names = a.targets ?? svc.plan.notify.events?.[a.event] ?? (svc.plan.notify.events ? [] : Object.keys(svc.notifiers));
           if (!names.length) return { ok: true, detail: 'no targets for this event' };
           const vars = noticeVarsOf(svc.plan, a);
-          const { title, text } = svc.renderNotice(a.event, vars);
+          // The notice's human text gets the values with control characters neutralised (a reason
+          // cannot forge lines or escape sequences); `fields` keeps the originals for machines.
+          const { title, text } = svc.renderNotice(a.event, Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, typeof v === 'string' ? safeText(v) : v])));
           const results = await Promise.all(
             names.map(async (n) => {
               const t = svc.notifiers[n];

@@ -19,6 +19,9 @@ import { FINAL_STATUSES, STATE_SCHEMA_VERSION, type Control, type RunEvent, type
 import { redact, redactDeep, safeUrl } from '../util/redact.js';
 import { pidAlive, type LockInfo } from './store.js';
 import { pickRun } from './resolve.js';
+import { runRecordProblems } from './validate.js';
+import { planSnapshot } from './snapshot.js';
+import type { Plan } from '../plan/model.js';
 
 /** Version of the table layout (not of the run record: that is STATE_SCHEMA_VERSION). */
 export const PG_STORE_SCHEMA_VERSION = 1;
@@ -282,6 +285,12 @@ export class PgStore {
         `the record of ${where} has ${'schema' in r ? `schema version ${String(r.schema)}` : 'no schema version'}; this rollout reads version ${STATE_SCHEMA_VERSION}`,
         'Use the rollout version that wrote it, or delete the row (its events stay in the events table).',
       );
+    const problems = runRecordProblems(s, id);
+    if (problems.length)
+      throw new StateError(
+        `the record of ${where} is not a valid run record (${problems.slice(0, 3).join('; ')}${problems.length > 3 ? `; and ${problems.length - 3} more` : ''}); it was not changed`,
+        `Inspect it (SELECT state FROM ${this.t('runs')} WHERE id = '${id}'), restore it, or delete the row (its events stay in the events table) and check the flags it drove by hand. rollout never overwrites it silently.`,
+      );
     return s as RunState;
   }
 
@@ -337,6 +346,46 @@ export class PgStore {
 
   async list(): Promise<RunState[]> {
     return (await this.scan()).runs;
+  }
+
+  /**
+   * Keep the plan a run uses beside it (adapter options and command env left out), so `status`
+   * answers the same on every machine without the plan file. Its own table, created on first
+   * use (an older store without it works as before).
+   */
+  async savePlanSnapshot(id: string, plan: Plan): Promise<void> {
+    const snap = clean(planSnapshot(plan));
+    await this.run(`cannot save the plan of run ${id}`, async () => {
+      const put = () =>
+        this.pool.query(`INSERT INTO ${this.t('plan_snapshots')} (run_id, plan) VALUES ($1, $2::jsonb) ON CONFLICT (run_id) DO UPDATE SET plan = EXCLUDED.plan`, [pgText(id), json(snap)]);
+      try {
+        await put();
+      } catch (err) {
+        if ((err as { code?: string }).code !== '42P01') throw err;
+        await this.pool.query(`CREATE TABLE IF NOT EXISTS ${this.t('plan_snapshots')} (run_id text PRIMARY KEY, plan jsonb NOT NULL)`).catch((e: { code?: string }) => {
+          if (e.code !== '23505' && e.code !== '42P07') throw e; // created meanwhile by another process
+        });
+        await put();
+      }
+    });
+  }
+
+  /** The plan the run stored when it started (undefined for runs that stored none). */
+  async loadPlanSnapshot(id: string): Promise<Plan | undefined> {
+    return this.run(`cannot read the plan of run ${id}`, async () => {
+      try {
+        const { rows } = await this.pool.query<{ plan: Plan }>(`SELECT plan FROM ${this.t('plan_snapshots')} WHERE run_id = $1`, [id]);
+        return rows[0]?.plan;
+      } catch (err) {
+        if ((err as { code?: string }).code === '42P01') return undefined;
+        throw err;
+      }
+    });
+  }
+
+  /** Runs whose record cannot be used (corrupt, wrong shape, another schema), with why. */
+  async broken(): Promise<Array<{ id: string; error: StateError }>> {
+    return (await this.scan()).broken;
   }
 
   /** Every run that loads, newest first, and the StateErrors of those that do not (corrupt, another schema). */

@@ -10,15 +10,20 @@ import type { Plan } from '../plan/model.js';
 
 const file = (storeDir: string, id: string) => join(storeDir, 'runs', id.replace(/[^A-Za-z0-9._-]/g, '_'), 'plan.json');
 
-export async function writePlanSnapshot(storeDir: string, id: string, plan: Plan): Promise<void> {
+/** The plan without adapter options and command env (they may hold secrets). */
+export function planSnapshot(plan: Plan): Plan {
   const strip = (a: { type: string }) => ({ type: a.type, options: {} });
-  const snap: Plan = {
+  return {
     ...plan,
     backend: strip(plan.backend),
     metrics: Object.fromEntries(Object.entries(plan.metrics).map(([k, v]) => [k, strip(v)])),
     notify: { ...plan.notify, targets: Object.fromEntries(Object.entries(plan.notify.targets).map(([k, v]) => [k, strip(v)])) },
     rollback: { ...plan.rollback, commands: plan.rollback.commands.map((c) => ({ ...c, env: undefined })) },
   };
+}
+
+export async function writePlanSnapshot(storeDir: string, id: string, plan: Plan): Promise<void> {
+  const snap = planSnapshot(plan);
   const { default: writeFileAtomic } = await import('write-file-atomic');
   await writeFileAtomic(file(storeDir, id), JSON.stringify(snap) + '\n', { mode: 0o600 });
 }

@@ -14,6 +14,9 @@ import { FINAL_STATUSES, STATE_SCHEMA_VERSION, type Control, type RunEvent, type
 import { redactDeep } from '../util/redact.js';
 import { pickRun } from './resolve.js';
 import { withDirLock } from '../util/dirlock.js';
+import { runRecordProblems } from './validate.js';
+import { readPlanSnapshot, writePlanSnapshot } from './snapshot.js';
+import type { Plan } from '../plan/model.js';
 
 export interface LockInfo {
   owner: string; // run id
@@ -73,6 +76,12 @@ export class FileStore {
         'Use the rollout version that wrote it, or move the run directory aside.',
       );
     }
+    const problems = runRecordProblems(s, safeName(id));
+    if (problems.length)
+      throw new StateError(
+        `state file ${file} is not a valid run record (${problems.slice(0, 3).join('; ')}${problems.length > 3 ? `; and ${problems.length - 3} more` : ''}); it was not changed`,
+        `Restore it from a backup, or move the run aside (\`mv ${this.runDir(id)} ${this.runDir(id)}.broken\`; its event log events.jsonl says what happened) and check the flags it drove by hand. rollout never overwrites it silently.`,
+      );
     return s;
   }
 
@@ -99,6 +108,21 @@ export class FileStore {
 
   async list(): Promise<RunState[]> {
     return (await this.scan()).runs;
+  }
+
+  /** Keep the plan a run uses beside it (adapter options and command env left out). */
+  async savePlanSnapshot(id: string, plan: Plan): Promise<void> {
+    await writePlanSnapshot(this.dir, id, plan);
+  }
+
+  /** The plan the run stored when it started (undefined for runs that stored none). */
+  async loadPlanSnapshot(id: string): Promise<Plan | undefined> {
+    return readPlanSnapshot(this.dir, id);
+  }
+
+  /** Runs whose record cannot be used (corrupt, wrong shape, another schema), with why. */
+  async broken(): Promise<Array<{ id: string; error: StateError }>> {
+    return (await this.scan()).broken;
   }
 
   /** Every run that loads, newest first, and the StateErrors of those that do not (corrupt, another schema). */

@@ -15,6 +15,7 @@
  */
 import { z } from 'zod';
 import { redact, redactDeep } from '../../util/redact.js';
+import { safeText } from '../../util/terminal.js';
 import type { Notice, Notifier, NotifierFactory } from '../types.js';
 
 export const options = z.strictObject({
@@ -29,7 +30,7 @@ export function formatNotice(notice: Notice, o: LogOptions): string[] {
   const lines = [`${tag}${notice.severity.toUpperCase()} ${notice.event}: ${notice.title}`];
   for (const line of notice.text.replace(/\s+$/, '').split(/\r?\n/)) lines.push(line ? `  ${line}` : '');
   // Drop the blank trailing/duplicate-empty noise but keep paragraph breaks readable.
-  return lines.filter((l, i) => l !== '' || (i > 0 && lines[i - 1] !== '')).map(redact);
+  return lines.filter((l, i) => l !== '' || (i > 0 && lines[i - 1] !== '')).map((l) => safeText(redact(l)));
 }
 
 export const create: NotifierFactory = (raw, ctx) => {
