@@ -42,10 +42,6 @@ export function newRunId(plan: Plan, now: number): string {
  * the last notices) counts as unfinished too: picking it up carries those out.
  */
 export async function activeRunOf(store: Store, plan: Plan): Promise<RunState | undefined> {
-  // A record that cannot be read might be this plan's unfinished run, holding its flags: a new
-  // run is not started over it (StateError: exit 8, the file and what to do).
-  const broken = await store.broken();
-  if (broken.length) throw broken[0]!.error;
   return (await store.list()).find((r) => r.plan.name === plan.name && (!FINAL_STATUSES.includes(r.status) || r.pending.length > 0));
 }
 

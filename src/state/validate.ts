@@ -51,11 +51,7 @@ export function runRecordProblems(s: unknown, expectedId?: string): string[] {
       num(r as Obj, 'percentage', `flags.${f}.percentage`);
     }
   if (need('checks', isObj(s.checks), 'an object (check → last judgment)', s.checks))
-    for (const [c, r] of Object.entries(s.checks as Obj)) {
-      if (!need(`checks.${c}`, isObj(r), 'an object', r)) continue;
-      str(r as Obj, 'verdict', `checks.${c}.verdict`);
-      str(r as Obj, 'reason', `checks.${c}.reason`);
-    }
+    for (const [c, r] of Object.entries(s.checks as Obj)) need(`checks.${c}`, isObj(r), 'an object', r);
   if (need('pending', Array.isArray(s.pending), 'a list of actions', s.pending))
     (s.pending as unknown[]).forEach((a, i) => {
       if (!need(`pending.${i}`, isObj(a), 'an action object', a)) return;
