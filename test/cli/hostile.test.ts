@@ -49,7 +49,7 @@ describe('plan paths that are not regular files', () => {
     const r = await cli(['validate', f], { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/p\.yaml:\d+:1: error: key "__proto__" is not allowed: .*prototype/);
-    expect(r.stderr).not.toMatch(/polluted/);
+    expect(r.stderr).not.toMatch(/unknown key "polluted"/);
   });
 });
 
