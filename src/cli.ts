@@ -3,7 +3,7 @@
  * does not pay for loading adapters, prompts or the engine's dependencies. Every failure
  * leaves through RolloutError → message, hint and exit code; a stack only with --debug.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { EXIT_CODE_TABLE, ExitCode, RolloutError, PlanError } from './errors.js';
 import type { Context } from './commands/context.js';
 
@@ -187,6 +187,13 @@ program
   .action(lazy(() => import('./commands/schema.js')));
 
 program
+  .command('completion')
+  .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
+  .description('print a shell completion script (commands, options, plan files, run ids, flag names)')
+  .addHelpText('after', '\nInstall: source <(rollout completion bash)   # or zsh; fish: rollout completion fish > ~/.config/fish/completions/rollout.fish')
+  .action(lazy(() => import('./commands/completion.js')));
+
+program
   .command('init')
   .argument('[file]', 'the plan file to write', 'rollout.yaml')
   .description('write a first plan: asks for the flag backend, metrics, a first check, steps, holds, a gate and a rollback command')
@@ -205,6 +212,13 @@ program
   .action(lazy(() => import('./commands/init.js')));
 
 export async function main(argv: string[]): Promise<void> {
+  // Shell completion asks here, before commander parses: the words are the user's half-typed line.
+  if (argv[2] === '__complete') {
+    const { complete } = await import('./commands/completion.js');
+    const words = await complete(program, ctx(), Number(argv[3]), argv.slice(4)).catch(() => []);
+    if (words.length) process.stdout.write(words.join('\n') + '\n');
+    return;
+  }
   try {
     await program.parseAsync(argv);
   } catch (err) {
