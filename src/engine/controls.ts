@@ -3,7 +3,8 @@ import type { Plan } from '../plan/model.js';
 import { Draft } from './draft.js';
 import { approvalFor, approvalWaiting } from './gates.js';
 import { partialRollback, startRollback } from './rollback.js';
-import { finish, freeze, pause } from './transitions.js';
+import { formatDuration } from '../util/duration.js';
+import { finish, freeze, pause, resumeHold } from './transitions.js';
 import { FINAL_STATUSES, type Control, type Decision, type RunState } from './types.js';
 
 export function control(plan: Plan, state: RunState, ctl: Control, now: number): Decision & { error?: string; hint?: string } {
@@ -29,7 +30,10 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       s.waitingFor = undefined;
       s.checks = {}; // streaks restart: a paused check must prove itself again
       s.lastTickAt = undefined; // due at once: judge afresh now, not an interval after the last judgment
-      d.emit('run.resumed', `resumed${by}`);
+      {
+        const left = resumeHold(d);
+        d.emit('run.resumed', `resumed${by}${left !== undefined && s.holdUntil !== undefined ? `; ${formatDuration(left)} of the hold left (paused time counts only while checks ran and passed)` : ''}`, left !== undefined ? { holdLeftMs: left } : undefined);
+      }
       freeze(d, false);
       break;
     case 'approve': {
@@ -57,7 +61,10 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       }
       const signers = s.approval?.signed?.map((x) => x.name);
       // Approving a paused run also resumes it: like resume, its checks must prove themselves again.
-      if (s.status === 'paused') s.checks = {};
+      if (s.status === 'paused') {
+        s.checks = {};
+        resumeHold(d);
+      }
       s.approved.push(a.key);
       s.approval = undefined;
       s.status = 'running';

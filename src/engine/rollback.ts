@@ -34,10 +34,18 @@ export function partialRollback(d: Draft, to: number, reason: string): { error: 
   s.pending = s.pending.filter((a) => a.kind !== 'apply-flags' || a.purpose !== 'step');
   s.approval = undefined;
   s.promoteFull = false;
+  // A go given before the problem does not carry over: every gate the run climbs past again
+  // (the steps above `back` in this phase, and the phase's own gate when it starts over) asks again.
+  const phase = s.phase;
+  const regated = s.approved.filter((k) => {
+    const m = /^p(\d+)(?:s(\d+))?$/.exec(k);
+    return m !== null && Number(m[1]) === phase && (m[2] === undefined ? back < 0 : Number(m[2]) > back);
+  });
+  s.approved = s.approved.filter((k) => !regated.includes(k));
   s.step = back;
   s.stepAppliedAt = back >= 0 ? d.now : undefined;
   s.holdUntil = back >= 0 ? d.now + p.steps[back]!.holdMs : undefined;
-  d.emit('rollback.partial', `PARTIAL ROLLBACK of ${p.flags.join(', ')} from ${cur}% to ${to}%: ${reason}`, { from: cur, to, phase: p.name, step: back });
+  d.emit('rollback.partial', `PARTIAL ROLLBACK of ${p.flags.join(', ')} from ${cur}% to ${to}%: ${reason}${regated.length ? `; ${regated.length} go/no-go approval(s) given before it will be asked again` : ''}`, { from: cur, to, phase: p.name, step: back, ...(regated.length ? { approvalsWithdrawn: regated } : {}) });
   pause(d, `partially rolled back to ${to}% (${reason}). \`rollout resume\` climbs again after the hold, \`rollout rollback\` turns the flags off`);
   d.first(d.enqueue({ kind: 'apply-flags', purpose: 'partial', changes: p.flags.map((flag) => ({ flag, enabled: to > 0, percentage: to })), phase: s.phase }));
   // A frozen flag refuses a new percentage: release it first.
@@ -71,6 +79,8 @@ export function startRollback(d: Draft, reason: string, trigger: Incident['trigg
   s.reason = reason;
   s.approval = undefined;
   s.holdUntil = undefined;
+  s.holdLeftMs = undefined;
+  s.holdSeenAt = undefined;
   s.waitingFor = 'rollback to finish';
   const gradual = mode === 'gradual' && d.plan.rollback.steps.length > 0;
   const flags = scope ? rollbackScope(d.plan, scope) : undefined;

@@ -6,10 +6,11 @@
 import type { Plan } from '../plan/model.js';
 import { queueStep } from './changes.js';
 import { Draft } from './draft.js';
-import { passGates } from './gates.js';
+import { blocksStep, passGates } from './gates.js';
 import { actOnVerdicts, judgeChecks } from './policy.js';
 import { progressRollback, waitForStable } from './rollback.js';
 import { activeChecks, sendReports } from './schedule.js';
+import { creditHold } from './transitions.js';
 import { FINAL_STATUSES, type Decision, type Observations, type RunState } from './types.js';
 
 export function tick(plan: Plan, state: RunState, obs: Observations, now: number): Decision {
@@ -27,6 +28,7 @@ export function tick(plan: Plan, state: RunState, obs: Observations, now: number
   // 1. Judge every active check; act on sustained breaches and no-data policies.
   const checks = activeChecks(plan, s);
   const verdictChanged = judgeChecks(d, checks, obs);
+  creditHold(d, checks.every((c) => !blocksStep(c, s.checks[c.name])));
   sendReports(d);
   actOnVerdicts(d, checks);
   if (s.status !== 'running' && s.status !== 'awaiting-approval') return d.done();

@@ -14,6 +14,12 @@ export function freeze(d: Draft, frozen: boolean) {
 }
 
 export function pause(d: Draft, reason: string, opts: { keepApproval?: RunState['approval'] } = {}) {
+  // The hold's clock stops: what is left of it is kept, and counts down again only while the
+  // checks are judged and pass (creditHold) or after the run is resumed (resumeHold).
+  const s = d.s;
+  s.holdLeftMs = s.holdUntil !== undefined && s.holdUntil > d.now ? s.holdUntil - d.now : undefined;
+  if (s.holdLeftMs !== undefined) s.holdUntil = undefined;
+  s.holdSeenAt = undefined;
   d.s.status = 'paused';
   d.s.reason = reason;
   d.s.waitingFor = 'a human: `rollout resume`, `rollout rollback` or `rollout abort`';
@@ -22,7 +28,35 @@ export function pause(d: Draft, reason: string, opts: { keepApproval?: RunState[
   notify(d, 'run.paused', 'warning', { reason });
 }
 
+/**
+ * A paused run's checks were just judged: paused time counts against the hold only from one
+ * judgment at which every active check passed to the next (at most two intervals apart: a
+ * longer gap is time nobody watched).
+ */
+export function creditHold(d: Draft, healthy: boolean) {
+  const s = d.s;
+  if (s.status !== 'paused' || s.holdLeftMs === undefined) return;
+  if (!healthy) {
+    s.holdSeenAt = undefined;
+    return;
+  }
+  if (s.holdSeenAt !== undefined) s.holdLeftMs = Math.max(0, s.holdLeftMs - Math.min(d.now - s.holdSeenAt, 2 * d.plan.intervalMs));
+  s.holdSeenAt = d.now;
+}
+
+/** The run moves again (resume, approve): the rest of the hold starts now. Returns what was left. */
+export function resumeHold(d: Draft): number | undefined {
+  const s = d.s;
+  const left = s.holdLeftMs;
+  if (left !== undefined && s.step >= 0) s.holdUntil = d.now + left;
+  s.holdLeftMs = undefined;
+  s.holdSeenAt = undefined;
+  return left;
+}
+
 export function finish(d: Draft, status: 'completed' | 'aborted' | 'rolled-back', reason: string) {
+  d.s.holdLeftMs = undefined;
+  d.s.holdSeenAt = undefined;
   d.s.status = status;
   d.s.reason = reason;
   d.s.waitingFor = undefined;

@@ -98,6 +98,14 @@ export interface RunState {
   /** Flags a breach pause froze on the backend (unfrozen when the run moves again). */
   frozen?: string[];
   holdUntil?: number;
+  /**
+   * While paused: what is left of the step's hold. A hold is time at this percentage with the
+   * checks running and passing, so a pause stops its clock (holdUntil is cleared); only paused
+   * time during which a driver kept judging the checks, and they passed, counts against it.
+   */
+  holdLeftMs?: number;
+  /** While paused: the last judgment at which every active check passed (credit runs from here). */
+  holdSeenAt?: number;
   stepAppliedAt?: number;
   /** Skip holds up to and including the final step of the current phase (promote --full). */
   promoteFull?: boolean;

@@ -22,7 +22,7 @@ export function runJson(plan: Plan | undefined, s: RunState, extra: Record<strin
     waitingFor: s.waitingFor ?? null,
     phase: phase?.name ?? null,
     step: plan && s.step >= 0 ? stepLabel(plan, s.phase, s.step) : null,
-    nextStep: plan && nxt ? { phase: plan.phases[nxt.phase]!.name, step: stepLabel(plan, nxt.phase, nxt.step), at: iso(s.holdUntil) } : null,
+    nextStep: plan && nxt ? { phase: plan.phases[nxt.phase]!.name, step: stepLabel(plan, nxt.phase, nxt.step), at: iso(s.holdUntil), ...(s.holdLeftMs !== undefined ? { holdLeftMs: s.holdLeftMs } : {}) } : null,
     flags: s.flags,
     frozen: s.frozen ?? [],
     checks: Object.fromEntries(
@@ -76,7 +76,14 @@ export async function statusTable(plan: Plan | undefined, s: RunState, driver: {
     ['status', c(s.status) + (s.reason ? `\n${safeText(s.reason)}` : '')],
     ['phase', j.phase ? `${safeText(j.phase)}${j.step ? ` at ${safeText(j.step)}` : ' (not started)'}${plan ? ` — phase ${s.phase + 1} of ${plan.phases.length}` : ''}` : '-'],
     ['flags', flagText],
-    ['next step', j.nextStep ? `${safeText(j.nextStep.phase)} ${safeText(j.nextStep.step)}${s.holdUntil ? ` at ${j.nextStep.at} (in ${formatDuration(Math.max(0, s.holdUntil - Date.now()))})` : ''}` : s.status === 'completed' ? 'none: done' : '-'],
+    [
+      'next step',
+      j.nextStep
+        ? `${safeText(j.nextStep.phase)} ${safeText(j.nextStep.step)}${s.holdUntil ? ` at ${j.nextStep.at} (in ${formatDuration(Math.max(0, s.holdUntil - Date.now()))})` : ''}${s.holdLeftMs !== undefined ? ` after ${formatDuration(s.holdLeftMs)} more of the hold (paused: it counts only while checks run and pass)` : ''}`
+        : s.status === 'completed'
+          ? 'none: done'
+          : '-',
+    ],
     ['waiting for', safeText(s.waitingFor) ?? '-'],
     ['driven by', driver ? `pid ${driver.pid} on ${driver.host}` : ['completed', 'rolled-back', 'aborted'].includes(s.status) ? '-' : style.yellow('no live process: `rollout resume` or `rollout advance` picks it up')],
     ['started', `${j.startedAt}${s.finishedAt ? `, finished ${j.finishedAt}` : ''}`],
