@@ -1,0 +1,110 @@
+/**
+ * Seed 000 "Domain Layer Rollout Strategy" → plans/domain-layer.yaml, run on the virtual clock.
+ * Each test quotes the seed line it proves. The run starts on Monday 2025-03-03 (week 3 day 1,
+ * after the phase 1-2 go/no-go) unless a test says otherwise.
+ */
+import { describe, expect, it } from 'vitest';
+import { drive, observer } from '../unit/helpers.js';
+import { D, H, flagStates, iso, load, MONDAY, noticeTargets, sim, stepDates, weekday } from './helpers.js';
+
+describe('seed 000: domain layer', () => {
+  it('"Day 1-2: 1% of traffic / Day 3-4: 5% / Day 5-6: 10% / Day 7: 25% of traffic"', async () => {
+    const r = await sim(await load('domain-layer'));
+    expect(stepDates(r.events).slice(0, 4)).toEqual([
+      ['canary: 1%', '2025-03-03T08:00:00.000Z'], // day 1
+      ['canary: 5%', '2025-03-05T08:00:00.000Z'], // day 3
+      ['canary: 10%', '2025-03-07T08:00:00.000Z'], // day 5
+      ['canary: 25%', '2025-03-09T08:00:00.000Z'], // day 7
+    ]);
+  });
+
+  it('"Monday: 50% of traffic / Wednesday: 75% of traffic / Friday: 90% of traffic" — from a Monday start', async () => {
+    const r = await sim(await load('domain-layer'));
+    const prog = stepDates(r.events).filter(([s]) => s.startsWith('progressive'));
+    expect(prog).toEqual([
+      ['progressive: 50%', '2025-03-10T08:00:00.000Z'],
+      ['progressive: 75%', '2025-03-12T08:00:00.000Z'],
+      ['progressive: 90%', '2025-03-14T08:00:00.000Z'],
+    ]);
+  });
+
+  it('"Monday: 50% … Wednesday: 75% … Friday: 90%" — still Monday/Wednesday/Friday when the run starts on a Wednesday', async () => {
+    const wednesday = Date.parse('2025-03-05T10:00:00Z');
+    const r = await sim(await load('domain-layer'), {}, wednesday);
+    const prog = r.events.filter((e) => e.type === 'step.applied' && /progressive/.test(e.msg));
+    expect(prog.map((e) => weekday(e.at))).toEqual(['mon', 'wed', 'fri']);
+    expect(r.events.some((e) => e.type === 'step.scheduled' && /scheduled for mon/.test(e.msg))).toBe(true);
+    expect(r.state.status).toBe('completed');
+  });
+
+  it('"Enable for All Traffic … DOMAIN_ROLLOUT_PERCENTAGE=100" then "Monitor for 1 Week"', async () => {
+    const r = await sim(await load('domain-layer'));
+    const full = stepDates(r.events).find(([s]) => s.startsWith('full'))!;
+    expect(full).toEqual(['full: 100%', '2025-03-17T08:00:00.000Z']);
+    expect(r.state.status).toBe('completed');
+    expect(iso(r.state.finishedAt!)).toBe('2025-03-24T08:00:00.000Z'); // one week at 100%
+    expect(flagStates(r.state)).toEqual({ domain: '100%' });
+  });
+
+  it('"name: DomainAdapterErrorRate / condition: error_rate > 0.01 / action: page_oncall"', async () => {
+    const r = await sim(await load('domain-layer'), { checks: { 'domain-adapter-error-rate': [{ after: '3d', value: 0.02 }] } });
+    expect(r.state.status).toBe('paused');
+    expect(r.state.reason).toMatch(/domain-adapter-error-rate/);
+    expect(noticeTargets(r.events, 'run.paused')[0]).toContain('oncall');
+    expect(flagStates(r.state)).toEqual({ domain: '5%' }); // held where it was
+  });
+
+  it('"name: DomainAdapterLatency / condition: p95_latency > 200ms / action: notify_team" — the team, not the pager', async () => {
+    const r = await sim(await load('domain-layer'), { checks: { 'domain-adapter-latency': [{ after: '3d', value: 250 }, { after: '3d2h', value: 120 }] } });
+    const breach = r.events.find((e) => e.type === 'breach.detected' && /domain-adapter-latency/.test(e.msg))!;
+    expect(breach).toBeDefined();
+    const sent = noticeTargets(r.events, 'breach.detected');
+    expect(sent.length).toBeGreaterThan(0);
+    for (const targets of sent) expect(targets).not.toContain('oncall');
+    expect(sent[0]).toContain('team');
+    expect(r.events.some((e) => e.type === 'run.paused')).toBe(false);
+    expect(r.state.status).toBe('completed');
+  });
+
+  it('"export DOMAIN_ROLLOUT_PERCENTAGE=50 # From 100 … =25 # After 1 hour … =10 # After 2 hours … =0 # After stable"', async () => {
+    const r = await sim(await load('domain-layer'), { controls: [{ after: '15d', kind: 'rollback', reason: 'errors increased' }] });
+    const stages = r.events.filter((e) => e.type === 'rollback.step' || e.type === 'rollback.flags-off');
+    const t0 = stages[0]!.at;
+    expect(stages.map((e) => [(e.data as { percent?: number }).percent, (e.at - t0) / H])).toEqual([
+      [50, 0],
+      [25, 1],
+      [10, 3],
+      [0, 4], // the checks held for 1 hour at 10%: "stable"
+    ]);
+    expect(r.events.some((e) => e.type === 'rollback.stable')).toBe(true);
+    expect(r.state.status).toBe('rolled-back');
+    expect(flagStates(r.state)).toEqual({ domain: 'off' });
+  });
+
+  it('"=0 # After stable" — when 10% never gets stable, 0% comes after the 4-hour maximum, and the team hears why', async () => {
+    const r = await sim(await load('domain-layer'), {
+      controls: [{ after: '15d', kind: 'rollback', reason: 'errors increased' }],
+      checks: { 'domain-adapter-latency': [{ after: '15d', value: 400 }] },
+    });
+    const stages = r.events.filter((e) => e.type === 'rollback.step' || e.type === 'rollback.flags-off');
+    expect((stages.at(-1)!.at - stages[0]!.at) / H).toBe(3 + 4);
+    expect(r.events.find((e) => e.type === 'rollback.unstable')!.msg).toMatch(/domain-adapter-latency/);
+    expect(r.state.status).toBe('rolled-back');
+  });
+
+  it('"Immediate Rollback: export DOMAIN_ADAPTERS_ENABLED=false" — `rollout rollback --mode immediate`', async () => {
+    const plan = await load('domain-layer');
+    const t = drive(plan, { start: MONDAY, autoApprove: true, obs: observer(plan, {}, {}, MONDAY), controls: [{ at: 8 * D, ctl: { kind: 'rollback', reason: 'instantly', mode: 'immediate' } }] });
+    expect(t.state.status).toBe('rolled-back');
+    expect(t.of('rollback.step')).toEqual([]);
+    expect(t.of('rollback.flags-off')[0]!.at - MONDAY).toBe(8 * D);
+    expect(flagStates(t.state)).toEqual({ domain: 'off' });
+  });
+
+  it('"Daily: Status updates during rollout" / "Weekly: Progress reports to stakeholders"', async () => {
+    const r = await sim(await load('domain-layer'));
+    const sent = r.events.filter((e) => e.type === 'report.sent');
+    expect(sent.filter((e) => /daily/.test(e.msg))).toHaveLength(21);
+    expect(sent.filter((e) => /weekly/.test(e.msg))).toHaveLength(3);
+  });
+});
