@@ -122,6 +122,7 @@ export const CLIENT_JS = String.raw`
       ['flags', flagText(r.flags)],
       ['next step', r.nextStep ? r.nextStep.phase + ' ' + r.nextStep.step + (r.nextStep.at ? ' at ' + iso(Date.parse(r.nextStep.at)) : '') : '-'],
       ['waiting for', r.waitingFor || '-'],
+      r.approval ? ['approval', (r.approval.message || r.approval.key) + (r.approval.approvers ? ' — approvers: ' + r.approval.approvers.join(', ') + ' (' + (r.approval.quorum || r.approval.approvers.length) + ' must sign)' : '') + (r.approval.signed && r.approval.signed.length ? ' — signed: ' + r.approval.signed.map(function (x) { return x.name; }).join(', ') : '') + (r.approval.deadline ? ' — decide by ' + iso(Date.parse(r.approval.deadline)) : '')] : null,
       'driver' in r ? ['driven by', r.driver ? 'pid ' + r.driver.pid + ' on ' + r.driver.host : 'no live process'] : null,
       ['started', iso(Date.parse(r.startedAt)) + (r.finishedAt ? ', finished ' + iso(Date.parse(r.finishedAt)) : '')],
       ['duration', dur((r.finishedAt ? Date.parse(r.finishedAt) : model.to) - Date.parse(r.startedAt))],
@@ -161,7 +162,7 @@ export const CLIENT_JS = String.raw`
     root.setAttribute('data-status', r.status);
   }
 
-  // ——— the dashboard ———
+  // ——— the dashboard (rows as src/serve/dashboard.ts renders them) ———
   function runRow(r) {
     return h('tr', { id: 'run-' + r.run, 'data-run': r.run }, [
       h('td', { text: r.plan }),
@@ -174,13 +175,6 @@ export const CLIENT_JS = String.raw`
       h('td', { text: r.driver ? 'pid ' + r.driver.pid + ' on ' + r.driver.host : '-' }),
       h('td', { text: iso(Date.parse(r.updatedAt)) }),
     ]);
-  }
-  function renderDashboard(root, runs) {
-    root.textContent = '';
-    root.appendChild(h('h1', { text: 'Rollouts (' + runs.length + ')' }));
-    if (!runs.length) { root.appendChild(h('p', { text: 'no runs yet: start one with rollout start <plan.yaml>' })); return; }
-    var body = h('tbody', { id: 'runs' }, runs.map(runRow));
-    root.appendChild(h('table', { cls: 'runs' }, [h('thead', null, [h('tr', null, ['plan', 'run', 'status', 'phase', 'flags', 'next step', 'waiting for / reason', 'driven by', 'updated'].map(function (t) { return h('th', { text: t }); }))]), body]));
   }
   function upsertRow(r) {
     var body = document.getElementById('runs');
@@ -251,7 +245,7 @@ export const CLIENT_JS = String.raw`
       live(function (r) { if (r.run === boot.model.run.run) refresh(); });
     }
   } else if (boot.page === 'dashboard') {
-    renderDashboard(root, boot.runs);
+    // The table is rendered by the server (painted before this runs); events replace rows.
     if (boot.live) live(upsertRow);
   }
   document.body.setAttribute('data-ready', '1');

@@ -29,26 +29,31 @@ export function scriptJson(v: unknown): string {
   return JSON.stringify(v).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+export const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export type Boot =
   | { page: 'run'; model: ReportModel; live?: { readOnly: boolean } }
-  | { page: 'dashboard'; runs: unknown[]; live?: { readOnly: boolean } };
+  | { page: 'dashboard'; count: number; live?: { readOnly: boolean } };
 
-/** A full page. `nav` adds the link back to the dashboard (live pages only). */
-export function page(title: string, boot: Boot, opts: { nav?: boolean; live?: boolean } = {}): string {
+/**
+ * A full page. `nav` adds the link back to the dashboard, `live` lets the page talk to its
+ * server, `body` is server-rendered content (the dashboard: painted before any script runs),
+ * `charts: false` leaves the chart library out.
+ */
+export function page(title: string, boot: Boot, opts: { nav?: boolean; live?: boolean; body?: string; charts?: boolean } = {}): string {
   const { js, css } = uplot();
+  const charts = opts.charts !== false;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:;${opts.live ? " connect-src 'self';" : ''}">
 <title>${esc(title)}</title>
-<style>${css}</style><style>${PAGE_CSS}</style>
+${charts ? `<style>${css}</style>` : ''}<style>${PAGE_CSS}</style>
 </head><body>
 ${opts.nav ? '<header class="top"><a href="/">← all rollouts</a><span class="dim" id="live-note">live</span></header>' : ''}
-<main id="root"><noscript>This report draws its charts with JavaScript; the decision log is in the data below.</noscript></main>
+<main id="root">${opts.body ?? '<noscript>This report draws its charts with JavaScript; the decision log is in the data below.</noscript>'}</main>
 <script type="application/json" id="rollout-data">${scriptJson(boot)}</script>
-<script>${js}</script>
+${charts ? `<script>${js}</script>` : ''}
 <script>${CLIENT_JS}</script>
 </body></html>
 `;

@@ -55,7 +55,7 @@ export interface ReportModel {
   flags: Array<{ flag: string; points: Array<[number, number]> }>;
   checks: CheckSeries[];
   markers: Marker[];
-  approvals: Array<{ at: number; key: string | null; kind: 'requested' | 'granted' | 'timeout'; by: string | null; approvers: string[] | null; msg: string }>;
+  approvals: Array<{ at: number; key: string | null; kind: 'requested' | 'signed' | 'granted' | 'timeout'; by: string | null; approvers: string[] | null; msg: string }>;
   incidents: unknown[];
   log: Array<{ seq: number; at: number; type: string; msg: string; data?: Record<string, unknown> }>;
 }
@@ -68,6 +68,7 @@ const MARKERS: Record<string, Marker['kind']> = {
   'run.resumed': 'resume',
   'approval.requested': 'gate',
   'approval.granted': 'approved',
+  'approval.signed': 'approved',
   'approval.timeout': 'gate',
   'run.promoted': 'promote',
   'breach.detected': 'breach',
@@ -168,13 +169,14 @@ export function reportModel(input: ReportInput): ReportModel {
         break;
       }
       case 'approval.requested':
+      case 'approval.signed':
       case 'approval.granted':
       case 'approval.timeout':
         approvals.push({
           at: e.at,
           key: typeof d.key === 'string' ? d.key : null,
-          kind: e.type === 'approval.requested' ? 'requested' : e.type === 'approval.granted' ? 'granted' : 'timeout',
-          by: typeof d.by === 'string' ? d.by : null,
+          kind: e.type === 'approval.requested' ? 'requested' : e.type === 'approval.signed' ? 'signed' : e.type === 'approval.granted' ? 'granted' : 'timeout',
+          by: typeof d.name === 'string' ? `${d.name}${typeof d.by === 'string' && d.by !== d.name ? ` (by ${d.by})` : ''}` : typeof d.by === 'string' ? d.by : null,
           approvers: Array.isArray(d.approvers) ? (d.approvers as string[]) : null,
           msg: e.msg,
         });

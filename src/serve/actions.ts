@@ -28,6 +28,7 @@ export function bearer(header: string | undefined): string | undefined {
 
 export interface ActionBody {
   by?: unknown;
+  as?: unknown;
   reason?: unknown;
   note?: unknown;
   full?: unknown;
@@ -56,6 +57,8 @@ async function perform(base: Omit<Context, 'stdout' | 'stderr' | 'json'>, action
   const c: Context = { ...base, json: true, interactive: false, stdout: (s) => out.push(s), stderr: () => undefined };
   const by = str(b.by, 100);
   const opts = {
+    // A named-approver gate signs as `as`, else as the name given (not "… (rollout serve)").
+    ...(action === 'approve' && (str(b.as, 100) ?? by) ? { as: str(b.as, 100) ?? by } : {}),
     by: by ? `${by} (rollout serve)` : 'rollout serve',
     reason: str(b.reason, 2000),
     note: str(b.note, 2000),

@@ -31,6 +31,7 @@ export class RunCache {
   private mtimes = new Map<string, number>();
   private plans = new Map<string, Plan | undefined>();
   private closed = false;
+  private sweeps = 0;
 
   constructor(
     private store: Store,
@@ -140,7 +141,9 @@ export class RunCache {
         if (!first) this.touch(id);
       }
     }
-    // Drivers come and go without a state write (a process exits): re-check the active runs.
+    // Drivers come and go without a state write (a process that dies leaves its lock): re-check
+    // the active runs every fifth sweep (lock files written or removed are seen by the watch).
+    if (++this.sweeps % 5) return;
     for (const r of this.runs.values()) {
       if (['completed', 'rolled-back', 'aborted'].includes(r.state.status)) continue;
       const drv = await this.store.driver(r.state.id).catch(() => undefined);

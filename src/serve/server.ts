@@ -23,6 +23,7 @@ import { page } from '../report/html.js';
 import { reportModel } from '../report/model.js';
 import { renderReport } from '../report/html.js';
 import { ACTIONS, bearer, runAction, tokenMatches, type ActionName } from './actions.js';
+import { dashboardBody } from './dashboard.js';
 import { CONTENT_TYPE, metricsText } from './metrics.js';
 import { evaluateAll, evaluateFlag, FlagSource } from './ofrep.js';
 import { RunCache, type CachedRun } from './runs.js';
@@ -185,7 +186,10 @@ export async function serve(o: ServeOptions): Promise<Serving> {
     }
 
     if (method !== 'GET') return send(res, 405, { error: `${method} ${path} is not supported` });
-    if (path === '/' || path === '/index.html') return html(res, page('rollout: all runs', { page: 'dashboard', runs: cache.list().map((r) => r.json), live: { readOnly } }, { nav: false, live: true }));
+    if (path === '/' || path === '/index.html') {
+      const runs = cache.list();
+      return html(res, page('rollout: all runs', { page: 'dashboard', count: runs.length, live: { readOnly } }, { live: true, charts: false, body: dashboardBody(runs) }));
+    }
     if (parts[0] === 'runs' && parts.length === 2) {
       const run = await find(parts[1]!);
       if (!run) {

@@ -39,6 +39,13 @@ phases:
   - { name: beta, flags: [gated-flag], approval: { message: "go for beta?" }, steps: [20, 100] }
 `;
 
+const planQ = `name: quorum
+backend: { type: local }
+defaults: { hold: 1h, interval: 1s, maxJump: 100 }
+phases:
+  - { name: ga, flags: [q-flag], approval: { message: "two sign-offs", approvers: [alice, bob, carol], quorum: 2 }, steps: [30, 100] }
+`;
+
 /** Pixels of the threshold colour (#d62728) in a chart's canvas. */
 async function thresholdPixels(page: Page, chartId: string): Promise<number> {
   return page.evaluate((id) => {
@@ -52,6 +59,7 @@ async function thresholdPixels(page: Page, chartId: string): Promise<number> {
 }
 
 describe('rollout serve and report in chromium', () => {
+  const runId = async (plan: string) => ((await (await fetch(served.url + '/api/runs/' + plan)).json()) as { run: string }).run;
   let dir: string;
   let cleanup: () => Promise<void>;
   let served: Served;
@@ -62,7 +70,9 @@ describe('rollout serve and report in chromium', () => {
     ({ dir, cleanup } = await tempDir());
     await write(dir, 'a.yaml', planA);
     await write(dir, 'b.yaml', planB);
+    await write(dir, 'q.yaml', planQ);
     expect((await cli(['advance', 'a.yaml'], { cwd: dir, env })).code).toBe(6); // 10% applied, holding 1h
+    expect((await cli(['advance', 'q.yaml'], { cwd: dir, env })).code).toBe(4);
     expect((await cli(['advance', 'b.yaml'], { cwd: dir, env })).code).toBe(4); // waits at its gate
     served = await startServe(dir, { ...env, ROLLOUT_SERVE_TOKEN: TOKEN });
     browser = await launchBrowser();
@@ -78,7 +88,7 @@ describe('rollout serve and report in chromium', () => {
     await page.goto(served.url + '/');
     await page.waitForSelector('body[data-ready="1"]');
     const rows = await page.$$eval('#runs tr', (trs) => trs.map((t) => t.textContent ?? ''));
-    expect(rows).toHaveLength(2);
+    expect(rows).toHaveLength(3);
     expect(rows.join('\n')).toMatch(/webshop[\s\S]*running[\s\S]*shop-v2 10%/);
     expect(rows.join('\n')).toMatch(/gated[\s\S]*awaiting-approval/);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
@@ -126,6 +136,36 @@ describe('rollout serve and report in chromium', () => {
     const log2 = JSON.parse((await cli(['log', 'gated', '--json'], { cwd: dir, env })).stdout) as { events: Array<{ type: string; data?: { by?: string } }> };
     expect(log2.events.find((e) => e.type === 'approval.granted')?.data?.by).toBe('tester (rollout serve)');
     await page.screenshot({ path: join(ARTIFACTS, 'run-page-approved.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('signs a named-approver gate from the page as the name given, and shows who has signed', async () => {
+    const approve = (by: string) => fetch(served.url + '/api/runs/quorum/approve', { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ by }) });
+    const first = await approve('alice');
+    expect(first.status).toBe(200);
+    const page = await browser.context.newPage();
+    await page.goto(served.url + '/runs/quorum');
+    await page.waitForSelector('body[data-live="open"]');
+    expect(await page.textContent('#root')).toMatch(/approvers: alice, bob, carol \(2 must sign\) — signed: alice/);
+    expect(((await (await fetch(served.url + '/api/runs/quorum')).json()) as { status: string }).status).toBe('awaiting-approval');
+    expect((await approve('mallory')).status).toBe(409); // not an approver: refused, as on the CLI
+    expect((await approve('bob')).status).toBe(200);
+    await page.waitForSelector('#root[data-status="running"]', { timeout: 2000 });
+    expect(await page.textContent('#root')).toMatch(/sign-off: bob/);
+    await page.close();
+  });
+
+  it('updates a dashboard row within a second of a change made from the CLI', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(served.url + '/');
+    await page.waitForSelector('body[data-live="open"]');
+    expect(await page.getAttribute('#run-' + (await runId('webshop')) + ' .badge', 'data-status')).toBe('paused');
+    const r = await cli(['resume', 'webshop', '--detach'], { cwd: dir, env });
+    expect(r.code, r.stderr).not.toBe(1);
+    const t0 = Date.now();
+    await page.waitForSelector(`#run-${await runId('webshop')} [data-status="running"]`, { timeout: 1000 });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-live.png'), fullPage: true });
     await page.close();
   });
 
