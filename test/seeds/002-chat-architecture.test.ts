@@ -1,0 +1,97 @@
+/**
+ * Seed 002 "Progressive Rollout Strategy - Protocol-Agnostic Chat Architecture" →
+ * plans/chat-architecture.yaml on the virtual clock, from Monday 2025-03-03 08:00 UTC.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Action } from '../../src/engine/types.js';
+import { stepChanges } from '../../src/engine/engine.js';
+import { drive, observer } from '../unit/helpers.js';
+import { D, flagStates, load, M, MONDAY, sim, stepDates } from './helpers.js';
+
+describe('seed 002: chat architecture', () => {
+  it('"PHASE_1_FLAGS = { useNewArchitecture: false, enableShadowLogging: true, shadowProcessingEnabled: true, performanceMonitoring: true }" for "1-2 weeks"', async () => {
+    const plan = await load('chat-architecture');
+    const t = drive(plan, { start: MONDAY, autoApprove: true, obs: observer(plan, {}, {}, MONDAY), until: (s) => s.phase === 0 && s.step === 0 });
+    expect(flagStates(t.state)).toEqual({ useNewArchitecture: 'off', enableShadowLogging: '100%', shadowProcessingEnabled: '100%', performanceMonitoring: '100%' });
+    expect(plan.phases[0]!.steps[0]!.holdMs).toBe(7 * D);
+  });
+
+  it('"useNewArchitecture: ({ userId }) => isBetaUser(userId)" — beta users only, nobody else', async () => {
+    const plan = await load('chat-architecture');
+    const beta = plan.phases.findIndex((p) => p.name === 'beta');
+    const flag = stepChanges(plan, beta, 0).find((c) => c.flag === 'useNewArchitecture')!;
+    expect(flag).toMatchObject({ enabled: true, percentage: 0, segments: ['beta-users'] });
+    const r = await sim(plan);
+    expect(r.events.find((e) => e.type === 'step.applied' && /beta/.test(e.msg))!.msg).toMatch(/^beta: 0% applied/);
+  });
+
+  it('"Week 1: 10% of traffic / Week 2: 25% of traffic (if metrics good)" then "Week 3: 50%", "Week 4: 75%", Phase 4 100%', async () => {
+    const r = await sim(await load('chat-architecture'));
+    const dates = stepDates(r.events);
+    const at = (s: string) => Date.parse(dates.find(([x]) => x === s)![1]);
+    expect((at('limited: 25%') - at('limited: 10%')) / D).toBe(7);
+    expect((at('moderate: 50%') - at('limited: 25%')) / D).toBe(7);
+    expect((at('majority: 75%') - at('moderate: 50%')) / D).toBe(7);
+    expect((at('full: 100%') - at('majority: 75%')) / D).toBe(7);
+    expect(r.state.status).toBe('completed');
+    // PHASE_4_FLAGS: useNewArchitecture true, enableAGUIEvents true, enableVerboseLogging false, performanceMonitoring true.
+    expect(flagStates(r.state)).toMatchObject({ useNewArchitecture: '100%', enableAGUIEvents: '100%', enableVerboseLogging: 'off', performanceMonitoring: '100%', enableShadowLogging: 'off', shadowProcessingEnabled: 'off' });
+  });
+
+  it('"Error rate > 0.5% for more than 5 minutes" → "Critical Triggers (Immediate Rollback)": flags off, incident, critical-alerts, health check', async () => {
+    const r = await sim(await load('chat-architecture'), { checks: { 'error-rate-critical': [{ after: '22d', value: 0.009 }] } });
+    const first = r.events.find((e) => e.type === 'check.changed' && /error-rate-critical: fail/.test(e.msg))!;
+    const breach = r.events.find((e) => e.type === 'breach.detected')!;
+    expect(breach.at - first.at).toBe(5 * M); // not before 5 minutes
+    expect(r.state.status).toBe('rolled-back');
+    expect(r.state.flags.useNewArchitecture).toMatchObject({ enabled: false });
+    const types = r.events.map((e) => e.type);
+    expect(types.indexOf('rollback.flags-off')).toBeLessThan(types.indexOf('incident.recorded'));
+    expect(types).toContain('health.ok');
+    expect(r.events.some((e) => e.type === 'notify.sent' && /^notice rollback\.started: sent to critical-alerts/.test(e.msg))).toBe(true);
+  });
+
+  it('"P99 response time > 500ms for more than 2 minutes" rolls back after 2 minutes, not 1', async () => {
+    const r = await sim(await load('chat-architecture'), { checks: { 'p99-critical': [{ after: '22d', value: 700 }] } });
+    const first = r.events.find((e) => e.type === 'check.changed' && /p99-critical: fail/.test(e.msg))!;
+    expect(r.events.find((e) => e.type === 'breach.detected')!.at - first.at).toBe(2 * M);
+    expect(r.state.status).toBe('rolled-back');
+  });
+
+  it('"Complete service unavailability" — no instance up rolls back; one instance down does not', async () => {
+    const plan = await load('chat-architecture');
+    const c = plan.phases[0]!.checks.find((x) => x.name === 'service-available')!;
+    expect(c.query).toBe('max(up{job="chat"})'); // 1 while any instance is up
+    const down = await sim(plan, { checks: { 'service-available': [{ after: '22d', value: 0 }] } });
+    expect(down.state.status).toBe('rolled-back');
+    const oneDown = await sim(plan, { checks: { 'service-available': [{ after: '22d', value: 1 }] } });
+    expect(oneDown.state.status).toBe('completed');
+  });
+
+  it('"Error rate 0.2-0.5% for more than 10 minutes" → "Warning Triggers (Manual Review Required)": the run pauses for a human', async () => {
+    const r = await sim(await load('chat-architecture'), { checks: { 'error-rate-warning': [{ after: '22d', value: 0.003 }] } });
+    expect(r.state.status).toBe('paused');
+    expect(r.state.flags.useNewArchitecture).toMatchObject({ enabled: true, percentage: 10 });
+  });
+
+  it('"Automated rollback if error rate > 0.2%" (Phase 3a) — rolls back in 3a, only pauses elsewhere', async () => {
+    const in3a = await sim(await load('chat-architecture'), { checks: { 'error-rate-auto-rollback': [{ after: '22d', value: 0.003 }] } });
+    expect(in3a.state.status).toBe('rolled-back');
+    expect(in3a.state.reason).toMatch(/error-rate-auto-rollback/);
+  });
+
+  it('"Manual review checkpoints every 2 days" (Phase 3b) — a review notice every 2 days during 3b only', async () => {
+    const r = await sim(await load('chat-architecture'));
+    const start = r.events.find((e) => e.type === 'phase.started' && /moderate/.test(e.msg))!.at;
+    expect(r.events.filter((e) => e.type === 'report.sent').map((e) => (e.at - start) / D)).toEqual([2, 4, 6]);
+  });
+
+  it('"Instant Rollback (< 30 seconds): Disable useNewArchitecture globally" — only that flag; the other flags stay', async () => {
+    const plan = await load('chat-architecture');
+    const t = drive(plan, { start: MONDAY, autoApprove: true, obs: observer(plan, {}, {}, MONDAY), controls: [{ at: 40 * D, ctl: { kind: 'rollback', reason: 'manual' } }] });
+    const off = t.performed.find((p) => p.action.kind === 'apply-flags' && p.action.purpose === 'rollback')!;
+    expect((off.action as Extract<Action, { kind: 'apply-flags' }>).changes.map((c) => c.flag)).toEqual(['useNewArchitecture']);
+    expect(off.at - MONDAY).toBe(40 * D); // in the same instant
+    expect(flagStates(t.state)).toMatchObject({ useNewArchitecture: 'off', enableAGUIEvents: '100%' });
+  });
+});

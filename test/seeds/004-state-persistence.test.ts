@@ -1,0 +1,112 @@
+/**
+ * Seed 004 "Feature Flag Rollout Guide" (state persistence) → plans/state-persistence.yaml on
+ * the virtual clock. Week 1 starts on Monday 2025-03-03 08:00 UTC; the window opens at 09:00.
+ */
+import { describe, expect, it } from 'vitest';
+import { drive, observer } from '../unit/helpers.js';
+import { D, flagStates, H, load, MONDAY, sim, stepDates, weekday } from './helpers.js';
+
+describe('seed 004: state persistence', () => {
+  it('"Day 1: 09:00 - Deploy at 0% … 15:00 - Increase to 25% / Day 2: 09:00 - Increase to 50% … 15:00 - Increase to 75% / Day 3: 09:00 - Increase to 100%"', async () => {
+    const r = await sim(await load('state-persistence'));
+    expect(stepDates(r.events).filter(([s]) => s.startsWith('core'))).toEqual([
+      ['core: 0%', '2025-03-03T09:00:00.000Z'],
+      ['core: 1%', '2025-03-03T09:30:00.000Z'],
+      ['core: 5%', '2025-03-03T11:00:00.000Z'],
+      ['core: 10%', '2025-03-03T13:00:00.000Z'],
+      ['core: 25%', '2025-03-03T15:00:00.000Z'],
+      ['core: 50%', '2025-03-04T09:00:00.000Z'],
+      ['core: 75%', '2025-03-04T15:00:00.000Z'],
+      ['core: 100%', '2025-03-05T09:00:00.000Z'],
+    ]);
+  });
+
+  it('"Week 2: Additional Features — Enable Snapshots: # Start with internal ring" — Monday of week 2, {"internal": 100, "beta": 0, "ga": 0}', async () => {
+    const r = await sim(await load('state-persistence'));
+    const snap = stepDates(r.events).filter(([s]) => s.startsWith('snapshots'));
+    expect(snap).toEqual([['snapshots: internal 100% · beta 0% · ga 0%', '2025-03-10T09:00:00.000Z']]);
+  });
+
+  it('"Enable Recovery: # After snapshots stable … {"enabled": true, "percentage": 50}" — in week 2, ending at 50%', async () => {
+    const r = await sim(await load('state-persistence'));
+    const rec = stepDates(r.events).filter(([s]) => s.startsWith('recovery'));
+    expect(rec.map(([s]) => s)).toEqual(['recovery: 1%', 'recovery: 5%', 'recovery: 10%', 'recovery: 25%', 'recovery: 50%']);
+    for (const [, at] of rec) expect(Date.parse(at)).toBeLessThan(Date.parse('2025-03-15T00:00:00Z')); // week 2
+    expect(r.state.flags.enable_state_recovery).toMatchObject({ enabled: true, percentage: 50 });
+  });
+
+  it('"Week 3: Use-Case Rollout — # Start with low-risk use case … # Gradually enable others … percentage: 10"', async () => {
+    const r = await sim(await load('state-persistence'));
+    const uc = stepDates(r.events).filter(([s]) => s.startsWith('use-case'));
+    expect(uc[0]).toEqual(['use-case-startgame: internal 100% · beta 50% · ga 0%', '2025-03-17T09:00:00.000Z']); // Monday of week 3
+    expect(uc.slice(1).map(([s]) => s)).toEqual(['use-case-playturn: 10%', 'use-case-declare: 10%', 'use-case-scoring: 10%']);
+  });
+
+  it('the flags end where the guide leaves them', async () => {
+    const r = await sim(await load('state-persistence'));
+    expect(r.state.status).toBe('completed');
+    expect(flagStates(r.state)).toEqual({
+      use_state_persistence: '100%', // "Thursday: Complete rollout"
+      enable_state_snapshots: '0% internal:100,beta:0', // internal ring (ga = everybody else = 0%)
+      enable_state_recovery: '50%',
+      use_state_persistence_startgame: '0% internal:100,beta:50',
+      use_state_persistence_playturn: '10%',
+      use_state_persistence_declare: '10%',
+      use_state_persistence_scoring: '10%',
+    });
+  });
+
+  it('"DON\'T: Rollout during peak hours" — every step on a weekday between 09:00 and 17:00', async () => {
+    const r = await sim(await load('state-persistence'));
+    for (const e of r.events.filter((x) => x.type === 'step.applied')) {
+      expect(['sat', 'sun']).not.toContain(weekday(e.at));
+      const h = new Date(e.at).getUTCHours();
+      expect(h >= 9 && h < 17, new Date(e.at).toISOString()).toBe(true);
+    }
+  });
+
+  it('"Error Rate > 5% → Pause rollout" and "# Freeze current percentage"', async () => {
+    const r = await sim(await load('state-persistence'), { checks: { 'error-rate': [{ after: '4h', value: 0.07 }] } });
+    expect(r.state.status).toBe('paused');
+    expect(r.state.frozen).toEqual(['use_state_persistence']);
+    expect(r.state.flags.use_state_persistence).toMatchObject({ enabled: true, percentage: 5 });
+  });
+
+  it('"Recovery Failures > 1% → Rollback recovery feature" — only enable_state_recovery goes off', async () => {
+    const r = await sim(await load('state-persistence'), { checks: { 'recovery-failures': [{ after: '10d', value: 0.05 }] } });
+    expect(r.state.status).toBe('rolled-back');
+    expect(r.state.rollback!.flags).toEqual(['enable_state_recovery']);
+    expect(flagStates(r.state)).toMatchObject({ enable_state_recovery: 'off', use_state_persistence: '100%', enable_state_snapshots: '0% internal:100,beta:0' });
+  });
+
+  it('"P99 Latency > 100ms → Investigate, possibly pause" — a notice, the run goes on once it recovers', async () => {
+    const r = await sim(await load('state-persistence'), { checks: { 'p99-latency': [{ after: '4h', value: 140 }, { after: '5h', value: 60 }] } });
+    expect(r.events.some((e) => e.type === 'breach.detected' && /p99-latency/.test(e.msg))).toBe(true);
+    expect(r.state.status).toBe('completed');
+  });
+
+  it('"# Rollback to 25%" — `rollout rollback --to 25` steps the live flag down and pauses; resume climbs again', async () => {
+    const plan = await load('state-persistence');
+    const t = drive(plan, {
+      start: MONDAY,
+      obs: observer(plan, {}, {}, MONDAY),
+      controls: [
+        { at: 26 * H, ctl: { kind: 'rollback', reason: 'errors at 50%', to: 25 } },
+        { at: 27 * H, ctl: { kind: 'resume' } },
+      ],
+      until: (s) => s.phase === 0 && s.step === 6,
+    });
+    const partial = t.of('rollback.partial')[0]!;
+    expect(partial.msg).toMatch(/from 50% to 25%/);
+    expect(t.performed.some((p) => p.action.kind === 'apply-flags' && p.action.purpose === 'partial')).toBe(true);
+    expect(t.state.flags.use_state_persistence).toMatchObject({ percentage: 75 });
+  });
+
+  it('"Complete Rollback: # Disable all state persistence" — every flag off, then scripts/rollback_state_persistence.py', async () => {
+    const r = await sim(await load('state-persistence'), { controls: [{ after: '10d', kind: 'rollback', reason: 'emergency' }] });
+    expect(r.state.status).toBe('rolled-back');
+    for (const v of Object.values(flagStates(r.state))) expect(v).toBe('off');
+    expect(r.events.some((e) => e.type === 'command.finished' && /rollback_state_persistence/.test(e.msg))).toBe(true);
+  });
+});
+void D;
