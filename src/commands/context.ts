@@ -1,4 +1,4 @@
-import { isPostgresUrl, type Store } from '../state/index.js';
+import type { Store } from '../state/index.js';
 /** What every command receives: where it runs, how to print, whether a human is there. */
 export interface Context {
   cwd: string;
@@ -13,17 +13,9 @@ export interface Context {
 
 /** The state store: PostgreSQL when ROLLOUT_STATE_URL is a postgres:// URL, else files in the state dir. */
 export async function openStore(c: Context): Promise<Store> {
-  const url = process.env.ROLLOUT_STATE_URL;
-  if (isPostgresUrl(url)) {
-    const { PgStore } = await import('../state/pg.js');
-    return new PgStore(url);
-  }
-  const { FileStore } = await import('../state/store.js');
+  const { openStore: open } = await import('../state/index.js');
   const { resolve } = await import('node:path');
-  const { checkStateDir, guardStore } = await import('../state/fs-guard.js');
-  const dir = resolve(c.cwd, c.stateDir);
-  await checkStateDir(dir);
-  return guardStore(new FileStore(dir), dir);
+  return open({ url: process.env.ROLLOUT_STATE_URL, dir: resolve(c.cwd, c.stateDir) });
 }
 
 export function printJson(c: Context, v: unknown): void {

@@ -5,30 +5,9 @@ import type { Plan } from '../plan/model.js';
 import { Reporter } from '../output/reporter.js';
 import { summary } from '../output/run.js';
 import { activeRunOf, drive, exitCodeFor } from '../runner/session.js';
-import { isPostgresUrl, type Store } from '../state/index.js';
+import type { Store } from '../state/index.js';
 import { openStore, printJson, who, type Context } from './context.js';
-import { redactDeep } from '../util/redact.js';
 import { safeText } from '../util/terminal.js';
-
-/**
- * The plan as it may be written beside the run: the snapshot drops adapter options and the
- * rollback commands' env, but secrets also reach other strings (a health-check URL with
- * ?token=…, the env of health-check and escalation commands, ${VAR}s in argv): drop those env
- * maps too and redact every string.
- */
-function snapshotSafe(plan: Plan): Plan {
-  const noEnv = <C extends { env?: Record<string, string> }>(c: C): C => ({ ...c, env: undefined });
-  const rb = plan.rollback;
-  return redactDeep({
-    ...plan,
-    rollback: {
-      ...rb,
-      commands: rb.commands.map(noEnv),
-      ...(rb.healthCheck ? { healthCheck: { ...rb.healthCheck, ...(rb.healthCheck.command ? { command: noEnv(rb.healthCheck.command) } : {}) } } : {}),
-      escalate: { ...rb.escalate, commands: rb.escalate.commands.map(noEnv) },
-    },
-  });
-}
 
 export interface FollowOptions {
   yes?: boolean;
@@ -119,8 +98,8 @@ export async function follow(c: Context, store: Store, plan: Plan, existing: Run
         ...(o.yes ? { autoApprove: `${who()} (--yes)` } : {}),
         onReady: (s, resumed) => {
           runId = s.id;
-          // What `status` shows the run with, on any machine (files or PostgreSQL).
-          void store.savePlanSnapshot(s.id, snapshotSafe(plan)).catch(() => undefined);
+          // What status shows on any machine, without the YAML file or its secrets (the store strips them).
+          void store.writePlan(s.id, plan).catch(() => undefined);
           if (resumed) reporter.line(`run ${s.id}: ${s.status}${s.waitingFor ? ` (${safeText(s.waitingFor)})` : ''}`);
           if (s.status === 'awaiting-approval') void approve(s);
           reporter.status(s);

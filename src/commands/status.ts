@@ -23,7 +23,7 @@ export async function planOf(s: RunState): Promise<Plan | undefined> {
  * fall back to the plan file.
  */
 export async function storedPlan(store: Store, s: RunState): Promise<Plan | undefined> {
-  return (await store.loadPlanSnapshot(s.id).catch(() => undefined)) ?? (await planOf(s));
+  return (await store.readPlan(s.id).catch(() => undefined)) ?? (await planOf(s));
 }
 
 export default async function status(c: Context, ref: string | undefined, o: { watch?: boolean; all?: boolean }): Promise<number> {

@@ -21,7 +21,11 @@ export interface RunStore {
   take(id: string): Promise<Control[]>;
   /** `key`: a stable name for this incident (the same action performed again rewrites it). */
   writeIncident(id: string, incident: unknown, key?: string): Promise<string>;
-  renewRun?(id: string, leaseUntil: number): Promise<void>;
+  /**
+   * Before each side effect: throws (LeaseLostError) if this driver no longer holds the run,
+   * so a driver that was paused past its lease does not write a flag the new one moved on.
+   */
+  checkLease?(): Promise<void>;
 }
 
 export interface Services {
@@ -50,6 +54,11 @@ export interface LoopOptions {
   pollMs?: number;
   /** Approve every gate at once, recorded as approved by this name (--yes, simulations). */
   autoApprove?: string;
+  /**
+   * On `signal`: 'pause' the run (a person pressed Ctrl-C: default), or 'release' it as it is
+   * after the action in flight (a worker stopping: another worker carries on).
+   */
+  onAbort?: 'pause' | 'release';
 }
 
 let sideEffectPoints = 0;
@@ -99,6 +108,7 @@ export class Runner {
         // A named quorum is signed for every approver still missing: --yes (and a simulation) vouch for them all.
         await this.applyControl({ kind: 'approve', by: opts.autoApprove, all: true });
       }
+      if (opts.signal?.aborted && opts.onAbort === 'release') return this.state;
       if (opts.signal?.aborted && !FINAL_STATUSES.includes(this.state.status) && this.state.status !== 'rolling-back') {
         if (this.state.status === 'running' || this.state.status === 'awaiting-approval')
           await this.applyControl({ kind: 'pause', reason: `interrupted (${String(opts.signal.reason ?? 'signal')})` });
@@ -106,6 +116,7 @@ export class Runner {
       }
       const action = this.state.pending[0];
       if (action) {
+        await this.svc.store.checkLease?.();
         crashPoint();
         const outcome = await this.perform(action);
         crashPoint();
@@ -118,7 +129,6 @@ export class Runner {
       if (wake === undefined) return this.state;
       if (wake > now) {
         if (opts.mode === 'advance') return this.state;
-        await this.svc.store.renewRun?.(this.state.id, now + 5 * 60_000);
         await clock.sleep(Math.min(wake - now, pollMs), opts.signal);
         if (clock.now() < wake) continue; // woke early: look at the inbox again
       }

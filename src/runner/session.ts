@@ -6,9 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { createRun } from '../engine/engine.js';
 import { FINAL_STATUSES, type Control, type RunEvent, type RunState } from '../engine/types.js';
 import { ExitCode, LockError, UsageError } from '../errors.js';
+import { LeaseLostError } from '../state/index.js';
 import type { Plan } from '../plan/model.js';
-import type { Store } from '../state/index.js';
+import type { Lease, Store } from '../state/index.js';
 import { realClock, type Clock } from './clock.js';
+import { fenced, LeaseKeeper } from './lease.js';
 import { Runner, type LoopOptions } from './runner.js';
 import { buildServices } from './services.js';
 
@@ -55,7 +57,10 @@ export async function drive(o: DriveOptions, existing?: RunState): Promise<RunSt
   let state = existing;
   const created = !state;
   let createdEvents: RunEvent[] = [];
-  let releaseRun: (() => Promise<void>) | undefined;
+  let lease: Lease | undefined;
+  const releaseRun = async () => {
+    if (lease) await store.release(lease);
+  };
   try {
     if (!state) {
       const d = createRun(plan, newRunId(plan, clock.now()), clock.now());
@@ -63,21 +68,28 @@ export async function drive(o: DriveOptions, existing?: RunState): Promise<RunSt
       // of the same plan at the same moment) sees a driven run and backs off (exit 5) instead
       // of picking it up under our feet. Saved before the flag locks: another process judging
       // our flag lock must see a live run.
-      releaseRun = await store.lockRun(d.state.id, { takeover: o.takeover, leaseMs: 10 * 60_000, now: clock.now() });
-      await store.save(d.state, d.events);
+      lease = await store.lockRun(d.state.id, { takeover: o.takeover, now: clock.now() });
+      await store.save(d.state, d.events, lease);
       state = d.state;
       createdEvents = d.events;
-    } else releaseRun = await store.lockRun(state.id, { takeover: o.takeover, leaseMs: 10 * 60_000, now: clock.now() });
+    } else lease = await store.lockRun(state.id, { takeover: o.takeover, now: clock.now() });
     await store.lockFlags(state.id, plan.flags, { takeover: o.takeover, now: clock.now() });
   } catch (err) {
     // Our new run lost the race for a flag: remove it, before letting go of its run lock.
     if (created && state) await store.discard(state.id);
-    await releaseRun?.();
+    await releaseRun();
     throw err;
   }
   const id = state.id;
   for (const e of createdEvents) o.onEvent(e, state);
-  const svc = await buildServices({ plan, store, clock, cwd: o.cwd, log: o.log, onEvent: o.onEvent, execute: o.execute, runStartedAt: state.startedAt });
+  // Renewed every few seconds while we drive; if it is lost (this process was stopped past
+  // its lease and another took the run), the loop stops and every further save is refused.
+  const lost = new AbortController();
+  const keeper = new LeaseKeeper(store);
+  keeper.add(lease, () => lost.abort('lease lost'));
+  const signal = o.signal ? AbortSignal.any([o.signal, lost.signal]) : lost.signal;
+  const held = lease;
+  const svc = await buildServices({ plan, store: fenced(store, held), clock, cwd: o.cwd, log: o.log, onEvent: o.onEvent, execute: o.execute, runStartedAt: state.startedAt });
   try {
     state = await store.load(id); // the freshest copy, now that we hold the lock
     const runner = new Runner(svc, state);
@@ -86,12 +98,14 @@ export async function drive(o: DriveOptions, existing?: RunState): Promise<RunSt
       if (r.error) throw new UsageError(r.error, { hint: r.hint });
     }
     o.onReady?.(runner.state, !created);
-    const final = await runner.loop({ mode: o.mode, signal: o.signal, pollMs: o.pollMs, autoApprove: o.autoApprove });
+    const final = await runner.loop({ mode: o.mode, signal, pollMs: o.pollMs, autoApprove: o.autoApprove });
+    if (lost.signal.aborted) throw new LeaseLostError(id, held.epoch, await store.readLock('run', id));
     if (FINAL_STATUSES.includes(final.status)) await store.unlockFlags(id, plan.flags);
     return final;
   } finally {
+    keeper.stop();
     await svc.close();
-    await releaseRun?.();
+    if (!lost.signal.aborted) await releaseRun();
   }
 }
 

@@ -8,6 +8,11 @@
  *                the holder's row, judged and replaced under that row lock — exactly one winner
  *                among processes on any number of machines
  *   take()       DELETE … RETURNING: each control request is taken by exactly one reader
+ *   leases       run_locks rows timed on the database's clock, with an epoch (fencing token)
+ *                bumped on every grant and checked (FOR SHARE) in every fenced save; rows stay
+ *                after release (lease_until = 0) so the epoch only grows
+ *   claim()      workers pick runs with FOR UPDATE SKIP LOCKED and an upsert that only
+ *                replaces a lapsed lease: two workers never get one run
  * Tables live in their own PostgreSQL schema (`rollout` unless opts.schema says otherwise),
  * created on first use. Everything written is redacted first; the URL's password never
  * appears in `dir` or in an error.
@@ -17,14 +22,31 @@ import pg from 'pg';
 import { LockError, RolloutError, StateError, UsageError } from '../errors.js';
 import { FINAL_STATUSES, STATE_SCHEMA_VERSION, type Control, type RunEvent, type RunState } from '../engine/types.js';
 import { redact, redactDeep, safeUrl } from '../util/redact.js';
-import { pidAlive, type LockInfo } from './store.js';
+import type { Plan } from '../plan/model.js';
 import { pickRun } from './resolve.js';
 import { runRecordProblems } from './validate.js';
 import { planSnapshot } from './snapshot.js';
-import type { Plan } from '../plan/model.js';
+import type { Store } from './index.js';
+import {
+  LEASE_MS,
+  LeaseLostError,
+  flagLockedError,
+  holderAlive,
+  pidAlive,
+  runLockedError,
+  unreadableHolderError,
+  type Fence,
+  type Lease,
+  type LockInfo,
+  type WorkerInfo,
+} from './lease.js';
 
-/** Version of the table layout (not of the run record: that is STATE_SCHEMA_VERSION). */
-export const PG_STORE_SCHEMA_VERSION = 1;
+/** Version of the table layout (not of the run record: that is STATE_SCHEMA_VERSION). 2: leases with epochs, workers, plan snapshots. */
+export const PG_STORE_SCHEMA_VERSION = 2;
+
+/** The database's clock in ms: every lease is timed on it, so hosts with skewed clocks agree. */
+const NOW_MS = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
+const FINAL_SQL = `(${FINAL_STATUSES.map((s) => `'${s}'`).join(', ')})`;
 
 export interface PgStoreOptions {
   /** PostgreSQL schema holding the tables (created if missing). Default `rollout`. */
@@ -59,7 +81,7 @@ const json = (v: unknown) => JSON.stringify(v);
 /** Transient conflicts a transaction may simply be retried after. */
 const RETRYABLE = new Set(['40001', '40P01']); // serialization failure, deadlock detected
 
-export class PgStore {
+export class PgStore implements Store {
   /** Where the state lives, for display: the URL without credentials (and the schema if not the default). */
   readonly dir: string;
   private readonly pool: pg.Pool;
@@ -160,7 +182,8 @@ export class PgStore {
       if (err.code === '42P01' || err.code === '3F000') return undefined; // undefined table / schema
       throw err;
     });
-    if (found?.rows.length) return this.checkVersion(found.rows[0]!.version);
+    if (found?.rows.length && found.rows[0]!.version === PG_STORE_SCHEMA_VERSION) return;
+    if (found?.rows.length && found.rows[0]!.version !== 1) return this.checkVersion(found.rows[0]!.version);
     await this.tx(async (c) => {
       // Concurrent first opens (20 processes at once) would race on the catalog.
       await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`rollout-store-schema:${this.schema}`]);
@@ -220,8 +243,29 @@ export class PgStore {
         );
       `);
       const v = await c.query<{ version: number }>(`SELECT version FROM ${this.t('schema_version')}`);
-      if (v.rows.length) return this.checkVersion(v.rows[0]!.version);
-      await c.query(`INSERT INTO ${this.t('schema_version')} (version) VALUES ($1)`, [PG_STORE_SCHEMA_VERSION]);
+      if (!v.rows.length) await c.query(`INSERT INTO ${this.t('schema_version')} (version) VALUES (1)`);
+      const version = v.rows[0]?.version ?? 1;
+      if (version === PG_STORE_SCHEMA_VERSION) return;
+      if (version !== 1) return this.checkVersion(version);
+      // 1 → 2, in place: run leases gain an epoch and a worker; workers and plan snapshots.
+      await c.query(`
+        ALTER TABLE ${this.t('run_locks')} ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0;
+        ALTER TABLE ${this.t('run_locks')} ADD COLUMN IF NOT EXISTS worker text;
+        CREATE INDEX IF NOT EXISTS run_locks_worker ON ${this.t('run_locks')} (worker);
+        CREATE TABLE IF NOT EXISTS ${this.t('plans')} (
+          run_id text PRIMARY KEY,
+          plan jsonb NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS ${this.t('workers')} (
+          id text PRIMARY KEY,
+          host text NOT NULL,
+          pid integer NOT NULL,
+          started_at bigint NOT NULL,
+          concurrency integer NOT NULL,
+          heartbeat_at bigint NOT NULL
+        );
+      `);
+      await c.query(`UPDATE ${this.t('schema_version')} SET version = $1`, [PG_STORE_SCHEMA_VERSION]);
     });
   }
 
@@ -296,11 +340,19 @@ export class PgStore {
 
   // ——— runs ———
 
-  async save(state: RunState, events: RunEvent[]): Promise<void> {
+  async save(state: RunState, events: RunEvent[], fence?: Fence): Promise<void> {
     const s = clean(state);
     const evs = clean(events);
     await this.run(`cannot save run ${state.id}`, () =>
       this.tx(async (c) => {
+        if (fence) {
+          // FOR SHARE: a claim bumping the epoch waits for this write, or this write sees its epoch.
+          const { rows } = await c.query<LockRow>(
+            `SELECT run_id AS owner, host, pid, acquired_at, lease_until, epoch, worker FROM ${this.t('run_locks')} WHERE run_id = $1 FOR SHARE`,
+            [fence.runId],
+          );
+          if (!rows[0] || Number(rows[0].epoch) !== fence.epoch) throw new LeaseLostError(fence.runId, fence.epoch, rows[0] && lockInfo(rows[0]));
+        }
         // One transaction: both land or neither. Events are upserted: after a crash the
         // re-made decision's events replace the orphans of the one that was lost.
         for (let i = 0; i < evs.length; i += 1000) {
@@ -346,41 +398,6 @@ export class PgStore {
 
   async list(): Promise<RunState[]> {
     return (await this.scan()).runs;
-  }
-
-  /**
-   * Keep the plan a run uses beside it (adapter options and command env left out), so `status`
-   * answers the same on every machine without the plan file. Its own table, created on first
-   * use (an older store without it works as before).
-   */
-  async savePlanSnapshot(id: string, plan: Plan): Promise<void> {
-    const snap = clean(planSnapshot(plan));
-    await this.run(`cannot save the plan of run ${id}`, async () => {
-      const put = () =>
-        this.pool.query(`INSERT INTO ${this.t('plan_snapshots')} (run_id, plan) VALUES ($1, $2::jsonb) ON CONFLICT (run_id) DO UPDATE SET plan = EXCLUDED.plan`, [pgText(id), json(snap)]);
-      try {
-        await put();
-      } catch (err) {
-        if ((err as { code?: string }).code !== '42P01') throw err;
-        await this.pool.query(`CREATE TABLE IF NOT EXISTS ${this.t('plan_snapshots')} (run_id text PRIMARY KEY, plan jsonb NOT NULL)`).catch((e: { code?: string }) => {
-          if (e.code !== '23505' && e.code !== '42P07') throw e; // created meanwhile by another process
-        });
-        await put();
-      }
-    });
-  }
-
-  /** The plan the run stored when it started (undefined for runs that stored none). */
-  async loadPlanSnapshot(id: string): Promise<Plan | undefined> {
-    return this.run(`cannot read the plan of run ${id}`, async () => {
-      try {
-        const { rows } = await this.pool.query<{ plan: Plan }>(`SELECT plan FROM ${this.t('plan_snapshots')} WHERE run_id = $1`, [id]);
-        return rows[0]?.plan;
-      } catch (err) {
-        if ((err as { code?: string }).code === '42P01') return undefined;
-        throw err;
-      }
-    });
   }
 
   /** Runs whose record cannot be used (corrupt, wrong shape, another schema), with why. */
@@ -437,10 +454,22 @@ export class PgStore {
   async discard(id: string): Promise<void> {
     await this.run(`cannot discard run ${id}`, () =>
       this.tx(async (c) => {
-        for (const table of ['events', 'inbox', 'incidents']) await c.query(`DELETE FROM ${this.t(table)} WHERE run_id = $1`, [id]);
+        for (const table of ['events', 'inbox', 'incidents', 'plans']) await c.query(`DELETE FROM ${this.t(table)} WHERE run_id = $1`, [id]);
         await c.query(`DELETE FROM ${this.t('runs')} WHERE id = $1`, [id]);
+        await c.query(`DELETE FROM ${this.t('run_locks')} WHERE run_id = $1`, [id]);
       }),
     );
+  }
+
+  async writePlan(id: string, plan: Plan): Promise<void> {
+    await this.run(`cannot save the plan of run ${id}`, () =>
+      this.pool.query(`INSERT INTO ${this.t('plans')} (run_id, plan) VALUES ($1, $2::jsonb) ON CONFLICT (run_id) DO UPDATE SET plan = EXCLUDED.plan`, [pgText(id), json(clean(planSnapshot(plan)))]),
+    );
+  }
+
+  async readPlan(id: string): Promise<Plan | undefined> {
+    const { rows } = await this.run(`cannot read the plan of run ${id}`, () => this.pool.query<{ plan: Plan }>(`SELECT plan FROM ${this.t('plans')} WHERE run_id = $1`, [id]));
+    return rows[0]?.plan;
   }
 
   // ——— control inbox ———
@@ -477,7 +506,7 @@ export class PgStore {
     const { rows } = await db.query<LockRow>(
       kind === 'flag'
         ? `SELECT owner, host, pid, acquired_at, lease_until FROM ${this.t('flag_locks')} WHERE flag = $1${forUpdate ? ' FOR UPDATE' : ''}`
-        : `SELECT run_id AS owner, host, pid, acquired_at, lease_until FROM ${this.t('run_locks')} WHERE run_id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
+        : `SELECT run_id AS owner, host, pid, acquired_at, lease_until, epoch, worker FROM ${this.t('run_locks')} WHERE run_id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
       [name],
     );
     return rows[0] && lockInfo(rows[0]);
@@ -526,20 +555,10 @@ export class PgStore {
             if (holder.owner === runId) break; // ours already (resume)
             const judged = await this.active(c, holder.owner);
             // A vanished run's lock is stale; one whose record is unreadable keeps its flags (until --takeover).
-            if (judged.unreadable && !opts.takeover)
-              throw new LockError(
-                `flag ${flag} is locked by run ${holder.owner}, whose state cannot be read: ${judged.unreadable.message}`,
-                `${judged.unreadable.hint ?? ''} Or pass --takeover to take its flags.`.trim(),
-              );
+            if (judged.unreadable && !opts.takeover) throw unreadableHolderError(flag, holder.owner, judged.unreadable);
             if (judged.active && !opts.takeover) {
               const drv = await this.driverOn(c, holder.owner);
-              const last = drv ?? (await this.readLockOn(c, 'run', holder.owner)) ?? holder;
-              throw new LockError(
-                `flag ${flag} is locked by run ${holder.owner} (${drv ? `driven by pid ${drv.pid} on ${drv.host}, alive` : `no live process drives it: its driver pid ${last.pid} on ${last.host} is not running`}; locked since ${holder.acquiredAt})`,
-                drv
-                  ? `Wait for that run to finish, or steer it: \`rollout status ${holder.owner}\`, \`rollout abort ${holder.owner}\`.`
-                  : `Resume it (\`rollout resume ${holder.owner}\`), abort it (\`rollout abort ${holder.owner}\`), or pass --takeover to take its flags.`,
-              );
+              throw flagLockedError(flag, holder, drv, drv ?? (await this.readLockOn(c, 'run', holder.owner)) ?? holder);
             }
             // Stale (or taken over): replaced under the row lock we hold.
             await c.query(`UPDATE ${this.t('flag_locks')} SET owner = $2, host = $3, pid = $4, acquired_at = $5, lease_until = $6 WHERE flag = $1`, [
@@ -564,62 +583,61 @@ export class PgStore {
     );
   }
 
+  // ——— run leases ———
+
+  private async dbNow(db: Db): Promise<number> {
+    return Number((await db.query<{ now: string }>(`SELECT ${NOW_MS} AS now`)).rows[0]!.now);
+  }
+
   /**
-   * The process lock on a run: one driver at a time. A dead driver on this host is replaced;
-   * one on another host once its lease has expired (or with `takeover`). Judged and replaced
-   * under the row lock, in one transaction.
+   * The lease on a run: one driver at a time. A dead driver on this host is replaced at once;
+   * one on another host once its lease lapsed on the database clock (or with `takeover`).
+   * Judged and replaced under the row lock, in one transaction; every grant bumps the epoch.
    */
-  async lockRun(runId: string, opts: { takeover?: boolean; leaseMs: number; now: number }): Promise<() => Promise<void>> {
-    const info: LockInfo = { owner: runId, host: hostname(), pid: process.pid, acquiredAt: new Date(opts.now).toISOString(), leaseUntil: opts.now + opts.leaseMs };
-    // Release only a lock that is still ours (not one a --takeover replaced meanwhile).
-    const release = async () => {
-      await this.run(`cannot unlock run ${runId}`, () =>
-        this.pool.query(`DELETE FROM ${this.t('run_locks')} WHERE run_id = $1 AND pid = $2 AND host = $3`, [runId, info.pid, info.host]),
-      );
-    };
-    await this.run(`cannot lock run ${runId}`, () =>
+  async lockRun(runId: string, opts: { takeover?: boolean; leaseMs?: number; now: number; worker?: string }): Promise<Lease> {
+    const leaseMs = Math.round(opts.leaseMs ?? LEASE_MS);
+    const host = hostname();
+    return this.run(`cannot lock run ${runId}`, () =>
       this.tx(async (c) => {
         for (let attempt = 0; ; attempt++) {
-          const ins = await c.query(
-            `INSERT INTO ${this.t('run_locks')} (run_id, host, pid, acquired_at, lease_until) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id) DO NOTHING`,
-            [runId, info.host, info.pid, info.acquiredAt, Math.round(info.leaseUntil)],
+          const ins = await c.query<{ epoch: string; lease_until: string }>(
+            `INSERT INTO ${this.t('run_locks')} (run_id, host, pid, acquired_at, lease_until, epoch, worker) VALUES ($1, $2, $3, now(), ${NOW_MS} + $4, 1, $5)
+             ON CONFLICT (run_id) DO NOTHING RETURNING epoch, lease_until`,
+            [runId, host, process.pid, leaseMs, opts.worker ?? null],
           );
-          if (ins.rowCount === 1) return;
+          if (ins.rows[0]) return { runId, epoch: Number(ins.rows[0].epoch), until: Number(ins.rows[0].lease_until), ...(opts.worker ? { worker: opts.worker } : {}) };
           const h = await this.readLockOn(c, 'run', runId, true);
           if (!h) {
             if (attempt < 5) continue;
             throw new LockError(`could not lock run ${runId}`);
           }
-          const sameHost = h.host === info.host;
-          const alive = sameHost ? pidAlive(h.pid) : h.leaseUntil > Date.now();
-          if (alive && !opts.takeover)
-            throw new LockError(
-              `run ${runId} is being driven by pid ${h.pid} on ${h.host} (since ${h.acquiredAt})`,
-              sameHost ? 'Use `rollout pause|rollback|approve` to steer it; they reach the running process.' : 'If that process is gone, wait for its lease to expire or pass --takeover.',
-            );
-          await c.query(`UPDATE ${this.t('run_locks')} SET host = $2, pid = $3, acquired_at = $4, lease_until = $5 WHERE run_id = $1`, [
-            runId,
-            info.host,
-            info.pid,
-            info.acquiredAt,
-            Math.round(info.leaseUntil),
-          ]);
-          return;
+          if (holderAlive(h, await this.dbNow(c), host) && !opts.takeover) throw runLockedError(runId, h, host);
+          const up = await c.query<{ epoch: string; lease_until: string }>(
+            `UPDATE ${this.t('run_locks')} SET host = $2, pid = $3, acquired_at = now(), lease_until = ${NOW_MS} + $4, epoch = epoch + 1, worker = $5 WHERE run_id = $1 RETURNING epoch, lease_until`,
+            [runId, host, process.pid, leaseMs, opts.worker ?? null],
+          );
+          return { runId, epoch: Number(up.rows[0]!.epoch), until: Number(up.rows[0]!.lease_until), ...(opts.worker ? { worker: opts.worker } : {}) };
         }
       }),
     );
-    return release;
   }
 
-  async renewRun(runId: string, leaseUntil: number): Promise<void> {
-    await this.run(`cannot renew the lock of run ${runId}`, () =>
-      this.pool.query(`UPDATE ${this.t('run_locks')} SET lease_until = $4 WHERE run_id = $1 AND pid = $2 AND host = $3`, [
-        runId,
-        process.pid,
-        hostname(),
-        Math.round(leaseUntil),
-      ]),
+  async renew(leases: Fence[], leaseMs = LEASE_MS): Promise<Set<string>> {
+    if (!leases.length) return new Set();
+    const { rows } = await this.run('cannot renew run leases', () =>
+      this.pool.query<{ run_id: string }>(
+        `UPDATE ${this.t('run_locks')} l SET lease_until = ${NOW_MS} + $3
+         FROM unnest($1::text[], $2::bigint[]) AS f(run_id, epoch)
+         WHERE l.run_id = f.run_id AND l.epoch = f.epoch AND l.lease_until > 0 RETURNING l.run_id`,
+        [leases.map((l) => l.runId), leases.map((l) => l.epoch), Math.round(leaseMs)],
+      ),
     );
+    const kept = new Set(rows.map((r) => r.run_id));
+    return new Set(leases.map((l) => l.runId).filter((id) => !kept.has(id)));
+  }
+
+  async release(f: Fence): Promise<void> {
+    await this.run(`cannot release run ${f.runId}`, () => this.pool.query(`UPDATE ${this.t('run_locks')} SET lease_until = 0 WHERE run_id = $1 AND epoch = $2`, [f.runId, f.epoch]));
   }
 
   /** Is some live process driving this run right now? */
@@ -628,10 +646,76 @@ export class PgStore {
   }
 
   private async driverOn(db: Db, runId: string): Promise<LockInfo | undefined> {
-    const h = await this.readLockOn(db, 'run', runId);
-    if (!h) return undefined;
-    if (h.host === hostname() ? pidAlive(h.pid) : h.leaseUntil > Date.now()) return h;
-    return undefined;
+    const { rows } = await db.query<LockRow & { now: string }>(
+      `SELECT run_id AS owner, host, pid, acquired_at, lease_until, epoch, worker, ${NOW_MS} AS now FROM ${this.t('run_locks')} WHERE run_id = $1`,
+      [runId],
+    );
+    const h = rows[0] && lockInfo(rows[0]);
+    return h && holderAlive(h, Number(rows[0]!.now)) ? h : undefined;
+  }
+
+  async leases(): Promise<LockInfo[]> {
+    const { rows } = await this.run('cannot list run leases', () =>
+      this.pool.query<LockRow & { now: string }>(
+        `SELECT run_id AS owner, host, pid, acquired_at, lease_until, epoch, worker, ${NOW_MS} AS now FROM ${this.t('run_locks')} WHERE lease_until > ${NOW_MS}`,
+      ),
+    );
+    return rows.filter((r) => holderAlive(lockInfo(r), Number(r.now))).map(lockInfo);
+  }
+
+  // ——— workers ———
+
+  async claim(worker: string, limit: number, leaseMs = LEASE_MS): Promise<Lease[]> {
+    if (limit <= 0) return [];
+    const { rows } = await this.run('cannot claim runs', () =>
+      this.pool.query<{ run_id: string; epoch: string; lease_until: string }>(
+        `WITH cand AS (
+           SELECT r.id FROM ${this.t('runs')} r LEFT JOIN ${this.t('run_locks')} l ON l.run_id = r.id
+           WHERE (r.status NOT IN ${FINAL_SQL} OR jsonb_array_length(COALESCE(r.state->'pending', '[]'::jsonb)) > 0)
+             AND (l.run_id IS NULL OR l.lease_until <= ${NOW_MS})
+           ORDER BY r.started_at, r.id
+           LIMIT $1
+           FOR UPDATE OF r SKIP LOCKED
+         )
+         INSERT INTO ${this.t('run_locks')} AS k (run_id, host, pid, acquired_at, lease_until, epoch, worker)
+         SELECT id, $2, $3, now(), ${NOW_MS} + $4, 1, $5 FROM cand
+         ON CONFLICT (run_id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, acquired_at = EXCLUDED.acquired_at,
+           lease_until = EXCLUDED.lease_until, epoch = k.epoch + 1, worker = EXCLUDED.worker
+           WHERE k.lease_until <= ${NOW_MS}
+         RETURNING run_id, epoch, lease_until`,
+        [limit, hostname(), process.pid, Math.round(leaseMs), worker],
+      ),
+    );
+    return rows.map((r) => ({ runId: r.run_id, epoch: Number(r.epoch), until: Number(r.lease_until), worker }));
+  }
+
+  async heartbeat(w: WorkerInfo): Promise<void> {
+    await this.run(`cannot record worker ${w.id}`, () =>
+      this.pool.query(
+        `INSERT INTO ${this.t('workers')} (id, host, pid, started_at, concurrency, heartbeat_at) VALUES ($1, $2, $3, $4, $5, ${NOW_MS})
+         ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, started_at = EXCLUDED.started_at, concurrency = EXCLUDED.concurrency, heartbeat_at = EXCLUDED.heartbeat_at`,
+        [pgText(w.id), w.host, w.pid, Math.round(w.startedAt), w.concurrency],
+      ),
+    );
+  }
+
+  async workers(): Promise<WorkerInfo[]> {
+    const { rows } = await this.run('cannot list workers', () =>
+      this.pool.query<{ id: string; host: string; pid: number; started_at: string; concurrency: number; age: string; runs: string }>(
+        `SELECT w.id, w.host, w.pid, w.started_at, w.concurrency, ${NOW_MS} - w.heartbeat_at AS age,
+           (SELECT count(*) FROM ${this.t('run_locks')} l WHERE l.worker = w.id AND l.lease_until > ${NOW_MS}) AS runs
+         FROM ${this.t('workers')} w WHERE w.heartbeat_at > ${NOW_MS} - $1 ORDER BY w.id`,
+        [LEASE_MS],
+      ),
+    );
+    const here = hostname();
+    return rows
+      .filter((r) => r.host !== here || pidAlive(r.pid))
+      .map((r) => ({ id: r.id, host: r.host, pid: r.pid, startedAt: Number(r.started_at), concurrency: r.concurrency, heartbeatAgeMs: Number(r.age), runs: Number(r.runs) }));
+  }
+
+  async leave(worker: string): Promise<void> {
+    await this.run(`cannot remove worker ${worker}`, () => this.pool.query(`DELETE FROM ${this.t('workers')} WHERE id = $1`, [worker]));
   }
 }
 
@@ -641,9 +725,19 @@ interface LockRow {
   pid: number;
   acquired_at: Date;
   lease_until: string; // int8 comes back as text
+  epoch?: string;
+  worker?: string | null;
 }
 
-const lockInfo = (r: LockRow): LockInfo => ({ owner: r.owner, host: r.host, pid: r.pid, acquiredAt: r.acquired_at.toISOString(), leaseUntil: Number(r.lease_until) });
+const lockInfo = (r: LockRow): LockInfo => ({
+  owner: r.owner,
+  host: r.host,
+  pid: r.pid,
+  acquiredAt: r.acquired_at.toISOString(),
+  leaseUntil: Number(r.lease_until),
+  ...(r.epoch === undefined ? {} : { epoch: Number(r.epoch) }),
+  ...(r.worker ? { worker: r.worker } : {}),
+});
 
 /** The URL's password, raw and decoded (both must be kept out of messages). */
 function passwordsOf(url: string): string[] {

@@ -8,10 +8,10 @@ import { hostname } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { STATE_SCHEMA_VERSION, type Control, type RunEvent, type RunState, type RunStatus } from '../../src/engine/types.js';
 import { LockError, StateError, UsageError } from '../../src/errors.js';
-import type { FileStore, LockInfo } from '../../src/state/store.js';
+import { LeaseLostError, type LockInfo, type Store } from '../../src/state/index.js';
 import { clearSecrets, registerSecret } from '../../src/util/redact.js';
 
-export type Store = Pick<FileStore, keyof FileStore>;
+export type { Store };
 
 export interface StoreFixture {
   store: Store;
@@ -268,11 +268,11 @@ export function stateStoreContract(name: string, fresh: () => Promise<StoreFixtu
       it('names a live driver when the holder has one', async () => {
         await store.save(mkState('run-a'), []);
         await store.save(mkState('run-b'), []);
-        const release = await store.lockRun('run-a', { leaseMs: 60_000, now: Date.now() });
+        const lease = await store.lockRun('run-a', { leaseMs: 60_000, now: Date.now() });
         await store.lockFlags('run-a', ['f'], { now: T0 });
         const err = await store.lockFlags('run-b', ['f'], { now: T0 }).catch((e: unknown) => e);
         expect((err as LockError).message).toMatch(new RegExp(`driven by pid ${process.pid} on ${hostname()}, alive`));
-        await release();
+        await store.release(lease);
       });
 
       it('takeover takes the flags of an active run', async () => {
@@ -340,31 +340,45 @@ export function stateStoreContract(name: string, fresh: () => Promise<StoreFixtu
       });
     });
 
-    describe('run locks', () => {
-      it('one driver at a time; release; takeover', async () => {
+    describe('run leases', () => {
+      const near = (x: number | undefined, y: number) => expect(Math.abs((x ?? 0) - y)).toBeLessThan(5_000);
+
+      it('one driver at a time; release; takeover; the conflict says who and until when', async () => {
         const now = Date.now();
-        const release = await store.lockRun('r', { leaseMs: 60_000, now });
-        expect(await store.driver('r')).toMatchObject({ owner: 'r', host: hostname(), pid: process.pid, leaseUntil: now + 60_000 });
+        const lease = await store.lockRun('r', { leaseMs: 60_000, now });
+        near(lease.until, now + 60_000);
+        expect(await store.driver('r')).toMatchObject({ owner: 'r', host: hostname(), pid: process.pid, epoch: lease.epoch });
         const other = await fx.peer();
         const err = await other.lockRun('r', { leaseMs: 60_000, now }).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(LockError);
-        expect((err as LockError).message).toMatch(new RegExp(`run r is being driven by pid ${process.pid} on ${hostname()}`));
-        await release();
+        expect((err as LockError).message).toMatch(new RegExp(`run r is being driven by pid ${process.pid} on ${hostname()} \\(since .*, lease until \\d{4}-`));
+        await store.release(lease);
         expect(await store.driver('r')).toBeUndefined();
-        const r2 = await other.lockRun('r', { leaseMs: 60_000, now });
-        const r3 = await store.lockRun('r', { leaseMs: 1000, now, takeover: true });
-        expect((await store.readLock('run', 'r'))?.leaseUntil).toBe(now + 1000);
-        await r3();
-        await r2();
+        const l2 = await other.lockRun('r', { leaseMs: 60_000, now });
+        const l3 = await store.lockRun('r', { leaseMs: 1000, now, takeover: true });
+        expect(l3.epoch).toBe(l2.epoch + 1);
+        near((await store.readLock('run', 'r'))?.leaseUntil, now + 1000);
+        // Releasing a lease that was taken over leaves the new holder alone.
+        await other.release(l2);
+        expect((await store.driver('r'))?.epoch).toBe(l3.epoch);
+        await store.release(l3);
+      });
+
+      it('every grant bumps the epoch, also after a release', async () => {
+        const a = await store.lockRun('r', { now: Date.now() });
+        await store.release(a);
+        const b = await store.lockRun('r', { now: Date.now() });
+        expect(b.epoch).toBeGreaterThan(a.epoch);
+        await store.release(b);
       });
 
       it('a dead driver on this host is replaced', async () => {
         const pid = deadPid();
         await fx.plantLock('run', 'r', { owner: 'r', host: hostname(), pid, acquiredAt: new Date(T0).toISOString(), leaseUntil: Date.now() + 3_600_000 });
         expect(await store.driver('r')).toBeUndefined();
-        const release = await store.lockRun('r', { leaseMs: 60_000, now: Date.now() });
+        const lease = await store.lockRun('r', { leaseMs: 60_000, now: Date.now() });
         expect((await store.driver('r'))?.pid).toBe(process.pid);
-        await release();
+        await store.release(lease);
       });
 
       it('a driver on another host holds while its lease lasts', async () => {
@@ -373,24 +387,83 @@ export function stateStoreContract(name: string, fresh: () => Promise<StoreFixtu
         expect(await store.driver('r')).toMatchObject({ host: 'elsewhere.example', pid: 4242 });
         const err = await store.lockRun('r', { leaseMs: 60_000, now: Date.now() }).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(LockError);
-        expect((err as LockError).message).toMatch(/driven by pid 4242 on elsewhere\.example/);
+        expect((err as LockError).message).toMatch(/driven by pid 4242 on elsewhere\.example .*lease until/);
         expect((err as LockError).hint).toMatch(/lease/);
         await fx.plantLock('run', 'r2', { ...lease, owner: 'r2', leaseUntil: Date.now() - 1 });
         expect(await store.driver('r2')).toBeUndefined();
-        const release = await store.lockRun('r2', { leaseMs: 60_000, now: Date.now() });
+        const mine = await store.lockRun('r2', { leaseMs: 60_000, now: Date.now() });
         expect((await store.driver('r2'))?.host).toBe(hostname());
-        await release();
+        await store.release(mine);
       });
 
-      it('renewRun extends only our own lease', async () => {
+      it('renew extends only leases still ours, and reports the lost ones', async () => {
         const now = Date.now();
-        const release = await store.lockRun('r', { leaseMs: 1000, now });
-        await store.renewRun('r', now + 99_000);
-        expect((await store.readLock('run', 'r'))?.leaseUntil).toBe(now + 99_000);
-        await release();
-        await fx.plantLock('run', 'x', { owner: 'x', host: 'elsewhere.example', pid: 1, acquiredAt: new Date(T0).toISOString(), leaseUntil: now + 5 });
-        await store.renewRun('x', now + 99_000);
-        expect((await store.readLock('run', 'x'))?.leaseUntil).toBe(now + 5);
+        const lease = await store.lockRun('r', { leaseMs: 1000, now });
+        expect([...(await store.renew([lease], 99_000))]).toEqual([]);
+        near((await store.readLock('run', 'r'))?.leaseUntil, now + 99_000);
+        const other = await fx.peer();
+        const taken = await other.lockRun('r', { now, takeover: true });
+        expect([...(await store.renew([lease], 99_000))]).toEqual(['r']);
+        expect((await store.readLock('run', 'r'))?.epoch).toBe(taken.epoch);
+        await other.release(taken);
+      });
+
+      it('fencing: a save under a lease that was taken over is refused and writes nothing', async () => {
+        await store.save(mkState('r', { seq: 1 }), [ev(0)]);
+        const old = await store.lockRun('r', { leaseMs: 60_000, now: Date.now() });
+        await store.save(mkState('r', { seq: 2 }), [ev(1)], old);
+        const other = await fx.peer();
+        const now = await other.lockRun('r', { now: Date.now(), takeover: true });
+        const err = await store.save(mkState('r', { seq: 3, reason: 'stale' }), [ev(2, 'stale')], old).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(LeaseLostError);
+        expect((err as LeaseLostError).exitCode).toBe(5);
+        const s = await store.load('r');
+        expect(s.seq).toBe(2);
+        expect(s.reason).toBeUndefined();
+        expect((await store.events('r')).map((e) => e.msg)).toEqual(['event 0', 'event 1']);
+        await other.save(mkState('r', { seq: 3 }), [ev(2)], now);
+        expect((await store.load('r')).seq).toBe(3);
+        await other.release(now);
+      });
+
+      it('claim: active runs without a live lease, oldest first, never one run to two workers', async () => {
+        for (let i = 0; i < 6; i++) await store.save(mkState(`c${i}`, { startedAt: T0 + i }), []);
+        await store.save(mkState('done', { status: 'completed' }), []);
+        await store.save({ ...mkState('tail', { status: 'completed' }), pending: [{ id: 1, kind: 'notify', event: 'run.completed', severity: 'info', vars: {} }] }, []);
+        const held = await store.lockRun('c0', { now: Date.now() });
+        const peers = [store, await fx.peer(), await fx.peer()];
+        const got = await Promise.all(peers.map((p, i) => p.claim(`w${i}`, 10, 60_000)));
+        const ids = got.flat().map((l) => l.runId).sort();
+        expect(ids).toEqual(['c1', 'c2', 'c3', 'c4', 'c5', 'tail']);
+        for (const [i, ls] of got.entries()) for (const l of ls) expect((await store.driver(l.runId))?.worker).toBe(`w${i}`);
+        expect(await store.claim('w9', 10)).toEqual([]);
+        const limited = await (await fx.peer()).claim('w8', 1);
+        expect(limited).toEqual([]);
+        // A lapsed lease is claimed again, with a higher epoch.
+        await fx.plantLock('run', 'c0', { owner: 'c0', host: 'elsewhere.example', pid: 1, acquiredAt: new Date(T0).toISOString(), leaseUntil: Date.now() - 1, epoch: held.epoch });
+        const again = await store.claim('w9', 1);
+        expect(again.map((l) => l.runId)).toEqual(['c0']);
+        expect(again[0]!.epoch).toBeGreaterThan(held.epoch);
+        expect((await store.leases()).length).toBe(7);
+      });
+
+      it('workers: heartbeat, list with held runs, leave', async () => {
+        await store.heartbeat({ id: 'w1', host: hostname(), pid: process.pid, startedAt: Date.now(), concurrency: 5 });
+        await store.save(mkState('x'), []);
+        await store.claim('w1', 5);
+        const ws = await (await fx.peer()).workers();
+        expect(ws).toMatchObject([{ id: 'w1', pid: process.pid, concurrency: 5, runs: 1 }]);
+        expect(ws[0]!.heartbeatAgeMs).toBeLessThan(5_000);
+        await store.leave('w1');
+        expect(await store.workers()).toEqual([]);
+      });
+
+      it('plan snapshots round-trip', async () => {
+        await store.save(mkState('p'), []);
+        expect(await store.readPlan('p')).toBeUndefined();
+        const plan = { name: 'checkout', phases: [] } as unknown as Parameters<Store['writePlan']>[1];
+        await store.writePlan('p', plan);
+        expect(await store.readPlan('p')).toEqual(plan);
       });
     });
   });

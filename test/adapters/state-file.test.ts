@@ -2,7 +2,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileStore } from '../../src/state/store.js';
+import { FileStore } from '../../src/state/file.js';
 import { stateStoreContract } from './state-contract.js';
 
 const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');

@@ -74,8 +74,9 @@ stateStoreContract('postgres', async () => {
         );
       else
         await admin.query(
-          `INSERT INTO ${schema}.run_locks VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id) DO UPDATE SET host = $2, pid = $3, acquired_at = $4, lease_until = $5`,
-          [name, info.host, info.pid, info.acquiredAt, info.leaseUntil],
+          `INSERT INTO ${schema}.run_locks (run_id, host, pid, acquired_at, lease_until, epoch) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (run_id) DO UPDATE SET host = $2, pid = $3, acquired_at = $4, lease_until = $5, epoch = $6`,
+          [name, info.host, info.pid, info.acquiredAt, info.leaseUntil, info.epoch ?? 0],
         );
     },
     cleanup: async () => {
@@ -101,7 +102,7 @@ describe('PgStore', () => {
 
   it('creates its tables and schema version on first open; later opens reuse them', async () => {
     const tables = await admin.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema]);
-    expect(tables.rows.map((r) => r.table_name)).toEqual(['events', 'flag_locks', 'inbox', 'incidents', 'run_locks', 'runs', 'schema_version']);
+    expect(tables.rows.map((r) => r.table_name)).toEqual(['events', 'flag_locks', 'inbox', 'incidents', 'plans', 'run_locks', 'runs', 'schema_version', 'workers']);
     expect((await admin.query(`SELECT version FROM ${schema}.schema_version`)).rows).toEqual([{ version: PG_STORE_SCHEMA_VERSION }]);
     await store.save(mkState('r'), [ev(0)]);
     const again = await open(schema);
@@ -125,7 +126,20 @@ describe('PgStore', () => {
     await admin.query(`UPDATE ${schema}.schema_version SET version = 7`);
     const err = await PgStore.open(url, { schema }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StateError);
-    expect((err as StateError).message).toMatch(/table layout version 7; this rollout uses version 1/);
+    expect((err as StateError).message).toMatch(new RegExp(`table layout version 7; this rollout uses version ${PG_STORE_SCHEMA_VERSION}`));
+  });
+
+  it('migrates a version-1 layout in place: run locks keep working and gain epochs, workers and plans appear', async () => {
+    await store.save(mkState('old'), [ev(0)]);
+    await admin.query(`DROP TABLE ${schema}.plans, ${schema}.workers; ALTER TABLE ${schema}.run_locks DROP COLUMN epoch, DROP COLUMN worker; UPDATE ${schema}.schema_version SET version = 1`);
+    await admin.query(`INSERT INTO ${schema}.run_locks VALUES ('old', 'elsewhere.example', 1, now(), 1)`);
+    const migrated = await open(schema);
+    expect((await admin.query(`SELECT version FROM ${schema}.schema_version`)).rows).toEqual([{ version: 2 }]);
+    expect((await migrated.load('old')).id).toBe('old');
+    const lease = await migrated.lockRun('old', { now: Date.now() });
+    expect(lease.epoch).toBe(1);
+    await migrated.writePlan('old', { name: 'checkout' } as never);
+    expect(await migrated.readPlan('old')).toEqual({ name: 'checkout' });
   });
 
   it('keeps the columns beside the record in step (plan_name, status, seq)', async () => {

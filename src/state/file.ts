@@ -1,9 +1,13 @@
 /**
- * The default state store: files under .rollout/ (override with --state-dir or ROLLOUT_STATE_DIR).
+ * The default state store, for one machine: files under .rollout/ (override with --state-dir
+ * or ROLLOUT_STATE_DIR).
  *   runs/<id>/state.json    the run record, written atomically (temp, fsync, rename), mode 0600
  *   runs/<id>/events.jsonl  the append-only event log (the audit trail)
+ *   runs/<id>/plan.json     the plan the run uses, secrets stripped (for status)
  *   runs/<id>/inbox/        control requests (pause, approve, rollback …) from other shells
- *   locks/                  one lock per flag (owned by a run) and per run (owned by a process)
+ *   locks/                  one lock per flag (owned by a run) and one lease per run (owned by a
+ *                           driver: a process, or a worker), with its epoch (fencing token)
+ *   workers/<id>.json       live workers' heartbeats
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -11,31 +15,48 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { LockError, StateError, UsageError } from '../errors.js';
 import { FINAL_STATUSES, STATE_SCHEMA_VERSION, type Control, type RunEvent, type RunState } from '../engine/types.js';
+import type { Plan } from '../plan/model.js';
 import { redactDeep } from '../util/redact.js';
 import { pickRun } from './resolve.js';
 import { withDirLock } from '../util/dirlock.js';
 import { runRecordProblems } from './validate.js';
-import { readPlanSnapshot, writePlanSnapshot } from './snapshot.js';
-import type { Plan } from '../plan/model.js';
+import { planSnapshot } from './snapshot.js';
+import type { Store } from './index.js';
+import {
+  LEASE_MS,
+  LeaseLostError,
+  flagLockedError,
+  holderAlive,
+  pidAlive,
+  runLockedError,
+  unreadableHolderError,
+  wantsDriver,
+  type Fence,
+  type Lease,
+  type LockInfo,
+  type WorkerInfo,
+} from './lease.js';
 
-export interface LockInfo {
-  owner: string; // run id
-  host: string;
-  pid: number;
-  acquiredAt: string;
-  leaseUntil: number;
-}
+export { pidAlive, type LockInfo };
 
 const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
+const writeAtomic = async (file: string, text: string, fsync = true) => (await import('write-file-atomic')).default(file, text, { mode: 0o600, fsync });
 
-export class FileStore {
+export class FileStore implements Store {
   constructor(readonly dir: string) {}
 
   private runDir(id: string) {
     return join(this.dir, 'runs', safeName(id));
   }
 
-  async save(state: RunState, events: RunEvent[]): Promise<void> {
+  /**
+   * With a fence, the run's lease file is read first and the write refused if its epoch moved
+   * on. (Without a database there is no atomic check-and-write: a takeover landing between the
+   * check and the write is possible in principle; takeovers only happen after LEASE_MS without
+   * renewal, so in practice the stale driver is stopped by the check or by its failed renewal.)
+   */
+  async save(state: RunState, events: RunEvent[], fence?: Fence): Promise<void> {
+    if (fence) await this.checkFence(fence);
     const dir = this.runDir(state.id);
     await mkdir(join(dir, 'inbox'), { recursive: true, mode: 0o700 });
     // Events first: if we die between the two writes, the state still names the older seq and
@@ -49,7 +70,25 @@ export class FileStore {
         await fh.close();
       }
     }
-    await (await import('write-file-atomic')).default(join(dir, 'state.json'), JSON.stringify(redactDeep(state), null, 2) + '\n', { mode: 0o600, fsync: true });
+    await writeAtomic(join(dir, 'state.json'), JSON.stringify(redactDeep(state), null, 2) + '\n');
+  }
+
+  private async checkFence(f: Fence): Promise<void> {
+    const h = await this.readLock('run', f.runId);
+    if (!h || h.epoch !== f.epoch) throw new LeaseLostError(f.runId, f.epoch, h);
+  }
+
+  async writePlan(id: string, plan: Plan): Promise<void> {
+    await mkdir(this.runDir(id), { recursive: true, mode: 0o700 });
+    await writeAtomic(join(this.runDir(id), 'plan.json'), JSON.stringify(redactDeep(planSnapshot(plan))) + '\n', false);
+  }
+
+  async readPlan(id: string): Promise<Plan | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.runDir(id), 'plan.json'), 'utf8')) as Plan;
+    } catch {
+      return undefined;
+    }
   }
 
   async load(id: string): Promise<RunState> {
@@ -110,16 +149,6 @@ export class FileStore {
     return (await this.scan()).runs;
   }
 
-  /** Keep the plan a run uses beside it (adapter options and command env left out). */
-  async savePlanSnapshot(id: string, plan: Plan): Promise<void> {
-    await writePlanSnapshot(this.dir, id, plan);
-  }
-
-  /** The plan the run stored when it started (undefined for runs that stored none). */
-  async loadPlanSnapshot(id: string): Promise<Plan | undefined> {
-    return readPlanSnapshot(this.dir, id);
-  }
-
   /** Runs whose record cannot be used (corrupt, wrong shape, another schema), with why. */
   async broken(): Promise<Array<{ id: string; error: StateError }>> {
     return (await this.scan()).broken;
@@ -164,13 +193,14 @@ export class FileStore {
    */
   async writeIncident(id: string, incident: unknown, key?: string): Promise<string> {
     const file = join(this.runDir(id), `incident-${key ? safeName(key) : Date.now()}.json`);
-    await (await import('write-file-atomic')).default(file, JSON.stringify(redactDeep(incident), null, 2) + '\n', { mode: 0o600 });
+    await writeAtomic(file, JSON.stringify(redactDeep(incident), null, 2) + '\n');
     return file;
   }
 
   /** Remove a run that never started (it lost the race for a flag lock). */
   async discard(id: string): Promise<void> {
     await rm(this.runDir(id), { recursive: true, force: true });
+    await rm(this.lockFile('run', id), { force: true });
   }
 
   // ——— control inbox ———
@@ -188,7 +218,7 @@ export class FileStore {
     const dir = join(this.runDir(id), 'inbox');
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const name = `${Date.now().toString().padStart(15, '0')}-${process.pid}-${Math.random().toString(36).slice(2, 8)}.json`;
-    await (await import('write-file-atomic')).default(join(dir, name), JSON.stringify(redactDeep(ctl)), { mode: 0o600 });
+    await writeAtomic(join(dir, name), JSON.stringify(redactDeep(ctl)));
   }
 
   async take(id: string): Promise<Control[]> {
@@ -272,7 +302,8 @@ export class FileStore {
   }
 
   /** A short-lived store-wide mutex. A holder dead for 10 s is broken. */
-  private withMutex<T>(f: () => Promise<T>): Promise<T> {
+  private async withMutex<T>(f: () => Promise<T>): Promise<T> {
+    await mkdir(join(this.dir, 'locks'), { recursive: true, mode: 0o700 });
     const dir = join(this.dir, 'locks', '.mutex');
     return withDirLock(dir, { staleMs: 10_000, waitMs: 30_000, busy: () => new LockError(`the lock table in ${this.dir}/locks is busy`, `If no other rollout is running, remove ${dir}.`) }, f);
   }
@@ -297,21 +328,14 @@ export class FileStore {
             } catch (err) {
               // A vanished run's lock is stale; one whose state is unreadable is not known to be
               // finished, so it keeps its flags (until --takeover).
-              if (err instanceof StateError && !opts.takeover)
-                throw new LockError(`flag ${flag} is locked by run ${holder.owner}, whose state cannot be read: ${err.message}`, `${err.hint ?? ''} Or pass --takeover to take its flags.`.trim());
+              if (err instanceof StateError && !opts.takeover) throw unreadableHolderError(flag, holder.owner, err);
               active = false;
             }
           }
           if (active && !opts.takeover) {
             const drv = await this.driver(holder!.owner);
-            // The last process known to drive it: its run lock, else whoever took the flag lock.
-            const last = drv ?? (await this.readLock('run', holder!.owner)) ?? holder!;
-            throw new LockError(
-              `flag ${flag} is locked by run ${holder!.owner} (${drv ? `driven by pid ${drv.pid} on ${drv.host}, alive` : `no live process drives it: its driver pid ${last.pid} on ${last.host} is not running`}; locked since ${holder!.acquiredAt})`,
-              drv
-                ? `Wait for that run to finish, or steer it: \`rollout status ${holder!.owner}\`, \`rollout abort ${holder!.owner}\`.`
-                : `Resume it (\`rollout resume ${holder!.owner}\`), abort it (\`rollout abort ${holder!.owner}\`), or pass --takeover to take its flags.`,
-            );
+            // The last process known to drive it: its run lease, else whoever took the flag lock.
+            throw flagLockedError(flag, holder!, drv, drv ?? (await this.readLock('run', holder!.owner)) ?? holder!);
           }
           await rm(file, { force: true });
         }
@@ -329,67 +353,141 @@ export class FileStore {
     }
   }
 
+  // ——— run leases ———
+
   /**
-   * The process lock on a run: one driver at a time. A dead driver on this host is replaced.
-   * Judging a lock stale and replacing it runs under the store-wide mutex (as for flags): two
-   * processes both removing a dead driver's lock could otherwise both win.
+   * The lease on a run: one driver at a time. A dead driver on this host, or a lease that
+   * lapsed, is replaced. Judging and replacing run under the store-wide mutex (as for flags):
+   * two processes both replacing a dead driver's lease could otherwise both win. The lease
+   * file is never removed while its run exists (release sets leaseUntil to 0), so the epoch
+   * only grows.
    */
-  async lockRun(runId: string, opts: { takeover?: boolean; leaseMs: number; now: number }): Promise<() => Promise<void>> {
-    await mkdir(join(this.dir, 'locks'), { recursive: true, mode: 0o700 });
-    return this.withMutex(() => this.lockRunUnsafe(runId, opts));
+  async lockRun(runId: string, opts: { takeover?: boolean; leaseMs?: number; now: number; worker?: string }): Promise<Lease> {
+    return this.withMutex(async () => {
+      const lease = await this.grantUnsafe(runId, opts.leaseMs ?? LEASE_MS, opts.worker, opts.takeover ?? false);
+      if (!lease.granted) throw runLockedError(runId, lease.holder);
+      return lease.lease;
+    });
   }
 
-  private async lockRunUnsafe(runId: string, opts: { takeover?: boolean; leaseMs: number; now: number }): Promise<() => Promise<void>> {
+  private async grantUnsafe(runId: string, leaseMs: number, worker: string | undefined, takeover: boolean): Promise<{ granted: true; lease: Lease } | { granted: false; holder: LockInfo }> {
     const file = this.lockFile('run', runId);
-    const info: LockInfo = { owner: runId, host: hostname(), pid: process.pid, acquiredAt: new Date(opts.now).toISOString(), leaseUntil: opts.now + opts.leaseMs };
-    // Release only a lock that is still ours (not one a --takeover replaced meanwhile).
-    const release = async () => {
-      const h = await this.readLock('run', runId);
-      if (!h || (h.pid === process.pid && h.host === info.host)) await rm(file, { force: true });
-    };
-    for (let attempt = 0; attempt < 3; attempt++) {
-      if (await this.tryCreate(file, info)) return release;
-      const h = await this.readLock('run', runId);
-      if (h) {
-        const sameHost = h.host === hostname();
-        const alive = sameHost ? pidAlive(h.pid) : h.leaseUntil > Date.now();
-        if (alive && !opts.takeover)
-          throw new LockError(
-            `run ${runId} is being driven by pid ${h.pid} on ${h.host} (since ${h.acquiredAt})`,
-            sameHost ? 'Use `rollout pause|rollback|approve` to steer it; they reach the running process.' : 'If that process is gone, wait for its lease to expire or pass --takeover.',
-          );
-        if (!sameHost && !opts.takeover && h.leaseUntil > Date.now())
-          throw new LockError(`run ${runId} lease held by ${h.host}`, 'Pass --takeover to take it over.');
-      }
-      await rm(file, { force: true });
-    }
-    throw new LockError(`could not lock run ${runId}`);
+    const now = Date.now();
+    const h = await this.readLock('run', runId);
+    if (h && holderAlive(h, now) && !takeover) return { granted: false, holder: h };
+    const info: LockInfo = { owner: runId, host: hostname(), pid: process.pid, acquiredAt: new Date(now).toISOString(), leaseUntil: now + leaseMs, epoch: (h?.epoch ?? 0) + 1, ...(worker ? { worker } : {}) };
+    await writeAtomic(file, JSON.stringify(info), false);
+    return { granted: true, lease: { runId, epoch: info.epoch!, until: info.leaseUntil, ...(worker ? { worker } : {}) } };
   }
 
-  async renewRun(runId: string, leaseUntil: number): Promise<void> {
-    const h = await this.readLock('run', runId);
-    // The runner asks before every sleep: write only when the lease would gain a minute.
-    if (h && h.leaseUntil >= leaseUntil - 60_000) return;
-    // Replaced atomically (rename): a reader sees the old lock or the new one, never an empty
-    // file it would take for a stale lock.
-    if (h && h.pid === process.pid && h.host === hostname()) await (await import('write-file-atomic')).default(this.lockFile('run', runId), JSON.stringify({ ...h, leaseUntil }), { mode: 0o600, fsync: false });
+  async renew(leases: Fence[], leaseMs = LEASE_MS): Promise<Set<string>> {
+    const lost = new Set<string>();
+    if (!leases.length) return lost;
+    // Under the mutex: a renewal must not overwrite a takeover that landed after our read.
+    await this.withMutex(async () => {
+      const until = Date.now() + leaseMs;
+      for (const f of leases) {
+        const h = await this.readLock('run', f.runId);
+        if (!h || h.epoch !== f.epoch || h.leaseUntil === 0) lost.add(f.runId);
+        else await writeAtomic(this.lockFile('run', f.runId), JSON.stringify({ ...h, leaseUntil: until }), false);
+      }
+    });
+    return lost;
+  }
+
+  async release(f: Fence): Promise<void> {
+    await this.withMutex(async () => {
+      const h = await this.readLock('run', f.runId);
+      if (h && h.epoch === f.epoch) await writeAtomic(this.lockFile('run', f.runId), JSON.stringify({ ...h, leaseUntil: 0 }), false);
+    });
   }
 
   /** Is some live process driving this run right now? */
   async driver(runId: string): Promise<LockInfo | undefined> {
     const h = await this.readLock('run', runId);
-    if (!h) return undefined;
-    if (h.host === hostname() ? pidAlive(h.pid) : h.leaseUntil > Date.now()) return h;
-    return undefined;
+    return h && holderAlive(h, Date.now()) ? h : undefined;
   }
-}
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  async leases(): Promise<LockInfo[]> {
+    let names: string[] = [];
+    try {
+      names = (await readdir(join(this.dir, 'locks'))).filter((n) => n.startsWith('run-') && n.endsWith('.lock'));
+    } catch {
+      return [];
+    }
+    const now = Date.now();
+    const out: LockInfo[] = [];
+    for (const n of names) {
+      try {
+        const h = JSON.parse(await readFile(join(this.dir, 'locks', n), 'utf8')) as LockInfo;
+        if (holderAlive(h, now)) out.push(h);
+      } catch {
+        /* removed meanwhile */
+      }
+    }
+    return out;
+  }
+
+  // ——— workers ———
+
+  async claim(worker: string, limit: number, leaseMs = LEASE_MS): Promise<Lease[]> {
+    if (limit <= 0) return [];
+    const now = Date.now();
+    const want: RunState[] = [];
+    for (const r of (await this.list()).reverse()) {
+      // Oldest first; a quick look outside the mutex skips runs with a live driver.
+      if (!wantsDriver(r)) continue;
+      const h = await this.readLock('run', r.id);
+      if (!h || !holderAlive(h, now)) want.push(r);
+    }
+    if (!want.length) return [];
+    return this.withMutex(async () => {
+      const out: Lease[] = [];
+      for (const r of want) {
+        if (out.length >= limit) break;
+        const g = await this.grantUnsafe(r.id, leaseMs, worker, false);
+        if (g.granted) out.push(g.lease);
+      }
+      return out;
+    });
+  }
+
+  private workerFile(id: string) {
+    return join(this.dir, 'workers', `${safeName(id)}.json`);
+  }
+
+  async heartbeat(w: WorkerInfo): Promise<void> {
+    await mkdir(join(this.dir, 'workers'), { recursive: true, mode: 0o700 });
+    const { heartbeatAgeMs: _a, runs: _r, ...rest } = w;
+    await writeAtomic(this.workerFile(w.id), JSON.stringify({ ...rest, heartbeatAt: Date.now() }), false);
+  }
+
+  async workers(): Promise<WorkerInfo[]> {
+    let names: string[] = [];
+    try {
+      names = (await readdir(join(this.dir, 'workers'))).filter((n) => n.endsWith('.json'));
+    } catch {
+      return [];
+    }
+    const now = Date.now();
+    const leases = await this.leases();
+    const out: WorkerInfo[] = [];
+    for (const n of names) {
+      try {
+        const w = JSON.parse(await readFile(join(this.dir, 'workers', n), 'utf8')) as WorkerInfo & { heartbeatAt: number };
+        const age = now - w.heartbeatAt;
+        if (age > LEASE_MS || (w.host === hostname() && !pidAlive(w.pid))) continue;
+        const { heartbeatAt: _h, ...info } = w;
+        out.push({ ...info, heartbeatAgeMs: age, runs: leases.filter((l) => l.worker === w.id).length });
+      } catch {
+        /* removed meanwhile */
+      }
+    }
+    return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async leave(worker: string): Promise<void> {
+    await rm(this.workerFile(worker), { force: true });
   }
 }
 
