@@ -118,6 +118,21 @@ control('rollback', 'emergency rollback: flags off, rollback commands, health ch
 );
 
 program
+  .command('worker')
+  .description('drive every active run in the store until stopped (many workers may share one PostgreSQL store)')
+  .option('-c, --concurrency <n>', 'most runs this worker drives at once', '100')
+  .option('--id <name>', 'this worker\'s name in `rollout workers` and `status --all` (default host-pid-random)')
+  .option('--poll <ms>', 'how often to look for runs and at each run\'s inbox', '1000')
+  .addOption(json())
+  .action(lazy(() => import('./commands/worker.js')));
+
+program
+  .command('workers')
+  .description('list live workers: heartbeat age and how many runs each drives')
+  .addOption(json())
+  .action(lazy(() => import('./commands/worker.js').then((m) => ({ default: m.list }))));
+
+program
   .command('advance')
   .argument('[run]', 'run id, plan name, or a plan file (starts a run when it has none)')
   .description('for CI: do whatever is due now, then exit with a code that says where the run stands')

@@ -17,7 +17,8 @@ export default async function advance(c: Context, ref: string | undefined, o: { 
   if (isFile) {
     const { loadPlan } = await import('../plan/load.js');
     const { plan } = await loadPlan(ref);
-    return follow(c, store, plan, await activeRunOf(store, plan), { detach: true, yes: o.yes, takeover: o.takeover });
+    const existing = await activeRunOf(store, plan);
+    return follow(c, store, plan, existing, { detach: true, yes: o.yes, takeover: o.takeover, handoff: !existing });
   }
   const id = await store.resolve(ref);
   const s = await store.load(id);

@@ -17,6 +17,8 @@ export interface FollowOptions {
   json?: boolean;
   /** start: resume the plan's paused run instead of refusing (exit 4). */
   resume?: boolean;
+  /** After doing what is due now: say whether a worker will drive the run from here. */
+  handoff?: boolean;
 }
 
 export default async function start(c: Context, file: string, o: FollowOptions): Promise<number> {
@@ -33,7 +35,7 @@ export default async function start(c: Context, file: string, o: FollowOptions):
     });
   if (existing && !c.json) c.stderr(`picking up unfinished run ${existing.id} (${existing.status}) of plan ${safeText(plan.name)}`);
   if (existing && existing.plan.hash !== plan.hash) c.stderr(`warning: ${file} changed since run ${existing.id} started; going on with the plan as it is now`);
-  return follow(c, store, plan, existing, o, existing?.status === 'paused' ? [{ kind: 'resume', by: who() }] : []);
+  return follow(c, store, plan, existing, { ...o, handoff: o.detach }, existing?.status === 'paused' ? [{ kind: 'resume', by: who() }] : []);
 }
 
 /** Drive a run in the foreground with live output; the exit code says how it ended. */
@@ -113,8 +115,12 @@ export async function follow(c: Context, store: Store, plan: Plan, existing: Run
     process.off('SIGTERM', onSignal);
   }
   const code = exitCodeFor(final);
-  if (c.json) printJson(c, { ...summary(plan, final), exitCode: code });
+  // --detach: the workers (if any is alive) carry the run on; say which, or that nothing will.
+  const workers = o.handoff && !['completed', 'rolled-back', 'aborted'].includes(final.status) ? await store.workers() : undefined;
+  const handoff = workers && (workers.length ? `run ${final.id} handed to worker ${workers.map((w) => w.id).join(', ')}: a worker drives it from here (\`rollout status ${final.id}\`)` : `no worker is alive: nothing drives run ${final.id} until \`rollout advance\`, \`rollout resume ${final.id}\` or a \`rollout worker\``);
+  if (c.json) printJson(c, { ...summary(plan, final), exitCode: code, ...(workers ? { handedTo: workers.map((w) => w.id) } : {}) });
   else {
+    if (handoff) c.stdout(handoff);
     for (const l of summary(plan, final).lines) c.stdout(l);
     if (interrupted || final.status === 'paused') c.stdout(`resume with: rollout resume ${runId}`);
     if (final.status === 'awaiting-approval') c.stdout(`approve with: rollout approve ${runId}`);

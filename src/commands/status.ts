@@ -1,5 +1,5 @@
 import { FINAL_STATUSES, type RunState } from '../engine/types.js';
-import { runJson, statusTable } from '../output/run.js';
+import { driverText, runJson, statusTable, undriven } from '../output/run.js';
 import { statusColor, tableStyle } from '../output/style.js';
 import type { Plan } from '../plan/model.js';
 import { formatDuration } from '../util/duration.js';
@@ -41,12 +41,14 @@ export default async function status(c: Context, ref: string | undefined, o: { w
     // Records that cannot be read are listed too (never silently left out), and make it exit 8.
     const broken = await store.broken();
     if (!runs.length && broken.length) throw broken[0]!.error;
+    const drivers = new Map((await store.leases()).map((l) => [l.owner, l]));
+    const driverJson = (id: string) => {
+      const d = drivers.get(id);
+      return d ? { pid: d.pid, host: d.host, worker: d.worker ?? null, leaseUntil: new Date(d.leaseUntil).toISOString() } : null;
+    };
     if (c.json) {
       const rows = [];
-      for (const r of runs) {
-        const driver = await store.driver(r.id);
-        rows.push(runJson(await storedPlan(store, r), r, { driver: driver ? { pid: driver.pid, host: driver.host } : null }));
-      }
+      for (const r of runs) rows.push(runJson(await storedPlan(store, r), r, { driver: driverJson(r.id) }));
       printJson(c, { runs: rows, ...(broken.length ? { unreadable: broken.map((b) => ({ run: b.id, error: b.error.message, hint: b.error.hint ?? null })) } : {}) });
       return broken.length ? broken[0]!.error.exitCode : 0;
     }
@@ -57,9 +59,17 @@ export default async function status(c: Context, ref: string | undefined, o: { w
       return 0;
     }
     const { default: Table } = await import('cli-table3');
-    const t = new Table({ head: ['run', 'plan', 'status', 'flags', 'started', 'age'], style: tableStyle() });
+    const t = new Table({ head: ['run', 'plan', 'status', 'driven by', 'flags', 'started', 'age'], style: tableStyle() });
     for (const r of runs)
-      t.push([safeText(r.id), safeText(r.plan.name), statusColor(r.status)(r.status), Object.entries(r.flags).map(([f, v]) => `${safeText(f)}=${v.enabled ? `${v.percentage}%` : 'off'}`).join('\n'), new Date(r.startedAt).toISOString(), formatDuration(Date.now() - r.startedAt)]);
+      t.push([
+        safeText(r.id),
+        safeText(r.plan.name),
+        statusColor(r.status)(r.status) + (undriven(r, drivers.get(r.id)) ? ' — nothing drives it' : ''),
+        drivers.has(r.id) ? safeText(driverText(drivers.get(r.id)!)) : '-',
+        Object.entries(r.flags).map(([f, v]) => `${safeText(f)}=${v.enabled ? `${v.percentage}%` : 'off'}`).join('\n'),
+        new Date(r.startedAt).toISOString(),
+        formatDuration(Date.now() - r.startedAt),
+      ]);
     c.stdout(t.toString());
     return broken.length ? broken[0]!.error.exitCode : 0;
   }
@@ -69,7 +79,7 @@ export default async function status(c: Context, ref: string | undefined, o: { w
     const s = await store.load(id);
     const plan = await storedPlan(store, s);
     const driver = await store.driver(id);
-    if (c.json) printJson(c, runJson(plan, s, { driver: driver ? { pid: driver.pid, host: driver.host } : null }));
+    if (c.json) printJson(c, runJson(plan, s, { driver: driver ? { pid: driver.pid, host: driver.host, worker: driver.worker ?? null, leaseUntil: new Date(driver.leaseUntil).toISOString() } : null }));
     else {
       if (o.watch && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
       c.stdout(await statusTable(plan, s, driver));

@@ -61,7 +61,25 @@ export function summary(plan: Plan, s: RunState) {
   return { ...runJson(plan, s), lines };
 }
 
-export async function statusTable(plan: Plan | undefined, s: RunState, driver: { pid: number; host: string } | undefined): Promise<string> {
+export interface DriverView {
+  pid: number;
+  host: string;
+  worker?: string;
+  leaseUntil?: number;
+}
+
+/** Who drives a run, in words: a worker or a process, and until when its lease runs. */
+export function driverText(d: DriverView): string {
+  return `${d.worker ? `worker ${d.worker} (pid ${d.pid} on ${d.host})` : `pid ${d.pid} on ${d.host}`}${d.leaseUntil ? `, lease until ${new Date(d.leaseUntil).toISOString().slice(11, 19)}Z` : ''}`;
+}
+
+/** An active run with no live driver does not move: say so wherever its status is shown. */
+export function undriven(s: RunState, driver: DriverView | undefined): boolean {
+  return !driver && (!['completed', 'rolled-back', 'aborted'].includes(s.status) || s.pending.length > 0) && s.status !== 'paused';
+}
+export const UNDRIVEN = 'nothing drives it: no live process or worker holds it';
+
+export async function statusTable(plan: Plan | undefined, s: RunState, driver: DriverView | undefined): Promise<string> {
   const { default: Table } = await import('cli-table3');
   const j = runJson(plan, s);
   const t = new Table({ style: tableStyle() });
@@ -73,7 +91,7 @@ export async function statusTable(plan: Plan | undefined, s: RunState, driver: {
   const rows: Array<[string, string]> = [
     ['run', safeText(s.id)],
     ['plan', `${safeText(s.plan.name)} (${safeText(s.plan.file)})`],
-    ['status', c(s.status) + (s.reason ? `\n${safeText(s.reason)}` : '')],
+    ['status', c(s.status) + (undriven(s, driver) ? style.yellow(` — ${UNDRIVEN}`) : '') + (s.reason ? `\n${safeText(s.reason)}` : '')],
     ['phase', j.phase ? `${safeText(j.phase)}${j.step ? ` at ${safeText(j.step)}` : ' (not started)'}${plan ? ` — phase ${s.phase + 1} of ${plan.phases.length}` : ''}` : '-'],
     ['flags', flagText],
     [
@@ -85,7 +103,7 @@ export async function statusTable(plan: Plan | undefined, s: RunState, driver: {
           : '-',
     ],
     ['waiting for', safeText(s.waitingFor) ?? '-'],
-    ['driven by', driver ? `pid ${driver.pid} on ${driver.host}` : ['completed', 'rolled-back', 'aborted'].includes(s.status) ? '-' : style.yellow('no live process: `rollout resume` or `rollout advance` picks it up')],
+    ['driven by', driver ? safeText(driverText(driver)) : ['completed', 'rolled-back', 'aborted'].includes(s.status) ? '-' : style.yellow('no live process or worker: `rollout resume`, `rollout advance` or a `rollout worker` picks it up')],
     ['started', `${j.startedAt}${s.finishedAt ? `, finished ${j.finishedAt}` : ''}`],
   ];
   if (s.approval) rows.push(['approval', `${safeText(s.approval.message ?? s.approval.key)}${s.approval.deadline ? ` (decide by ${j.approval?.deadline})` : ''}${signoffs(s.approval)}`]);

@@ -64,7 +64,7 @@ export class LeaseKeeper {
 export function fenced(store: Store, lease: Lease, leaseMs?: number): RunStore {
   return {
     save: (s, e) => store.save(s, e, lease),
-    take: (id) => store.take(id),
+    take: (id) => store.take(id, lease),
     writeIncident: (id, inc, key) => store.writeIncident(id, inc, key),
     checkLease: async () => {
       if ((await store.renew([lease], leaseMs)).has(lease.runId)) throw new LeaseLostError(lease.runId, lease.epoch, await store.readLock('run', lease.runId));

@@ -221,7 +221,8 @@ export class FileStore implements Store {
     await writeAtomic(join(dir, name), JSON.stringify(redactDeep(ctl)));
   }
 
-  async take(id: string): Promise<Control[]> {
+  async take(id: string, fence?: Fence): Promise<Control[]> {
+    if (fence && (await this.pending(id))) await this.checkFence(fence);
     const dir = join(this.runDir(id), 'inbox');
     let names: string[];
     try {
@@ -358,9 +359,10 @@ export class FileStore implements Store {
   /**
    * The lease on a run: one driver at a time. A dead driver on this host, or a lease that
    * lapsed, is replaced. Judging and replacing run under the store-wide mutex (as for flags):
-   * two processes both replacing a dead driver's lease could otherwise both win. The lease
-   * file is never removed while its run exists (release sets leaseUntil to 0), so the epoch
-   * only grows.
+   * two processes both replacing a dead driver's lease could otherwise both win. A released
+   * lease's file is removed, so its epoch cannot simply count up: a new epoch is the previous
+   * one + 1 or the current time in ms, whichever is larger, and so still larger than any epoch
+   * granted before (a driver stopped long ago cannot come back with a matching one).
    */
   async lockRun(runId: string, opts: { takeover?: boolean; leaseMs?: number; now: number; worker?: string }): Promise<Lease> {
     return this.withMutex(async () => {
@@ -375,7 +377,7 @@ export class FileStore implements Store {
     const now = Date.now();
     const h = await this.readLock('run', runId);
     if (h && holderAlive(h, now) && !takeover) return { granted: false, holder: h };
-    const info: LockInfo = { owner: runId, host: hostname(), pid: process.pid, acquiredAt: new Date(now).toISOString(), leaseUntil: now + leaseMs, epoch: (h?.epoch ?? 0) + 1, ...(worker ? { worker } : {}) };
+    const info: LockInfo = { owner: runId, host: hostname(), pid: process.pid, acquiredAt: new Date(now).toISOString(), leaseUntil: now + leaseMs, epoch: Math.max((h?.epoch ?? 0) + 1, now), ...(worker ? { worker } : {}) };
     await writeAtomic(file, JSON.stringify(info), false);
     return { granted: true, lease: { runId, epoch: info.epoch!, until: info.leaseUntil, ...(worker ? { worker } : {}) } };
   }
@@ -398,7 +400,7 @@ export class FileStore implements Store {
   async release(f: Fence): Promise<void> {
     await this.withMutex(async () => {
       const h = await this.readLock('run', f.runId);
-      if (h && h.epoch === f.epoch) await writeAtomic(this.lockFile('run', f.runId), JSON.stringify({ ...h, leaseUntil: 0 }), false);
+      if (h && h.epoch === f.epoch) await rm(this.lockFile('run', f.runId), { force: true });
     });
   }
 

@@ -10,7 +10,7 @@ import type { Plan } from '../plan/model.js';
 import type { Fence, Lease, LockInfo, WorkerInfo } from './lease.js';
 
 export type { Fence, Lease, LockInfo, WorkerInfo } from './lease.js';
-export { LeaseLostError, LEASE_MS, RENEW_MS, describeHolder, holderAlive } from './lease.js';
+export { LeaseLostError, LEASE_MS, RENEW_MS, describeHolder, holderAlive, wantsDriver } from './lease.js';
 
 export interface Store {
   /** Where the state lives, for display (a directory, or the URL without credentials). */
@@ -43,8 +43,11 @@ export interface Store {
   // ——— control inbox: requests from other processes and machines ———
   pending(id: string): Promise<boolean>;
   post(id: string, ctl: Control): Promise<void>;
-  /** Take (and remove) waiting requests, oldest first: each is taken by exactly one reader. */
-  take(id: string): Promise<Control[]>;
+  /**
+   * Take (and remove) waiting requests, oldest first: each is taken by exactly one reader.
+   * With a fence, only while that lease is current (a stale driver takes nothing).
+   */
+  take(id: string, fence?: Fence): Promise<Control[]>;
 
   // ——— flag locks (owned by a run) ———
   readLock(kind: 'flag' | 'run', name: string): Promise<LockInfo | undefined>;

@@ -489,9 +489,14 @@ export class PgStore implements Store {
   }
 
   /** Take (and remove) the waiting requests, oldest first: each is taken by exactly one reader. */
-  async take(id: string): Promise<Control[]> {
+  async take(id: string, fence?: Fence): Promise<Control[]> {
     const { rows } = await this.run(`cannot take from the inbox of run ${id}`, () =>
-      this.pool.query<{ id: string; control: Control }>(`DELETE FROM ${this.t('inbox')} WHERE run_id = $1 RETURNING id, control`, [id]),
+      fence
+        ? this.pool.query<{ id: string; control: Control }>(
+            `DELETE FROM ${this.t('inbox')} WHERE run_id = $1 AND EXISTS (SELECT 1 FROM ${this.t('run_locks')} WHERE run_id = $1 AND epoch = $2) RETURNING id, control`,
+            [id, fence.epoch],
+          )
+        : this.pool.query<{ id: string; control: Control }>(`DELETE FROM ${this.t('inbox')} WHERE run_id = $1 RETURNING id, control`, [id]),
     );
     return rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1)).map((r) => r.control);
   }

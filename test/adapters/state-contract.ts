@@ -356,7 +356,7 @@ export function stateStoreContract(name: string, fresh: () => Promise<StoreFixtu
         expect(await store.driver('r')).toBeUndefined();
         const l2 = await other.lockRun('r', { leaseMs: 60_000, now });
         const l3 = await store.lockRun('r', { leaseMs: 1000, now, takeover: true });
-        expect(l3.epoch).toBe(l2.epoch + 1);
+        expect(l3.epoch).toBeGreaterThan(l2.epoch);
         near((await store.readLock('run', 'r'))?.leaseUntil, now + 1000);
         // Releasing a lease that was taken over leaves the new holder alone.
         await other.release(l2);
