@@ -54,8 +54,7 @@ export default async function status(c: Context, ref: string | undefined, o: { w
     }
     for (const b of broken) c.stderr(`error: ${safeText(b.error.message)}${b.error.hint ? `\nhint: ${safeText(b.error.hint)}` : ''}`);
     if (!runs.length) {
-      const { isPostgresUrl } = await import('../state/index.js');
-      c.stdout(`no runs yet in ${isPostgresUrl(process.env.ROLLOUT_STATE_URL) ? 'the PostgreSQL store (ROLLOUT_STATE_URL)' : store.dir}: start one with \`rollout start <plan.yaml>\``);
+      c.stdout(`no runs yet in ${store.localDir ?? `the shared store ${store.dir} (ROLLOUT_STATE_URL)`}: start one with \`rollout start <plan.yaml>\``);
       return 0;
     }
     const { default: Table } = await import('cli-table3');

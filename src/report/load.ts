@@ -10,14 +10,10 @@ export interface RunView {
   driver: { pid: number; host: string } | null;
 }
 
-/** The plan of a run: the snapshot beside a file-store run, else its plan file if it still loads. */
+/** The plan of a run: the snapshot the store keeps with it, else its plan file if it still loads. */
 export async function planFor(store: Store, s: RunState): Promise<Plan | undefined> {
-  const { FileStore } = await import('../state/store.js');
-  if (store instanceof FileStore) {
-    const { readPlanSnapshot } = await import('../state/snapshot.js');
-    const snap = await readPlanSnapshot(store.dir, s.id);
-    if (snap) return snap;
-  }
+  const snap = await store.readPlan(s.id).catch(() => undefined);
+  if (snap) return snap;
   const { planOf } = await import('../commands/status.js');
   return planOf(s);
 }

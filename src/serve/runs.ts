@@ -12,7 +12,6 @@ import { runJson } from '../output/run.js';
 import type { Plan } from '../plan/model.js';
 import type { Store } from '../state/index.js';
 import { planFor } from '../report/load.js';
-import { FileStore } from '../state/store.js';
 
 export interface CachedRun {
   state: RunState;
@@ -49,7 +48,7 @@ export class RunCache {
   }
 
   private fileDir(): string | undefined {
-    return this.store instanceof FileStore ? this.store.dir : undefined;
+    return this.store.localDir;
   }
 
   async start(): Promise<void> {

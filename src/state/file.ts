@@ -45,6 +45,10 @@ const writeAtomic = async (file: string, text: string, fsync = true) => (await i
 export class FileStore implements Store {
   constructor(readonly dir: string) {}
 
+  get localDir(): string {
+    return this.dir;
+  }
+
   private runDir(id: string) {
     return join(this.dir, 'runs', safeName(id));
   }

@@ -15,6 +15,8 @@ export { LeaseLostError, LEASE_MS, RENEW_MS, describeHolder, holderAlive, wantsD
 export interface Store {
   /** Where the state lives, for display (a directory, or the URL without credentials). */
   readonly dir: string;
+  /** A store kept in files on this machine: its directory (e.g. to watch it for changes). */
+  readonly localDir?: string;
 
   // ——— runs and their event logs ———
   /**
