@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileStore } from '../../src/state/store.js';
+import { FileStore } from '../../src/state/file.js';
 import { serve, type Serving } from '../../src/serve/server.js';
 import { startPrometheus, type Prometheus } from '../services/prometheus.js';
 import { waitFor } from '../services/util.js';

@@ -10,7 +10,7 @@ import { OpenFeature, type Client } from '@openfeature/server-sdk';
 import { OFREPProvider } from '@openfeature/ofrep-provider';
 import { create, evaluate, readStore } from '../../src/adapters/flags/local.js';
 import type { FlagBackend } from '../../src/adapters/types.js';
-import { FileStore } from '../../src/state/store.js';
+import { FileStore } from '../../src/state/file.js';
 import { serve, type Serving } from '../../src/serve/server.js';
 import { cli, tempDir } from '../cli/helpers.js';
 
