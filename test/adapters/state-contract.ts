@@ -461,9 +461,18 @@ export function stateStoreContract(name: string, fresh: () => Promise<StoreFixtu
       it('plan snapshots round-trip', async () => {
         await store.save(mkState('p'), []);
         expect(await store.readPlan('p')).toBeUndefined();
-        const plan = { name: 'checkout', phases: [] } as unknown as Parameters<Store['writePlan']>[1];
+        const plan = {
+          name: 'checkout',
+          phases: [],
+          backend: { type: 'unleash', options: { token: 'sekret-token-123' } },
+          metrics: { prom: { type: 'prometheus', options: { headers: { Authorization: 'Bearer x' } } } },
+          notify: { targets: {} },
+          rollback: { commands: [{ name: 'c', argv: ['x'], env: { TOKEN: 'sekret-token-123' } }], escalate: { commands: [], notify: [] } },
+        } as unknown as Parameters<Store['writePlan']>[1];
         await store.writePlan('p', plan);
-        expect(await store.readPlan('p')).toEqual(plan);
+        // Kept without adapter options and command env (they may hold secrets).
+        expect(await store.readPlan('p')).toMatchObject({ name: 'checkout', backend: { type: 'unleash', options: {} }, metrics: { prom: { type: 'prometheus', options: {} } } });
+        expect(JSON.stringify(await store.readPlan('p'))).not.toContain('sekret');
       });
     });
   });

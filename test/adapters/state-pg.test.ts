@@ -138,8 +138,10 @@ describe('PgStore', () => {
     expect((await migrated.load('old')).id).toBe('old');
     const lease = await migrated.lockRun('old', { now: Date.now() });
     expect(lease.epoch).toBe(1);
-    await migrated.writePlan('old', { name: 'checkout' } as never);
-    expect(await migrated.readPlan('old')).toEqual({ name: 'checkout' });
+    const { loadPlan } = await import('../../src/plan/load.js');
+    const { plan } = await loadPlan(new URL('../../plans/demo.yaml', import.meta.url).pathname);
+    await migrated.writePlan('old', plan);
+    expect((await migrated.readPlan('old'))?.name).toBe(plan.name);
   });
 
   it('keeps the columns beside the record in step (plan_name, status, seq)', async () => {
