@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile, rename } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
@@ -23,7 +24,7 @@ const figures: string[] = [];
 const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  console.log(['', 'rollout serve / report figures (2-core machine, Node ' + process.version + ')', ...figures.map((f) => '  ' + f), ''].join('\n'));
+  console.log(['', `rollout serve / report figures (2-core machine, Node ${process.version}, load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' ')})`, ...figures.map((f) => '  ' + f), ''].join('\n'));
 });
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
