@@ -83,10 +83,22 @@ export interface MetricQuery {
   windowMs?: number;
 }
 
+/** One series of a range query. `value` is null for NaN / ±Inf / missing points. */
+export interface RangeSeries {
+  labels: Record<string, string>;
+  points: Array<{ at: number; value: number | null }>;
+}
+
 export interface MetricsProvider {
   readonly name: string;
   /** Throws BackendError when the provider is down or refuses; returns value:null for no data. */
   query(q: MetricQuery): Promise<Sample>;
+  /**
+   * Optional: every series' points over [startMs, endMs] at stepMs (statistical checks take
+   * their samples from it; backtests replay history with it). Long ranges are split into as
+   * many calls as the provider's limits need.
+   */
+  querySeries?(query: string, startMs: number, endMs: number, stepMs: number): Promise<RangeSeries[]>;
   close?(): Promise<void>;
 }
 

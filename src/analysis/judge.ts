@@ -6,10 +6,17 @@
  */
 import type { Check } from '../plan/model.js';
 import { formatDuration } from '../util/duration.js';
+import { compareSamples, describeComparison, type Comparison } from './stats.js';
 
 export interface Observation {
   value: number | null;
   baseline?: number | null;
+  /** Statistical checks: the window's samples per group (variant name → values). */
+  groups?: Record<string, number[]>;
+  /** Which group is the control. */
+  control?: string;
+  /** Requests (or users) per group, from the check's requests query. */
+  counts?: Record<string, number>;
   /** The provider failed (down, refused): treated as no data, with the reason kept. */
   error?: string;
   note?: string;
@@ -27,6 +34,30 @@ export interface CheckRecord {
   failingSince?: number;
   /** When the current no-data streak started (for noDataTimeout). */
   noDataSince?: number;
+  /** Statistical checks: not enough samples or evidence (recorded as no-data: never advances, follows noData). */
+  inconclusive?: boolean;
+  /** Statistical checks: every variant's verdict with its inputs. */
+  stats?: VariantVerdict[];
+}
+
+/** One treatment group against control: the verdict and everything it was decided on. */
+export interface VariantVerdict {
+  variant: string;
+  verdict: Comparison['verdict'];
+  test: Comparison['test'];
+  nControl: number;
+  nTreatment: number;
+  /** Relative effect vs control (0.12 = +12 %) and its interval at `confidence`. */
+  effect: { estimate: number | null; low: number | null; high: number | null };
+  /** p-value (mann-whitney) or always-valid p-value (sequential); null before enough samples. */
+  p: number | null;
+  alpha: number;
+  confidence: number;
+  tolerance: number;
+  lambda?: number;
+  bound?: number;
+  requests?: { control: number; treatment: number; min: number };
+  why: string;
 }
 
 const thresholdText = new WeakMap<Check, string>();
@@ -39,6 +70,10 @@ export function describeThreshold(c: Check): string {
 }
 
 function thresholdOf(c: Check): string {
+  if (c.compare) {
+    const k = c.compare;
+    return `vs control: ${k.test === 'sequential' ? 'sequential test' : 'Mann-Whitney U'}, ${round(k.confidence * 100)}% confidence, regression > ${round(k.tolerance * 100)}% (${k.direction.replace(/-/g, ' ')}), ≥ ${k.minSamples} samples${k.requests ? ` and ${k.requests.min} requests` : ''} per side${c.forMs ? ` (breach after sustained ${formatDuration(c.forMs)})` : ''}`;
+  }
   const parts: string[] = [];
   if (c.max !== undefined) parts.push(`≤ ${c.max}${c.unit}`);
   if (c.min !== undefined) parts.push(`≥ ${c.min}${c.unit}`);
@@ -66,6 +101,74 @@ function violation(c: Check, v: number, baseline: number | null | undefined): st
   return null;
 }
 
+const sig = (x: number): number | null => (Number.isFinite(x) ? Number(x.toPrecision(6)) : null);
+
+function variantVerdict(variant: string, cmp: Comparison): VariantVerdict {
+  return {
+    variant,
+    verdict: cmp.verdict,
+    test: cmp.test,
+    nControl: cmp.nControl,
+    nTreatment: cmp.nTreatment,
+    effect: { estimate: sig(cmp.effect.estimate), low: sig(cmp.effect.low), high: sig(cmp.effect.high) },
+    p: sig(cmp.p),
+    alpha: cmp.alpha,
+    confidence: cmp.confidence,
+    tolerance: cmp.tolerance,
+    ...(cmp.lambda !== undefined ? { lambda: sig(cmp.lambda) ?? Number.MAX_VALUE } : {}),
+    ...(cmp.bound !== undefined ? { bound: cmp.bound } : {}),
+    why: cmp.why,
+  };
+}
+
+/**
+ * A statistical check: every treatment group against the control. The worst verdict counts
+ * (fail > inconclusive > pass); inconclusive is recorded as no-data, so it never advances and
+ * follows the check's noData policy.
+ */
+function judgeCompare(c: Check, obs: Observation, prev: CheckRecord | undefined, now: number, noData: (reason: string) => CheckRecord): CheckRecord {
+  const k = c.compare!;
+  const groups = obs.groups ?? {};
+  const controlKey = obs.control ?? k.controlValue;
+  const control = groups[controlKey];
+  if (!control?.length) return noData(obs.note ?? `no samples for the control (${controlKey}) in the window`);
+  const treatments = Object.keys(groups).filter((g) => g !== controlKey);
+  if (!treatments.length || treatments.every((g) => !groups[g]!.length)) return noData(obs.note ?? 'no samples for the treatment in the window');
+  const stats = treatments.map((g) => {
+    const v = variantVerdict(g, compareSamples(control, groups[g]!, { test: k.test, confidence: k.confidence, tolerance: k.tolerance, direction: k.direction, minSamples: k.minSamples }));
+    if (k.requests && obs.counts) {
+      const rc = obs.counts[controlKey] ?? 0;
+      const rt = obs.counts[g] ?? 0;
+      v.requests = { control: rc, treatment: rt, min: k.requests.min };
+      if ((rc < k.requests.min || rt < k.requests.min) && v.verdict !== 'fail') {
+        v.verdict = 'inconclusive';
+        v.why = `not enough requests: control ${rc}, treatment ${rt}, need ${k.requests.min} each`;
+      }
+    }
+    return v;
+  });
+  const rank = { fail: 2, inconclusive: 1, pass: 0 } as const;
+  const worst = stats.reduce((a, b) => (rank[b.verdict] > rank[a.verdict] ? b : a));
+  const words = stats.map((v) =>
+    describeComparison(treatments.length > 1 || v.variant !== 'treatment' ? `${c.name} ${v.variant}` : c.name, { ...v, effect: { estimate: v.effect.estimate ?? NaN, low: v.effect.low ?? NaN, high: v.effect.high ?? NaN } }, controlKey),
+  );
+  const reason = words.join('; ');
+  const value = worst.effect.estimate === null ? null : round(worst.effect.estimate * 100);
+  if (worst.verdict === 'inconclusive') return { ...noData(reason), value, inconclusive: true, stats };
+  if (worst.verdict === 'pass') return { verdict: 'pass', breached: false, value, reason, at: now, stats };
+  const failingSince = prev?.verdict === 'fail' ? (prev.failingSince ?? now) : now;
+  const sustained = now - failingSince >= c.forMs;
+  return {
+    verdict: 'fail',
+    breached: sustained,
+    value,
+    reason: sustained ? reason : `${reason} (breach if sustained ${formatDuration(c.forMs)}; failing for ${formatDuration(now - failingSince)})`,
+    at: now,
+    failingSince,
+    stats,
+  };
+}
+
 export function judge(c: Check, obs: Observation | undefined, prev: CheckRecord | undefined, now: number): CheckRecord {
   const noData = (reason: string): CheckRecord => ({
     verdict: 'no-data',
@@ -78,6 +181,7 @@ export function judge(c: Check, obs: Observation | undefined, prev: CheckRecord 
   });
   if (!obs) return noData('not measured');
   if (obs.error) return noData(`provider error: ${obs.error}`);
+  if (c.compare) return judgeCompare(c, obs, prev, now, noData);
   if (obs.value === null || !Number.isFinite(obs.value)) return noData(obs.note ?? 'no data');
   const v = violation(c, obs.value, obs.baseline);
   if (v === 'no-baseline') return noData(`baseline has no data${obs.note ? ` (${obs.note})` : ''}`);

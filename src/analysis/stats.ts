@@ -378,7 +378,7 @@ export function compareSamples(control: ArrayLike<number>, treatment: ArrayLike<
  * In words, for status and reports:
  * "p99 latency +12 % ± 4 % vs control (n 1,200 / 1,180), 98 % confidence: regression".
  */
-export function describeComparison(what: string, c: Comparison, vs = 'control'): string {
+export function describeComparison(what: string, c: Pick<Comparison, 'verdict' | 'effect' | 'nControl' | 'nTreatment' | 'confidence' | 'why'>, vs = 'control'): string {
   const word = c.verdict === 'fail' ? 'regression' : c.verdict === 'inconclusive' ? 'inconclusive' : 'ok';
   const half = (c.effect.high - c.effect.low) / 2;
   const eff = Number.isFinite(c.effect.estimate) ? `${pct(c.effect.estimate)}${Number.isFinite(half) ? ` ± ${fmtNum(half * 100)} %` : ''}` : 'effect unknown';

@@ -23,7 +23,7 @@ export function judgeChecks(d: Draft, checks: Check[], obs: Observations): boole
     s.checks[c.name] = rec;
     if (!prev || prev.verdict !== rec.verdict || rec.breached !== prev.breached) {
       verdictChanged = true;
-      d.emit('check.changed', `check ${c.name}: ${rec.verdict}${rec.breached ? ' (BREACH)' : ''} — ${rec.reason}`, { check: c.name, value: rec.value, baseline: rec.baseline, verdict: rec.verdict, breached: rec.breached });
+      d.emit('check.changed', `check ${c.name}: ${rec.verdict}${rec.breached ? ' (BREACH)' : ''} — ${rec.reason}`, { check: c.name, value: rec.value, baseline: rec.baseline, verdict: rec.verdict, breached: rec.breached, ...(rec.inconclusive ? { inconclusive: true } : {}), ...(rec.stats ? { stats: rec.stats } : {}) });
     }
   }
   for (const name of Object.keys(s.checks)) if (!checks.some((c) => c.name === name)) delete s.checks[name];
@@ -39,7 +39,7 @@ export function actOnVerdicts(d: Draft, checks: Check[]): void {
     if (rec.actedOn) continue;
     if (rec.breached) {
       const why = `check "${c.name}" breached (${c.tier}): ${rec.reason}`;
-      d.emit('breach.detected', why, { check: c.name, tier: c.tier, action: c.action, value: rec.value, threshold: describeThreshold(c) });
+      d.emit('breach.detected', why, { check: c.name, tier: c.tier, action: c.action, value: rec.value, threshold: describeThreshold(c), ...(rec.stats ? { stats: rec.stats } : {}) });
       rec.actedOn = true;
       if (c.action === 'rollback') startRollback(d, why, 'check', plan.rollback.mode, c.rollbackFlags);
       else if (c.action === 'pause' && (s.status === 'running' || s.status === 'awaiting-approval')) {
@@ -51,7 +51,7 @@ export function actOnVerdicts(d: Draft, checks: Check[]): void {
       if (c.action === 'pause' && s.status === 'paused') notify(d, 'breach.detected', 'warning', { reason: why, action: 'pause' });
     } else if (rec.verdict === 'no-data') {
       const since = rec.noDataSince ?? now;
-      const what = `check "${c.name}" has no data (${rec.reason})`;
+      const what = rec.inconclusive ? `check "${c.name}" is inconclusive (${rec.reason})` : `check "${c.name}" has no data (${rec.reason})`;
       if (c.noData === 'rollback') {
         rec.actedOn = true;
         startRollback(d, `${what}; its noData policy is rollback`, 'no-data', plan.rollback.mode);

@@ -28,7 +28,7 @@ export function runJson(plan: Plan | undefined, s: RunState, extra: Record<strin
     checks: Object.fromEntries(
       Object.entries(s.checks).map(([n, r]) => {
         const check = plan?.phases.flatMap((p) => p.checks).find((c) => c.name === n);
-        return [n, { value: r.value, baseline: r.baseline ?? null, verdict: r.verdict, breached: r.breached, threshold: check ? describeThreshold(check) : null, reason: r.reason, at: iso(r.at), noDataSince: iso(r.noDataSince) }];
+        return [n, { value: r.value, baseline: r.baseline ?? null, verdict: r.verdict, breached: r.breached, threshold: check ? describeThreshold(check) : null, reason: r.reason, at: iso(r.at), noDataSince: iso(r.noDataSince), ...(r.inconclusive ? { inconclusive: true } : {}), ...(r.stats ? { stats: r.stats } : {}) }];
       }),
     ),
     approval: s.approval ? { ...s.approval, requestedAt: iso(s.approval.requestedAt), deadline: iso(s.approval.deadline) } : null,
@@ -114,8 +114,10 @@ export async function statusTable(plan: Plan | undefined, s: RunState, driver: D
   if (checks.length) {
     const ct = new Table({ head: ['check', 'value', 'baseline', 'threshold', 'verdict'], style: tableStyle(), wordWrap: true, colWidths: [null, null, null, 36, 40] as never });
     for (const [n, r] of checks) {
-      const verdict = r.breached ? style.red('BREACH') : r.verdict === 'pass' ? style.green('pass') : r.verdict === 'fail' ? style.yellow('failing') : style.yellow(`no data${r.noDataSince ? ` since ${r.noDataSince.slice(11, 19)}` : ''}`);
-      ct.push([safeText(n), r.value === null ? 'no data' : String(round(r.value)), r.baseline === null ? '-' : String(round(r.baseline)), safeText(r.threshold) ?? '-', `${verdict}\n${safeText(r.reason)}`]);
+      const verdict = r.breached ? style.red('BREACH') : r.verdict === 'pass' ? style.green('pass') : r.verdict === 'fail' ? style.yellow('failing') : style.yellow(`${'inconclusive' in r && r.inconclusive ? 'inconclusive' : 'no data'}${r.noDataSince ? ` since ${r.noDataSince.slice(11, 19)}` : ''}`);
+      // A statistical check's value is its effect vs control, in %.
+      const value = r.value === null ? 'no data' : 'stats' in r && r.stats ? `${r.value >= 0 ? '+' : ''}${round(r.value)}% vs control` : String(round(r.value));
+      ct.push([safeText(n), value, r.baseline === null ? '-' : String(round(r.baseline)), safeText(r.threshold) ?? '-', `${verdict}\n${safeText(r.reason)}`]);
     }
     out += '\n' + ct.toString();
   }

@@ -9,6 +9,9 @@ export interface LintIssue {
   severity: 'error' | 'warning';
 }
 
+/** Metrics providers with querySeries (samples over a window, history for backtests). */
+export const SERIES_PROVIDERS = ['prometheus', 'datadog'];
+
 /** Flag backends whose apply() honours FlagChange.variants. */
 export const VARIANT_BACKENDS = ['local', 'unleash'];
 
@@ -31,7 +34,14 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
       const known = Object.keys(plan.metrics);
       err([...path, 'provider'], `unknown metrics provider "${c.provider}"${known.length ? ` (known: ${known.join(', ')})` : ' — define it under `metrics:`'}`);
     }
-    if (c.max === undefined && c.min === undefined && !c.relative) err(path, `check "${c.name}" has no threshold: give max, min or relative`);
+    if (c.compare) {
+      if (c.max !== undefined || c.min !== undefined || c.relative) err([...path, 'compare'], `check "${c.name}": compare is a check of its own; move max/min/relative to another check`);
+      if ((c.compare.control === undefined) === (c.compare.splitBy === undefined)) err([...path, 'compare'], `check "${c.name}": compare needs either control (a query) or splitBy (a label), not ${c.compare.control === undefined ? 'neither' : 'both'}`);
+      if (c.compare.requests && c.compare.control !== undefined && c.compare.requests.control === undefined)
+        err([...path, 'compare', 'requests'], `check "${c.name}": with a control query, requests needs a control query too`);
+      const type = plan.metrics[c.provider]?.type;
+      if (type && !SERIES_PROVIDERS.includes(type)) err([...path, 'provider'], `check "${c.name}": compare needs samples over a window, which the ${type} provider cannot give (providers that can: ${SERIES_PROVIDERS.join(', ')})`);
+    } else if (c.max === undefined && c.min === undefined && !c.relative) err(path, `check "${c.name}" has no threshold: give max, min, relative or compare`);
     if (c.max !== undefined && c.min !== undefined && c.min > c.max) err(path, `check "${c.name}": min ${c.min} is above max ${c.max}`);
     if (c.relative && c.relative.maxIncrease === undefined && c.relative.maxDecrease === undefined)
       err([...path, 'relative'], 'relative needs maxIncrease or maxDecrease');

@@ -49,6 +49,23 @@ export interface Check {
   /** With action rollback: only these flags (plus the flags that require them) are rolled back. */
   rollbackFlags?: string[];
   unit: string;
+  /** A statistical treatment-vs-control check (instead of max/min/relative). */
+  compare?: Compare;
+}
+
+export interface Compare {
+  /** Control query (query is the treatment); or splitBy a label. */
+  control?: string;
+  splitBy?: string;
+  controlValue: string;
+  test: 'mann-whitney' | 'sequential';
+  confidence: number;
+  tolerance: number;
+  direction: 'higher-is-bad' | 'lower-is-bad';
+  minSamples: number;
+  windowMs: number;
+  stepMs: number;
+  requests?: { query: string; control?: string; min: number };
 }
 
 export interface Step {

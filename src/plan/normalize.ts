@@ -48,6 +48,23 @@ function normalizeCheck(c: CheckDoc): Check {
     freeze: c.freeze ?? false,
     ...(c.rollbackFlags ? { rollbackFlags: c.rollbackFlags } : {}),
     unit: c.unit ?? '',
+    ...(c.compare
+      ? {
+          compare: {
+            ...(c.compare.control !== undefined ? { control: c.compare.control } : {}),
+            ...(c.compare.splitBy !== undefined ? { splitBy: c.compare.splitBy } : {}),
+            controlValue: c.compare.controlValue,
+            test: c.compare.test,
+            confidence: c.compare.confidence,
+            tolerance: c.compare.tolerance,
+            direction: c.compare.direction,
+            minSamples: c.compare.minSamples,
+            windowMs: ms(c.compare.window, 30 * 60_000),
+            stepMs: ms(c.compare.step, 60_000),
+            ...(c.compare.requests ? { requests: c.compare.requests } : {}),
+          },
+        }
+      : {}),
   };
 }
 

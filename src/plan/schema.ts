@@ -116,6 +116,31 @@ export const check = z
       })
       .strict()
       .optional(),
+    compare: z
+      .object({
+        control: z.string().optional().describe('Query for the control group, same provider; `query` is then the treatment. Or use splitBy.'),
+        splitBy: z.string().optional().describe('Instead of a control query: split `query`\'s series by this label (e.g. variant); every value but `controlValue` is compared with it.'),
+        controlValue: z.string().default('control').describe('With splitBy: the label value of the control group.'),
+        test: z.enum(['mann-whitney', 'sequential']).default('mann-whitney').describe('mann-whitney: a U test over the window\'s samples (fixed horizon). sequential: an always-valid mSPRT, safe to judge every interval without inflating false alarms; give it a window covering the whole experiment.'),
+        confidence: z.number().min(0.5).max(0.9999).default(0.95).describe('A regression is declared at this confidence: the false-alarm rate stays at or under 1 − confidence.'),
+        tolerance: z.number().gt(0).max(10).default(0.1).describe('The smallest relative effect that matters: 0.1 = a regression of more than 10 % vs control.'),
+        direction: z.enum(['higher-is-bad', 'lower-is-bad']).default('higher-is-bad'),
+        minSamples: z.number().int().min(2).default(20).describe('Samples per side (points of the window) before any verdict but inconclusive.'),
+        window: duration.optional().describe('Samples from this far back (default 30m).'),
+        step: duration.optional().describe('One sample per step (default 1m).'),
+        requests: z
+          .object({
+            query: z.string().describe('Requests (or users) per side: split by splitBy, or the treatment\'s with `control:` for the control\'s.'),
+            control: z.string().optional(),
+            min: z.number().int().min(1).describe('Minimum per side (seed 004: min_sample_size 10000).'),
+          })
+          .strict()
+          .optional()
+          .describe('A minimum sample counted in requests, from a query: inconclusive below it.'),
+      })
+      .strict()
+      .optional()
+      .describe('A statistical check of treatment vs control (seed 004\'s A/B tests, "within 10 % of legacy"): verdicts pass, fail (a regression beyond the tolerance at the stated confidence) or inconclusive (too few samples or not enough evidence: never advances; follows noData).'),
     for: duration.optional().describe('Breach only when sustained this long ("error rate > 0.5% for 5 minutes").'),
     noData: z
       .enum(['hold', 'pause', 'rollback', 'pass'])

@@ -3,7 +3,7 @@
  * plan names (lazily, from the registry); simulations get an in-memory backend and scripted
  * metrics, with the very same runner and engine.
  */
-import type { FlagBackend, FlagChange, FlagState, MetricsProvider, Notifier, AdapterContext } from '../adapters/types.js';
+import type { FlagBackend, FlagChange, FlagState, MetricsProvider, Notifier, AdapterContext, RangeSeries } from '../adapters/types.js';
 import { flagBackends, metricsProviders, notifiers } from '../adapters/registry.js';
 import type { Observation } from '../analysis/judge.js';
 import type { RunEvent, RunState } from '../engine/types.js';
@@ -50,12 +50,53 @@ export function renderer(plan: Plan) {
   };
 }
 
+/** Non-null values of series, grouped by a label (or all under one name). */
+function grouped(series: RangeSeries[], by: string | undefined, name: string): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const s of series) {
+    const g = by ? s.labels[by] : name;
+    if (g === undefined) continue;
+    const list = (out[g] ??= []);
+    for (const p of s.points) if (p.value !== null) list.push(p.value);
+  }
+  return out;
+}
+
+/** A statistical check's samples: the window's points per group, and the requests per group. */
+export async function sampleCompare(p: MetricsProvider, c: Check, now: number): Promise<Observation> {
+  const k = c.compare!;
+  if (!p.querySeries) return { value: null, error: `${p.name} cannot give samples over a window (compare needs prometheus or datadog)` };
+  const start = now - k.windowMs;
+  const range = (q: string) => p.querySeries!(q, start, now, k.stepMs);
+  const controlKey = k.splitBy ? k.controlValue : 'control';
+  let groups: Record<string, number[]>;
+  if (k.control !== undefined) {
+    const [t, ctl] = await Promise.all([range(c.query), range(k.control)]);
+    groups = { ...grouped(ctl, undefined, 'control'), ...grouped(t, undefined, 'treatment') };
+  } else groups = grouped(await range(c.query), k.splitBy, '');
+  let counts: Record<string, number> | undefined;
+  if (k.requests) {
+    const last = (s: RangeSeries[], by: string | undefined, name: string) => {
+      const g = grouped(s, by, name);
+      return Object.fromEntries(Object.entries(g).map(([n, v]) => [n, v.length ? v[v.length - 1]! : 0]));
+    };
+    // The newest value of the requests query per group (e.g. sum by (variant) (increase(requests_total[30m]))).
+    const span = Math.max(k.stepMs, 60_000);
+    if (k.requests.control !== undefined) {
+      const [t, ctl] = await Promise.all([p.querySeries(k.requests.query, now - span, now, k.stepMs), p.querySeries(k.requests.control, now - span, now, k.stepMs)]);
+      counts = { ...last(ctl, undefined, 'control'), ...last(t, undefined, 'treatment') };
+    } else counts = last(await p.querySeries(k.requests.query, now - span, now, k.stepMs), k.splitBy, '');
+  }
+  return { value: null, groups, control: controlKey, ...(counts ? { counts } : {}) };
+}
+
 /** Measure one check: its query, and its baseline query for relative checks. */
 export function sampler(providers: Record<string, MetricsProvider>) {
   return async (c: Check, now: number): Promise<Observation> => {
     const p = providers[c.provider];
     if (!p) return { value: null, error: `no metrics provider "${c.provider}"` };
     try {
+      if (c.compare) return await sampleCompare(p, c, now);
       const [main, base] = await Promise.all([
         p.query({ query: c.query, now, ...(c.forMs ? { windowMs: c.forMs } : {}) }),
         c.relative ? p.query({ query: c.relative.baseline, now, ...(c.forMs ? { windowMs: c.forMs } : {}) }) : Promise.resolve(undefined),

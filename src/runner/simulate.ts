@@ -52,6 +52,15 @@ export interface SimulationResult {
   stoppedAtLimit: boolean;
 }
 
+/** The groups a statistical check compares with control: the variants of the phases that use it, or "treatment". */
+function treatmentGroups(plan: Plan, c: Check): string[] {
+  const k = c.compare!;
+  if (!k.splitBy) return ['treatment'];
+  const names = new Set(plan.phases.filter((p) => p.checks.some((x) => x.name === c.name)).flatMap((p) => (p.variants ?? []).map((v) => v.name)));
+  names.delete(k.controlValue);
+  return names.size ? [...names] : ['treatment'];
+}
+
 /** A value that passes the check's thresholds. */
 export function healthyValue(c: Check): number {
   if (c.relative) return 100;
@@ -125,6 +134,17 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
   const fromScript = sampler(scripted);
   const sample = async (c: Check, now: number): Promise<Observation> => {
     const elapsed = now - start;
+    if (c.compare) {
+      // Healthy: treatment and control see the same values (a scenario value is the treatment's effect, in %).
+      const n = Math.max(c.compare.minSamples, 30);
+      const base = Array.from({ length: n }, (_, i) => 100 + ((i * 37) % 23));
+      const v = valueAt(sc.checks[c.name], now - start);
+      if (v === null) return { value: null, note: 'scenario: no data' };
+      const f = 1 + (v ?? 0) / 100;
+      const groups: Record<string, number[]> = { [c.compare.splitBy ? c.compare.controlValue : 'control']: base };
+      for (const name of treatmentGroups(plan, c)) groups[name] = base.map((x) => x * f);
+      return { value: null, groups, control: c.compare.splitBy ? c.compare.controlValue : 'control' };
+    }
     if (scripted[c.provider] && sc.checks[c.name] === undefined) return fromScript(c, now);
     const v = valueAt(sc.checks[c.name], elapsed);
     const value = v === undefined ? healthyValue(c) : v;

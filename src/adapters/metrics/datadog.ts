@@ -21,8 +21,8 @@ import { insecureTls, warnInsecureTls } from '../options.js';
 import { BackendError, UsageError } from '../../errors.js';
 import { http } from '../../util/http.js';
 import { redact, registerSecret, safeUrl } from '../../util/redact.js';
-import type { AdapterContext, MetricQuery, MetricsProvider, MetricsProviderFactory, Sample } from '../types.js';
-import { AGGREGATES, type Aggregate, reduceValues } from './prometheus.js';
+import type { AdapterContext, MetricQuery, MetricsProvider, MetricsProviderFactory, RangeSeries, Sample } from '../types.js';
+import { AGGREGATES, type Aggregate, mergeSeries, rangeChunks, reduceValues } from './prometheus.js';
 
 export const options = z.strictObject({
   apiKey: z.string().min(1),
@@ -78,13 +78,9 @@ class Datadog implements MetricsProvider {
     warnInsecureTls(ctx, this.name, opts.insecureTls);
   }
 
-  async query(q: MetricQuery): Promise<Sample> {
-    if (!q.query.trim()) {
-      throw new UsageError(`${this.name}: the check has no query`, { hint: 'Give the check a Datadog metrics query, e.g. avg:trace.http.request.errors{service:checkout}.' });
-    }
-    const to = Math.floor(q.now / 1000);
-    const from = Math.floor((q.now - this.opts.windowMs) / 1000);
-    const params = new URLSearchParams({ from: String(from), to: String(to), query: q.query });
+  /** GET /api/v1/query over [from, to] (epoch seconds): the series, or a BackendError. */
+  private async fetchSeries(query: string, from: number, to: number): Promise<DdSeries[]> {
+    const params = new URLSearchParams({ from: String(from), to: String(to), query });
     const res = await http({
       backend: this.name,
       method: 'GET',
@@ -123,7 +119,41 @@ class Datadog implements MetricsProvider {
       const msg = body && typeof body === 'object' && body.error ? body.error : `unexpected response: ${res.text.slice(0, 200)}`;
       throw new BackendError(this.name, redact(`query failed (status ${JSON.stringify(body?.status ?? null)}): ${msg}`));
     }
-    const series = Array.isArray(body.series) ? body.series : [];
+    return Array.isArray(body.series) ? body.series : [];
+  }
+
+  /**
+   * Every series' points over [startMs, endMs], one call per day of range (Datadog rolls points
+   * up to fit its own per-call limit, so a day per call keeps the finest points its retention
+   * has). Labels come from the series' tag_set / scope ("variant:control").
+   */
+  async querySeries(query: string, startMs: number, endMs: number, _stepMs: number): Promise<RangeSeries[]> {
+    const parts: RangeSeries[][] = [];
+    for (const [s, e] of rangeChunks(startMs, endMs, 60_000, 24 * 60 + 1)) {
+      const series = await this.fetchSeries(query, Math.floor(s / 1000), Math.floor(e / 1000));
+      parts.push(
+        series.map((x) => ({
+          labels: Object.fromEntries(
+            (x.tag_set?.length ? x.tag_set : (x.scope ?? '').split(','))
+              .map((t) => t.trim())
+              .filter((t) => t.includes(':'))
+              .map((t) => [t.slice(0, t.indexOf(':')), t.slice(t.indexOf(':') + 1)]),
+          ),
+          points: (Array.isArray(x.pointlist) ? (x.pointlist as unknown[]) : [])
+            .filter((p): p is [number, number | null] => Array.isArray(p) && typeof p[0] === 'number')
+            .map(([at, v]) => ({ at, value: typeof v === 'number' && Number.isFinite(v) ? v : null })),
+        })),
+      );
+    }
+    return mergeSeries(parts);
+  }
+
+
+  async query(q: MetricQuery): Promise<Sample> {
+    if (!q.query.trim()) {
+      throw new UsageError(`${this.name}: the check has no query`, { hint: 'Give the check a Datadog metrics query, e.g. avg:trace.http.request.errors{service:checkout}.' });
+    }
+    const series = await this.fetchSeries(q.query, Math.floor((q.now - this.opts.windowMs) / 1000), Math.floor(q.now / 1000));
     const win = `${Math.round(this.opts.windowMs / 1000)} s`;
     if (series.length === 0) return { value: null, at: q.now, note: `empty result (no series in the last ${win})` };
     if (series.length > 1 && this.opts.aggregate === 'error') {

@@ -24,7 +24,7 @@ import { httpUrl, insecureTls, warnInsecureTls } from '../options.js';
 import { BackendError } from '../../errors.js';
 import { http } from '../../util/http.js';
 import { redact, registerSecret, safeUrl } from '../../util/redact.js';
-import type { AdapterContext, MetricQuery, MetricsProvider, MetricsProviderFactory, Sample } from '../types.js';
+import type { AdapterContext, MetricQuery, MetricsProvider, MetricsProviderFactory, RangeSeries, Sample } from '../types.js';
 
 export const AGGREGATES = ['max', 'min', 'sum', 'avg', 'error'] as const;
 export type Aggregate = (typeof AGGREGATES)[number];
@@ -51,10 +51,31 @@ export const options = z.strictObject({
 });
 export type PrometheusOptions = z.infer<typeof options>;
 
-/** One series from a range query. `value` is null for NaN / ±Inf points. */
-export interface RangeSeries {
-  labels: Record<string, string>;
-  points: Array<{ at: number; value: number | null }>;
+export type { RangeSeries };
+
+/** Prometheus refuses a range query of more than 11,000 points per series. */
+export const MAX_POINTS_PER_SERIES = 11_000;
+
+/** Split [start, end] at `step` into ranges of at most `max` points each (inclusive ends, on the step grid). */
+export function rangeChunks(startMs: number, endMs: number, stepMs: number, max = MAX_POINTS_PER_SERIES): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  const span = (max - 1) * stepMs;
+  for (let s = startMs; s <= endMs; s += span + stepMs) out.push([s, Math.min(endMs, s + span)]);
+  return out;
+}
+
+/** Join the chunks of a split range query: series by their labels, points in time order. */
+export function mergeSeries(parts: RangeSeries[][]): RangeSeries[] {
+  const by = new Map<string, RangeSeries>();
+  for (const part of parts) {
+    for (const s of part) {
+      const key = JSON.stringify(Object.entries(s.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      const have = by.get(key);
+      if (have) have.points.push(...s.points);
+      else by.set(key, { labels: s.labels, points: [...s.points] });
+    }
+  }
+  return [...by.values()];
 }
 
 export interface PrometheusProvider extends MetricsProvider {
@@ -162,6 +183,18 @@ class Prometheus implements PrometheusProvider {
   }
 
   async queryRange(query: string, startMs: number, endMs: number, stepMs: number): Promise<RangeSeries[]> {
+    const chunks = rangeChunks(startMs, endMs, Math.max(stepMs, 1));
+    if (chunks.length === 1) return this.queryRangeOnce(query, startMs, endMs, stepMs);
+    const parts: RangeSeries[][] = [];
+    for (const [s, e] of chunks) parts.push(await this.queryRangeOnce(query, s, e, stepMs));
+    return mergeSeries(parts);
+  }
+
+  querySeries(query: string, startMs: number, endMs: number, stepMs: number): Promise<RangeSeries[]> {
+    return this.queryRange(query, startMs, endMs, stepMs);
+  }
+
+  private async queryRangeOnce(query: string, startMs: number, endMs: number, stepMs: number): Promise<RangeSeries[]> {
     const data = await this.get('/api/v1/query_range', {
       query,
       start: String(startMs / 1000),
