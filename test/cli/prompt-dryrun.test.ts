@@ -52,12 +52,14 @@ describe('dry runs stay dry (item 1)', () => {
   });
 
   it("never touches the plan's real run: a paused real run stays paused at its percentage", async () => {
-    const f = await write(dir, 'p.yaml', quickPlan({ hold: '100ms', steps: '[10, 50, {percent: 100, approval: true}]' }));
+    const f = await write(dir, 'p.yaml', quickPlan({ hold: '1h', steps: '[10, 50, {percent: 100, approval: true}]' }));
     expect((await cli(['advance', f], { cwd: dir })).code).toBe(6);
     expect((await cli(['pause'], { cwd: dir })).code).toBe(0);
     const before = await readFile(join(dir, '.rollout/flags.json'), 'utf8');
-    // Not interactive: the gate a real run would wait at is taken as approved.
-    const d = await cli(['start', f, '--dry-run', '--json'], { cwd: dir });
+    // The same plan (name quick) with short holds, so the dry run ends quickly. Not
+    // interactive: the gate a real run would wait at is taken as approved.
+    const g = await write(dir, 'fast.yaml', quickPlan({ hold: '100ms', steps: '[10, 50, {percent: 100, approval: true}]' }));
+    const d = await cli(['start', g, '--dry-run', '--json'], { cwd: dir });
     expect(d.code, d.stderr).toBe(0);
     expect(JSON.parse(d.stdout)).toMatchObject({ status: 'completed', dryRun: true, recorded: false });
     expect(d.stderr).toMatch(/the real run quick-\S+ \(paused\) of plan quick is left as it is/);
