@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { openStore, type Context } from './context.js';
 
-export default async function serveCommand(c: Context, o: { port?: string; host?: string; store?: string }): Promise<number> {
+export default async function serveCommand(c: Context, o: { port?: string; host?: string; store?: string; worker?: boolean; concurrency?: string }): Promise<number> {
   const port = Number(o.port ?? 7420);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port takes a port number (0-65535), not "${o.port}"`);
   const host = o.host ?? '127.0.0.1';
@@ -13,6 +13,8 @@ export default async function serveCommand(c: Context, o: { port?: string; host?
     registerSecret(token);
     if (token.length < 16) c.stderr('warning: ROLLOUT_SERVE_TOKEN is shorter than 16 characters; use a long random value (e.g. `openssl rand -hex 24`)');
   }
+  const concurrency = Number(o.concurrency ?? 100);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency takes a positive whole number, not "${o.concurrency}"`);
   const store = await openStore(c);
   const { serve } = await import('../serve/server.js');
   let s: Awaited<ReturnType<typeof serve>>;
@@ -29,13 +31,28 @@ export default async function serveCommand(c: Context, o: { port?: string; host?
     `  dashboard ${s.url}/   API ${s.url}/api/runs   metrics ${s.url}/metrics   OFREP ${s.url}/ofrep/v1/evaluate/flags`,
   ];
   if (!['127.0.0.1', 'localhost', '::1'].includes(host)) lines.push(`warning: listening on ${host}: anyone who can reach it can read every run${token ? '' : ''}`);
-  if (c.json) c.stdout(JSON.stringify({ url: s.url, readOnly: !token, runs: s.cache.runs.size }));
+  // --worker: the same process also drives every active run (`rollout worker`'s loop).
+  const ac = new AbortController();
+  let working: Promise<unknown> | undefined;
+  if (o.worker) {
+    const { runWorker } = await import('../runner/worker.js');
+    const { loadPlan } = await import('../plan/load.js');
+    working = runWorker({ store, concurrency, cwd: c.cwd, loadPlan: async (st) => (await loadPlan(st.plan.file)).plan, log: (m) => c.stderr(`${new Date().toISOString()} ${m}`), signal: ac.signal }).catch((err: unknown) => {
+      c.stderr(`rollout serve: the worker stopped: ${(err as Error)?.message ?? String(err)}`);
+    });
+    lines.push('  --worker: this process also drives every active run');
+  }
+  if (c.json) c.stdout(JSON.stringify({ url: s.url, readOnly: !token, runs: s.cache.runs.size, worker: Boolean(o.worker) }));
   else for (const l of lines) c.stdout(l);
   await new Promise<void>((done) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      void s.close().finally(done);
+      // The worker finishes the actions in flight and releases its runs before the server closes.
+      ac.abort('serve stopping');
+      void Promise.resolve(working)
+        .then(() => s.close())
+        .finally(done);
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

@@ -245,3 +245,35 @@ describe('rollout serve without ROLLOUT_SERVE_TOKEN', () => {
     }
   });
 });
+
+describe('rollout serve --worker', () => {
+  it('drives the runs itself, and a pause and resume from the page reach its worker', async () => {
+    const { dir, cleanup } = await tempDir();
+    let served: Served | undefined;
+    let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
+    try {
+      await write(dir, 'w.yaml', `name: worked\nbackend: { type: local }\ndefaults: { hold: 1500ms, interval: 200ms, maxJump: 100 }\nphases:\n  - { name: main, flags: [w-flag], steps: [10, 50, 100] }\n`);
+      expect((await cli(['advance', 'w.yaml'], { cwd: dir })).code).toBe(6); // started at 10%; nobody drives it
+      served = await startServe(dir, { ROLLOUT_SERVE_TOKEN: TOKEN }, ['--worker']);
+      browser = await launchBrowser();
+      const page = await browser.context.newPage();
+      page.on('dialog', (d) => void d.accept('checking dashboards'));
+      await page.goto(served.url + '/runs/worked');
+      await page.waitForSelector('body[data-live="open"]');
+      await page.fill('#token', TOKEN);
+      await page.click('#btn-pause');
+      await page.waitForSelector('#action-result[data-http="200"]', { timeout: 20_000 });
+      await page.waitForSelector('#root[data-status="paused"]', { timeout: 5000 });
+      const paused = (await (await fetch(served.url + '/api/runs/worked')).json()) as { driver: unknown; reason: string };
+      expect(paused.reason).toContain('checking dashboards');
+      await page.click('#btn-resume');
+      await page.waitForSelector('#root[data-status="completed"]', { timeout: 20_000 });
+      expect(await page.textContent('#root')).toContain('w-flag 100%');
+      await page.screenshot({ path: join(ARTIFACTS, 'run-page-worker-completed.png'), fullPage: true });
+    } finally {
+      await browser?.close();
+      await served?.stop();
+      await cleanup();
+    }
+  }, 60_000);
+});
