@@ -7,7 +7,8 @@
 import { stat } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 import { activeRunOf } from '../runner/session.js';
-import { openStore, type Context } from './context.js';
+import type { Control, RunState } from '../engine/types.js';
+import { openStore, who, type Context } from './context.js';
 import { follow } from './start.js';
 import { planOf } from './status.js';
 
@@ -18,11 +19,14 @@ export default async function advance(c: Context, ref: string | undefined, o: { 
     const { loadPlan } = await import('../plan/load.js');
     const { plan } = await loadPlan(ref);
     const existing = await activeRunOf(store, plan);
-    return follow(c, store, plan, existing, { detach: true, yes: o.yes, takeover: o.takeover, handoff: !existing });
+    return follow(c, store, plan, existing, { detach: true, yes: o.yes, takeover: o.takeover, handoff: !existing }, retryIfIncomplete(existing));
   }
   const id = await store.resolve(ref);
   const s = await store.load(id);
   const plan = await planOf(s);
   if (!plan) throw new UsageError(`the plan of run ${id} (${s.plan.file}) no longer loads`, { hint: `Run \`rollout validate ${s.plan.file}\`.` });
-  return follow(c, store, plan, s, { detach: true, yes: o.yes, takeover: o.takeover });
+  return follow(c, store, plan, s, { detach: true, yes: o.yes, takeover: o.takeover }, retryIfIncomplete(s));
 }
+
+/** An incomplete rollback is what is due: each `advance` retries its failed steps once. */
+const retryIfIncomplete = (s: RunState | undefined): Control[] => (s?.status === 'rollback-incomplete' ? [{ kind: 'retry-rollback', by: who() }] : []);

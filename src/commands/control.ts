@@ -91,7 +91,7 @@ export const handlers: Record<string, (c: Context, ref: string | undefined, o: O
     // A crashed run (still "running" but no process) is picked up as it is; a paused one is resumed.
     // A crashed run (still "running" but no process), or a finished one whose last actions
     // (a notice, the incident record) never ran, is picked up as it is; a paused one is resumed.
-    if (!driver && s.status !== 'paused') {
+    if (!driver && s.status !== 'paused' && s.status !== 'rollback-incomplete') {
       const plan = await planOf(s);
       if (!plan) throw new UsageError(`the plan of run ${id} (${s.plan.file}) no longer loads`, { hint: `Run \`rollout validate ${s.plan.file}\`.` });
       if (!c.json) c.stderr(`picking up run ${id} where it stopped (${s.status}${s.pending.length ? `, ${s.pending.length} action(s) in flight` : ''})`);

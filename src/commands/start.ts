@@ -4,7 +4,7 @@ import { loadPlan } from '../plan/load.js';
 import type { Plan } from '../plan/model.js';
 import { Reporter } from '../output/reporter.js';
 import { summary } from '../output/run.js';
-import { activeRunOf, drive, exitCodeFor } from '../runner/session.js';
+import { activeRunOf, drive, exitCodeFor, incompleteRollbackError } from '../runner/session.js';
 import type { Store } from '../state/index.js';
 import { openStore, printJson, who, type Context } from './context.js';
 import { safeText } from '../util/terminal.js';
@@ -34,6 +34,8 @@ export default async function start(c: Context, file: string, o: FollowOptions):
       exitCode: ExitCode.PAUSED,
       hint: `Resume it with \`rollout resume ${existing.id}\` (or \`rollout start ${file} --resume\`), or roll it back with \`rollout rollback ${existing.id} --reason …\`; \`rollout status ${existing.id}\` shows where it stands.`,
     });
+  // An incomplete rollback is not picked up as a rollout: its flags may still be on.
+  if (existing?.status === 'rollback-incomplete') throw incompleteRollbackError(existing, plan.flags);
   if (existing && !c.json) c.stderr(`picking up unfinished run ${existing.id} (${existing.status}) of plan ${safeText(plan.name)}`);
   if (existing && existing.plan.hash !== plan.hash) c.stderr(`warning: ${file} changed since run ${existing.id} started; going on with the plan as it is now`);
   return follow(c, store, plan, existing, { ...o, handoff: o.detach }, existing?.status === 'paused' ? [{ kind: 'resume', by: who() }] : []);

@@ -2,7 +2,7 @@
 import type { Plan } from '../plan/model.js';
 import { Draft } from './draft.js';
 import { approvalFor, approvalWaiting } from './gates.js';
-import { partialRollback, startRollback } from './rollback.js';
+import { partialRollback, retryRollback, startRollback } from './rollback.js';
 import { formatDuration } from '../util/duration.js';
 import { finish, freeze, pause, resumeHold } from './transitions.js';
 import { FINAL_STATUSES, type Control, type Decision, type RunState } from './types.js';
@@ -13,6 +13,14 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
   const by = ctl.by ? ` by ${ctl.by}` : '';
   const refuse = (error: string, hint?: string) => ({ state, events: [], error, hint });
   const final = FINAL_STATUSES.includes(s.status);
+  // An incomplete rollback takes only what finishes it (rollback, resume, retry-rollback) or,
+  // deliberately, abandons it (abort).
+  if (s.status === 'rollback-incomplete' && !['rollback', 'resume', 'retry-rollback', 'abort'].includes(ctl.kind))
+    return refuse(`run ${s.id} has an incomplete rollback (${s.rollback?.failures.join('; ') ?? 'steps failed'}); it cannot be ${ctl.kind}d`, `Retry it: \`rollout rollback ${s.id} --reason …\` repeats the failed steps.`);
+  if (s.status === 'rollback-incomplete' && ctl.kind !== 'abort' && !(ctl.kind === 'rollback' && ctl.to !== undefined)) {
+    retryRollback(d, { by: ctl.by, ...('reason' in ctl && ctl.reason ? { reason: ctl.reason } : {}), ...(ctl.kind === 'retry-rollback' ? { escalate: ctl.escalate } : {}) });
+    return d.done();
+  }
   switch (ctl.kind) {
     case 'pause':
       if (s.status !== 'running' && s.status !== 'awaiting-approval') return refuse(`run ${s.id} is ${s.status}; only a running run can be paused`);
@@ -80,21 +88,34 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       finish(d, 'aborted', `no-go${by}: ${ctl.reason}`);
       freeze(d, false); // the run ends: it releases what it froze
       break;
+    case 'retry-rollback':
+      return refuse(`run ${s.id} is ${s.status}; only an incomplete rollback is retried`);
     case 'abort':
       if (final) return refuse(`run ${s.id} already ${s.status}`);
+      if (s.status === 'rollback-incomplete') {
+        // Abandoning a rollback is a human decision: the run ends and releases its flags, which
+        // may still be on. Said loudly, recorded with who did it.
+        finish(d, 'aborted', `${ctl.reason}${by}; the INCOMPLETE rollback was abandoned (${s.rollback?.failures.join('; ') ?? ''}): check the flags ${(s.rollback?.flags ?? plan.rollback.flags).join(', ')} by hand`);
+        break;
+      }
       if (s.status === 'rolling-back') return refuse(`run ${s.id} is rolling back; a rollback is not aborted halfway`, 'Wait for it to finish; `rollout status` shows progress.');
       s.pending = s.pending.filter((a) => a.kind === 'notify');
       finish(d, 'aborted', `${ctl.reason}${by}; flags left as they are (use \`rollout rollback\` to turn them off)`);
       freeze(d, false); // left as they are, but not frozen: the run ends and releases what it froze
       break;
     case 'rollback':
+      if ((s.status === 'rolling-back' || (s.status === 'rolled-back' && s.pending.length)) && ctl.to === undefined) {
+        // Already under way (a driver killed mid-rollback, or one still at it): carry on with it.
+        d.emit('rollback.continued', `rollback already under way; continuing it (asked again${by}: ${ctl.reason})`, { by: ctl.by, pending: s.pending.length });
+        break;
+      }
       if (s.status === 'rolling-back' || s.status === 'rolled-back') return refuse(`run ${s.id} is already ${s.status}`);
       if (ctl.to !== undefined) {
         const no = partialRollback(d, ctl.to, `${ctl.reason}${by}`);
         if (no) return refuse(no.error, no.hint);
         break;
       }
-      startRollback(d, `${ctl.reason}${by}`, 'manual', ctl.mode ?? plan.rollback.mode);
+      startRollback(d, ctl.reason, 'manual', ctl.mode ?? plan.rollback.mode, undefined, ctl.by);
       break;
     case 'promote':
       if (s.status !== 'running') return refuse(`run ${s.id} is ${s.status}; only a running run can be promoted`, s.status === 'paused' ? 'Resume it first.' : undefined);

@@ -4,7 +4,7 @@ import { Draft, iso } from './draft.js';
 import { notify } from './notice.js';
 import { stepLabel } from './steps.js';
 import { pause } from './transitions.js';
-import type { Action, Decision, Outcome, RunState } from './types.js';
+import type { Action, Decision, FailedStep, Outcome, RollbackState, RunState } from './types.js';
 
 export function complete(plan: Plan, state: RunState, actionId: number, outcome: Outcome, now: number): Decision {
   const d = new Draft(state, plan, now);
@@ -50,7 +50,7 @@ export function complete(plan: Plan, state: RunState, actionId: number, outcome:
           if (s.status === 'paused') s.reason = `partial rollback to ${to}% FAILED (${outcome.detail}); fix the backend and retry, or \`rollout rollback\` to turn the flags off`;
         }
       } else {
-        if (!outcome.ok) rb?.failures.push(`flag write failed: ${outcome.detail}`);
+        if (!outcome.ok && rb) failStep(rb, { step: 'flags', detail: outcome.detail }, `flag write failed: ${outcome.detail}`);
         if (rb && rb.mode === 'gradual' && rb.stage < plan.rollback.steps.length) {
           const st = plan.rollback.steps[rb.stage]!;
           rb.stage++;
@@ -74,12 +74,15 @@ export function complete(plan: Plan, state: RunState, actionId: number, outcome:
     }
     case 'run-command':
       d.emit(outcome.ok ? 'command.finished' : 'command.failed', `${a.purpose} command "${a.command.name}": ${outcome.detail}`, { argv: a.command.argv, output: outcome.output });
-      if (!outcome.ok && rb) rb.failures.push(`${a.command.name}: ${outcome.detail}`);
+      if (!outcome.ok && rb) {
+        if (a.purpose === 'rollback') failStep(rb, { step: 'command', index: a.index ?? plan.rollback.commands.findIndex((c) => c.name === a.command.name), name: a.command.name, detail: outcome.detail }, `${a.command.name}: ${outcome.detail}`);
+        else rb.failures.push(`${a.command.name}: ${outcome.detail}`); // escalation: reported, not retried
+      }
       break;
     case 'health-check':
       if (rb) rb.healthy = outcome.ok;
       d.emit(outcome.ok ? 'health.ok' : 'health.failed', `health check after rollback: ${outcome.detail}`, { output: outcome.output });
-      if (!outcome.ok && rb) rb.failures.push(`health check failed: ${outcome.detail}`);
+      if (!outcome.ok && rb) failStep(rb, { step: 'health-check', detail: outcome.detail }, `health check failed: ${outcome.detail}`);
       break;
     case 'notify':
       d.emit(outcome.ok ? 'notify.sent' : 'notify.failed', `notice ${a.event}: ${outcome.detail}`);
@@ -94,4 +97,11 @@ export function complete(plan: Plan, state: RunState, actionId: number, outcome:
       break;
   }
   return d.done();
+}
+
+/** A failed rollback step: in words (`failures`) and as what a retry repeats (`failed`). */
+function failStep(rb: RollbackState, f: FailedStep, text: string) {
+  rb.failures.push(text);
+  const failed = (rb.failed ?? []).filter((x) => x.step !== f.step || (x.step === 'command' && f.step === 'command' && x.index !== f.index));
+  rb.failed = [...failed, f];
 }

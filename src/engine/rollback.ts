@@ -71,12 +71,17 @@ export function rollbackScope(plan: Plan, scope: string[]): string[] {
 /** The flags the current rollback acts on. */
 const rollbackFlags = (d: Draft) => d.s.rollback?.flags ?? d.plan.rollback.flags;
 
-export function startRollback(d: Draft, reason: string, trigger: Incident['trigger'], mode: 'immediate' | 'gradual', scope?: string[]) {
+/**
+ * `reason` is what the rollback is for, verbatim (commands get exactly it as $ROLLOUT_REASON);
+ * `by`, for a manual rollback, who asked: shown with it, recorded apart.
+ */
+export function startRollback(d: Draft, reason: string, trigger: Incident['trigger'], mode: 'immediate' | 'gradual', scope?: string[], by?: string) {
   const s = d.s;
   const pct = currentPercentage(d);
+  const shown = by ? `${reason} by ${by}` : reason;
   s.pending = s.pending.filter((a) => a.kind !== 'apply-flags' || a.purpose !== 'step');
   s.status = 'rolling-back';
-  s.reason = reason;
+  s.reason = shown;
   s.approval = undefined;
   s.holdUntil = undefined;
   s.holdLeftMs = undefined;
@@ -84,8 +89,8 @@ export function startRollback(d: Draft, reason: string, trigger: Incident['trigg
   s.waitingFor = 'rollback to finish';
   const gradual = mode === 'gradual' && d.plan.rollback.steps.length > 0;
   const flags = scope ? rollbackScope(d.plan, scope) : undefined;
-  s.rollback = { reason, trigger, mode: gradual ? 'gradual' : 'immediate', startedAt: d.now, stage: 0, failures: [], escalated: false, ...(flags ? { flags } : {}) };
-  d.emit('rollback.started', `ROLLBACK (${gradual ? 'gradual' : 'immediate'}${flags ? ` of ${flags.join(', ')} only` : ''}): ${reason}`, { trigger, phase: d.plan.phases[s.phase]?.name, percentage: pct, flags: rollbackFlags(d) });
+  s.rollback = { reason, trigger, mode: gradual ? 'gradual' : 'immediate', startedAt: d.now, stage: 0, failures: [], escalated: false, ...(flags ? { flags } : {}), ...(by ? { by } : {}) };
+  d.emit('rollback.started', `ROLLBACK (${gradual ? 'gradual' : 'immediate'}${flags ? ` of ${flags.join(', ')} only` : ''}): ${shown}`, { trigger, phase: d.plan.phases[s.phase]?.name, percentage: pct, flags: rollbackFlags(d) });
   if (!gradual) {
     // Flags first: the fastest way back to safety. Then the record, the notice, the commands.
     d.first(d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes: rollbackFlags(d).map((flag) => ({ flag, enabled: false, percentage: 0 })) }));
@@ -95,6 +100,7 @@ export function startRollback(d: Draft, reason: string, trigger: Incident['trigg
     incident: {
       severity: trigger === 'manual' ? 'warning' : 'critical',
       reason,
+      ...(by ? { by } : {}),
       trigger,
       phase: d.plan.phases[s.phase]?.name ?? null,
       percentage: pct,
@@ -103,7 +109,7 @@ export function startRollback(d: Draft, reason: string, trigger: Incident['trigg
       flags: rollbackFlags(d),
     },
   });
-  notify(d, 'rollback.started', 'critical', { reason });
+  notify(d, 'rollback.started', 'critical', { reason: shown });
   // Frozen flags (a breach pause came first): a gradual rollback must be able to change their
   // percentage, so they are unfrozen before its first stage; an immediate one turns them off
   // first (off is always allowed) and unfreezes after.
@@ -127,7 +133,7 @@ function rollbackEnv(d: Draft): Record<string, string> {
 
 function queueRollbackTail(d: Draft) {
   const env = rollbackEnv(d);
-  for (const command of d.plan.rollback.commands) d.enqueue({ kind: 'run-command', purpose: 'rollback', command, env });
+  d.plan.rollback.commands.forEach((command, index) => d.enqueue({ kind: 'run-command', purpose: 'rollback', command, env, index }));
   const hc = d.plan.rollback.healthCheck;
   if (hc) d.enqueue({ kind: 'health-check', command: hc.command, http: hc.http, retries: hc.retries, intervalMs: hc.intervalMs, timeoutMs: hc.timeoutMs, env });
   (d.s.rollback as RollbackStateWithTail).tailQueued = true;
@@ -214,5 +220,71 @@ export function progressRollback(d: Draft) {
     notify(d, 'rollback.failed', 'critical', { reason: why }, d.plan.rollback.escalate.notify.length ? d.plan.rollback.escalate.notify : undefined);
     return;
   }
-  finish(d, 'rolled-back', rb.failures.length ? `${rb.reason} — rollback INCOMPLETE: ${rb.failures.join('; ')}` : rb.reason);
+  if (rb.failures.length) {
+    incomplete(d);
+    return;
+  }
+  finish(d, 'rolled-back', rb.retries ? `${shownReason(rb)} (completed on retry ${rb.retries})` : shownReason(rb));
+}
+
+const shownReason = (rb: NonNullable<RunState['rollback']>) => (rb.by ? `${rb.reason} by ${rb.by}` : rb.reason);
+
+/** What a retry runs, in words: "flags off, command restart-api, the health check". */
+export function retryPlan(plan: Plan, rb: NonNullable<RunState['rollback']>): string[] {
+  const failed = rb.failed ?? [];
+  const out: string[] = [];
+  if (failed.some((f) => f.step === 'flags')) out.push('flags off');
+  for (const f of failed) if (f.step === 'command') out.push(`command "${f.name}"`);
+  if (plan.rollback.healthCheck) out.push('the health check');
+  return out;
+}
+
+/**
+ * Some rollback steps failed: the run is not over. It keeps its flag locks and waits for a
+ * retry (`rollout rollback` / `resume` / `advance`, or a worker), which repeats what failed.
+ */
+function incomplete(d: Draft) {
+  const s = d.s;
+  const rb = s.rollback!;
+  s.status = 'rollback-incomplete';
+  s.reason = `${shownReason(rb)} — rollback INCOMPLETE: ${rb.failures.join('; ')}`;
+  s.waitingFor = `a retry of the failed rollback steps: \`rollout rollback ${s.id} --reason …\` (or \`rollout resume ${s.id}\`, \`rollout advance ${s.id}\`)`;
+  s.holdUntil = undefined;
+  d.emit('rollback.incomplete', `rollback INCOMPLETE${rb.retries ? ` after retry ${rb.retries}` : ''}: ${rb.failures.join('; ')}. Still to do: ${retryPlan(d.plan, rb).join(', ')}. The run keeps its flag locks; \`rollout rollback ${s.id} --reason …\` retries`, {
+    failures: rb.failures,
+    failed: rb.failed ?? [],
+    retries: rb.retries ?? 0,
+  });
+}
+
+/**
+ * Retry an incomplete rollback: the flags off again (if that failed), the rollback commands that
+ * failed, then the health check. With `escalate`, a retry that still fails escalates again.
+ * Records written before this existed have no `failed` list: everything is repeated.
+ */
+export function retryRollback(d: Draft, opts: { by?: string; reason?: string; escalate?: boolean }): void {
+  const s = d.s;
+  const rb = s.rollback!;
+  const plan = d.plan;
+  const failed = rb.failed ?? [{ step: 'flags' as const, detail: '' }, ...plan.rollback.commands.map((c, index) => ({ step: 'command' as const, index, name: c.name, detail: '' }))];
+  const retries = (rb.retries ?? 0) + 1;
+  s.rollback = { ...rb, failures: [], failed: [], retries, escalated: !opts.escalate, stage: plan.rollback.steps.length, nextAt: undefined, stable: undefined };
+  (s.rollback as RollbackStateWithTail).tailQueued = true;
+  s.status = 'rolling-back';
+  s.waitingFor = 'the rollback retry to finish';
+  const what = retryPlan(plan, { ...rb, failed });
+  d.emit('rollback.retry', `retrying the rollback (retry ${retries}${opts.by ? ` by ${opts.by}` : ''}${opts.reason ? `: ${opts.reason}` : ''}): ${what.join(', ') || 'nothing failed that can be repeated'}`, {
+    retry: retries,
+    steps: what,
+    ...(opts.by ? { by: opts.by } : {}),
+  });
+  const env = rollbackEnv(d);
+  if (failed.some((f) => f.step === 'flags')) d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes: rollbackFlags(d).map((flag) => ({ flag, enabled: false, percentage: 0 })) });
+  for (const f of failed) {
+    if (f.step !== 'command') continue;
+    const command = plan.rollback.commands[f.index] ?? plan.rollback.commands.find((c) => c.name === f.name);
+    if (command) d.enqueue({ kind: 'run-command', purpose: 'rollback', command, env, index: plan.rollback.commands.indexOf(command) });
+  }
+  const hc = plan.rollback.healthCheck;
+  if (hc) d.enqueue({ kind: 'health-check', command: hc.command, http: hc.http, retries: hc.retries, intervalMs: hc.intervalMs, timeoutMs: hc.timeoutMs, env });
 }

@@ -7,7 +7,7 @@ import { formatDuration } from '../util/duration.js';
 import type { Draft } from './draft.js';
 import { notify } from './notice.js';
 import { nextStep } from './steps.js';
-import { FINAL_STATUSES, type RunState } from './types.js';
+import { STOPPED_STATUSES, type RunState } from './types.js';
 import { nextOpen } from './windows.js';
 import { isScheduled, stepOpensAt } from './calendar.js';
 
@@ -34,7 +34,8 @@ export function flagsToRead(plan: Plan, s: RunState): string[] {
 /** When the runner should call tick() next (epoch ms), or undefined when the run is over. */
 export function nextWake(plan: Plan, s: RunState, now: number): number | undefined {
   if (s.pending.length) return now;
-  if (FINAL_STATUSES.includes(s.status)) return undefined;
+  // An incomplete rollback waits for a retry (a human, `advance`, a worker): nothing is due.
+  if (STOPPED_STATUSES.includes(s.status)) return undefined;
   if (s.status === 'rolling-back') {
     const rb = s.rollback;
     if (rb?.stable) {

@@ -4,8 +4,18 @@ import type { Command } from '../plan/model.js';
 
 export const STATE_SCHEMA_VERSION = 1;
 
-export type RunStatus = 'running' | 'paused' | 'awaiting-approval' | 'rolling-back' | 'completed' | 'rolled-back' | 'aborted';
+/**
+ * `rollback-incomplete`: a rollback ran and some of its steps failed (flags not off, a command
+ * or the health check failed). It is not an end: the run keeps its flag locks until a retry
+ * (`rollout rollback`, `resume`, `advance`, a worker) gets every failed step through.
+ */
+export type RunStatus = 'running' | 'paused' | 'awaiting-approval' | 'rolling-back' | 'rollback-incomplete' | 'completed' | 'rolled-back' | 'aborted';
 export const FINAL_STATUSES: readonly RunStatus[] = ['completed', 'rolled-back', 'aborted'];
+/** Statuses in which nothing happens until someone acts: the final ones and an incomplete rollback. */
+export const STOPPED_STATUSES: readonly RunStatus[] = [...FINAL_STATUSES, 'rollback-incomplete'];
+
+/** A rollback step that failed, to be retried: the flags off, a rollback command (its index in the plan), the health check. */
+export type FailedStep = { step: 'flags'; detail: string } | { step: 'command'; index: number; name: string; detail: string } | { step: 'health-check'; detail: string };
 
 export interface FlagRecord {
   enabled: boolean;
@@ -16,7 +26,8 @@ export interface FlagRecord {
 /** A side effect the runner performs. Recorded in state before it happens (intent). */
 export type Action =
   | { id: number; kind: 'apply-flags'; purpose: 'step' | 'rollback' | 'partial'; changes: FlagChange[]; phase?: number; step?: number }
-  | { id: number; kind: 'run-command'; purpose: 'rollback' | 'escalate'; command: Command; env: Record<string, string> }
+  /** `index`: a rollback command's place in the plan's rollback.commands (what a retry repeats). */
+  | { id: number; kind: 'run-command'; purpose: 'rollback' | 'escalate'; command: Command; env: Record<string, string>; index?: number }
   | { id: number; kind: 'health-check'; command?: Command; http?: { url: string; expectStatus: number }; retries: number; intervalMs: number; timeoutMs: number; env: Record<string, string> }
   /**
    * A notice: the facts at the moment of the decision, rendered to template variables by
@@ -55,6 +66,8 @@ export type ActionInput = Action extends infer A ? (A extends { id: number } ? O
 export interface Incident {
   severity: 'critical' | 'warning';
   reason: string;
+  /** Who asked for a manual rollback. */
+  by?: string;
   trigger: 'check' | 'manual' | 'approval-timeout' | 'no-data';
   phase: string | null;
   percentage: number | null;
@@ -78,6 +91,12 @@ export interface RollbackState {
   /** Health check result after the flags were off: undefined until checked. */
   healthy?: boolean;
   escalated: boolean;
+  /** Who asked for it (manual rollbacks): kept apart from `reason`, which commands get verbatim as $ROLLOUT_REASON. */
+  by?: string;
+  /** The failed steps of the last attempt, which a retry repeats (`failures` says the same in words). */
+  failed?: FailedStep[];
+  /** Retries so far. */
+  retries?: number;
   /** A health-gated stage (`stableFor`): the next stage waits until the checks have passed for `forMs` (since `since`), at most until `until`. */
   stable?: { forMs: number; until: number; since?: number };
 }
@@ -161,7 +180,13 @@ export type Control =
   | { kind: 'reject'; by?: string; reason: string }
   | { kind: 'abort'; reason: string; by?: string }
   | { kind: 'rollback'; reason: string; by?: string; mode?: 'immediate' | 'gradual'; /** Partial: step the phase's flags down to this percentage and pause. */ to?: number }
-  | { kind: 'promote'; full: boolean; by?: string };
+  | { kind: 'promote'; full: boolean; by?: string }
+  /**
+   * Retry the failed steps of an incomplete rollback (flags off, the failed commands, the health
+   * check). `escalate`: run the escalation again if it stays incomplete (a worker retrying on its
+   * own; a human retrying is already there).
+   */
+  | { kind: 'retry-rollback'; by?: string; reason?: string; escalate?: boolean };
 
 export interface Outcome {
   ok: boolean;

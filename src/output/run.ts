@@ -33,6 +33,8 @@ export function runJson(plan: Plan | undefined, s: RunState, extra: Record<strin
     ),
     approval: s.approval ? { ...s.approval, requestedAt: iso(s.approval.requestedAt), deadline: iso(s.approval.deadline) } : null,
     rollback: s.rollback ? { ...s.rollback, startedAt: iso(s.rollback.startedAt), nextAt: iso(s.rollback.nextAt) } : null,
+    /** An incomplete rollback: what failed and how to retry it (null otherwise). */
+    rollbackIncomplete: s.status === 'rollback-incomplete' ? { failures: s.rollback?.failures ?? [], failed: s.rollback?.failed ?? [], retries: s.rollback?.retries ?? 0, retry: retryCommand(s) } : null,
     pendingActions: s.pending.map((a) => a.kind),
     startedAt: iso(s.startedAt),
     updatedAt: iso(s.updatedAt),
@@ -51,12 +53,15 @@ function signoffs(a: NonNullable<RunState['approval']>): string {
   return `\nsign-offs: ${signed.length} of ${a.quorum ?? a.approvers.length} needed\n${lines.join('\n')}`;
 }
 
+const retryCommand = (s: RunState) => `rollout rollback ${s.id} --reason "…"`;
+
 export function summary(plan: Plan, s: RunState) {
   const c = statusColor(s.status);
   const lines = [`${style.bold(`run ${safeText(s.id)}`)}: ${c(s.status)}${s.reason ? ` — ${safeText(s.reason)}` : ''}`];
   const flags = Object.entries(s.flags);
   if (flags.length) lines.push(`flags: ${flags.map(([f, r]) => `${safeText(f)}=${r.enabled ? `${r.percentage}%` : 'off'}${s.frozen?.includes(f) ? ' (frozen)' : ''}`).join(', ')}`);
   if (s.rollback?.failures.length) lines.push(style.red(`rollback failures: ${safeText(s.rollback.failures.join('; '))}`));
+  if (s.status === 'rollback-incomplete') lines.push(style.red(`rollback INCOMPLETE: the run keeps its flags; retry the failed steps with: ${retryCommand(s)}`));
   if (s.finishedAt) lines.push(`took ${formatDuration(s.finishedAt - s.startedAt)}`);
   return { ...runJson(plan, s), lines };
 }
@@ -103,11 +108,12 @@ export async function statusTable(plan: Plan | undefined, s: RunState, driver: D
           : '-',
     ],
     ['waiting for', safeText(s.waitingFor) ?? '-'],
-    ['driven by', driver ? safeText(driverText(driver)) : ['completed', 'rolled-back', 'aborted'].includes(s.status) ? '-' : style.yellow('no live process or worker: `rollout resume`, `rollout advance` or a `rollout worker` picks it up')],
+    ['driven by', driver ? safeText(driverText(driver)) : ['completed', 'rolled-back', 'aborted'].includes(s.status) ? '-' : s.status === 'rollback-incomplete' ? style.red(`nothing: waiting for a retry (${retryCommand(s)})`) : style.yellow('no live process or worker: `rollout resume`, `rollout advance` or a `rollout worker` picks it up')],
     ['started', `${j.startedAt}${s.finishedAt ? `, finished ${j.finishedAt}` : ''}`],
   ];
   if (s.approval) rows.push(['approval', `${safeText(s.approval.message ?? s.approval.key)}${s.approval.deadline ? ` (decide by ${j.approval?.deadline})` : ''}${signoffs(s.approval)}`]);
-  if (s.rollback) rows.push(['rollback', `${s.rollback.mode}, ${s.rollback.trigger}: ${safeText(s.rollback.reason)}${s.rollback.failures.length ? `\nfailures: ${safeText(s.rollback.failures.join('; '))}` : ''}`]);
+  if (s.rollback) rows.push(['rollback', `${s.rollback.mode}, ${s.rollback.trigger}: ${safeText(s.rollback.reason)}${s.rollback.by ? ` (by ${safeText(s.rollback.by)})` : ''}${s.rollback.retries ? `, retried ${s.rollback.retries}×` : ''}${s.rollback.failures.length ? `\nfailures: ${safeText(s.rollback.failures.join('; '))}` : ''}`]);
+  if (s.status === 'rollback-incomplete') rows.push(['rollback incomplete', style.red(`failed: ${safeText(s.rollback?.failures.join('; ') ?? '')}\nretry with: ${retryCommand(s)}\n(or rollout resume / rollout advance ${s.id})`)]);
   for (const r of rows) t.push({ [style.bold(r[0])]: r[1] } as never);
   let out = t.toString();
   const checks = Object.entries(j.checks);

@@ -19,6 +19,7 @@ export function statusColor(status: string): (s: string) => string {
       return style.green;
     case 'rolled-back':
     case 'rolling-back':
+    case 'rollback-incomplete':
     case 'aborted':
       return style.red;
     case 'paused':

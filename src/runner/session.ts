@@ -61,6 +61,7 @@ export async function drive(o: DriveOptions, existing?: RunState): Promise<RunSt
   const releaseRun = async () => {
     if (lease) await store.release(lease);
   };
+  if (!o.takeover) await refuseOverIncompleteRollback(store, plan.flags, existing?.id);
   try {
     if (!state) {
       const d = createRun(plan, newRunId(plan, clock.now()), clock.now());
@@ -109,6 +110,30 @@ export async function drive(o: DriveOptions, existing?: RunState): Promise<RunSt
   }
 }
 
+/** The lock error for a new run over the flags of a run whose rollback is incomplete. */
+export function incompleteRollbackError(other: RunState, flags: string[]): LockError {
+  return new LockError(
+    `flag${flags.length > 1 ? 's' : ''} ${flags.join(', ')} belong${flags.length > 1 ? '' : 's'} to run ${other.id}, whose rollback is INCOMPLETE (${other.rollback?.failures.join('; ') || 'steps failed'}); no new run starts on them until it is finished`,
+    `Retry it: \`rollout rollback ${other.id} --reason "…"\` repeats the failed steps (\`rollout status ${other.id}\` shows them). To give it up deliberately: \`rollout abort ${other.id} --reason "…"\`.`,
+  );
+}
+
+/**
+ * A run whose rollback is incomplete keeps its flags: another run on any of them is refused
+ * (exit 5) naming it — a flag that may still be on must not be rolled out again unseen.
+ */
+async function refuseOverIncompleteRollback(store: Store, flags: string[], self: string | undefined): Promise<void> {
+  const held = new Map<string, string[]>();
+  for (const f of flags) {
+    const h = await store.readLock('flag', f);
+    if (h && h.owner !== self) held.set(h.owner, [...(held.get(h.owner) ?? []), f]);
+  }
+  for (const [owner, fs] of held) {
+    const other = await store.load(owner).catch(() => undefined);
+    if (other?.status === 'rollback-incomplete') throw incompleteRollbackError(other, fs);
+  }
+}
+
 /** The exit code that says where a run stands. */
 export function exitCodeFor(s: RunState): number {
   switch (s.status) {
@@ -116,6 +141,8 @@ export function exitCodeFor(s: RunState): number {
       return ExitCode.OK;
     case 'rolled-back':
       return s.rollback?.failures.length ? ExitCode.ROLLBACK_FAILED : ExitCode.ROLLED_BACK;
+    case 'rollback-incomplete':
+      return ExitCode.ROLLBACK_FAILED;
     case 'paused':
     case 'awaiting-approval':
       return ExitCode.PAUSED;

@@ -824,7 +824,10 @@ ${extra}`);
     expect(t.state.rollback).toMatchObject({ trigger: 'manual', mode: 'immediate' });
     const inc = t.performed.find((x) => x.action.kind === 'record-incident')!.action as Extract<Action, { kind: 'record-incident' }>;
     expect(inc.incident).toMatchObject({ severity: 'warning', trigger: 'manual', percentage: 50 });
-    expect(commands(t)[0]!.env.ROLLOUT_REASON).toBe('customer complaints by ops');
+    // The reason reaches commands exactly as given; who asked is recorded apart.
+    expect(commands(t)[0]!.env.ROLLOUT_REASON).toBe('customer complaints');
+    expect(t.state.rollback?.by).toBe('ops');
+    expect(inc.incident).toMatchObject({ reason: 'customer complaints', by: 'ops' });
   });
 
   it('rollback after a finished run (completed or aborted) is allowed; twice is refused', async () => {
@@ -836,7 +839,12 @@ ${extra}`);
     const t = drive(p, { state: r.state, start: done.now });
     expect(t.state.status).toBe('rolled-back');
     expect(control(p, t.state, { kind: 'rollback', reason: 'again' }, t.now).error).toMatch(/already rolled-back/);
-    expect(control(p, r.state, { kind: 'rollback', reason: 'again' }, t.now).error).toMatch(/already rolling-back/);
+    // A rollback already under way (its driver killed mid-way) is continued, not refused.
+    const cont = control(p, r.state, { kind: 'rollback', reason: 'again', by: 'ops' }, t.now);
+    expect(cont.error).toBeUndefined();
+    expect(cont.state.status).toBe('rolling-back');
+    expect(cont.state.pending).toEqual(r.state.pending);
+    expect(cont.events.map((e) => e.type)).toEqual(['rollback.continued']);
   });
 
   it('rollback.flags limits what a rollback turns off (and ROLLOUT_FLAGS says so)', async () => {
@@ -906,7 +914,7 @@ ${extra}`);
       obs: observer(p, { err: after(30 * M, 50, 1) }),
       outcome: (a) => (a.kind === 'run-command' && a.command.name === 'revert' ? { ok: false, detail: 'exit 1' } : undefined),
     });
-    expect(t.state.status).toBe('rolled-back');
+    expect(t.state.status).toBe('rollback-incomplete');
     expect(t.state.reason).toMatch(/rollback INCOMPLETE: revert: exit 1/);
     expect(t.of('rollback.escalated')).toHaveLength(1);
     const esc = commands(t).filter((c) => c.purpose === 'escalate');
@@ -916,6 +924,39 @@ ${extra}`);
     expect(failed.severity).toBe('critical');
     expect(failed.targets).toEqual(['log']);
     expect(t.state.rollback?.escalated).toBe(true);
+  });
+
+  it('an incomplete rollback is not an end: it waits; a retry repeats only the failed steps (flags off, failed commands, health check)', async () => {
+    const p = await rbPlan(IMMEDIATE);
+    let failing = true;
+    const t = drive(p, {
+      obs: observer(p, { err: after(30 * M, 50, 1) }),
+      outcome: (a) => (failing && ((a.kind === 'run-command' && a.command.name === 'revert') || (a.kind === 'apply-flags' && a.purpose === 'rollback')) ? { ok: false, detail: 'HTTP 503' } : undefined),
+    });
+    expect(t.state.status).toBe('rollback-incomplete');
+    expect(nextWake(p, t.state, t.now)).toBeUndefined();
+    expect(t.state.rollback?.failed?.map((f) => f.step)).toEqual(['flags', 'command']);
+    // Nothing but a retry or an abort is taken.
+    expect(control(p, t.state, { kind: 'pause', reason: 'x' }, t.now).error).toMatch(/incomplete rollback/);
+    const r = control(p, t.state, { kind: 'rollback', reason: 'backend is back', by: 'bob' }, t.now);
+    expect(r.error).toBeUndefined();
+    expect(r.state.status).toBe('rolling-back');
+    expect(r.state.pending.map((a) => (a.kind === 'run-command' ? `cmd:${a.command.name}` : a.kind))).toEqual(['apply-flags', 'cmd:revert', 'health-check']);
+    expect(r.events.map((e) => e.type)).toEqual(['rollback.retry']);
+    // Still failing: incomplete again, no second escalation for a human retry.
+    const again = drive(p, { state: r.state, start: t.now, outcome: (a) => (a.kind === 'run-command' && a.command.name === 'revert' ? { ok: false, detail: 'exit 1' } : undefined) });
+    expect(again.state.status).toBe('rollback-incomplete');
+    expect(again.state.rollback?.failures).toEqual(['revert: exit 1']);
+    expect(again.of('rollback.escalated')).toHaveLength(0);
+    // A worker's retry escalates again; then one that gets through ends the run rolled back.
+    const w = control(p, again.state, { kind: 'retry-rollback', by: 'worker', escalate: true }, again.now);
+    const esc = drive(p, { state: w.state, start: again.now, outcome: (a) => (a.kind === 'run-command' && a.command.name === 'revert' ? { ok: false, detail: 'exit 1' } : undefined) });
+    expect(esc.of('rollback.escalated')).toHaveLength(1);
+    failing = false;
+    const ok = drive(p, { state: control(p, esc.state, { kind: 'resume', by: 'bob' }, esc.now).state, start: esc.now });
+    expect(ok.state.status).toBe('rolled-back');
+    expect(ok.state.reason).toMatch(/completed on retry 3/);
+    expect(ok.state.rollback?.failures).toEqual([]);
   });
 
   it('failed flag write and failed health check are rollback failures too', async () => {

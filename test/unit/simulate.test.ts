@@ -79,7 +79,7 @@ describe('simulatePlan scenarios', () => {
   });
   it('failing commands: escalation and an INCOMPLETE rollback', async () => {
     const r = await sim(await mkPlan(PLAN), { controls: [{ after: '20m', kind: 'rollback', reason: 'manual' }], failCommands: true });
-    expect(r.state.status).toBe('rolled-back');
+    expect(r.state.status).toBe('rollback-incomplete');
     expect(r.state.reason).toMatch(/manual by scenario — rollback INCOMPLETE: rollback command 1: simulated failure/);
     expect(types(r.events)).toContain('rollback.escalated');
   });
