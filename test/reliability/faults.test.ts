@@ -597,11 +597,12 @@ phases:
     steps: [5, 100]
 rollback:
   commands:
-    - { name: note, run: [node, -e, "require('fs').appendFileSync('down-reason.log', process.env.ROLLOUT_REASON + '\\n')"] }
+    - { name: note, run: [node, -e, "require('fs').appendFileSync('down-reason.log', process.env.ROLLOUT_REASON + ';')"] }
 `,
     );
     const env = { RB_FLAG_API_TOKEN: TOKEN };
-    expect((await cli(['advance', file], { cwd: dir, env })).code).toBe(6);
+    const first = await cli(['advance', file], { cwd: dir, env });
+    expect(first.code, first.stdout + first.stderr).toBe(6);
     expect(fake.flags.get(flag)).toMatchObject({ enabled: true, percentage: 5 });
     const run = (await statusJson(dir, name)).run;
 
@@ -632,6 +633,6 @@ rollback:
     expect(end.status).toBe('rolled-back');
     expect(end.rollback!.failures).toEqual([]);
     // The note command succeeded the first time: it ran once, with the first reason.
-    expect((await readFile(join(dir, 'down-reason.log'), 'utf8')).split('\n').filter(Boolean)).toEqual(['x']);
+    expect((await readFile(join(dir, 'down-reason.log'), 'utf8')).split(';').filter(Boolean)).toEqual(['x']);
   }, 90_000);
 });
