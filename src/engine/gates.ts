@@ -126,6 +126,7 @@ export function passGates(d: Draft, obs: Observations, verdictChanged: boolean):
 
 /** "approval for phase X" — with a named quorum, who has signed and who has not. */
 export function approvalWaiting(plan: Plan, a: NonNullable<Draft['s']['approval']>): string {
+  if (a.review) return `review: ${a.review} (\`rollout approve\`)`;
   const what = a.key === `p${a.phase}` ? `phase ${plan.phases[a.phase]!.name}` : `step ${stepLabel(plan, a.phase, a.step)}`;
   if (!a.approvers?.length) return `approval for ${what}`;
   const signed = (a.signed ?? []).map((x) => x.name);

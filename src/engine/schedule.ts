@@ -97,5 +97,14 @@ export function sendReports(d: Draft) {
     if (at === undefined) return;
     d.emit('report.sent', `${r.name ?? 'status report'} (every ${formatDuration(r.everyMs)})`, { report: i });
     notify(d, 'run.report', 'info', { report: r.name ?? null }, r.targets);
+    // A review checkpoint stops the run until someone approves (once: a review already waiting is not stacked).
+    if (r.blocking && s.status === 'running') {
+      const name = r.name ?? 'review checkpoint';
+      s.status = 'awaiting-approval';
+      s.approval = { key: `review${i}@${d.now}`, phase: s.phase, step: s.step, requestedAt: d.now, review: name, message: `${name}: review the rollout, then \`rollout approve\` to go on (or \`rollout pause\` / \`rollout rollback\`)` };
+      s.waitingFor = `review: ${name} (\`rollout approve\`)`;
+      d.emit('approval.requested', `review checkpoint: ${name} — the run waits for \`rollout approve\` before its next step`, { key: s.approval.key, review: name });
+      notify(d, 'approval.requested', 'warning', { report: name });
+    }
   });
 }

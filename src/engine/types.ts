@@ -139,6 +139,8 @@ export interface RunState {
     approvers?: string[];
     quorum?: number;
     signed?: Array<{ name: string; by?: string; at: number }>;
+    /** A blocking review checkpoint (notify.reports[].blocking), not a plan gate. */
+    review?: string;
   };
   approved: string[];
   /** Last confirmed state of each flag this run wrote. */

@@ -30,6 +30,8 @@ export interface Report {
   everyMs: number;
   phases?: string[];
   targets?: string[];
+  /** A review checkpoint: the run waits for an approval after each report. */
+  blocking?: boolean;
 }
 
 export interface Check {

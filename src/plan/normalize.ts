@@ -159,7 +159,7 @@ export function normalizePlan(doc: PlanDoc, file: string): Plan {
       events: doc.notify?.events,
       templates: doc.notify?.templates ?? {},
       ...(doc.notify?.reports
-        ? { reports: doc.notify.reports.map((r) => ({ ...(r.name ? { name: r.name } : {}), everyMs: ms(r.every, 0), ...(r.phases ? { phases: r.phases } : {}), ...(r.targets ? { targets: r.targets } : {}) })) }
+        ? { reports: doc.notify.reports.map((r) => ({ ...(r.name ? { name: r.name } : {}), everyMs: ms(r.every, 0), ...(r.phases ? { phases: r.phases } : {}), ...(r.targets ? { targets: r.targets } : {}), ...(r.blocking ? { blocking: true } : {}) })) }
         : {}),
     },
     flags,

@@ -308,6 +308,10 @@ export const plan = z
                 every: duration.describe('How often (at least 1m).'),
                 phases: z.array(z.string()).optional().describe('Only while the run is in these phases (the first report one `every` after entering them).'),
                 targets: z.array(z.string()).optional().describe('Targets (default: the `run.report` event\'s, else all).'),
+                blocking: z
+                  .boolean()
+                  .optional()
+                  .describe('A review checkpoint, not a reminder (seed 002: "manual review checkpoints every 2 days"): after each report the run waits for `rollout approve` before its next step.'),
               })
               .strict(),
           )

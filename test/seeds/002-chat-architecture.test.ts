@@ -80,10 +80,31 @@ describe('seed 002: chat architecture', () => {
     expect(in3a.state.reason).toMatch(/error-rate-auto-rollback/);
   });
 
-  it('"Manual review checkpoints every 2 days" (Phase 3b) — a review notice every 2 days during 3b only', async () => {
+  it('"Manual review checkpoints every 2 days" (Phase 3b) — a review every 2 days during 3b only, each approved', async () => {
     const r = await sim(await load('chat-architecture'));
     const start = r.events.find((e) => e.type === 'phase.started' && /moderate/.test(e.msg))!.at;
     expect(r.events.filter((e) => e.type === 'report.sent').map((e) => (e.at - start) / D)).toEqual([2, 4, 6]);
+    const reviews = r.events.filter((e) => e.type === 'approval.requested' && (e.data as { review?: string }).review);
+    expect(reviews.map((e) => (e.at - start) / D)).toEqual([2, 4, 6]);
+  });
+
+  it('"Manual review checkpoints every 2 days" — a checkpoint blocks: without a review the run does not reach 3c', async () => {
+    // Checks judged hourly instead of every minute: the same decisions, 60× fewer ticks over 6 weeks.
+    const plan = { ...(await load('chat-architecture')), intervalMs: 60 * M };
+    type S = import('../../src/engine/types.js').RunState;
+    const gates = [1, 2, 3, 4, 5].map((i) => ({ at: (s: S) => s.status === 'awaiting-approval' && s.approval?.key === `p${i}`, ctl: { kind: 'approve' as const, by: 'product' } }));
+    const t = drive(plan, { start: MONDAY, obs: observer(plan, {}, {}, MONDAY), controls: gates });
+    const moderate = t.of('phase.started').find((e) => /moderate/.test(e.msg))!.at;
+    expect(t.state.status).toBe('awaiting-approval');
+    expect(t.state.phase).toBe(plan.phases.findIndex((p) => p.name === 'moderate'));
+    expect(t.state.waitingFor).toBe('review: manual review checkpoint (`rollout approve`)');
+    expect(t.of('approval.requested').at(-1)!.at - moderate).toBe(2 * D);
+    expect(t.of('phase.started').some((e) => /majority/.test(e.msg))).toBe(false);
+    // With a reviewer approving each checkpoint, the run goes on to 3c when 3b's week is over.
+    const reviews = [1, 2, 3].map(() => ({ at: (s: S) => s.status === 'awaiting-approval' && Boolean(s.approval?.review), ctl: { kind: 'approve' as const, by: 'reviewer' } }));
+    const t2 = drive(plan, { start: MONDAY, obs: observer(plan, {}, {}, MONDAY), controls: [...gates, ...reviews], until: (s) => s.phase === 4 });
+    expect(t2.of('approval.granted').filter((e) => /reviewer/.test(e.msg))).toHaveLength(3);
+    expect(t2.state.phase).toBe(4); // majority (3c)
   });
 
   it('"Instant Rollback (< 30 seconds): Disable useNewArchitecture globally" — only that flag; the other flags stay', async () => {
