@@ -42,6 +42,11 @@ export const CLIENT_JS = String.raw`
         draw: [function (u) {
           var ctx = u.ctx, top = u.bbox.top, hgt = u.bbox.height;
           ctx.save();
+          (extra && extra.holds || []).forEach(function (sp) {
+            var a = u.valToPos(sp[0] / 1000, 'x', true), b = u.valToPos(Math.min(sp[1], model.to || sp[1]) / 1000, 'x', true);
+            ctx.fillStyle = 'rgba(31,119,180,0.07)';
+            ctx.fillRect(a, top, Math.max(1, b - a), hgt);
+          });
           (extra && extra.noData || []).forEach(function (sp) {
             var a = u.valToPos(sp[0] / 1000, 'x', true), b = u.valToPos(sp[1] / 1000, 'x', true);
             ctx.fillStyle = 'rgba(120,120,120,0.15)';
@@ -80,7 +85,7 @@ export const CLIENT_JS = String.raw`
       data.push(carry(xs, f.points, 1));
       series.push({ label: f.flag + ' %', stroke: COLORS[i % COLORS.length], width: 2, paths: uPlot.paths.stepped({ align: 1 }) });
     });
-    var u = new uPlot({ width: width(el), height: 220, series: series, scales: { y: { range: [0, 100] } }, axes: [{}, { label: '%' }], plugins: [markersPlugin(model)] }, data, el);
+    var u = new uPlot({ width: width(el), height: 220, series: series, scales: { y: { range: [0, 100] } }, axes: [{}, { label: '%' }], plugins: [markersPlugin(model, { holds: model.holds || [] })] }, data, el);
     window.__rolloutCharts['flags'] = { series: series.slice(1).map(function (s) { return s.label; }), points: xs.length, uplot: u };
   }
 
@@ -141,7 +146,7 @@ export const CLIENT_JS = String.raw`
       var cur = r.checks[c.name];
       if (cur) root.appendChild(h('p', { cls: 'dim', text: 'last: ' + (cur.value == null ? 'no data' : cur.value) + (cur.baseline != null ? ' (baseline ' + cur.baseline + ')' : '') + ' — ' + cur.reason }));
     });
-    root.appendChild(h('p', { cls: 'legend dim', text: 'Lines: dashed red = threshold; vertical marks: orange pause, green resume, purple gate/approval, red breach/rollback, black end; grey band = no data.' }));
+    root.appendChild(h('p', { cls: 'legend dim', text: 'Lines: dashed red = threshold; vertical marks: orange pause, green resume, purple gate/approval, red breach/rollback, black end; grey band = no data; light blue band on the flags chart = a hold.' }));
     if (model.approvals.length) {
       root.appendChild(h('h2', { text: 'Gates and approvals' }));
       root.appendChild(h('table', { cls: 'log' }, [h('tr', null, [h('th', { text: 'time' }), h('th', { text: 'gate' }), h('th', { text: 'what' }), h('th', { text: 'by / approvers' })])].concat(model.approvals.map(function (a) {

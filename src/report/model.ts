@@ -51,6 +51,8 @@ export interface ReportModel {
   from: number;
   to: number;
   live: boolean;
+  /** Holds after each step: [from, until] (cut short by whatever came next). */
+  holds: Array<[number, number]>;
   /** [time ms, percentage] per flag (0 when off), as a step line. */
   flags: Array<{ flag: string; points: Array<[number, number]> }>;
   checks: CheckSeries[];
@@ -128,16 +130,24 @@ export function reportModel(input: ReportInput): ReportModel {
   const markers: Marker[] = [];
   const approvals: ReportModel['approvals'] = [];
   const incidents: unknown[] = [];
+  const holds: Array<[number, number]> = [];
+  const endHold = (at: number) => {
+    const h = holds.at(-1);
+    if (h && h[1] > at) h[1] = at;
+  };
 
   for (const e of events) {
     const d = (e.data ?? {}) as Record<string, unknown>;
     if (Array.isArray(d.changes)) intent = d.changes as Change[];
     switch (e.type) {
       case 'step.applied':
+        endHold(e.at);
         for (const c of (d.changes as Change[] | undefined) ?? intent) put(c.flag, e.at, pctOf(c));
+        if (typeof d.holdUntil === 'number' && d.holdUntil > e.at) holds.push([e.at, d.holdUntil]);
         markers.push({ at: e.at, kind: 'step', label: e.msg.split(';')[0]! });
         break;
       case 'rollback.started':
+        endHold(e.at);
         rollbackFlags = Array.isArray(d.flags) ? (d.flags as string[]) : plan?.rollback.flags ?? [];
         break;
       case 'rollback.step':
@@ -198,6 +208,7 @@ export function reportModel(input: ReportInput): ReportModel {
     if (!last || last[0] < r.at) c.points.push([r.at, r.value, r.baseline ?? null]);
   }
   for (const [name, from] of noDataOpen) series(name).noData.push([from, to]);
+  if (!live) endHold(to);
   // Checks of the plan that were never judged still get an (empty) chart with their threshold.
   for (const p of plan?.phases ?? []) for (const c of p.checks) series(c.name);
 
@@ -211,6 +222,7 @@ export function reportModel(input: ReportInput): ReportModel {
     flags: [...flagPts].map(([flag, points]) => ({ flag, points })),
     checks: [...checkPts.values()],
     markers,
+    holds,
     approvals,
     incidents,
     log: events.map((e) => ({ seq: e.seq, at: e.at, type: e.type, msg: e.msg, ...(e.data ? { data: e.data } : {}) })),
