@@ -46,4 +46,18 @@ describe('ROLLOUT_STATE_URL=postgres://…', () => {
     // The state never mentions the database password.
     expect(JSON.stringify(st)).not.toContain(new URL(url).password || '\u0000');
   });
+
+  it("status (one run and --all) answers from the plan the run stored, not from a plan file the other machine lacks", { timeout: 90_000 }, async () => {
+    const [a, b] = dirs.map((d) => d.dir) as [string, string];
+    const env = { ROLLOUT_STATE_URL: url };
+    const f = await write(a, 'snap.yaml', quickPlan({ name: 'snap', flags: ['snap-flag'], hold: '1h' }));
+    expect((await cli(['advance', f], { cwd: a, env })).code).toBe(6);
+    // On "another machine" the plan file is not there (and its variables would not be set).
+    const { rename } = await import('node:fs/promises');
+    await rename(f, `${f}.elsewhere`);
+    const one = JSON.parse((await cli(['status', 'snap', '--json'], { cwd: b, env })).stdout) as Record<string, unknown>;
+    expect(one).toMatchObject({ plan: 'snap', phase: 'main', step: '10%', nextStep: { phase: 'main', step: '50%' } });
+    const all = JSON.parse((await cli(['status', '--all', '--json'], { cwd: b, env })).stdout) as { runs: Array<Record<string, unknown>> };
+    expect(all.runs.find((r) => r.plan === 'snap')).toMatchObject({ phase: 'main', step: '10%', nextStep: { phase: 'main', step: '50%' } });
+  });
 });

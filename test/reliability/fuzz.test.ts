@@ -300,6 +300,10 @@ describe('a corrupt or truncated state.json', () => {
     ['empty', () => ''],
     ['binary garbage', () => Buffer.from([0x00, 0xff, 0xfe, 0x7b, 0x01])],
     ['valid JSON, wrong shape', () => '[1, 2, 3]\n'],
+    // The header a quick check accepted (schema, id, status) over a body that crashed commands
+    // ("Cannot read properties of undefined") or was taken for run "x" ("no run x").
+    ['right header, wrong body', () => '{"schema":1,"id":"x","status":"running","flags":5}\n'],
+    ['its own id, flags of the wrong type', (t) => JSON.stringify({ ...(JSON.parse(t) as object), flags: 5 })],
     ['another schema version', (t) => t.replace('"schema": 1', '"schema": 99')],
     ['null', () => 'null\n'],
   ];
