@@ -176,6 +176,17 @@ program
   .action(lazy(() => import('./commands/simulate.js')));
 
 program
+  .command('backtest')
+  .argument('<plan>', 'the plan file')
+  .description("replay the plan's checks over real metrics history (read-only): where they would have breached, paused or rolled back, closest approaches, no-data windows, suggested thresholds")
+  .option('--from <time>', 'start: a duration before --to ("7d") or ISO 8601')
+  .option('--to <time>', 'end (ISO 8601; default now, rounded down to the check interval and printed so the run can be repeated)')
+  .option('--report <file>', 'also write the HTML report of the replay')
+  .option('--events', 'print every engine event of the replay')
+  .addOption(json())
+  .action(lazy(() => import('./commands/backtest.js')));
+
+program
   .command('flags')
   .description('list the flags in the local flag store')
   .option('--store <file>', 'flag store file (default <state dir>/flags.json)')

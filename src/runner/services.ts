@@ -37,6 +37,16 @@ async function load<F>(kind: string, table: Record<string, () => Promise<{ creat
   return (await loader()).create;
 }
 
+/** The plan's metrics providers only (backtest: reads history, never touches a flag backend). */
+export async function createProviders(plan: Plan, cwd: string, log: (m: string) => void, names?: string[]): Promise<Record<string, MetricsProvider>> {
+  const out: Record<string, MetricsProvider> = {};
+  for (const [name, spec] of Object.entries(plan.metrics)) {
+    if (names && !names.includes(name)) continue;
+    out[name] = (await load('metrics provider', metricsProviders, spec))(spec.options, ctxFor(plan, cwd, log));
+  }
+  return out;
+}
+
 export async function createBackend(plan: Plan, cwd: string, log: (m: string) => void): Promise<FlagBackend> {
   const create = await load('flag backend', flagBackends, plan.backend);
   return create(plan.backend.options, ctxFor(plan, cwd, log));
