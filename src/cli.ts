@@ -27,6 +27,7 @@ program
   .option('--state-dir <dir>', 'where runs are recorded (env ROLLOUT_STATE_DIR; default .rollout)')
   .option('--json', 'machine-readable output on stdout')
   .option('--debug', 'show stack traces for errors')
+  .option('--utc', 'show times in UTC (default: local time with its zone)')
   .addHelpText('after', exitHelp)
   .showSuggestionAfterError(true)
   // Commander's own usage errors (unknown command/option, missing argument, conflicts) exit 2.
@@ -38,8 +39,10 @@ program
   .configureOutput({ outputError: (str, write) => write(str) });
 
 function ctx(): Context {
-  const g = program.opts<{ stateDir?: string; json?: boolean; debug?: boolean }>();
+  const g = program.opts<{ stateDir?: string; json?: boolean; debug?: boolean; utc?: boolean }>();
   if (g.stateDir) process.env.ROLLOUT_STATE_DIR = g.stateDir;
+  // Every human time is formatted in the default zone: --utc makes that UTC.
+  if (g.utc) process.env.TZ = 'UTC';
   return {
     cwd: process.cwd(),
     stateDir: process.env.ROLLOUT_STATE_DIR ?? '.rollout',

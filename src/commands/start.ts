@@ -63,7 +63,7 @@ async function dryRun(c: Context, plan: Plan, real: RunState | undefined, o: Fol
 
 /** Drive a run in the foreground with live output; the exit code says how it ended. */
 export async function follow(c: Context, store: Store, plan: Plan, existing: RunState | undefined, o: FollowOptions, controls: Parameters<typeof drive>[0]['controls'] = []): Promise<number> {
-  const reporter = new Reporter({ json: c.json });
+  const reporter = new Reporter({ json: c.json, plan });
   await reporter.init();
   if (o.dryRun) reporter.line('dry run: no flag is written, no command runs');
   const ac = new AbortController();
@@ -127,7 +127,7 @@ export async function follow(c: Context, store: Store, plan: Plan, existing: Run
         plan,
         store,
         cwd: c.cwd,
-        log: (m) => reporter.line(safeText(m)),
+        log: (m) => reporter.notice(safeText(m)),
         onEvent,
         mode: o.detach ? 'advance' : 'follow',
         signal: ac.signal,

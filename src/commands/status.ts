@@ -1,5 +1,5 @@
 import { FINAL_STATUSES, type RunState } from '../engine/types.js';
-import { driverText, runJson, statusTable, undriven } from '../output/run.js';
+import { driverText, runJson, undriven } from '../output/run.js';
 import { statusColor, tableStyle } from '../output/style.js';
 import type { Plan } from '../plan/model.js';
 import { formatDuration } from '../util/duration.js';
@@ -73,17 +73,47 @@ export default async function status(c: Context, ref: string | undefined, o: { w
     return broken.length ? broken[0]!.error.exitCode : 0;
   }
   const id = await store.resolve(ref);
-  const deadline = Date.now() + 24 * 3600_000;
-  for (;;) {
+  const { renderRun } = await import('../output/live.js');
+  const out = process.stdout;
+  const width = () => (out.isTTY ? out.columns || 100 : 0);
+  const view = async () => {
     const s = await store.load(id);
     const plan = await storedPlan(store, s);
     const driver = await store.driver(id);
-    if (c.json) printJson(c, runJson(plan, s, { driver: driver ? { pid: driver.pid, host: driver.host, worker: driver.worker ?? null, leaseUntil: new Date(driver.leaseUntil).toISOString() } : null }));
-    else {
-      if (o.watch && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
-      c.stdout(await statusTable(plan, s, driver));
+    return { s, plan, driver, text: renderRun(plan, s, { now: Date.now(), width: width(), driver: driver ?? null }) };
+  };
+  if (c.json) {
+    const s = await store.load(id);
+    const driver = await store.driver(id);
+    printJson(c, runJson(await storedPlan(store, s), s, { driver: driver ? { pid: driver.pid, host: driver.host, worker: driver.worker ?? null, leaseUntil: new Date(driver.leaseUntil).toISOString() } : null }));
+    return 0;
+  }
+  if (!o.watch) {
+    c.stdout((await view()).text);
+    return 0;
+  }
+  // --watch: on a terminal the view is redrawn in place when the run changes (checked every
+  // 200 ms) and every second for its countdowns; elsewhere it is printed again when it changes.
+  const deadline = Date.now() + 24 * 3600_000;
+  const live = out.isTTY ? ((await import('log-update')).createLogUpdate(out, { showCursor: true }) as ((t: string) => void) & { done(): void }) : undefined;
+  let lastState = '';
+  let drawnAt = 0;
+  try {
+    for (;;) {
+      const s = await store.load(id);
+      const key = `${s.updatedAt}|${s.seq}|${s.status}`;
+      const changed = key !== lastState;
+      if (changed || (live && Date.now() - drawnAt >= 1000)) {
+        lastState = key;
+        const v = await view();
+        drawnAt = Date.now();
+        if (live) live(v.text);
+        else c.stdout(v.text + '\n');
+        if (FINAL_STATUSES.includes(v.s.status) || Date.now() > deadline) return 0;
+      }
+      await new Promise((r) => setTimeout(r, 200));
     }
-    if (!o.watch || FINAL_STATUSES.includes(s.status) || Date.now() > deadline) return 0;
-    await new Promise((r) => setTimeout(r, 2000));
+  } finally {
+    live?.done();
   }
 }

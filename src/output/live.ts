@@ -1,0 +1,251 @@
+/**
+ * The live view of a run (`rollout start` on a terminal, `rollout status [--watch]`), after
+ * `kubectl argo rollouts get rollout --watch`: a header (plan, status with an icon, phase,
+ * step n/N, each flag's percentage), the step ladder (done / current / next, with gates and
+ * holds, countdowns instead of timestamps), every check's last value against its threshold
+ * with a verdict mark, and what the run waits for, in words.
+ *
+ * Pure: (plan, run, clock, zone, width) → text. Colour comes from style (off without a TTY or
+ * with NO_COLOR), so tests compare exact strings.
+ */
+import { describeThreshold } from '../analysis/judge.js';
+import { stepLabel } from '../engine/steps.js';
+import type { RunState } from '../engine/types.js';
+import type { Phase, Plan } from '../plan/model.js';
+import { formatDuration } from '../util/duration.js';
+import { redact } from '../util/redact.js';
+import { safeText } from '../util/terminal.js';
+import { driverText, undriven, UNDRIVEN, type DriverView } from './run.js';
+import { statusColor, style } from './style.js';
+import { clock, humanizeTimes, relative, when, type TimeOptions } from './time.js';
+
+export interface LiveOptions extends TimeOptions {
+  /** Terminal columns; every line is cut to fit. */
+  width: number;
+  /** Who drives the run (status shows it); null: nothing does. */
+  driver?: DriverView | null;
+  /** Lines of the step ladder for the current phase at most (the rest summarized). */
+  maxSteps?: number;
+}
+
+export const STATUS_ICON: Record<string, string> = {
+  running: '◌',
+  paused: '॥',
+  'awaiting-approval': '?',
+  'rolling-back': '⟲',
+  completed: '✔',
+  'rolled-back': '✖',
+  aborted: '⊘',
+};
+
+const text = (s: string) => safeText(redact(s));
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
+const visible = (s: string) => [...s.replace(ANSI, '')].length;
+
+/** Cut a line to `width` visible columns (ANSI colour codes kept intact), "…" at the cut. */
+export function fit(line: string, width: number): string {
+  if (width <= 0 || visible(line) <= width) return line;
+  let out = '';
+  let n = 0;
+  for (let i = 0; i < line.length; ) {
+    ANSI.lastIndex = i;
+    const m = ANSI.exec(line);
+    if (m && m.index === i) {
+      out += m[0];
+      i += m[0].length;
+      continue;
+    }
+    const ch = String.fromCodePoint(line.codePointAt(i)!);
+    if (n === width - 1) return out + '…' + (out.includes('\x1b[') ? '\x1b[0m' : '');
+    out += ch;
+    n++;
+    i += ch.length;
+  }
+  return out;
+}
+
+/** Break text at spaces into lines of at most `width` columns (a longer word stays whole). */
+export function wrap(line: string, width: number): string[] {
+  if (width <= 0 || visible(line) <= width) return [line];
+  const out: string[] = [];
+  let cur = '';
+  for (const word of line.split(' ')) {
+    const next = cur ? `${cur} ${word}` : word;
+    if (cur && visible(next) > width) {
+      out.push(cur);
+      cur = word;
+    } else cur = next;
+  }
+  out.push(cur);
+  return out;
+}
+
+const pad = (s: string, n: number) => s + ' '.repeat(Math.max(0, n - visible(s)));
+
+function round(n: number): string {
+  return String(Math.round(n * 1000) / 1000);
+}
+
+function flagsLine(s: RunState): string {
+  const flags = Object.entries(s.flags);
+  if (!flags.length) return style.dim('none written yet');
+  return flags
+    .map(([f, r]) => {
+      const rings = r.rings ? ` (${Object.entries(r.rings).map(([k, v]) => `${text(k)} ${v}%`).join(', ')})` : '';
+      return `${text(f)} ${r.enabled ? style.bold(`${r.percentage}%`) : style.dim('off')}${rings}${s.frozen?.includes(f) ? style.yellow(' frozen') : ''}`;
+    })
+    .join('  ·  ');
+}
+
+const stepCount = (plan: Plan) => plan.phases.reduce((n, p) => n + p.steps.length, 0);
+const stepsBefore = (plan: Plan, phase: number) => plan.phases.slice(0, phase).reduce((n, p) => n + p.steps.length, 0);
+
+/** What the run waits for, in words, with the command that moves it on. */
+export function waitingWords(plan: Plan | undefined, s: RunState, o: TimeOptions): string {
+  const nextLabel = plan ? nextLabelOf(plan, s) : undefined;
+  switch (s.status) {
+    case 'completed':
+      return `nothing: every phase reached its final step${s.finishedAt ? ` (${clock(s.finishedAt, o)})` : ''}`;
+    case 'rolled-back':
+      return `nothing: rolled back${s.reason ? ` — ${text(s.reason)}` : ''}`;
+    case 'aborted':
+      return `nothing: aborted${s.reason ? ` — ${text(s.reason)}` : ''}`;
+    case 'paused':
+      return `a person: \`rollout resume ${s.id}\` (or rollback / abort)${s.reason ? ` — paused: ${text(s.reason)}` : ''}`;
+    case 'awaiting-approval': {
+      const a = s.approval;
+      const signed = a?.quorum ? ` (${a.signed?.length ?? 0} of ${a.quorum} signed)` : '';
+      return `approval${a?.message ? ` "${text(a.message)}"` : ''}${signed}: \`rollout approve ${s.id}\` or \`rollout reject ${s.id} --reason …\`${a?.deadline ? `; decide by ${when(a.deadline, o)}` : ''}`;
+    }
+    case 'rolling-back':
+      return humanizeTimes(text(s.waitingFor ?? 'the rollback to finish'), o);
+    default:
+      if (s.holdUntil && s.holdUntil > o.now && s.waitingFor?.startsWith('hold'))
+        return `the hold: ${nextLabel ? `next step ${nextLabel}` : 'the end of the phase'} ${relative(s.holdUntil, o.now)} (${clock(s.holdUntil, o)}), if the checks keep passing`;
+      return s.waitingFor ? humanizeTimes(text(s.waitingFor), o) : 'the next tick';
+  }
+}
+
+function nextLabelOf(plan: Plan, s: RunState): string | undefined {
+  const p = plan.phases[s.phase];
+  if (!p) return undefined;
+  if (s.step + 1 < p.steps.length) return stepLabel(plan, s.phase, s.step + 1);
+  const np = plan.phases[s.phase + 1];
+  return np ? `${text(np.name)} ${stepLabel(plan, s.phase + 1, 0)}` : undefined;
+}
+
+function gateOf(phase: Phase, i: number): string {
+  const a = i === 0 && phase.approval ? phase.approval : phase.steps[i]?.approval;
+  if (!a) return '';
+  return style.yellow(`gate${a.message ? ` "${text(a.message)}"` : ''}`);
+}
+
+function ladder(plan: Plan, s: RunState, o: LiveOptions): string[] {
+  const lines: string[] = [];
+  const final = ['completed', 'rolled-back', 'aborted'].includes(s.status);
+  plan.phases.forEach((p, pi) => {
+    const range = p.steps.length > 1 ? `${stepLabel(plan, pi, 0)} → ${stepLabel(plan, pi, p.steps.length - 1)}` : stepLabel(plan, pi, 0);
+    if (pi < s.phase || (pi === s.phase && s.status === 'completed')) {
+      lines.push(`${style.green('✔')} ${text(p.name)} ${style.dim(`${p.steps.length} step${p.steps.length === 1 ? '' : 's'} done (${range})`)}`);
+      return;
+    }
+    if (pi > s.phase) {
+      const gate = p.approval ? `  ${gateOf(p, 0)}` : '';
+      const req = p.requires.length ? style.dim(`  after ${p.requires.map(text).join(', ')}`) : '';
+      lines.push(`${style.dim('○')} ${text(p.name)} ${style.dim(`${p.steps.length} step${p.steps.length === 1 ? '' : 's'} (${range})`)}${gate}${req}`);
+      return;
+    }
+    lines.push(`${style.cyan('▸')} ${style.bold(text(p.name))} ${style.dim(`phase ${pi + 1} of ${plan.phases.length}`)}`);
+    const max = o.maxSteps ?? 12;
+    // Keep the current step in view: a window of `max` steps around it.
+    const first = Math.max(0, Math.min(s.step - Math.floor(max / 3), p.steps.length - max));
+    const last = Math.min(p.steps.length, first + max);
+    if (first > 0) lines.push(style.dim(`    ✔ ${first} earlier step${first === 1 ? '' : 's'}`));
+    const labelWidth = Math.max(...p.steps.slice(first, last).map((_, i) => visible(stepLabel(plan, pi, first + i))));
+    for (let i = first; i < last; i++) {
+      const st = p.steps[i]!;
+      const label = pad(stepLabel(plan, pi, i), labelWidth);
+      const hold = st.holdMs ? `hold ${formatDuration(st.holdMs)}` : 'no hold';
+      const gate = gateOf(p, i);
+      const note = st.note ? style.dim(`  ${text(st.note)}`) : '';
+      if (i < s.step) lines.push(`    ${style.green('✔')} ${label}  ${style.dim(hold)}${note}`);
+      else if (i === s.step) {
+        let state: string;
+        if (final) state = s.status === 'completed' ? style.green('done') : statusColor(s.status)(s.status);
+        else if (s.status === 'paused') state = style.yellow('paused here');
+        else if (s.holdUntil && s.holdUntil > o.now) state = `holding, ${formatDuration(Math.max(1000, Math.round((s.holdUntil - o.now) / 1000) * 1000))} left`;
+        else state = 'held';
+        lines.push(`    ${style.cyan('●')} ${style.bold(label)}  ${state}${note}`);
+      } else {
+        const waiting = i === s.step + 1 && s.status === 'awaiting-approval' ? style.yellow('  ← awaiting approval') : '';
+        lines.push(`    ${style.dim('○')} ${label}  ${style.dim(hold)}${gate ? `  ${gate}` : ''}${waiting}${note}`);
+      }
+    }
+    if (last < p.steps.length) lines.push(style.dim(`    ○ ${p.steps.length - last} more step${p.steps.length - last === 1 ? '' : 's'} to ${stepLabel(plan, pi, p.steps.length - 1)}`));
+  });
+  return lines;
+}
+
+function checkLines(plan: Plan | undefined, s: RunState, o: LiveOptions): string[] {
+  const entries = Object.entries(s.checks);
+  if (!entries.length) return [];
+  const defs = plan ? plan.phases.flatMap((p) => p.checks) : [];
+  const rows = entries.map(([name, r]) => {
+    const c = defs.find((d) => d.name === name);
+    const unit = c?.unit ?? '';
+    const value = r.value === null ? '—' : `${round(r.value)}${unit}`;
+    const base = r.baseline !== undefined && r.baseline !== null ? style.dim(` (baseline ${round(r.baseline)}${unit})`) : '';
+    let mark: string;
+    let verdict: string;
+    if (r.breached) {
+      mark = style.red('✖');
+      verdict = style.red('BREACH');
+    } else if (r.verdict === 'pass') {
+      mark = style.green('✔');
+      verdict = style.green('ok');
+    } else if (r.verdict === 'fail') {
+      mark = style.yellow('!');
+      const since = r.failingSince !== undefined && o.now - r.failingSince >= 1000 ? ` for ${formatDuration(Math.round((o.now - r.failingSince) / 1000) * 1000)}` : '';
+      verdict = style.yellow(`failing${since}`);
+    } else {
+      mark = style.yellow('?');
+      verdict = style.yellow(`no data${r.noDataSince !== undefined ? ` since ${clock(r.noDataSince, o)}` : ''}`);
+    }
+    return { mark, name: text(name), value: value + base, threshold: c ? describeThreshold(c) : '', verdict };
+  });
+  const nw = Math.max(...rows.map((r) => visible(r.name)));
+  const vw = Math.max(...rows.map((r) => visible(r.value)));
+  const dw = Math.max(...rows.map((r) => visible(r.verdict)));
+  return rows.map((r) => `${r.mark} ${pad(r.name, nw)}  ${pad(r.value, vw)}  ${pad(r.verdict, dw)}  ${style.dim(r.threshold)}`);
+}
+
+/** The whole view, one string, every line within `o.width`. */
+export function renderRun(plan: Plan | undefined, s: RunState, o: LiveOptions): string {
+  const color = statusColor(s.status);
+  const phase = plan?.phases[s.phase];
+  const total = plan ? stepCount(plan) : 0;
+  const done = plan ? stepsBefore(plan, s.phase) + s.step + 1 : 0;
+  const label = (k: string) => style.bold(pad(k, 12));
+  const head: string[] = [
+    `${label('Plan')} ${text(s.plan.name)} ${style.dim(`(${text(s.plan.file)})`)}`,
+    `${label('Run')} ${text(s.id)}`,
+    `${label('Status')} ${color(`${STATUS_ICON[s.status] ?? '·'} ${s.status}`)}${s.reason && s.status !== 'running' ? ` — ${text(s.reason)}` : ''}`,
+  ];
+  if (plan && phase) head.push(`${label('Phase')} ${text(phase.name)} ${style.dim(`(${s.phase + 1}/${plan.phases.length})`)}`);
+  if (plan) head.push(`${label('Step')} ${Math.max(0, done)}/${total}${s.step >= 0 && phase ? ` ${style.dim(`(${stepLabel(plan, s.phase, s.step)})`)}` : style.dim(' (none applied yet)')}`);
+  head.push(`${label('Flags')} ${flagsLine(s)}`);
+  head.push(`${label('Started')} ${clock(s.startedAt, o)} ${style.dim(`(${relative(s.startedAt, o.now)}${s.finishedAt ? `, took ${formatDuration(s.finishedAt - s.startedAt)}` : ''})`)}`);
+  if (o.driver !== undefined && (o.driver || undriven(s, undefined)))
+    head.push(`${label('Driven by')} ${o.driver ? text(driverText(o.driver)) : style.yellow(`${UNDRIVEN}: \`rollout resume\`, \`rollout advance\` or a \`rollout worker\` picks it up`)}`);
+  head.push(...wrap(waitingWords(plan, s, o), o.width - 13).map((l, i) => `${i ? ' '.repeat(12) : label('Waiting for')} ${l}`));
+  if (s.rollback) {
+    const rb = s.rollback;
+    head.push(`${label('Rollback')} ${rb.mode}, ${rb.trigger}: ${text(rb.reason)}${rb.failures.length ? style.red(` — failures: ${rb.failures.map(text).join('; ')}`) : ''}`);
+  }
+  const lines = [...head];
+  if (plan) lines.push('', style.bold('Steps'), ...ladder(plan, s, o).map((l) => `  ${l}`));
+  const checks = checkLines(plan, s, o);
+  if (checks.length) lines.push('', style.bold('Checks'), ...checks.map((l) => `  ${l}`));
+  return lines.map((l) => fit(l, o.width)).join('\n');
+}
