@@ -206,7 +206,7 @@ program
   .addOption(json())
   .action(lazy(() => import('./commands/flags.js').then((m) => ({ default: m.evaluate }))));
 
-program.command('report').argument('[run]', 'run id or plan name').description('one self-contained HTML file: header, flag and check charts vs thresholds, decision log, incidents (opens offline)').option('-o, --out <file>', 'write here (default: stdout)').addOption(json()).action(lazy(() => import('./commands/report.js')));
+program.command('report').argument('[run]', 'run id or plan name').description('one self-contained HTML file: header, flag and check charts vs thresholds, decision log, incidents (opens offline)').option('-o, --out <file>', 'write here (default: stdout)').option('--history', "chart each check's values over the whole run from its metrics provider (Prometheus, Datadog range queries)").addOption(json()).action(lazy(() => import('./commands/report.js')));
 program.command('serve').description('live dashboard, JSON API, /metrics and OpenFeature OFREP; actions need ROLLOUT_SERVE_TOKEN').option('-p, --port <port>', 'port', '7420').option('--host <host>', 'address to bind', '127.0.0.1').option('--store <file>', 'flag store OFREP evaluates (default <state dir>/flags.json)').option('--worker', 'also drive every active run (as `rollout worker`): one process for one machine').option('-c, --concurrency <n>', 'with --worker: most runs driven at once', '100').action(lazy(() => import('./commands/serve.js')));
 
 program

@@ -3,14 +3,22 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { openStore, printJson, type Context } from './context.js';
 
-export default async function report(c: Context, ref: string | undefined, o: { out?: string }): Promise<number> {
+export default async function report(c: Context, ref: string | undefined, o: { out?: string; history?: boolean }): Promise<number> {
   const store = await openStore(c);
   try {
     const id = await store.resolve(ref);
     const { loadRunView } = await import('../report/load.js');
     const { renderReport } = await import('../report/html.js');
     const view = await loadRunView(store, id);
-    const html = renderReport({ state: view.state, events: view.events, plan: view.plan });
+    let history: Record<string, Array<[number, number | null, number | null]>> | undefined;
+    if (o.history) {
+      // The plan file with its adapters (and their ${VAR}s): the snapshot has no provider options.
+      const { loadPlan } = await import('../plan/load.js');
+      const { plan } = await loadPlan(view.state.plan.file);
+      const { checkHistory } = await import('../report/history.js');
+      history = await checkHistory(plan, view.state, { cwd: c.cwd, now: Date.now(), log: (m) => c.stderr(m) });
+    }
+    const html = renderReport({ state: view.state, events: view.events, plan: view.plan, ...(history ? { history } : {}) });
     if (!o.out) {
       if (c.json) printJson(c, { run: id, html });
       else process.stdout.write(html);

@@ -140,7 +140,7 @@ export const CLIENT_JS = String.raw`
     root.appendChild(h('h2', { text: 'Checks' }));
     if (!model.checks.length) root.appendChild(h('p', { text: 'this plan has no checks' }));
     model.checks.forEach(function (c) {
-      root.appendChild(h('h3', null, [c.name + ' ', c.verdict ? h('span', { cls: 'badge v-' + c.verdict, text: c.verdict }) : null, h('span', { cls: 'dim', text: ' threshold: ' + (c.threshold || '-') + (c.tier ? ' · ' + c.tier : '') })]));
+      root.appendChild(h('h3', null, [c.name + ' ', c.verdict ? h('span', { cls: 'badge v-' + c.verdict, text: c.verdict }) : null, h('span', { cls: 'dim', text: ' threshold: ' + (c.threshold || '-') + (c.tier ? ' · ' + c.tier : '') + (c.source === 'history' ? ' · ' + c.points.length + ' points from the provider' : ' · values recorded at each verdict change') })]));
       var el = h('div', { cls: 'chart', id: 'chart-check-' + c.name }); root.appendChild(el);
       checkChart(el, model, c);
       var cur = r.checks[c.name];

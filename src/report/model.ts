@@ -18,6 +18,8 @@ export interface ReportInput {
   driver?: { pid: number; host: string } | null;
   /** "now" for a live run's open end (default: Date.now()). */
   now?: number;
+  /** Check name → its values over the run from the provider (report --history). */
+  history?: Record<string, Array<[number, number | null, number | null]>>;
 }
 
 export interface Marker {
@@ -41,6 +43,8 @@ export interface CheckSeries {
   noData: Array<[number, number]>;
   breaches: number[];
   verdict: string | null;
+  /** Where the points come from: the run's record (verdict changes) or the provider's history. */
+  source: 'recorded' | 'history';
 }
 
 export interface ReportModel {
@@ -121,6 +125,7 @@ export function reportModel(input: ReportInput): ReportModel {
         noData: [],
         breaches: [],
         verdict: null,
+        source: 'recorded',
       };
       checkPts.set(name, c);
     }
@@ -209,6 +214,12 @@ export function reportModel(input: ReportInput): ReportModel {
   }
   for (const [name, from] of noDataOpen) series(name).noData.push([from, to]);
   if (!live) endHold(to);
+  for (const [name, pts] of Object.entries(input.history ?? {})) {
+    if (!pts.length) continue;
+    const c = series(name);
+    c.points = [...pts].sort((a, b) => a[0] - b[0]);
+    c.source = 'history';
+  }
   // Checks of the plan that were never judged still get an (empty) chart with their threshold.
   for (const p of plan?.phases ?? []) for (const c of p.checks) series(c.name);
 
