@@ -143,7 +143,8 @@ export async function parsePlanText(text: string, abs: string, file: string, opt
 
   // Stage: schema.
   const schemaMod = await import('./schema.js');
-  const parsed = schemaMod.plan.safeParse(value);
+  const { planMessage } = await import('./messages.js');
+  const parsed = schemaMod.plan.safeParse(value, { error: planMessage });
   if (!parsed.success) {
     // A misspelt required key ("nmae") is one mistake: report the unknown key with its "did
     // you mean", not also the missing key it was meant to be.
