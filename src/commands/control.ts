@@ -53,7 +53,8 @@ async function steer(c: Context, ref: string | undefined, make: (o: Opts) => Con
     state = await store.load(id);
   }
   report(c, state, `sent to pid ${driver.pid}, which drives the run`);
-  return ctl.kind === 'resume' ? exitCodeFor(state) : controlExit(ctl, exitCodeFor(state));
+  // Sent to the driver, which goes on with it: done as asked (resume too: it does not follow here).
+  return controlExit(ctl, exitCodeFor(state));
 }
 
 /**

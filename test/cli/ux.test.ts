@@ -153,7 +153,7 @@ describe('control commands exit 0 when they did what was asked (item 6)', () => 
     expect((await cli(['rollback', 'failing', '--reason', 'x'], { cwd: dir })).code).toBe(7);
   });
 
-  it('to a live driver: abort exits 0 while the driver (start) exits with the run state, 9', async () => {
+  it('to a live driver: pause, resume and abort exit 0 while the driver (start) exits with the run state, 9', async () => {
     const f = await write(dir, 'p.yaml', quickPlan({ hold: '1h' }));
     const p = spawn(['start', f], { cwd: dir });
     for (let i = 0; i < 200; i++) {
@@ -161,6 +161,9 @@ describe('control commands exit 0 when they did what was asked (item 6)', () => 
       if (s.code === 0 && JSON.parse(s.stdout).driver) break;
       await new Promise((r) => setTimeout(r, 50));
     }
+    // pause and resume go to the driver, which carries on: both done as asked.
+    expect((await cli(['pause', '--reason', 'a look'], { cwd: dir })).code).toBe(0);
+    expect((await cli(['resume'], { cwd: dir })).code).toBe(0);
     const r = await cli(['abort', '--reason', 'changed my mind'], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/aborted/);
