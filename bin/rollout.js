@@ -14,7 +14,7 @@ try {
 } catch {
   ({ main } = await import('../dist/cli.js'));
 }
-await main(process.argv);
+process.exitCode = await main(process.argv.slice(2), { exit: (code) => process.exit(code) });
 
 function load(file) {
   const source = readFileSync(file, 'utf8');

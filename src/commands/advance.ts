@@ -5,28 +5,28 @@
  * Accepts a plan file: the first call starts the run, later calls pick it up.
  */
 import { stat } from 'node:fs/promises';
-import { UsageError } from '../errors.js';
-import { activeRunOf } from '../runner/session.js';
+import { resolve } from 'node:path';
 import type { Control, RunState } from '../engine/types.js';
-import { openStore, who, type Context } from './context.js';
-import { follow } from './start.js';
-import { planOf } from './status.js';
+import { UsageError } from '../errors.js';
+import { follow } from '../runner/follow.js';
+import { activeRunOf } from '../runner/session.js';
+import { planOf, type Context } from './context.js';
 
 export default async function advance(c: Context, ref: string | undefined, o: { yes?: boolean; takeover?: boolean }): Promise<number> {
-  const store = await openStore(c);
-  const isFile = ref !== undefined && /\.ya?ml$/i.test(ref) && (await stat(ref).then((s) => s.isFile(), () => false));
+  const store = await c.openStore();
+  const isFile = ref !== undefined && /\.ya?ml$/i.test(ref) && (await stat(resolve(c.cwd, ref)).then((s) => s.isFile(), () => false));
   if (isFile) {
     const { loadPlan } = await import('../plan/load.js');
-    const { plan } = await loadPlan(ref);
+    const { plan } = await loadPlan(ref, { env: c.env, cwd: c.cwd });
     const existing = await activeRunOf(store, plan);
-    return follow(c, store, plan, existing, { detach: true, yes: o.yes, takeover: o.takeover, handoff: !existing }, retryIfIncomplete(existing));
+    return follow(c, store, plan, existing, { detach: true, yes: o.yes, takeover: o.takeover, handoff: !existing }, retryIfIncomplete(c, existing));
   }
   const id = await store.resolve(ref);
   const s = await store.load(id);
-  const plan = await planOf(s);
+  const plan = await planOf(c, s);
   if (!plan) throw new UsageError(`the plan of run ${id} (${s.plan.file}) no longer loads`, { hint: `Run \`rollout validate ${s.plan.file}\`.` });
-  return follow(c, store, plan, s, { detach: true, yes: o.yes, takeover: o.takeover }, retryIfIncomplete(s));
+  return follow(c, store, plan, s, { detach: true, yes: o.yes, takeover: o.takeover }, retryIfIncomplete(c, s));
 }
 
 /** An incomplete rollback is what is due: each `advance` retries its failed steps once. */
-const retryIfIncomplete = (s: RunState | undefined): Control[] => (s?.status === 'rollback-incomplete' ? [{ kind: 'retry-rollback', by: who() }] : []);
+const retryIfIncomplete = (c: Context, s: RunState | undefined): Control[] => (s?.status === 'rollback-incomplete' ? [{ kind: 'retry-rollback', by: c.who() }] : []);

@@ -8,10 +8,9 @@ import { ExitCode, UsageError } from '../errors.js';
 import { StateWriteError } from '../state/fs-guard.js';
 import { runJson } from '../output/run.js';
 import { statusColor } from '../output/style.js';
+import { follow } from '../runner/follow.js';
 import { exitCodeFor, sendControl } from '../runner/session.js';
-import { follow } from './start.js';
-import { openStore, printJson, who, type Context } from './context.js';
-import { planOf } from './status.js';
+import { planOf, printJson, type Context } from './context.js';
 import { safeText } from '../util/terminal.js';
 
 interface Opts {
@@ -29,10 +28,10 @@ interface Opts {
 }
 
 async function steer(c: Context, ref: string | undefined, make: (o: Opts) => Control, o: Opts, then: 'flush' | 'follow'): Promise<number> {
-  const store = await openStore(c);
+  const store = await c.openStore();
   const id = await store.resolve(ref);
   const before = await store.load(id);
-  const plan = await planOf(before);
+  const plan = await planOf(c, before);
   const ctl = make(o);
   const driver = await store.driver(id);
   if (!driver) {
@@ -44,12 +43,12 @@ async function steer(c: Context, ref: string | undefined, make: (o: Opts) => Con
     if (ctl.kind === 'resume') return code;
     return controlExit(ctl, code);
   }
-  let state = await sendControl(store, id, ctl, { waitMs: ctl.kind === 'rollback' ? 60_000 : 15_000 });
+  let state = await sendControl(store, id, ctl, { clock: c.clock, waitMs: ctl.kind === 'rollback' ? 60_000 : 15_000 });
   // A full rollback sent to a driver: wait (bounded) until it has been carried out, so the exit
   // code can say whether it was complete.
-  const deadline = Date.now() + 120_000;
-  while (ctl.kind === 'rollback' && ctl.to === undefined && !FINAL_STATUSES.includes(state.status) && exitCodeFor(state) !== ExitCode.ROLLBACK_FAILED && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 250));
+  const deadline = c.clock.now() + 120_000;
+  while (ctl.kind === 'rollback' && ctl.to === undefined && !FINAL_STATUSES.includes(state.status) && exitCodeFor(state) !== ExitCode.ROLLBACK_FAILED && c.clock.now() < deadline) {
+    await c.clock.sleep(250);
     state = await store.load(id);
   }
   report(c, state, `sent to pid ${driver.pid}, which drives the run`);
@@ -82,9 +81,9 @@ const reasonOf = (o: Opts, fallback?: string): string => {
 };
 
 export const handlers: Record<string, (c: Context, ref: string | undefined, o: Opts) => Promise<number>> = {
-  pause: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'pause', reason: reasonOf(x, 'paused by hand'), by: who(x.by) }), o, 'flush'),
+  pause: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'pause', reason: reasonOf(x, 'paused by hand'), by: c.who(x.by) }), o, 'flush'),
   async resume(c, ref, o) {
-    const store = await openStore(c);
+    const store = await c.openStore();
     const id = await store.resolve(ref);
     const s = await store.load(id);
     if (FINAL_STATUSES.includes(s.status) && !s.pending.length) throw new UsageError(`run ${id} already ${s.status}; there is nothing to resume`, { hint: 'Start a new run with `rollout start <plan>`.' });
@@ -93,19 +92,19 @@ export const handlers: Record<string, (c: Context, ref: string | undefined, o: O
     // A crashed run (still "running" but no process), or a finished one whose last actions
     // (a notice, the incident record) never ran, is picked up as it is; a paused one is resumed.
     if (!driver && s.status !== 'paused' && s.status !== 'rollback-incomplete') {
-      const plan = await planOf(s);
+      const plan = await planOf(c, s);
       if (!plan) throw new UsageError(`the plan of run ${id} (${s.plan.file}) no longer loads`, { hint: `Run \`rollout validate ${s.plan.file}\`.` });
       if (!c.json) c.stderr(`picking up run ${id} where it stopped (${s.status}${s.pending.length ? `, ${s.pending.length} action(s) in flight` : ''})`);
       return follow(c, store, plan, s, { takeover: o.takeover, detach: o.detach, yes: o.yes });
     }
-    return steer(c, ref, (x) => ({ kind: 'resume', by: who(x.by) }), o, 'follow');
+    return steer(c, ref, (x) => ({ kind: 'resume', by: c.who(x.by) }), o, 'follow');
   },
-  promote: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'promote', full: Boolean(x.full), by: who(x.by) }), o, 'flush'),
-  approve: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'approve', by: who(x.by), ...(x.as ? { as: x.as } : {}), ...(x.note ? { note: x.note } : {}) }), o, 'flush'),
-  reject: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'reject', by: who(x.by), reason: reasonOf(x) }), o, 'flush'),
-  abort: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'abort', reason: reasonOf(x, 'aborted by hand'), by: who(x.by) }), o, 'flush'),
+  promote: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'promote', full: Boolean(x.full), by: c.who(x.by) }), o, 'flush'),
+  approve: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'approve', by: c.who(x.by), ...(x.as ? { as: x.as } : {}), ...(x.note ? { note: x.note } : {}) }), o, 'flush'),
+  reject: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'reject', by: c.who(x.by), reason: reasonOf(x) }), o, 'flush'),
+  abort: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'abort', reason: reasonOf(x, 'aborted by hand'), by: c.who(x.by) }), o, 'flush'),
   async rollback(c, ref, o) {
-    const make = (x: Opts): Control => ({ kind: 'rollback', reason: reasonOf(x, process.env.ROLLOUT_REASON), by: who(x.by), ...(x.mode ? { mode: x.mode } : {}), ...(typeof x.to === 'number' ? { to: x.to } : {}) });
+    const make = (x: Opts): Control => ({ kind: 'rollback', reason: reasonOf(x, c.env.ROLLOUT_REASON), by: c.who(x.by), ...(x.mode ? { mode: x.mode } : {}), ...(typeof x.to === 'number' ? { to: x.to } : {}) });
     try {
       // A partial rollback leaves the run paused: do it and return (exit 4), do not wait with it.
       return await steer(c, ref, make, o, typeof o.to === 'number' ? 'flush' : 'follow');
@@ -122,14 +121,14 @@ export const handlers: Record<string, (c: Context, ref: string | undefined, o: O
  * memory and say on stderr what could not be recorded. Exit 8: the store failed.
  */
 async function rollbackWithoutState(c: Context, ref: string | undefined, ctl: Control, why: StateWriteError): Promise<number> {
-  const store = await openStore(c);
+  const store = await c.openStore();
   const id = await store.resolve(ref);
   const state = await store.load(id);
-  const plan = await planOf(state);
+  const plan = await planOf(c, state);
   if (!plan) throw new UsageError(`the state cannot be written (${why.message}) and the plan of run ${id} (${state.plan.file}) no longer loads: nothing was done`, { hint: why.hint });
   c.stderr(`rollout: ${safeText(why.message)}\nrolling back anyway: the flags go off, but none of it can be recorded`);
   const { Reporter } = await import('../output/reporter.js');
-  const reporter = new Reporter({ json: c.json, out: process.stderr });
+  const reporter = new Reporter({ json: c.json, out: c.streams.stderr, env: c.env });
   const { rollbackUnrecorded } = await import('../runner/unrecorded.js');
   const r = await rollbackUnrecorded({
     plan,

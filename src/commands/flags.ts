@@ -3,7 +3,7 @@ import { evaluate as evalFlag, readStore } from '../adapters/flags/local.js';
 import { printJson, type Context } from './context.js';
 import { style, tableStyle } from '../output/style.js';
 
-const storePath = (c: Context, o: { store?: string }) => resolve(c.cwd, o.store ?? resolve(c.stateDir, 'flags.json'));
+const storePath = (c: Context, o: { store?: string }) => (o.store ? resolve(c.cwd, o.store) : resolve(c.cwd, c.stateDir, 'flags.json'));
 
 export async function list(c: Context, o: { store?: string }): Promise<number> {
   const path = storePath(c, o);

@@ -136,7 +136,7 @@ export default async function init(c: Context, file: string | undefined, o: Init
   const text = renderPlan({ ...answers, schema: schemaRef(abs) });
   await mkdir(dirname(abs), { recursive: true });
   await writeFile(abs, text);
-  const env = requiredEnv(answers).filter((v) => !process.env[v]);
+  const env = requiredEnv(answers).filter((v) => !c.env[v]);
   const progs = programsToProvide(answers);
   const next = [`rollout validate ${target}`, `rollout simulate ${target}`, `rollout start ${target}`];
   if (c.json) {

@@ -1,9 +1,9 @@
-import { openStore, printJson, type Context } from './context.js';
+import { printJson, type Context } from './context.js';
 import { style } from '../output/style.js';
 import { safeText } from '../util/terminal.js';
 
 export default async function log(c: Context, ref: string | undefined, o: { tail?: string }): Promise<number> {
-  const store = await openStore(c);
+  const store = await c.openStore();
   const id = await store.resolve(ref);
   let events = await store.events(id);
   const n = o.tail ? Number(o.tail) : undefined;

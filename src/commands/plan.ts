@@ -6,13 +6,12 @@ import { stepLabel } from '../engine/engine.js';
 import { simulatePlan } from '../runner/simulate.js';
 import { formatDuration } from '../util/duration.js';
 import { style, tableStyle } from '../output/style.js';
-import { printJson, type Context } from './context.js';
-import { parseStart } from './simulate.js';
+import { parseStart, printJson, type Context } from './context.js';
 
 export default async function planCmd(c: Context, file: string, o: { start?: string }): Promise<number> {
   const { loadPlan } = await import('../plan/load.js');
-  const { plan } = await loadPlan(file, { adapters: false });
-  const start = parseStart(o.start);
+  const { plan } = await loadPlan(file, { adapters: false, env: c.env, cwd: c.cwd });
+  const start = parseStart(c, o.start);
   const r = await simulatePlan(plan, { start, scripted: false });
   const tz = plan.windows?.timezone ?? 'UTC';
   const fmt = (t: number) => new Intl.DateTimeFormat('en-GB', { timeZone: tz, weekday: 'short', day: '2-digit', month: 'short', hour: '2-digit', minute: '2-digit', hour12: false }).format(new Date(t));

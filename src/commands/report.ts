@@ -1,10 +1,10 @@
 /** `rollout report <run> [--out file.html]`: one self-contained HTML file (charts inlined, no network). */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { openStore, printJson, type Context } from './context.js';
+import { printJson, type Context } from './context.js';
 
 export default async function report(c: Context, ref: string | undefined, o: { out?: string; history?: boolean }): Promise<number> {
-  const store = await openStore(c);
+  const store = await c.openStore();
   try {
     const id = await store.resolve(ref);
     const { loadRunView } = await import('../report/load.js');
@@ -14,14 +14,14 @@ export default async function report(c: Context, ref: string | undefined, o: { o
     if (o.history) {
       // The plan file with its adapters (and their ${VAR}s): the snapshot has no provider options.
       const { loadPlan } = await import('../plan/load.js');
-      const { plan } = await loadPlan(view.state.plan.file);
+      const { plan } = await loadPlan(view.state.plan.file, { env: c.env, cwd: c.cwd });
       const { checkHistory } = await import('../report/history.js');
-      history = await checkHistory(plan, view.state, { cwd: c.cwd, now: Date.now(), log: (m) => c.stderr(m) });
+      history = await checkHistory(plan, view.state, { cwd: c.cwd, now: c.clock.now(), log: (m) => c.stderr(m) });
     }
     const html = renderReport({ state: view.state, events: view.events, plan: view.plan, ...(history ? { history } : {}) });
     if (!o.out) {
       if (c.json) printJson(c, { run: id, html });
-      else process.stdout.write(html);
+      else c.streams.stdout.write(html);
       return 0;
     }
     const file = resolve(c.cwd, o.out);

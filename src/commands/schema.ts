@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Context } from './context.js';
 
 export async function planJsonSchema(): Promise<Record<string, unknown>> {
@@ -17,7 +18,7 @@ export async function planJsonSchema(): Promise<Record<string, unknown>> {
 export default async function schema(c: Context, o: { out?: string }): Promise<number> {
   const text = JSON.stringify(await planJsonSchema(), null, 2) + '\n';
   if (o.out) {
-    await writeFile(o.out, text);
+    await writeFile(resolve(c.cwd, o.out), text);
     c.stderr(`wrote ${o.out}`);
   } else c.stdout(text);
   return 0;

@@ -1,13 +1,13 @@
 /** `rollout serve [--port 7420] [--host 127.0.0.1]`: dashboard, JSON API, /metrics, OFREP. */
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { openStore, type Context } from './context.js';
+import type { Context } from './context.js';
 
 export default async function serveCommand(c: Context, o: { port?: string; host?: string; store?: string; worker?: boolean; concurrency?: string }): Promise<number> {
   const port = Number(o.port ?? 7420);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port takes a port number (0-65535), not "${o.port}"`);
   const host = o.host ?? '127.0.0.1';
-  const token = process.env.ROLLOUT_SERVE_TOKEN?.trim() || undefined;
+  const token = c.env.ROLLOUT_SERVE_TOKEN?.trim() || undefined;
   if (token) {
     const { registerSecret } = await import('../util/redact.js');
     registerSecret(token);
@@ -15,11 +15,11 @@ export default async function serveCommand(c: Context, o: { port?: string; host?
   }
   const concurrency = Number(o.concurrency ?? 100);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency takes a positive whole number, not "${o.concurrency}"`);
-  const store = await openStore(c);
+  const store = await c.openStore();
   const { serve } = await import('../serve/server.js');
   let s: Awaited<ReturnType<typeof serve>>;
   try {
-    s = await serve({ store, context: { cwd: c.cwd, stateDir: c.stateDir, debug: c.debug, interactive: false }, flagStore: resolve(c.cwd, o.store ?? resolve(c.stateDir, 'flags.json')), token, host, port });
+    s = await serve({ store, context: { ...c, interactive: false }, flagStore: o.store ? resolve(c.cwd, o.store) : resolve(c.cwd, c.stateDir, 'flags.json'), token, host, port });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new UsageError(`port ${port} on ${host} is in use`, { hint: 'Pick another with --port, or stop the other server.' });
@@ -37,7 +37,7 @@ export default async function serveCommand(c: Context, o: { port?: string; host?
   if (o.worker) {
     const { runWorker } = await import('../runner/worker.js');
     const { loadPlan } = await import('../plan/load.js');
-    working = runWorker({ store, concurrency, cwd: c.cwd, loadPlan: async (st) => (await loadPlan(st.plan.file)).plan, log: (m) => c.stderr(`${new Date().toISOString()} ${m}`), signal: ac.signal }).catch((err: unknown) => {
+    working = runWorker({ store, concurrency, cwd: c.cwd, loadPlan: async (st) => (await loadPlan(st.plan.file, { env: c.env, cwd: c.cwd })).plan, log: (m) => c.stderr(`${new Date().toISOString()} ${m}`), signal: ac.signal }).catch((err: unknown) => {
       c.stderr(`rollout serve: the worker stopped: ${(err as Error)?.message ?? String(err)}`);
     });
     lines.push('  --worker: this process also drives every active run');
@@ -46,16 +46,14 @@ export default async function serveCommand(c: Context, o: { port?: string; host?
   else for (const l of lines) c.stdout(l);
   await new Promise<void>((done) => {
     const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      off();
       // The worker finishes the actions in flight and releases its runs before the server closes.
       ac.abort('serve stopping');
       void Promise.resolve(working)
         .then(() => s.close())
         .finally(done);
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    const off = c.signals(stop);
   });
   await store.close?.();
   return 0;

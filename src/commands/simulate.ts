@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { readRegularFile } from '../util/read-file.js';
 
 const MAX_SCENARIO_BYTES = 1024 * 1024;
@@ -7,14 +8,14 @@ import { statusColor, style } from '../output/style.js';
 import { scenarioSchema, simulatePlan, type Scenario } from '../runner/simulate.js';
 import { formatDuration } from '../util/duration.js';
 import { safeText } from '../util/terminal.js';
-import { printJson, type Context } from './context.js';
+import { parseStart, printJson, type Context } from './context.js';
 
 const SHOWN = new Set(['run.started', 'phase.started', 'step.applied', 'approval.requested', 'approval.granted', 'approval.timeout', 'breach.detected', 'run.paused', 'flags.frozen', 'freeze.failed', 'run.resumed', 'flags.unfrozen', 'rollback.started', 'rollback.step', 'rollback.flags-off', 'command.finished', 'command.failed', 'health.ok', 'health.failed', 'rollback.escalated', 'run.completed', 'run.rolled-back', 'run.aborted', 'window.closed', 'check.changed', 'incident.recorded', 'step.scheduled', 'approval.signed', 'rollback.stable', 'rollback.unstable']);
 
-export async function loadScenario(file: string): Promise<Scenario> {
+export async function loadScenario(file: string, cwd = '.'): Promise<Scenario> {
   let text: string;
   try {
-    text = await readRegularFile(file, MAX_SCENARIO_BYTES);
+    text = await readRegularFile(resolve(cwd, file), MAX_SCENARIO_BYTES);
   } catch (err) {
     throw new UsageError(`cannot read scenario ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
@@ -45,18 +46,11 @@ export function checkWorthShowing(e: RunEvent): boolean {
   return Boolean(d.breached) || (d.verdict !== undefined && d.verdict !== 'pass');
 }
 
-export function parseStart(s?: string): number {
-  if (!s) return Date.now();
-  const t = Date.parse(s);
-  if (Number.isNaN(t)) throw new UsageError(`--start "${s}" is not a time`, { hint: 'Use ISO 8601, e.g. 2026-12-01T09:00:00Z.' });
-  return t;
-}
-
 export default async function simulate(c: Context, file: string, o: { scenario?: string; start?: string; events?: boolean }): Promise<number> {
   const { loadPlan } = await import('../plan/load.js');
-  const { plan } = await loadPlan(file, { adapters: false });
-  const scenario = o.scenario ? await loadScenario(o.scenario) : undefined;
-  const start = parseStart(o.start);
+  const { plan } = await loadPlan(file, { adapters: false, env: c.env, cwd: c.cwd });
+  const scenario = o.scenario ? await loadScenario(o.scenario, c.cwd) : undefined;
+  const start = parseStart(c, o.start);
   const t0 = performance.now();
   const lines: string[] = [];
   const show = (e: RunEvent) => {

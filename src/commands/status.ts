@@ -4,30 +4,20 @@ import { statusColor, tableStyle } from '../output/style.js';
 import type { Plan } from '../plan/model.js';
 import { formatDuration } from '../util/duration.js';
 import { safeText } from '../util/terminal.js';
-import { openStore, printJson, type Context } from './context.js';
+import { planOf, printJson, type Context } from './context.js';
 import type { Store } from '../state/index.js';
-
-/** The plan a run was started from, if it still loads (status works without it). */
-export async function planOf(s: RunState): Promise<Plan | undefined> {
-  try {
-    const { loadPlan } = await import('../plan/load.js');
-    return (await loadPlan(s.plan.file, { adapters: false })).plan;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The plan a run was started with, as the run stored it (its snapshot): the same answer on
  * every machine, whether or not the plan file exists there. Older runs without a snapshot
  * fall back to the plan file.
  */
-export async function storedPlan(store: Store, s: RunState): Promise<Plan | undefined> {
-  return (await store.readPlan(s.id).catch(() => undefined)) ?? (await planOf(s));
+export async function storedPlan(c: Context, store: Store, s: RunState): Promise<Plan | undefined> {
+  return (await store.readPlan(s.id).catch(() => undefined)) ?? (await planOf(c, s));
 }
 
 export default async function status(c: Context, ref: string | undefined, o: { watch?: boolean; all?: boolean }): Promise<number> {
-  const store = await openStore(c);
+  const store = await c.openStore();
   if (o.watch && c.json) {
     const { UsageError } = await import('../errors.js');
     throw new UsageError('--watch and --json cannot be used together', { hint: 'For machines, poll `rollout status --json`; --watch is for people.' });
@@ -48,7 +38,7 @@ export default async function status(c: Context, ref: string | undefined, o: { w
     };
     if (c.json) {
       const rows = [];
-      for (const r of runs) rows.push(runJson(await storedPlan(store, r), r, { driver: driverJson(r.id) }));
+      for (const r of runs) rows.push(runJson(await storedPlan(c, store, r), r, { driver: driverJson(r.id) }));
       printJson(c, { runs: rows, ...(broken.length ? { unreadable: broken.map((b) => ({ run: b.id, error: b.error.message, hint: b.error.hint ?? null })) } : {}) });
       return broken.length ? broken[0]!.error.exitCode : 0;
     }
@@ -67,25 +57,25 @@ export default async function status(c: Context, ref: string | undefined, o: { w
         drivers.has(r.id) ? safeText(driverText(drivers.get(r.id)!)) : '-',
         Object.entries(r.flags).map(([f, v]) => `${safeText(f)}=${v.enabled ? `${v.percentage}%` : 'off'}`).join('\n'),
         new Date(r.startedAt).toISOString(),
-        formatDuration(Date.now() - r.startedAt),
+        formatDuration(c.clock.now() - r.startedAt),
       ]);
     c.stdout(t.toString());
     return broken.length ? broken[0]!.error.exitCode : 0;
   }
   const id = await store.resolve(ref);
   const { renderRun } = await import('../output/live.js');
-  const out = process.stdout;
+  const out = c.streams.stdout as NodeJS.WriteStream;
   const width = () => (out.isTTY ? out.columns || 100 : 0);
   const view = async () => {
     const s = await store.load(id);
-    const plan = await storedPlan(store, s);
+    const plan = await storedPlan(c, store, s);
     const driver = await store.driver(id);
-    return { s, plan, driver, text: renderRun(plan, s, { now: Date.now(), width: width(), driver: driver ?? null }) };
+    return { s, plan, driver, text: renderRun(plan, s, { now: c.clock.now(), width: width(), driver: driver ?? null }) };
   };
   if (c.json) {
     const s = await store.load(id);
     const driver = await store.driver(id);
-    printJson(c, runJson(await storedPlan(store, s), s, { driver: driver ? { pid: driver.pid, host: driver.host, worker: driver.worker ?? null, leaseUntil: new Date(driver.leaseUntil).toISOString() } : null }));
+    printJson(c, runJson(await storedPlan(c, store, s), s, { driver: driver ? { pid: driver.pid, host: driver.host, worker: driver.worker ?? null, leaseUntil: new Date(driver.leaseUntil).toISOString() } : null }));
     return 0;
   }
   if (!o.watch) {
@@ -94,7 +84,7 @@ export default async function status(c: Context, ref: string | undefined, o: { w
   }
   // --watch: on a terminal the view is redrawn in place when the run changes (checked every
   // 200 ms) and every second for its countdowns; elsewhere it is printed again when it changes.
-  const deadline = Date.now() + 24 * 3600_000;
+  const deadline = c.clock.now() + 24 * 3600_000;
   const live = out.isTTY ? ((await import('log-update')).createLogUpdate(out, { showCursor: true }) as ((t: string) => void) & { done(): void }) : undefined;
   let lastState = '';
   let drawnAt = 0;
@@ -103,15 +93,15 @@ export default async function status(c: Context, ref: string | undefined, o: { w
       const s = await store.load(id);
       const key = `${s.updatedAt}|${s.seq}|${s.status}`;
       const changed = key !== lastState;
-      if (changed || (live && Date.now() - drawnAt >= 1000)) {
+      if (changed || (live && c.clock.now() - drawnAt >= 1000)) {
         lastState = key;
         const v = await view();
-        drawnAt = Date.now();
+        drawnAt = c.clock.now();
         if (live) live(v.text);
         else c.stdout(v.text + '\n');
-        if (FINAL_STATUSES.includes(v.s.status) || Date.now() > deadline) return 0;
+        if (FINAL_STATUSES.includes(v.s.status) || c.clock.now() > deadline) return 0;
       }
-      await new Promise((r) => setTimeout(r, 200));
+      await c.clock.sleep(200);
     }
   } finally {
     live?.done();

@@ -9,7 +9,7 @@ export default async function validate(c: Context, files: string[], o: { program
   const results: Array<{ file: string; valid: boolean; issues: PlanIssue[]; hint?: string; plan?: string }> = [];
   for (const file of files) {
     try {
-      const { plan, warnings } = await loadPlan(file, { programs: o.programs !== false });
+      const { plan, warnings } = await loadPlan(file, { programs: o.programs !== false, env: c.env, cwd: c.cwd });
       results.push({ file, valid: true, issues: warnings, plan: plan.name });
       if (!c.json) {
         for (const l of formatIssues(new PlanError(file, warnings))) c.stderr(l);

@@ -5,7 +5,7 @@
  */
 import { UsageError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
-import { openStore, printJson, type Context } from './context.js';
+import { printJson, type Context } from './context.js';
 
 export default async function worker(c: Context, o: { concurrency?: string; id?: string; poll?: string }): Promise<number> {
   const concurrency = o.concurrency === undefined ? 100 : Number(o.concurrency);
@@ -13,20 +13,20 @@ export default async function worker(c: Context, o: { concurrency?: string; id?:
   if (o.id !== undefined && !/^[A-Za-z0-9._-]{1,100}$/.test(o.id)) throw new UsageError(`bad worker id "${o.id}"`, { hint: 'Letters, digits, dot, dash and underscore; up to 100 characters.' });
   const pollMs = o.poll === undefined ? 1000 : Number(o.poll);
   if (!(pollMs >= 50 && pollMs <= 60_000)) throw new UsageError(`--poll takes milliseconds between 50 and 60000, not "${o.poll}"`);
-  const store = await openStore(c);
+  const store = await c.openStore();
   const ac = new AbortController();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
     if (signals > 1) {
       c.stderr(`second ${sig}: exiting now; runs in flight are taken over when their leases lapse`);
-      process.exit(1);
+      c.exit(1);
+      return;
     }
     c.stderr(`${sig}: finishing the actions in flight, then releasing every run…`);
     ac.abort(sig);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const offSignals = c.signals(onSignal);
   const { runWorker } = await import('../runner/worker.js');
   const { loadPlan } = await import('../plan/load.js');
   try {
@@ -36,21 +36,20 @@ export default async function worker(c: Context, o: { concurrency?: string; id?:
       concurrency,
       pollMs,
       cwd: c.cwd,
-      loadPlan: async (s) => (await loadPlan(s.plan.file)).plan,
+      loadPlan: async (s) => (await loadPlan(s.plan.file, { env: c.env, cwd: c.cwd })).plan,
       log: (m) => c.stderr(`${new Date().toISOString()} ${m}`),
       signal: ac.signal,
     });
     if (c.json) printJson(c, { worker: r.id, runsDriven: r.drove });
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    offSignals();
     await store.close?.();
   }
 }
 
 export async function list(c: Context): Promise<number> {
-  const store = await openStore(c);
+  const store = await c.openStore();
   try {
     const [ws, leases] = await Promise.all([store.workers(), store.leases()]);
     if (c.json) {

@@ -26,6 +26,8 @@ export interface ReporterOptions {
   plan?: Plan;
   /** The clock (tests). */
   now?: () => number;
+  /** CI and ROLLOUT_VERBOSE are read from here (default: the process's environment). */
+  env?: Record<string, string | undefined>;
 }
 
 const ICON: Record<string, string> = {
@@ -62,7 +64,7 @@ export class Reporter {
     // A terminal that reports no width (some `script`/CI pseudo-TTYs) cannot be redrawn
     // reliably: plain lines there.
     const width = (this.out as NodeJS.WriteStream).columns ?? 0;
-    if (tty && width > 0 && !this.o.quiet && !process.env.CI) {
+    if (tty && width > 0 && !this.o.quiet && !(this.o.env ?? process.env).CI) {
       const { createLogUpdate } = await import('log-update');
       this.live = createLogUpdate(this.out as NodeJS.WriteStream, { showCursor: true }) as LogUpdate;
       this.timer = setInterval(() => this.render(), 1000);
@@ -94,7 +96,7 @@ export class Reporter {
   }
 
   event(e: RunEvent, s: RunState): void {
-    if (e.type === 'notify.sent' || (e.type === 'step.intent' && !process.env.ROLLOUT_VERBOSE)) return;
+    if (e.type === 'notify.sent' || (e.type === 'step.intent' && !(this.o.env ?? process.env).ROLLOUT_VERBOSE)) return;
     const icon = ICON[e.type] ?? '·';
     const color = e.type.startsWith('rollback') || e.type === 'breach.detected' || e.type.endsWith('failed') || e.type === 'run.rolled-back'
       ? style.red

@@ -29,6 +29,8 @@ export interface LoadOptions {
    * Default: whenever `adapters` is on — `validate`, `start`, `advance`; off for `plan`/`simulate`.
    */
   programs?: boolean;
+  /** Relative plan paths are resolved from here (default: the process's working directory). */
+  cwd?: string;
 }
 
 type Path = (string | number)[];
@@ -66,7 +68,7 @@ function depth(v: unknown, d = 0): number {
 }
 
 export async function loadPlan(file: string, opts: LoadOptions = {}): Promise<LoadedPlan> {
-  const abs = resolve(file);
+  const abs = resolve(opts.cwd ?? '.', file);
   const fail = (message: string, hint?: string): never => {
     throw new PlanError(file, [{ path: '', message, severity: 'error' }], { hint });
   };

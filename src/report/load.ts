@@ -14,8 +14,8 @@ export interface RunView {
 export async function planFor(store: Store, s: RunState): Promise<Plan | undefined> {
   const snap = await store.readPlan(s.id).catch(() => undefined);
   if (snap) return snap;
-  const { planOf } = await import('../commands/status.js');
-  return planOf(s);
+  const { loadPlan } = await import('../plan/load.js');
+  return loadPlan(s.plan.file, { adapters: false }).then((r) => r.plan, () => undefined);
 }
 
 export async function loadRunView(store: Store, id: string, plan?: Plan): Promise<RunView> {

@@ -12,6 +12,7 @@ import type { AdapterSpec, Check, Plan } from '../plan/model.js';
 import { redact } from '../util/redact.js';
 import { renderNotice } from '../util/template.js';
 import type { Clock } from './clock.js';
+import type { Env } from './io.js';
 import type { RunStore, Services } from './runner.js';
 
 export interface BuildOptions {
@@ -19,6 +20,8 @@ export interface BuildOptions {
   store: RunStore;
   clock: Clock;
   cwd: string;
+  /** The environment adapters and commands see (default: the process's). */
+  env?: Env;
   log: (msg: string) => void;
   onEvent: (e: RunEvent, s: RunState) => void;
   /** Perform side effects (false: --dry-run). Reads still happen. */
@@ -27,8 +30,8 @@ export interface BuildOptions {
   runStartedAt?: number;
 }
 
-function ctxFor(plan: Plan, cwd: string, log: (m: string) => void): AdapterContext {
-  return { baseDir: plan.dir, cwd, log, env: process.env };
+function ctxFor(plan: Plan, cwd: string, log: (m: string) => void, env: Env = process.env): AdapterContext {
+  return { baseDir: plan.dir, cwd, log, env };
 }
 
 async function load<F>(kind: string, table: Record<string, () => Promise<{ create: F }>>, spec: AdapterSpec): Promise<F> {
@@ -38,18 +41,18 @@ async function load<F>(kind: string, table: Record<string, () => Promise<{ creat
 }
 
 /** The plan's metrics providers only (backtest: reads history, never touches a flag backend). */
-export async function createProviders(plan: Plan, cwd: string, log: (m: string) => void, names?: string[]): Promise<Record<string, MetricsProvider>> {
+export async function createProviders(plan: Plan, cwd: string, log: (m: string) => void, names?: string[], env?: Env): Promise<Record<string, MetricsProvider>> {
   const out: Record<string, MetricsProvider> = {};
   for (const [name, spec] of Object.entries(plan.metrics)) {
     if (names && !names.includes(name)) continue;
-    out[name] = (await load('metrics provider', metricsProviders, spec))(spec.options, ctxFor(plan, cwd, log));
+    out[name] = (await load('metrics provider', metricsProviders, spec))(spec.options, ctxFor(plan, cwd, log, env));
   }
   return out;
 }
 
-export async function createBackend(plan: Plan, cwd: string, log: (m: string) => void): Promise<FlagBackend> {
+export async function createBackend(plan: Plan, cwd: string, log: (m: string) => void, env?: Env): Promise<FlagBackend> {
   const create = await load('flag backend', flagBackends, plan.backend);
-  return create(plan.backend.options, ctxFor(plan, cwd, log));
+  return create(plan.backend.options, ctxFor(plan, cwd, log, env));
 }
 
 export function renderer(plan: Plan) {
@@ -120,8 +123,8 @@ export function sampler(providers: Record<string, MetricsProvider>) {
 
 export async function buildServices(o: BuildOptions): Promise<Services & { close(): Promise<void> }> {
   const { plan, cwd, log } = o;
-  const ctx = ctxFor(plan, cwd, log);
-  const backend = await createBackend(plan, cwd, log);
+  const ctx = ctxFor(plan, cwd, log, o.env);
+  const backend = await createBackend(plan, cwd, log, o.env);
   const providers: Record<string, MetricsProvider> = {};
   for (const [name, spec] of Object.entries(plan.metrics)) {
     const options = spec.type === 'simulated' && o.runStartedAt !== undefined && spec.options.origin === undefined ? { ...spec.options, origin: o.runStartedAt } : spec.options;
@@ -140,7 +143,7 @@ export async function buildServices(o: BuildOptions): Promise<Services & { close
     execute: o.execute ?? true,
     concurrency: 16,
     async runCommand(argv, opts) {
-      const r = await runCommand({ argv, env: opts.env, timeoutMs: opts.timeoutMs, cwd: opts.cwd, shell: opts.shell });
+      const r = await runCommand({ argv, env: o.env ? { ...o.env, ...opts.env } : opts.env, timeoutMs: opts.timeoutMs, cwd: opts.cwd, shell: opts.shell });
       return { ok: r.ok, summary: r.summary, output: [r.stdout, r.stderr].filter(Boolean).join('\n') };
     },
     async httpCheck(url, expectStatus, timeoutMs) {

@@ -10,6 +10,7 @@ import { LeaseLostError } from '../state/index.js';
 import type { Plan } from '../plan/model.js';
 import type { Lease, Store } from '../state/index.js';
 import { realClock, type Clock } from './clock.js';
+import type { Env } from './io.js';
 import { fenced, LeaseKeeper } from './lease.js';
 import { Runner, type LoopOptions } from './runner.js';
 import { buildServices } from './services.js';
@@ -18,6 +19,8 @@ export interface DriveOptions {
   plan: Plan;
   store: Store;
   cwd: string;
+  /** The environment adapters and commands see (default: the process's). */
+  env?: Env;
   clock?: Clock;
   log: (msg: string) => void;
   onEvent: (e: RunEvent, s: RunState) => void;
@@ -90,7 +93,7 @@ export async function drive(o: DriveOptions, existing?: RunState): Promise<RunSt
   keeper.add(lease, () => lost.abort('lease lost'));
   const signal = o.signal ? AbortSignal.any([o.signal, lost.signal]) : lost.signal;
   const held = lease;
-  const svc = await buildServices({ plan, store: fenced(store, held), clock, cwd: o.cwd, log: o.log, onEvent: o.onEvent, execute: o.execute, runStartedAt: state.startedAt });
+  const svc = await buildServices({ plan, store: fenced(store, held), clock, cwd: o.cwd, env: o.env, log: o.log, onEvent: o.onEvent, execute: o.execute, runStartedAt: state.startedAt });
   try {
     state = await store.load(id); // the freshest copy, now that we hold the lock
     const runner = new Runner(svc, state);
@@ -158,13 +161,14 @@ export function exitCodeFor(s: RunState): number {
  * until it has applied it — or refused it (a `control.refused` event). Runs without a driver
  * are steered in-process by the commands (they apply the control and carry out what it queued).
  */
-export async function sendControl(store: Store, id: string, ctl: Control, opts: { waitMs?: number } = {}): Promise<RunState> {
+export async function sendControl(store: Store, id: string, ctl: Control, opts: { waitMs?: number; clock?: Clock } = {}): Promise<RunState> {
   const waitMs = opts.waitMs ?? 15_000;
+  const clock = opts.clock ?? realClock;
   const before = await store.load(id);
   await store.post(id, ctl);
-  const deadline = Date.now() + waitMs;
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
+  const deadline = clock.now() + waitMs;
+  while (clock.now() < deadline) {
+    await clock.sleep(100);
     if (await store.pending(id)) continue;
     const after = await store.load(id);
     if (after.seq === before.seq) continue; // taken, not yet recorded

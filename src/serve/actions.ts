@@ -6,7 +6,10 @@
  * now (as `--detach` / `advance`) and returns.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Context } from '../commands/context.js';
+import { createContext, type Context } from '../commands/context.js';
+
+/** What the server knows of the command context; the rest is createContext's defaults. */
+export type ServeContext = Partial<Omit<Context, 'stdout' | 'stderr' | 'json'>> & Pick<Context, 'cwd'>;
 import { RolloutError } from '../errors.js';
 import { redact } from '../util/redact.js';
 
@@ -46,15 +49,15 @@ export interface ActionResult {
 let queue: Promise<unknown> = Promise.resolve();
 
 /** Run one action (one at a time per server: two clicks do not drive one run twice). */
-export function runAction(base: Omit<Context, 'stdout' | 'stderr' | 'json'>, action: ActionName, runId: string, b: ActionBody): Promise<ActionResult> {
+export function runAction(base: ServeContext, action: ActionName, runId: string, b: ActionBody): Promise<ActionResult> {
   const next = queue.then(() => perform(base, action, runId, b));
   queue = next.catch(() => undefined);
   return next;
 }
 
-async function perform(base: Omit<Context, 'stdout' | 'stderr' | 'json'>, action: ActionName, runId: string, b: ActionBody): Promise<ActionResult> {
+async function perform(base: ServeContext, action: ActionName, runId: string, b: ActionBody): Promise<ActionResult> {
   const out: string[] = [];
-  const c: Context = { ...base, json: true, interactive: false, stdout: (s) => out.push(s), stderr: () => undefined };
+  const c: Context = createContext({ ...base, json: true, interactive: false, stdout: (s) => void out.push(s), stderr: () => undefined });
   const by = str(b.by, 100);
   const opts = {
     // A named-approver gate signs as `as`, else as the name given (not "… (rollout serve)").

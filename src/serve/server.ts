@@ -16,13 +16,12 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Context } from '../commands/context.js';
 import type { Store } from '../state/index.js';
 import { redact, redactDeep } from '../util/redact.js';
 import { page } from '../report/html.js';
 import { reportModel } from '../report/model.js';
 import { renderReport } from '../report/html.js';
-import { ACTIONS, bearer, runAction, tokenMatches, type ActionName } from './actions.js';
+import { ACTIONS, bearer, runAction, tokenMatches, type ActionName, type ServeContext } from './actions.js';
 import { dashboardBody } from './dashboard.js';
 import { CONTENT_TYPE, metricsText } from './metrics.js';
 import { evaluateAll, evaluateFlag, FlagSource } from './ofrep.js';
@@ -31,7 +30,7 @@ import { RunCache, type CachedRun } from './runs.js';
 export interface ServeOptions {
   store: Store;
   /** For actions: the same context a CLI command gets. */
-  context: Omit<Context, 'stdout' | 'stderr' | 'json'>;
+  context: ServeContext;
   flagStore: string;
   token?: string;
   host?: string;

@@ -1,7 +1,12 @@
-/** Spawn the built CLI (dist/, built by `npm test`) in a temp directory. */
+/**
+ * The CLI in a temp directory: `run` calls main(argv, io) in-process (fast: no node start, no
+ * module loading per call); `cli`/`spawn` start the built binary (dist/, built by `npm test`)
+ * for what only a process shows — signals, crashes, two processes racing for a lock.
+ */
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
 
 export const BIN = resolve(import.meta.dirname, '../../bin/rollout.js');
@@ -38,6 +43,39 @@ export function spawn(args: string[], opts: { cwd: string; env?: Record<string, 
 export async function cli(args: string[], opts: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<Run> {
   const r = await spawn(args, opts);
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+function capture(): { stream: PassThrough; text: () => string } {
+  const stream = new PassThrough();
+  const chunks: Buffer[] = [];
+  stream.on('data', (b: Buffer) => chunks.push(b));
+  return { stream, text: () => Buffer.concat(chunks).toString('utf8').replace(/\n$/, '') };
+}
+
+/**
+ * Run the CLI in-process: the same main() the binary calls, with captured streams, the
+ * binary's test environment (NO_COLOR, CI), no terminal, no signals and no prompt.
+ */
+export async function run(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<Run> {
+  const { main } = await import('../../src/cli.js');
+  const out = capture();
+  const err = capture();
+  const code = await main(args, {
+    cwd: opts.cwd,
+    env: { ...process.env, NO_COLOR: '1', CI: '1', ...opts.env },
+    stdout: out.stream,
+    stderr: err.stream,
+    tty: false,
+    signals: () => () => undefined,
+    prompt: async () => {
+      throw new Error('no prompt in an in-process test');
+    },
+    exit: (c) => {
+      throw new Error(`exit(${c}) requested in an in-process test`);
+    },
+  });
+  await new Promise((r) => setImmediate(r));
+  return { code, stdout: out.text(), stderr: err.text() };
 }
 
 /** A small plan on the local store with simulated metrics; `over` replaces top-level keys. */

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import init, { ask, fromOptions, schemaRef } from '../../src/commands/init.js';
-import type { Context } from '../../src/commands/context.js';
+import { createContext, type Context } from '../../src/commands/context.js';
 import { BACKENDS, CHECKS, GATES, METRICS, PRESETS, RING_BACKENDS, programsToProvide, renderPlan, requiredEnv, splitArgv, type InitAnswers } from '../../src/init/template.js';
 import { loadPlan } from '../../src/plan/load.js';
 import { cli } from '../cli/helpers.js';
@@ -30,7 +30,7 @@ async function provide(base: string, programs: string[]) {
 }
 
 function ctx(out: string[], err: string[], interactive = false): Context {
-  return { cwd: dir, stateDir: '.rollout', json: false, debug: false, interactive, stdout: (s) => out.push(s), stderr: (s) => err.push(s) };
+  return createContext({ cwd: dir, stateDir: '.rollout', json: false, debug: false, interactive, stdout: (s) => void out.push(s), stderr: (s) => void err.push(s) });
 }
 
 describe('every generated plan validates as written', () => {

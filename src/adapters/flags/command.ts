@@ -137,7 +137,7 @@ class CommandFlagBackend implements FlagBackend {
     this.cwd = o.cwd ? path.resolve(ctx.baseDir, o.cwd) : ctx.cwd;
     this.recordFile = o.recordPath
       ? path.resolve(ctx.baseDir, o.recordPath)
-      : path.resolve(ctx.cwd, ctx.env.ROLLOUT_STATE_DIR ?? process.env.ROLLOUT_STATE_DIR ?? '.rollout', 'command-flags.json');
+      : path.resolve(ctx.cwd, ctx.env.ROLLOUT_STATE_DIR ?? '.rollout', 'command-flags.json');
   }
 
   private async run(what: 'apply' | 'read', template: string[], values: Record<string, string>, env: Record<string, string | undefined>) {

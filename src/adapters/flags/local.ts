@@ -80,7 +80,7 @@ export function evaluate(flag: string, f: StoredFlag | undefined, key: string, c
 
 export const create: FlagBackendFactory = (opts, ctx) => {
   const o = options.parse(opts);
-  const path = resolve(ctx.cwd, o.path ?? resolve(process.env.ROLLOUT_STATE_DIR ?? '.rollout', 'flags.json'));
+  const path = o.path ? resolve(ctx.cwd, o.path) : resolve(ctx.cwd, ctx.env.ROLLOUT_STATE_DIR ?? '.rollout', 'flags.json');
   const name = `local (${path})`;
   const backend: FlagBackend = {
     name,
