@@ -65,7 +65,7 @@ export function renderBacktest(r: BacktestResult, units: Record<string, string>)
 
 export default async function backtestCommand(c: Context, file: string, o: { from?: string; to?: string; report?: string; events?: boolean }): Promise<number> {
   const { loadPlan } = await import('../plan/load.js');
-  const { plan } = await loadPlan(file);
+  const { plan } = await loadPlan(file, { env: c.env, cwd: c.cwd });
   if (!o.from) throw new UsageError('backtest needs --from', { hint: 'e.g. `rollout backtest plan.yaml --from 7d` (the last 7 days), with --to to pin the end.' });
   // --to pinned: given, or now rounded down to the check interval (printed, so the same command reproduces it).
   const to = o.to ? parseTime(o.to, '--to', Date.now()) : Math.floor(Date.now() / plan.intervalMs) * plan.intervalMs;
