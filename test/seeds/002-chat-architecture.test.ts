@@ -108,7 +108,7 @@ describe('seed 002: chat architecture', () => {
   });
 
   it('"Instant Rollback (< 30 seconds): Disable useNewArchitecture globally" — only that flag; the other flags stay', async () => {
-    const plan = await load('chat-architecture');
+    const plan = { ...(await load('chat-architecture')), intervalMs: 60 * M }; // hourly judgments: same decisions, fewer ticks
     const t = drive(plan, { start: MONDAY, autoApprove: true, obs: observer(plan, {}, {}, MONDAY), controls: [{ at: 40 * D, ctl: { kind: 'rollback', reason: 'manual' } }] });
     const off = t.performed.find((p) => p.action.kind === 'apply-flags' && p.action.purpose === 'rollback')!;
     expect((off.action as Extract<Action, { kind: 'apply-flags' }>).changes.map((c) => c.flag)).toEqual(['useNewArchitecture']);

@@ -47,7 +47,7 @@ describe('seed 003: DojoPool', () => {
     const plan = await load('dojopool');
     const t = drive(plan, { start: MONDAY, autoApprove: true, obs: observer(plan, { 'error-rate-critical-p1': (el) => (el >= D ? 0.015 : 0.001) }, {}, MONDAY), controls: [{ at: D + 2 * H, ctl: { kind: 'rollback', reason: 'no-go', by: 'lead' } }] });
     const run = t.performed.find((p) => p.action.kind === 'run-command')!.action as { env: Record<string, string> };
-    expect(run.env).toMatchObject({ ROLLOUT_PHASE: 'internal', ROLLOUT_REASON: 'no-go by lead' });
+    expect(run.env).toMatchObject({ ROLLOUT_PHASE: 'internal', ROLLOUT_REASON: 'no-go' });
   });
 
   it('"> 2% error rate sustained for 2+ hours" (phase 2) pauses at 2 hours, not before', async () => {

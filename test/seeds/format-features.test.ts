@@ -97,7 +97,7 @@ phases:
 describe('weekday schedule on a step (seed 000 "Monday: 50%, Wednesday: 75%, Friday: 90%")', () => {
   const plan = () =>
     mkPlan(`
-defaults: { hold: 1h }
+defaults: { hold: 1h, interval: 1h }
 phases:
   - name: p
     flags: [f]
@@ -117,6 +117,7 @@ phases:
   it('the day is read in windows.timezone', async () => {
     const p = await mkPlan(`
 windows: { timezone: America/New_York }
+defaults: { interval: 1h }
 phases:
   - name: p
     flags: [f]
