@@ -115,7 +115,10 @@ export function waitingWords(plan: Plan | undefined, s: RunState, o: TimeOptions
       return `a person: \`rollout resume ${s.id}\` (or rollback / abort)${s.reason ? ` — paused: ${text(s.reason)}` : ''}`;
     case 'awaiting-approval': {
       const a = s.approval;
-      const signed = a?.quorum ? ` (${a.signed?.length ?? 0} of ${a.quorum} signed)` : '';
+      // A named quorum (seed 001's four sign-offs): who has signed and who has not.
+      const names = (a?.signed ?? []).map((x) => text(x.name));
+      const missing = (a?.approvers ?? []).filter((n) => !a?.signed?.some((x) => x.name === n)).map(text);
+      const signed = a?.quorum ? ` (${names.length} of ${a.quorum} signed: ${names.join(', ') || 'nobody yet'}; not signed: ${missing.join(', ') || 'nobody'})` : '';
       return `approval${a?.message ? ` "${text(a.message)}"` : ''}${signed}: \`rollout approve ${s.id}\` or \`rollout reject ${s.id} --reason …\`${a?.deadline ? `; decide by ${when(a.deadline, o)}` : ''}`;
     }
     case 'rolling-back':
