@@ -247,33 +247,44 @@ describe('rollout serve without ROLLOUT_SERVE_TOKEN', () => {
 });
 
 describe('rollout serve --worker', () => {
-  it('drives the runs itself, and a pause and resume from the page reach its worker', async () => {
+  // Holds of an hour: nothing moves by itself while the test runs, however slow the machine;
+  // each step is the page's promote, carried out by the worker that holds the run.
+  it('drives the runs itself: pause, resume and promote from the page reach its worker', async () => {
     const { dir, cleanup } = await tempDir();
     let served: Served | undefined;
     let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
     try {
-      await write(dir, 'w.yaml', `name: worked\nbackend: { type: local }\ndefaults: { hold: 1500ms, interval: 200ms, maxJump: 100 }\nphases:\n  - { name: main, flags: [w-flag], steps: [10, 50, 100] }\n`);
+      await write(dir, 'w.yaml', `name: worked\nbackend: { type: local }\ndefaults: { hold: 1h, interval: 200ms, maxJump: 100 }\nphases:\n  - { name: main, flags: [w-flag], steps: [10, 50, 100] }\n`);
       expect((await cli(['advance', 'w.yaml'], { cwd: dir })).code).toBe(6); // started at 10%; nobody drives it
       served = await startServe(dir, { ROLLOUT_SERVE_TOKEN: TOKEN }, ['--worker']);
+      const api = async () => (await (await fetch(served!.url + '/api/runs/worked')).json()) as { status: string; reason: string | null; driver: { pid: number } | null; flags: Record<string, { percentage: number }> };
+      // The worker picks the run up (its lease makes it the run's driver).
+      for (let i = 0; i < 100 && !(await api()).driver; i++) await new Promise((r) => setTimeout(r, 100));
+      expect((await api()).driver).not.toBeNull();
       browser = await launchBrowser();
       const page = await browser.context.newPage();
       page.on('dialog', (d) => void d.accept('checking dashboards'));
       await page.goto(served.url + '/runs/worked');
       await page.waitForSelector('body[data-live="open"]');
       await page.fill('#token', TOKEN);
-      await page.click('#btn-pause');
-      await page.waitForSelector('#action-result[data-http="200"]', { timeout: 20_000 });
-      await page.waitForSelector('#root[data-status="paused"]', { timeout: 5000 });
-      const paused = (await (await fetch(served.url + '/api/runs/worked')).json()) as { driver: unknown; reason: string };
-      expect(paused.reason).toContain('checking dashboards');
-      await page.click('#btn-resume');
-      await page.waitForSelector('#root[data-status="completed"]', { timeout: 20_000 });
-      expect(await page.textContent('#root')).toContain('w-flag 100%');
-      await page.screenshot({ path: join(ARTIFACTS, 'run-page-worker-completed.png'), fullPage: true });
+      const act = async (name: string, expectStatus: string, pct: number) => {
+        await page.click('#btn-' + name);
+        await page.waitForSelector(`#action-result[data-http="200"]:has-text("${name}: ")`, { timeout: 30_000 });
+        await page.waitForSelector(`#root[data-status="${expectStatus}"]`, { timeout: 10_000 });
+        expect((await api()).flags['w-flag']?.percentage).toBe(pct);
+      };
+      await act('pause', 'paused', 10);
+      expect((await api()).reason).toContain('checking dashboards');
+      await act('resume', 'running', 10);
+      await act('promote', 'running', 50);
+      await page.waitForSelector('#root:has-text("w-flag 50%")', { timeout: 10_000 });
+      await page.screenshot({ path: join(ARTIFACTS, 'run-page-worker.png'), fullPage: true });
+      const log = JSON.parse((await cli(['log', 'worked', '--json'], { cwd: dir })).stdout) as { events: Array<{ type: string; msg: string }> };
+      expect(log.events.map((e) => e.type)).toEqual(expect.arrayContaining(['run.paused', 'run.resumed', 'run.promoted']));
     } finally {
       await browser?.close();
       await served?.stop();
       await cleanup();
     }
-  }, 60_000);
+  }, 90_000);
 });
