@@ -90,8 +90,9 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
     const sum = p.variants.reduce((s, v) => s + v.percent, 0);
     if (p.variants.length < 2) err(path, `phase "${p.name}": an experiment needs at least two variants (e.g. control: 50, treatment: 50)`);
     if (Math.abs(sum - 100) > 0.005) err(path, `phase "${p.name}": variant shares add up to ${Math.round(sum * 1000) / 1000}%, not 100%`);
-    if (!VARIANT_BACKENDS.includes(plan.backend.type))
-      err(path, `phase "${p.name}": the ${plan.backend.type} backend cannot split a flag into variants (backends that can: ${VARIANT_BACKENDS.join(', ')})`);
+    const httpVariants = plan.backend.type === 'http' && (plan.backend.options.preset === 'feature-flags-api' || JSON.stringify(plan.backend.options.apply ?? null).includes('{{variants}}'));
+    if (!VARIANT_BACKENDS.includes(plan.backend.type) && !httpVariants)
+      err(path, `phase "${p.name}": the ${plan.backend.type} backend cannot split a flag into variants (backends that can: ${VARIANT_BACKENDS.join(', ')}, and http when its write request sends {{variants}})`);
   });
 
   // Named approvers: a quorum needs names, and no more signatures than there are names.

@@ -21,7 +21,7 @@
  *                                                  all-or-nothing → {"updated": [Flag, ...]}
  *   POST   /feature-flags/evaluate                 {"context": {"user_id": ...}} → {"flags": {name: bool}}
  *
- * Flag = {"name", "enabled", "percentage", "strategy", "rings", "frozen", "updated_at"}.
+ * Flag = {"name", "enabled", "percentage", "strategy", "rings", "variants"?, "frozen", "updated_at"} (variants: an A/B split {"control": 50, …} summing to 100).
  *
  * Rules the fake enforces so an adapter cannot pass by accident:
  *   - `Authorization: Bearer <token>` on every request when a token is configured, else 401
@@ -45,6 +45,8 @@ export interface FakeFlag {
   percentage: number;
   strategy: 'percentage' | 'ring';
   rings: Record<string, number>;
+  /** An A/B split as seed 004 writes it: {"control": 50, "treatment": 50} (absent: none). */
+  variants?: Record<string, number>;
   frozen: boolean;
   updated_at: string;
 }
@@ -96,7 +98,7 @@ class ApiError extends Error {
   }
 }
 
-const PUT_FIELDS = new Set(['enabled', 'percentage', 'strategy', 'rings']);
+const PUT_FIELDS = new Set(['enabled', 'percentage', 'strategy', 'rings', 'variants']);
 
 function checkPct(v: unknown, what: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 100) throw new ApiError(400, `${what} must be a number from 0 to 100`);
@@ -167,6 +169,14 @@ export async function startFlagApiFake(opts: { token?: string } = {}): Promise<F
       const rings: Record<string, number> = {};
       for (const [k, v] of Object.entries(body.rings as Record<string, unknown>)) rings[k] = checkPct(v, `rings.${k}`);
       next.rings = rings;
+    }
+    if (body.variants !== undefined) {
+      if (!body.variants || typeof body.variants !== 'object' || Array.isArray(body.variants)) throw new ApiError(400, 'variants must be an object');
+      const v: Record<string, number> = {};
+      for (const [k, x] of Object.entries(body.variants as Record<string, unknown>)) v[k] = checkPct(x, `variants.${k}`);
+      const sum = Object.values(v).reduce((a, b) => a + b, 0);
+      if (Math.abs(sum - 100) > 0.005) throw new ApiError(400, `variants add up to ${sum}, not 100`);
+      next.variants = v;
     }
     if (current.frozen && (next.percentage !== current.percentage || next.strategy !== current.strategy || JSON.stringify(next.rings) !== JSON.stringify(current.rings))) {
       throw new ApiError(409, `flag ${current.name} is frozen`);

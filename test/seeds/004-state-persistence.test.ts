@@ -53,6 +53,8 @@ describe('seed 004: state persistence', () => {
       use_state_persistence_playturn: '10%',
       use_state_persistence_declare: '10%',
       use_state_persistence_scoring: '10%',
+      state_persistence_performance: '100%', // the A/B experiments: everybody in, split into variants
+      recovery_feature_value: '100%',
     });
   });
 

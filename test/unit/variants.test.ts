@@ -95,6 +95,6 @@ phases:
     const bad = await parsePlanText(yaml('local', '{ a: 50, b: 40 }').replace(/, url.*file: f.json/, ''), join(dir, 'p.yaml'), 'p.yaml').catch((e: Error) => e);
     expect(String((bad as Error).message ?? bad) + JSON.stringify(bad)).toMatch(/add up to 90%, not 100%/);
     const ld = await parsePlanText(yaml('env-file').replace(/, url.*file: f.json/, ', path: x.env'), join(dir, 'p.yaml'), 'p.yaml').catch((e: Error) => e);
-    expect(String((ld as Error).message ?? ld) + JSON.stringify(ld)).toMatch(/env-file backend cannot split a flag into variants \(backends that can: local, unleash\)/);
+    expect(String((ld as Error).message ?? ld) + JSON.stringify(ld)).toMatch(/env-file backend cannot split a flag into variants \(backends that can: local, unleash, and http when its write request sends {{variants}}\)/);
   });
 });

@@ -68,7 +68,7 @@ import { checkChange } from './shared.js';
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 type Method = (typeof METHODS)[number];
 
-export const TEMPLATE_VARIABLES = ['flag', 'enabled', 'percentage', 'fraction', 'users', 'segments', 'rings', 'stickiness', 'strategy'] as const;
+export const TEMPLATE_VARIABLES = ['flag', 'enabled', 'percentage', 'fraction', 'users', 'segments', 'rings', 'stickiness', 'strategy', 'variants'] as const;
 type Vars = Partial<Record<(typeof TEMPLATE_VARIABLES)[number], unknown>>;
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z_][\w]*)\s*\}\}/g;
@@ -124,7 +124,7 @@ export const PRESETS = {
     apply: {
       method: 'PUT',
       path: '/feature-flags/{{flag}}',
-      body: { enabled: '{{enabled}}', percentage: '{{percentage}}', strategy: '{{strategy}}', rings: '{{rings}}' },
+      body: { enabled: '{{enabled}}', percentage: '{{percentage}}', strategy: '{{strategy}}', rings: '{{rings}}', variants: '{{variants}}' },
     },
     read: {
       method: 'GET',
@@ -271,11 +271,15 @@ function varsFor(change: FlagChange, pct: number): Vars {
     rings: change.rings,
     stickiness: change.stickiness,
     strategy: change.rings ? 'ring' : undefined,
+    // An experiment's split as the seed's A/B configuration writes it: {"control": 50, "treatment": 50}.
+    variants: change.variants ? Object.fromEntries(change.variants.map((v) => [v.name, v.percent])) : undefined,
   };
 }
 
 class HttpFlagBackend implements FlagBackend {
   readonly name: string;
+  /** Variant experiments: only when the write request sends {{variants}}. */
+  readonly variants: boolean;
   private readonly base: string;
   private readonly headers: Record<string, string>;
   private readonly applyReq: ResolvedRequest;
@@ -295,6 +299,7 @@ class HttpFlagBackend implements FlagBackend {
     const parseBody = (b: unknown) => (typeof b === 'string' ? (JSON.parse(b) as unknown) : b);
     const a = { ...preset?.apply, ...o.apply };
     this.applyReq = { ...a, method: a.method ?? 'PUT', path: a.path!, body: parseBody(a.body) };
+    this.variants = JSON.stringify(this.applyReq.body ?? null).includes('{{variants}}');
     const spec = (k: 'disable' | 'freeze' | 'unfreeze', method: Method): ResolvedRequest | undefined => {
       const m = { ...(preset && k in preset ? (preset as Record<string, object>)[k] : {}), ...o[k] } as z.input<typeof requestSpec>;
       return m.path ? { ...m, method: m.method ?? method, path: m.path, body: parseBody(m.body) } : undefined;
