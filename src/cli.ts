@@ -191,6 +191,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .argument('[run]', 'run id or plan name')
     .description("the run's event log: every observation, decision and side effect")
     .option('-n, --tail <n>', 'only the last n events')
+    .option('-f, --follow', 'keep printing new events until the run ends')
     .addOption(json())
     .action(lazy(() => import('./commands/log.js')));
 

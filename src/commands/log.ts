@@ -1,8 +1,6 @@
 import { printJson, type Context } from './context.js';
-import { style } from '../output/style.js';
-import { safeText } from '../util/terminal.js';
 
-export default async function log(c: Context, ref: string | undefined, o: { tail?: string }): Promise<number> {
+export default async function log(c: Context, ref: string | undefined, o: { tail?: string; follow?: boolean }): Promise<number> {
   const store = await c.openStore();
   const id = await store.resolve(ref);
   let events = await store.events(id);
@@ -18,6 +16,20 @@ export default async function log(c: Context, ref: string | undefined, o: { tail
     printJson(c, { run: id, events: events.map((e) => ({ ...e, time: new Date(e.at).toISOString() })) });
     return 0;
   }
-  for (const e of events) c.stdout(`${style.dim(new Date(e.at).toISOString())} ${String(e.seq).padStart(4)} ${style.cyan(safeText(e.type).padEnd(18))} ${safeText(e.msg)}`);
-  return 0;
+  const { logLines } = await import('../output/log.js');
+  for (const e of events) for (const l of logLines(e)) c.stdout(l);
+  if (!o.follow) return 0;
+  // --follow: new events as they are recorded (checked every 200 ms) until the run ends.
+  const { FINAL_STATUSES } = await import('../engine/types.js');
+  let last = events.at(-1)?.seq ?? -1;
+  const deadline = Date.now() + 7 * 24 * 3600_000;
+  for (;;) {
+    // The status first: once it is final, this read of the events has the last of them.
+    const done = FINAL_STATUSES.includes((await store.load(id)).status);
+    const fresh = (await store.events(id)).filter((e) => e.seq > last);
+    for (const e of fresh) for (const l of logLines(e)) c.stdout(l);
+    if (fresh.length) last = fresh.at(-1)!.seq;
+    if (done || Date.now() > deadline) return 0;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

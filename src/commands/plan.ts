@@ -52,10 +52,13 @@ export default async function planCmd(c: Context, file: string, o: { start?: str
     return 0;
   }
   const { default: Table } = await import('cli-table3');
-  const t = new Table({ head: ['#', 'phase', 'step', 'flags', 'at', `when (${tz})`, 'hold', 'gate', 'checks'], style: tableStyle() });
-  rows.forEach((x, i) =>
-    t.push([String(i + 1), x.phase, x.step, x.flags, `T+${formatDuration(x.at - start)}`, fmt(x.at) + (x.waitedForWindow ? style.yellow('\n(waited for window)') : ''), x.holdMs ? formatDuration(x.holdMs) : '-', x.gate ?? '', x.checks]),
-  );
+  const head = ['#', 'phase', 'step', 'flags', 'at', `when (${tz})`, 'hold', 'gate', 'checks'];
+  const cells = rows.map((x, i) => [String(i + 1), x.phase, x.step, x.flags, `T+${x.at > start ? formatDuration(x.at - start) : '0'}`, fmt(x.at) + (x.waitedForWindow ? style.yellow('\n(waited for window)') : ''), x.holdMs ? formatDuration(x.holdMs) : '-', x.gate ?? '', x.checks]);
+  // On a terminal the table fits its width (seed 004's is ~220 columns wide): long cells wrap.
+  const { fitColumns } = await import('../output/table.js');
+  const colWidths = fitColumns(head, cells, process.stdout.isTTY ? process.stdout.columns || 0 : 0);
+  const t = new Table({ head, style: tableStyle(), ...(colWidths ? { colWidths, wordWrap: true, wrapOnWordBoundary: true } : {}) });
+  for (const r of cells) t.push(r);
   c.stdout(t.toString());
   const windows = plan.windows
     ? `windows (${tz}): allow ${plan.windows.allow.map((w) => [w.days?.join(','), w.from && `${w.from}-${w.to}`, w.start && `${w.start}..${w.end}`].filter(Boolean).join(' ')).join('; ') || 'any time'}${plan.windows.blackout.length ? `; blackout ${plan.windows.blackout.map((w) => w.name ?? [w.days?.join(','), w.from && `${w.from}-${w.to}`, w.start && `${w.start}..${w.end}`].filter(Boolean).join(' ')).join('; ')}` : ''}`

@@ -9,9 +9,12 @@ import { safeText } from '../util/terminal.js';
 
 export default async function start(c: Context, file: string, o: FollowOptions): Promise<number> {
   const { plan, warnings } = await loadPlan(file, { env: c.env, cwd: c.cwd });
-  for (const w of warnings) c.stderr(`${file}${w.line ? `:${w.line}:${w.col ?? 1}` : ''}: warning: ${safeText(w.message)}`);
   const store = await c.openStore();
   const existing = await activeRunOf(store, plan);
+  // The plan's warnings were shown when its run started: picking the same plan up again says only how many.
+  if (existing && existing.plan.hash === plan.hash) {
+    if (warnings.length) c.stderr(`${file}: ${warnings.length} warning${warnings.length === 1 ? '' : 's'}, shown when run ${existing.id} started (\`rollout validate ${file}\` lists them)`);
+  } else for (const w of warnings) c.stderr(`${file}${w.line ? `:${w.line}:${w.col ?? 1}` : ''}: warning: ${safeText(w.message)}`);
   if (o.dryRun) return dryRun(c, plan, existing, o);
   // A paused run waits for a human: following it would sit there silently. Say so (exit 4),
   // unless asked to resume it.

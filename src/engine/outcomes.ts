@@ -1,3 +1,4 @@
+import { formatDuration } from '../util/duration.js';
 /** Action outcomes: the runner reports how a queued action went; the run's state follows. */
 import type { Plan } from '../plan/model.js';
 import { Draft, iso } from './draft.js';
@@ -34,7 +35,7 @@ export function complete(plan: Plan, state: RunState, actionId: number, outcome:
         s.holdUntil = s.promoteFull ? now : now + st.holdMs;
         if (s.promoteFull && lastOfPhase) s.promoteFull = false;
         if (phaseChanged) d.emit('phase.started', `phase ${plan.phases[s.phase]!.name} started`, { phase: s.phase });
-        d.emit('step.applied', `${plan.phases[s.phase]!.name}: ${label} applied; holding ${Math.round((s.holdUntil - now) / 1000)}s until ${iso(s.holdUntil)}`, {
+        d.emit('step.applied', `${plan.phases[s.phase]!.name}: ${label} applied; holding ${formatDuration(s.holdUntil - now)} until ${iso(s.holdUntil)}`, {
           phase: s.phase,
           step: s.step,
           changes: a.changes,

@@ -15,7 +15,7 @@ import type { Phase, Plan } from '../plan/model.js';
 import { formatDuration } from '../util/duration.js';
 import { redact } from '../util/redact.js';
 import { safeText } from '../util/terminal.js';
-import { driverText, undriven, UNDRIVEN, type DriverView } from './run.js';
+import { driverText, retryCommand, undriven, UNDRIVEN, type DriverView } from './run.js';
 import { statusColor, style } from './style.js';
 import { clock, humanizeTimes, relative, when, type TimeOptions } from './time.js';
 
@@ -36,6 +36,7 @@ export const STATUS_ICON: Record<string, string> = {
   completed: '✔',
   'rolled-back': '✖',
   aborted: '⊘',
+  'rollback-incomplete': '⚠',
 };
 
 const text = (s: string) => safeText(redact(s));
@@ -121,6 +122,8 @@ export function waitingWords(plan: Plan | undefined, s: RunState, o: TimeOptions
       const signed = a?.quorum ? ` (${names.length} of ${a.quorum} signed: ${names.join(', ') || 'nobody yet'}; not signed: ${missing.join(', ') || 'nobody'})` : '';
       return `approval${a?.message ? ` "${text(a.message)}"` : ''}${signed}: \`rollout approve ${s.id}\` or \`rollout reject ${s.id} --reason …\`${a?.deadline ? `; decide by ${when(a.deadline, o)}` : ''}`;
     }
+    case 'rollback-incomplete':
+      return `a retry: rollback incomplete, the run keeps its flags — failed: ${(s.rollback?.failures ?? []).map(text).join('; ')}; retry with: ${retryCommand(s)} (or rollout resume / rollout advance ${s.id})`;
     case 'rolling-back':
       return humanizeTimes(text(s.waitingFor ?? 'the rollback to finish'), o);
     default:

@@ -53,7 +53,7 @@ function signoffs(a: NonNullable<RunState['approval']>): string {
   return `\nsign-offs: ${signed.length} of ${a.quorum ?? a.approvers.length} needed\n${lines.join('\n')}`;
 }
 
-const retryCommand = (s: RunState) => `rollout rollback ${s.id} --reason "…"`;
+export const retryCommand = (s: RunState) => `rollout rollback ${s.id} --reason "…"`;
 
 export function summary(plan: Plan, s: RunState) {
   const c = statusColor(s.status);

@@ -261,7 +261,8 @@ export class Runner {
         }
         case 'record-incident': {
           if (!svc.execute) return { ok: true, detail: 'simulated' };
-          const key = `${Date.parse(a.incident.at) || 0}-${a.id}`; // stable across a crash and a retry of this action
+          // Named by time and run (incident-20261202T084636Z-<run>-7.json), stable across a crash and a retry of this action.
+          const key = `${new Date(Date.parse(a.incident.at) || 0).toISOString().replace(/[-:]|\.\d+/g, '')}-${this.state.id}-${a.id}`;
           const file = await svc.store.writeIncident(this.state.id, { run: this.state.id, plan: svc.plan.name, ...a.incident }, key);
           return { ok: true, detail: `written to ${file}` };
         }
