@@ -10,7 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BIN, cli, quickPlan, spawn, tempDir, write } from './helpers.js';
+import { BIN, quickPlan, run, spawn, tempDir, write } from './helpers.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -43,29 +43,29 @@ describe('dry runs stay dry (item 1)', () => {
     expect(String(r.stdout)).toMatch(/dry run: nothing was written and nothing was recorded; there is nothing to resume/);
     expect(await runs()).toEqual([]);
     expect(existsSync(join(dir, '.rollout/flags.json'))).toBe(false);
-    expect((await cli(['resume'], { cwd: dir })).stderr).toMatch(/no runs yet/);
-    const real = await cli(['advance', f], { cwd: dir });
+    expect((await run(['resume'], { cwd: dir })).stderr).toMatch(/no runs yet/);
+    const real = await run(['advance', f], { cwd: dir });
     expect(real.code).toBe(6);
     expect(real.stderr).not.toMatch(/picking up/);
-    const st = JSON.parse((await cli(['status', '--json'], { cwd: dir })).stdout);
+    const st = JSON.parse((await run(['status', '--json'], { cwd: dir })).stdout);
     expect(st.flags['quick-flag']).toMatchObject({ enabled: true, percentage: 10 });
   });
 
   it("never touches the plan's real run: a paused real run stays paused at its percentage", async () => {
     const f = await write(dir, 'p.yaml', quickPlan({ hold: '1h', steps: '[10, 50, {percent: 100, approval: true}]' }));
-    expect((await cli(['advance', f], { cwd: dir })).code).toBe(6);
-    expect((await cli(['pause'], { cwd: dir })).code).toBe(0);
+    expect((await run(['advance', f], { cwd: dir })).code).toBe(6);
+    expect((await run(['pause'], { cwd: dir })).code).toBe(0);
     const before = await readFile(join(dir, '.rollout/flags.json'), 'utf8');
     // The same plan (name quick) with short holds, so the dry run ends quickly. Not
     // interactive: the gate a real run would wait at is taken as approved.
     const g = await write(dir, 'fast.yaml', quickPlan({ hold: '100ms', steps: '[10, 50, {percent: 100, approval: true}]' }));
-    const d = await cli(['start', g, '--dry-run', '--json'], { cwd: dir });
+    const d = await run(['start', g, '--dry-run', '--json'], { cwd: dir });
     expect(d.code, d.stderr).toBe(0);
     expect(JSON.parse(d.stdout)).toMatchObject({ status: 'completed', dryRun: true, recorded: false });
     expect(d.stderr).toMatch(/the real run quick-\S+ \(paused\) of plan quick is left as it is/);
     expect(await readFile(join(dir, '.rollout/flags.json'), 'utf8')).toBe(before);
     expect(await runs()).toHaveLength(1);
-    const st = JSON.parse((await cli(['status', '--json'], { cwd: dir })).stdout);
+    const st = JSON.parse((await run(['status', '--json'], { cwd: dir })).stdout);
     expect(st).toMatchObject({ status: 'paused', flags: { 'quick-flag': { percentage: 10 } } });
   });
 });
@@ -95,7 +95,7 @@ describe.skipIf(!hasScript)('the go/no-go prompt on a terminal (item 2)', () => 
     const f = await write(dir, 'p.yaml', gatePlan());
     const t = onTerminal(['start', f]);
     await until('the prompt', () => /Approve\? \(y\/N\)/.test(t.out()));
-    const a = await cli(['approve', '--by', 'bob'], { cwd: dir });
+    const a = await run(['approve', '--by', 'bob'], { cwd: dir });
     expect(a.code, a.stderr).toBe(0);
     const r = await t.p; // no Enter is ever typed
     expect(r.timedOut).toBe(false);
@@ -114,7 +114,7 @@ describe.skipIf(!hasScript)('the go/no-go prompt on a terminal (item 2)', () => 
     expect(r.exitCode).toBe(4);
     expect(t.out()).toMatch(/SIGINT: finishing the action in flight, then pausing the run/);
     expect(t.out()).toMatch(/resume with: rollout resume quick-/);
-    const st = JSON.parse((await cli(['status', '--json'], { cwd: dir })).stdout);
+    const st = JSON.parse((await run(['status', '--json'], { cwd: dir })).stdout);
     expect(st.status).toBe('paused');
   });
 
