@@ -3,6 +3,7 @@
  * root) into a fresh temp dir, trust auth, fsync off, listening on 127.0.0.1:PORT only, socket
  * in the temp dir. stop() stops it and deletes the dir; so does the test process exiting.
  */
+import { postgresBin } from '../setup/ensure.mjs';
 import { access, chown } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { userInfo } from 'node:os';
@@ -10,7 +11,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { cleanupAll, freePort, onProcessExit, removeDir, removeDirSync, run, tempDir } from './util.js';
 
-export const PG_BIN = process.env.ROLLOUT_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+// ROLLOUT_PG_BIN, else the newest /usr/lib/postgresql/<major>/bin with initdb (test/setup/ensure.mjs, which `npm test` runs first, installs one when missing).
+export const PG_BIN = postgresBin() ?? process.env.ROLLOUT_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 
 export interface Postgres {
   /** Superuser URL of the `postgres` database. */
@@ -51,7 +53,7 @@ export async function startPostgres(): Promise<Postgres> {
   try {
     await access(initdb);
   } catch {
-    throw new Error(`postgres not found: ${initdb} is missing (PostgreSQL 15 server binaries are needed; on Debian: apt-get install -y postgresql-15)`);
+    throw new Error(`postgres not found: ${initdb} is missing (PostgreSQL server binaries are needed; \`npm test\` installs them as root on Debian, else: sudo apt-get install -y --no-install-recommends postgresql)`);
   }
   // The server refuses to run as root; as another non-root user we run it directly.
   const asPostgres = userInfo().uid === 0;

@@ -30,7 +30,7 @@ export async function startPrometheus(targets: string[], opts: PrometheusOptions
   try {
     await access(PROMETHEUS_BIN, constants.X_OK);
   } catch {
-    throw new Error(`prometheus not found at ${PROMETHEUS_BIN}: run \`apt-get install -y prometheus\` (or .ci/run)`);
+    throw new Error(`prometheus not found at ${PROMETHEUS_BIN}: \`npm test\` installs it as root on Debian, else run: sudo apt-get install -y --no-install-recommends prometheus`);
   }
   for (const t of targets) if (!/^[\w.-]+:\d+$/.test(t)) throw new Error(`prometheus: bad target ${JSON.stringify(t)} (want host:port)`);
 
