@@ -14,6 +14,7 @@ import { unleashVariants } from '../../src/adapters/flags/unleash.js';
 import { parsePlanText } from '../../src/plan/load.js';
 import { stepChanges } from '../../src/engine/engine.js';
 import { selectVariant, toWeights } from '../../src/util/variants.js';
+import { cli } from '../cli/helpers.js';
 
 // The SDK's own variant selection (CommonJS, not in its public exports): the reference.
 const require = createRequire(import.meta.url);
@@ -90,6 +91,14 @@ phases:
     expect(evaluate('state_persistence_performance', f, 'user-42').variant).toBe(r.variant);
     const off = evaluate('state_persistence_performance', { ...f!, enabled: false }, 'user-42');
     expect(off.variant).toBeUndefined();
+    // The command: `rollout evaluate <flag> --key <user> --json` answers with the variant.
+    const cmd = await cli(['evaluate', 'state_persistence_performance', '--key', 'user-42', '--store', path, '--json'], { cwd: dir });
+    expect(cmd.code).toBe(0);
+    const out = JSON.parse(cmd.stdout) as { variant?: string };
+    expect(out).toMatchObject({ flag: 'state_persistence_performance', key: 'user-42', enabled: true });
+    expect(out.variant).toBe(selectVariant('state_persistence_performance', 'user-42', f!.variants!));
+    const human = await cli(['evaluate', 'state_persistence_performance', '--key', 'user-42', '--store', path], { cwd: dir, env: { NO_COLOR: '1' } });
+    expect(human.stdout).toContain(`state_persistence_performance for user-42: ON variant ${out.variant}`);
   });
   it('validation: shares must add up to 100, and only local and unleash can split', async () => {
     const bad = await parsePlanText(yaml('local', '{ a: 50, b: 40 }').replace(/, url.*file: f.json/, ''), join(dir, 'p.yaml'), 'p.yaml').catch((e: Error) => e);
