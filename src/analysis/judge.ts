@@ -60,6 +60,9 @@ export interface VariantVerdict {
   why: string;
 }
 
+/** "; failing for 2m", or nothing when it has only just started failing (no "failing for 0ms"). */
+const failingFor = (ms: number) => (ms >= 1000 ? `; failing for ${formatDuration(ms)}` : '');
+
 const thresholdText = new WeakMap<Check, string>();
 
 /** "≤ 5% (breach after sustained 2m)". Memoized per check: it is asked for on every tick. */
@@ -162,7 +165,7 @@ function judgeCompare(c: Check, obs: Observation, prev: CheckRecord | undefined,
     verdict: 'fail',
     breached: sustained,
     value,
-    reason: sustained ? reason : `${reason} (breach if sustained ${formatDuration(c.forMs)}; failing for ${formatDuration(now - failingSince)})`,
+    reason: sustained ? reason : `${reason} (breach if sustained ${formatDuration(c.forMs)}${failingFor(now - failingSince)})`,
     at: now,
     failingSince,
     stats,
@@ -195,7 +198,7 @@ export function judge(c: Check, obs: Observation | undefined, prev: CheckRecord 
     baseline: obs.baseline,
     reason: sustained
       ? `${v}${c.forMs ? ` for ${formatDuration(now - failingSince)}` : ''}`
-      : `${v} (breach if sustained ${formatDuration(c.forMs)}; failing for ${formatDuration(now - failingSince)})`,
+      : `${v} (breach if sustained ${formatDuration(c.forMs)}${failingFor(now - failingSince)})`,
     at: now,
     failingSince,
   };

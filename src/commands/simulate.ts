@@ -58,7 +58,7 @@ export default async function simulate(c: Context, file: string, o: { scenario?:
     // Decide on the verdict the event carries, never on its text: a check named
     // "recovery-failures" passing must not print as if it failed (nor hide a real failure).
     if (!o.events && e.type === 'check.changed' && !checkWorthShowing(e)) return;
-    lines.push(`${style.dim(`T+${formatDuration(e.at - start).padEnd(7)}`)} ${safeText(e.msg)}`);
+    lines.push(`${style.dim(`T+${(e.at > start ? formatDuration(e.at - start) : '0').padEnd(7)}`)} ${safeText(e.msg)}`);
   };
   const r = await simulatePlan(plan, { start, scenario, onEvent: c.json ? undefined : show });
   const ms = performance.now() - t0;
@@ -76,6 +76,7 @@ export default async function simulate(c: Context, file: string, o: { scenario?:
       breaches,
       flags: s.flags,
       assumedOn: r.assumed,
+      assumedValues: r.assumedValues,
       stoppedAtLimit: r.stoppedAtLimit,
       wallMs: Math.round(ms * 10) / 10,
       events: r.events.map((e) => ({ ...e, offsetMs: e.at - start })),
@@ -85,6 +86,11 @@ export default async function simulate(c: Context, file: string, o: { scenario?:
     c.stdout('');
     c.stdout(`${style.bold('simulated')} ${safeText(plan.name)}${scenario?.description ? ` (${safeText(scenario.description)})` : o.scenario ? ` (scenario ${safeText(o.scenario)})` : Object.values(plan.metrics).some((m) => m.type === 'simulated') ? " (the plan's scripted metrics; healthy elsewhere)" : ' (healthy metrics)'}: ${statusColor(s.status)(s.status)}${s.reason ? ` — ${safeText(s.reason)}` : ''}`);
     c.stdout(`${steps} step(s) applied over ${formatDuration(r.endedAt - r.startedAt)} of virtual time (${Math.round(ms)} ms real), ${r.writes} flag write(s), ${breaches.length} breach(es)`);
+    const assumedChecks = Object.entries(r.assumedValues);
+    if (assumedChecks.length) {
+      const unit = (n: string) => plan.phases.flatMap((p) => p.checks).find((x) => x.name === n)?.unit ?? '';
+      c.stdout(style.dim(`assumed healthy (no scenario for these checks; script them with scenario checks:): ${assumedChecks.map(([n, a]) => `${safeText(n)} = ${Number(a.value.toPrecision(6))}${unit(n)}${a.baseline !== undefined ? ` (baseline ${Number(a.baseline.toPrecision(6))})` : ''}`).join(', ')}`));
+    }
     if (r.assumed.length) c.stdout(style.dim(`assumed fully on (outside the plan; set them with scenario flags:): ${r.assumed.join(', ')}`));
     if (r.stoppedAtLimit) c.stdout(style.yellow('stopped at the simulation time limit'));
   }

@@ -64,7 +64,7 @@ export function complete(plan: Plan, state: RunState, actionId: number, outcome:
             s.checks = {}; // every check must prove itself afresh at the new percentage
             s.lastTickAt = undefined; // judged at once: "stable" is counted from the stage, not an interval later
           }
-          const then = gated ? `; next once the checks have passed for ${Math.round(st.stableForMs! / 1000)}s (at most ${Math.round((st.maxWaitMs ?? 0) / 1000)}s)` : st.waitMs ? `; next in ${Math.round(st.waitMs / 1000)}s` : '';
+          const then = gated ? `; next once the checks have passed for ${formatDuration(st.stableForMs!)} (at most ${formatDuration(st.maxWaitMs ?? 0)})` : st.waitMs ? `; next in ${formatDuration(st.waitMs)}` : '';
           d.emit(outcome.ok ? 'rollback.step' : 'rollback.step-failed', `rollback: flags to ${st.percent}%${outcome.ok ? '' : ` FAILED: ${outcome.detail}`}${then}`, { percent: st.percent });
         } else {
           if (rb) rb.stage = plan.rollback.steps.length;

@@ -1,3 +1,4 @@
+import { formatDuration } from '../util/duration.js';
 /**
  * Check policy: judge every active check on this tick, then act on what the verdicts say —
  * a sustained breach (rollback, pause, notify, as the check's `action:` says) or missing data
@@ -57,7 +58,7 @@ export function actOnVerdicts(d: Draft, checks: Check[]): void {
         startRollback(d, `${what}; its noData policy is rollback`, 'no-data', plan.rollback.mode);
       } else if (s.status === 'running' && (c.noData === 'pause' || (c.noData === 'hold' && now - since >= c.noDataTimeoutMs))) {
         rec.actedOn = true;
-        pause(d, `${what} for ${Math.round((now - since) / 1000)}s; not advancing without data. Fix the provider, then \`rollout resume\``);
+        pause(d, `${what} for ${formatDuration(now - since)}; not advancing without data. Fix the provider, then \`rollout resume\``);
       }
     }
   }

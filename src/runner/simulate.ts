@@ -49,6 +49,8 @@ export interface SimulationResult {
   /** Flag writes the run made. */
   writes: number;
   assumed: string[];
+  /** Checks the scenario says nothing about (and no simulated provider scripts): the healthy value assumed for each. */
+  assumedValues: Record<string, { value: number; baseline?: number }>;
   stoppedAtLimit: boolean;
 }
 
@@ -117,6 +119,7 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
   const store = new MemoryStore();
   const backend = new MemoryBackend(sc.flags);
   const assumed = new Set<string>();
+  const assumedValues: SimulationResult['assumedValues'] = {};
   const read = backend.read.bind(backend);
   backend.read = async (flag: string) => {
     const f = await read(flag);
@@ -148,9 +151,11 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
     if (scripted[c.provider] && sc.checks[c.name] === undefined) return fromScript(c, now);
     const v = valueAt(sc.checks[c.name], elapsed);
     const value = v === undefined ? healthyValue(c) : v;
+    const b = c.relative ? valueAt(sc.baselines[c.name], elapsed) : undefined;
+    const baseline = c.relative ? (b === undefined ? (v === undefined ? 100 : value) : b) : undefined;
+    if (v === undefined && value !== null) assumedValues[c.name] = { value, ...(typeof baseline === 'number' ? { baseline } : {}) };
     if (!c.relative) return { value };
-    const b = valueAt(sc.baselines[c.name], elapsed);
-    return { value, baseline: b === undefined ? (v === undefined ? 100 : value) : b };
+    return { value, baseline: baseline ?? null };
   };
   const events: RunEvent[] = [];
   const onEvent = (e: RunEvent, s: RunState) => {
@@ -227,5 +232,5 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
     signal: ac.signal,
     ...(sc.approvals === 'approve' ? { autoApprove: 'simulation' } : {}),
   });
-  return { state, events, startedAt: start, endedAt: clock.t, writes: backend.writes, assumed: [...assumed], stoppedAtLimit: ac.signal.aborted && ac.signal.reason === 'simulation time limit' };
+  return { state, events, startedAt: start, endedAt: clock.t, writes: backend.writes, assumed: [...assumed], assumedValues, stoppedAtLimit: ac.signal.aborted && ac.signal.reason === 'simulation time limit' };
 }

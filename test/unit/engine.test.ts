@@ -397,7 +397,7 @@ describe('no data', () => {
     const t = drive(p, { obs: observer(p, { err: after(30 * M, null, 1) }) });
     expect(t.state.status).toBe('paused');
     expect(t.of('run.paused')[0]!.at).toBe(T0 + 45 * M);
-    expect(t.state.reason).toMatch(/check "err" has no data \(no data\) for 900s; not advancing without data/);
+    expect(t.state.reason).toMatch(/check "err" has no data \(no data\) for 15m; not advancing without data/);
     expect(stepPercents(t, 'f')).toEqual([10]);
   });
   it('hold: data that returns before the timeout lets the run go on (and the hold is not skipped)', async () => {
