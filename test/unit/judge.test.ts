@@ -226,7 +226,7 @@ describe('no-data policies (engine + judge)', () => {
     expect(r.status).toBe('running');
     r = h.tick(10 * M, { value: null, error: 'HTTP 503' });
     expect(r.status).toBe('paused');
-    expect(h.state.reason).toMatch(/check "c" has no data .*for 600s/);
+    expect(h.state.reason).toMatch(/check "c" has no data .*for 10m/);
   });
 
   it('hold: data before the timeout lets the run go on', async () => {
