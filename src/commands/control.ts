@@ -6,6 +6,7 @@
 import { FINAL_STATUSES, type Control, type RunState } from '../engine/types.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { StateWriteError } from '../state/fs-guard.js';
+import { describeHolder } from '../state/index.js';
 import { runJson } from '../output/run.js';
 import { statusColor } from '../output/style.js';
 import { follow } from '../runner/follow.js';
@@ -34,16 +35,21 @@ async function steer(c: Context, ref: string | undefined, make: (o: Opts) => Con
   const plan = await planOf(c, before);
   const ctl = make(o);
   const driver = await store.driver(id);
-  if (!driver) {
+  const sent = driver ? await sendControl(store, id, ctl, { clock: c.clock, waitMs: ctl.kind === 'rollback' ? 60_000 : 15_000 }) : undefined;
+  if (!driver || (sent && 'driverGone' in sent)) {
+    // No live driver (or it died while we waited): take the run over here. A request already
+    // posted to the inbox is taken by our own loop; otherwise it is applied directly.
+    const posted = Boolean(sent);
     if (!plan) throw new UsageError(`the plan of run ${id} (${before.plan.file}) no longer loads`, { hint: `Run \`rollout validate ${before.plan.file}\` and fix it; the run needs its plan to go on.` });
     if (FINAL_STATUSES.includes(before.status) && ctl.kind !== 'rollback') throw new UsageError(`run ${id} already ${before.status}`);
     // Apply and carry out here: rollback and resume follow the run; others flush what they queued.
-    const code = await follow(c, store, plan, before, { takeover: o.takeover, detach: then === 'flush' || o.detach, yes: o.yes }, [ctl]);
+    if (posted && !c.json) c.stderr(`the driver of run ${id} is gone (its lease lapsed); taking the run over here`);
+    const code = await follow(c, store, plan, posted ? await store.load(id) : before, { takeover: o.takeover, detach: then === 'flush' || o.detach, yes: o.yes }, posted ? [] : [ctl]);
     // resume drives the run like start, so it exits like start: where the run stands.
     if (ctl.kind === 'resume') return code;
     return controlExit(ctl, code);
   }
-  let state = await sendControl(store, id, ctl, { clock: c.clock, waitMs: ctl.kind === 'rollback' ? 60_000 : 15_000 });
+  let state = sent as RunState;
   // A full rollback sent to a driver: wait (bounded) until it has been carried out, so the exit
   // code can say whether it was complete.
   const deadline = c.clock.now() + 120_000;
@@ -51,7 +57,7 @@ async function steer(c: Context, ref: string | undefined, make: (o: Opts) => Con
     await c.clock.sleep(250);
     state = await store.load(id);
   }
-  report(c, state, `sent to pid ${driver.pid}, which drives the run`);
+  report(c, state, `sent to ${describeHolder(driver)}, which drives the run`);
   // Sent to the driver, which goes on with it: done as asked (resume too: it does not follow here).
   return controlExit(ctl, exitCodeFor(state));
 }

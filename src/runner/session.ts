@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createRun } from '../engine/engine.js';
 import { FINAL_STATUSES, type Control, type RunEvent, type RunState } from '../engine/types.js';
 import { ExitCode, LockError, UsageError } from '../errors.js';
-import { LeaseLostError } from '../state/index.js';
+import { describeHolder, LeaseLostError } from '../state/index.js';
 import type { Plan } from '../plan/model.js';
 import type { Lease, Store } from '../state/index.js';
 import { realClock, type Clock } from './clock.js';
@@ -161,24 +161,33 @@ export function exitCodeFor(s: RunState): number {
  * until it has applied it — or refused it (a `control.refused` event). Runs without a driver
  * are steered in-process by the commands (they apply the control and carry out what it queued).
  */
-export async function sendControl(store: Store, id: string, ctl: Control, opts: { waitMs?: number; clock?: Clock } = {}): Promise<RunState> {
+export async function sendControl(store: Store, id: string, ctl: Control, opts: { waitMs?: number; clock?: Clock } = {}): Promise<RunState | { driverGone: true }> {
   const waitMs = opts.waitMs ?? 15_000;
   const clock = opts.clock ?? realClock;
   const before = await store.load(id);
   await store.post(id, ctl);
   const deadline = clock.now() + waitMs;
-  while (clock.now() < deadline) {
+  let holder = await store.driver(id);
+  for (let i = 1; clock.now() < deadline; i++) {
     await clock.sleep(100);
-    if (await store.pending(id)) continue;
+    if (await store.pending(id)) {
+      // The driver died (its lease lapsed, or its process is gone): the request is still in
+      // the inbox, for whoever drives the run next — the caller, which takes the run over.
+      if (i % 10 === 0 && !(holder = (await store.driver(id)) ?? undefined)) return { driverGone: true };
+      continue;
+    }
     const after = await store.load(id);
     if (after.seq === before.seq) continue; // taken, not yet recorded
     const refused = (await store.events(id)).find((e) => e.seq >= before.seq && e.type === 'control.refused');
     if (refused) throw new UsageError(refused.msg, { hint: typeof refused.data?.hint === 'string' ? refused.data.hint : undefined });
     return after;
   }
-  throw new UsageError(`the process driving run ${id} has not taken the request within ${Math.round(waitMs / 1000)}s`, {
-    hint: 'It is still queued and will be applied when the driver polls its inbox; `rollout status` shows the run.',
-  });
+  // A live lease (renewed) but the request not taken: the driver is stuck; say who and until when.
+  const h = holder ?? (await store.readLock('run', id));
+  throw new LockError(
+    `run ${id} is driven by ${h ? describeHolder(h) : 'another process'}${h?.leaseUntil ? ` (lease until ${new Date(h.leaseUntil).toISOString()})` : ''}, which has not taken the request within ${Math.round(waitMs / 1000)}s`,
+    'It is still queued and is applied when that driver polls its inbox; if the driver is gone, its lease lapses and the next command (or a worker) takes the run over. `rollout status` shows the run.',
+  );
 }
 
 export { LockError };

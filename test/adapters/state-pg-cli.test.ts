@@ -3,6 +3,7 @@
  * (one "machine") is visible, steerable and finished from another, through ROLLOUT_STATE_URL.
  */
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDatabaseAt } from '../services/postgres.js';
 import { cli, quickPlan, tempDir, write } from '../cli/helpers.js';
@@ -59,5 +60,44 @@ describe('ROLLOUT_STATE_URL=postgres://…', () => {
     expect(one).toMatchObject({ plan: 'snap', phase: 'main', step: '10%', nextStep: { phase: 'main', step: '50%' } });
     const all = JSON.parse((await cli(['status', '--all', '--json'], { cwd: b, env })).stdout) as { runs: Array<Record<string, unknown>> };
     expect(all.runs.find((r) => r.plan === 'snap')).toMatchObject({ phase: 'main', step: '10%', nextStep: { phase: 'main', step: '50%' } });
+  });
+});
+
+describe('a driver on another host (issue 8 item 2)', () => {
+  const plantDriver = async (id: string, leaseMs: number) => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query(
+        `UPDATE rollout.run_locks SET host = 'elsewhere.example', pid = 4242, worker = NULL, epoch = epoch + 1,
+           lease_until = (extract(epoch from clock_timestamp()) * 1000)::bigint + $2 WHERE run_id = $1`,
+        [id, leaseMs],
+      );
+    } finally {
+      await c.end();
+    }
+  };
+
+  it('a command waits for a dead driver\'s lease to lapse and takes the run over; a live one: exit 5 naming it and until when', { timeout: 90_000 }, async () => {
+    const [a, b] = dirs.map((d) => d.dir) as [string, string];
+    const env = { ROLLOUT_STATE_URL: url };
+    const f = await write(a, 'far.yaml', quickPlan({ name: 'far', flags: ['far-flag'], hold: '1h' }));
+    expect((await cli(['advance', f], { cwd: a, env })).code).toBe(6);
+    const id = JSON.parse((await cli(['status', 'far', '--json'], { cwd: b, env })).stdout).run as string;
+    // Its driver "on another host" dies: its lease (3 s left) is not renewed.
+    await plantDriver(id, 3_000);
+    const t0 = Date.now();
+    const paused = await cli(['pause', id, '--reason', 'driver gone'], { cwd: b, env });
+    expect(paused.code, paused.stderr).toBe(0);
+    expect(paused.stderr).toMatch(/is gone \(its lease lapsed\); taking the run over here/);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    const st = JSON.parse((await cli(['status', id, '--json'], { cwd: b, env })).stdout);
+    expect(st.status).toBe('paused');
+    expect(st.reason).toMatch(/driver gone/);
+    // A driver whose lease is renewed but which does not take the request: exit 5, who and until when.
+    await plantDriver(id, 3_600_000);
+    const stuck = await cli(['resume', id], { cwd: b, env, timeoutMs: 40_000 });
+    expect(stuck.code, stuck.stderr).toBe(5);
+    expect(stuck.stderr).toMatch(/driven by pid 4242 on elsewhere\.example \(lease until \d{4}-\d\d-\d\dT/);
   });
 });
