@@ -40,6 +40,7 @@ export default async function worker(c: Context, o: { concurrency?: string; id?:
       log: (m) => c.stderr(`${new Date().toISOString()} ${m}`),
       signal: ac.signal,
     });
+    if (process.env.ROLLOUT_PG_COUNT === '1') c.stderr(`store queries: ${(await import('../state/pg.js')).PgStore.queries}`);
     if (c.json) printJson(c, { worker: r.id, runsDriven: r.drove });
     return 0;
   } finally {

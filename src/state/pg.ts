@@ -82,6 +82,8 @@ const json = (v: unknown) => JSON.stringify(v);
 const RETRYABLE = new Set(['40001', '40P01']); // serialization failure, deadlock detected
 
 export class PgStore implements Store {
+  /** Statements sent by every PgStore of this process (counted only with ROLLOUT_PG_COUNT=1). */
+  static queries = 0;
   /** Where the state lives, for display: the URL without credentials (and the schema if not the default). */
   readonly dir: string;
   private readonly pool: pg.Pool;
@@ -114,6 +116,15 @@ export class PgStore implements Store {
     // An idle connection that dies (server restart) must not crash the process: the next
     // query fails and reports it.
     this.pool.on('error', () => undefined);
+    // ROLLOUT_PG_COUNT=1: count every statement sent (the workers benchmark's queries per run).
+    if (process.env.ROLLOUT_PG_COUNT === '1')
+      this.pool.on('connect', (client) => {
+        const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+        (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
+          PgStore.queries++;
+          return query(...a);
+        };
+      });
   }
 
   /** Connect and create the tables if they are missing. */
@@ -342,41 +353,33 @@ export class PgStore implements Store {
 
   async save(state: RunState, events: RunEvent[], fence?: Fence): Promise<void> {
     const s = clean(state);
-    const evs = clean(events);
-    await this.run(`cannot save run ${state.id}`, () =>
-      this.tx(async (c) => {
-        if (fence) {
-          // FOR SHARE: a claim bumping the epoch waits for this write, or this write sees its epoch.
-          const { rows } = await c.query<LockRow>(
-            `SELECT run_id AS owner, host, pid, acquired_at, lease_until, epoch, worker FROM ${this.t('run_locks')} WHERE run_id = $1 FOR SHARE`,
-            [fence.runId],
-          );
-          if (!rows[0] || Number(rows[0].epoch) !== fence.epoch) throw new LeaseLostError(fence.runId, fence.epoch, rows[0] && lockInfo(rows[0]));
-        }
-        // One transaction: both land or neither. Events are upserted: after a crash the
-        // re-made decision's events replace the orphans of the one that was lost.
-        for (let i = 0; i < evs.length; i += 1000) {
-          const chunk = evs.slice(i, i + 1000);
-          const params: unknown[] = [];
-          const rows = chunk.map((e) => {
-            params.push(s.id, e.seq, e.at, e.type, e.msg, e.data === undefined ? null : json(e.data));
-            const n = params.length;
-            return `($${n - 5}, $${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, $${n}::jsonb)`;
-          });
-          await c.query(
-            `INSERT INTO ${this.t('events')} (run_id, seq, at, type, msg, data) VALUES ${rows.join(', ')}
-             ON CONFLICT (run_id, seq) DO UPDATE SET at = EXCLUDED.at, type = EXCLUDED.type, msg = EXCLUDED.msg, data = EXCLUDED.data`,
-            params,
-          );
-        }
-        await c.query(
-          `INSERT INTO ${this.t('runs')} (id, plan_name, status, state, seq, started_at, updated_at) VALUES ($1, $2, $3, $4::jsonb, $5, $6, now())
-           ON CONFLICT (id) DO UPDATE SET plan_name = EXCLUDED.plan_name, status = EXCLUDED.status, state = EXCLUDED.state,
-             seq = EXCLUDED.seq, started_at = EXCLUDED.started_at, updated_at = now()`,
-          [s.id, s.plan?.name ?? '', s.status, json(s), s.seq, s.startedAt ?? 0],
-        );
-      }),
+    const evs = clean(events).map((e) => ({ seq: e.seq, at: e.at, type: e.type, msg: e.msg, data: e.data ?? null }));
+    // One statement (so one transaction, one round trip): the fence check, the events and the
+    // run record land together or not at all. The lease row is read FOR SHARE: a claim bumping
+    // the epoch waits for this write, or this write sees the new epoch and writes nothing.
+    // Events are upserted: after a crash the re-made decision's events replace the orphans.
+    const { rows } = await this.run(`cannot save run ${state.id}`, () =>
+      this.pool.query<{ ok: boolean }>(
+        `WITH f AS (SELECT epoch FROM ${this.t('run_locks')} WHERE run_id = $1 FOR SHARE),
+              ok AS (SELECT $7::bigint IS NULL OR EXISTS (SELECT 1 FROM f WHERE epoch = $7::bigint) AS ok),
+              ev AS (
+                INSERT INTO ${this.t('events')} (run_id, seq, at, type, msg, data)
+                SELECT $1, e.seq, e.at, e.type, e.msg, e.data
+                FROM jsonb_to_recordset($8::jsonb) AS e(seq integer, at double precision, type text, msg text, data jsonb)
+                WHERE (SELECT ok FROM ok)
+                ON CONFLICT (run_id, seq) DO UPDATE SET at = EXCLUDED.at, type = EXCLUDED.type, msg = EXCLUDED.msg, data = EXCLUDED.data
+              ),
+              r AS (
+                INSERT INTO ${this.t('runs')} (id, plan_name, status, state, seq, started_at, updated_at)
+                SELECT $1, $2, $3, $4::jsonb, $5, $6, now() WHERE (SELECT ok FROM ok)
+                ON CONFLICT (id) DO UPDATE SET plan_name = EXCLUDED.plan_name, status = EXCLUDED.status, state = EXCLUDED.state,
+                  seq = EXCLUDED.seq, started_at = EXCLUDED.started_at, updated_at = now()
+              )
+         SELECT (SELECT ok FROM ok) AS ok`,
+        [s.id, s.plan?.name ?? '', s.status, json(s), s.seq, s.startedAt ?? 0, fence ? fence.epoch : null, json(evs)],
+      ),
     );
+    if (fence && !rows[0]?.ok) throw new LeaseLostError(fence.runId, fence.epoch, await this.readLock('run', fence.runId));
   }
 
   async load(id: string): Promise<RunState> {
