@@ -37,6 +37,11 @@ export interface WorkerOptions {
   signal: AbortSignal;
 }
 
+/** When a worker next retries an incomplete rollback: 5 s × 2^retries after the last attempt, at most 10 min. */
+export function retryDue(s: RunState): number {
+  return s.updatedAt + Math.min(600_000, 5_000 * 2 ** (s.rollback?.retries ?? 0));
+}
+
 export function workerId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
 }
@@ -101,6 +106,15 @@ export async function runWorker(o: WorkerOptions): Promise<{ id: string; drove: 
           await store.unlockFlags(runId, plan.flags);
           o.log(`run ${runId}: ${s.status}`);
           return;
+        }
+        // An incomplete rollback (flags possibly still on): retry the failed steps on our own,
+        // with backoff (5 s, 10 s, 20 s … up to 10 min after the last attempt), escalating
+        // again each time it stays incomplete.
+        if (s.status === 'rollback-incomplete' && !stop.signal.aborted && clock.now() >= retryDue(s)) {
+          o.log(`run ${runId}: rollback incomplete (${s.rollback?.failed?.length ?? 0} failed step(s)); retrying, attempt ${(s.rollback?.retries ?? 0) + 1}`);
+          const r = await runner.applyControl({ kind: 'retry-rollback', by: `worker ${id}`, escalate: true });
+          if (r.error) o.log(`run ${runId}: retry refused: ${r.error}`);
+          continue;
         }
         await clock.sleep(pollMs, stop.signal);
       }

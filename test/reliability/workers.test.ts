@@ -224,6 +224,33 @@ describe('rollout worker on PostgreSQL', () => {
     await next.exited;
   });
 
+  it('an incomplete rollback is retried by the worker on its own, with backoff, escalating again until it completes', { timeout: 120_000 }, async () => {
+    const gated = `[node, -e, "process.exit(require('fs').existsSync('fixed') ? 0 : 1)"]`;
+    const [id] = await createRuns(['retry'], {
+      hold: '1h',
+      series: "      errors:\n        - { after: 0s, value: 0.1 }\n        - { after: 1s, value: 9 }",
+      extra: `rollback:\n  commands:\n    - { name: gated, run: ${gated}, timeout: 30s }\n`,
+    });
+    const w = startWorker('retrier');
+    await until('the rollback to be incomplete', async () => (await store.load(id!)).status === 'rollback-incomplete', 40_000);
+    await until('a first retry by the worker, failed again', async () => {
+      const s = await store.load(id!);
+      return (s.rollback?.retries ?? 0) >= 1 && s.status === 'rollback-incomplete';
+    }, 30_000);
+    await write(dir, 'fixed', '');
+    await until('the rollback to complete', async () => (await store.load(id!)).status === 'rolled-back', 60_000);
+    const events = await store.events(id!);
+    const retries = events.filter((e) => e.type === 'rollback.retry');
+    expect(retries.length).toBeGreaterThanOrEqual(2);
+    // Backoff: the second retry came later after the first than the first after the failure.
+    const incomplete = events.filter((e) => e.type === 'rollback.incomplete');
+    expect(retries[1]!.at - incomplete[1]!.at).toBeGreaterThan(retries[0]!.at - incomplete[0]!.at);
+    expect(events.filter((e) => e.type === 'rollback.escalated').length).toBeGreaterThanOrEqual(2);
+    expect(w.log()).toMatch(/rollback incomplete .*retrying, attempt 2/);
+    w.proc.kill('SIGTERM');
+    expect((await w.exited).code).toBe(0);
+  });
+
   it('controls from another process reach a worker-held run within a poll; start --detach hands a run to the workers', { timeout: 120_000 }, async () => {
     const w = startWorker('ctl');
     await until('the worker to be alive', async () => (await store.workers()).length === 1);
