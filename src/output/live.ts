@@ -236,7 +236,8 @@ export function renderRun(plan: Plan | undefined, s: RunState, o: LiveOptions): 
   const head: string[] = [
     `${label('Plan')} ${text(s.plan.name)} ${style.dim(`(${text(s.plan.file)})`)}`,
     `${label('Run')} ${text(s.id)}`,
-    `${label('Status')} ${color(`${STATUS_ICON[s.status] ?? '·'} ${s.status}`)}${s.reason && s.status !== 'running' ? ` — ${text(s.reason)}` : ''}`,
+    // An active run with no live driver does not move: said on the status line itself.
+    `${label('Status')} ${color(`${STATUS_ICON[s.status] ?? '·'} ${s.status}`)}${o.driver === null && undriven(s, undefined) ? style.yellow(' — nothing drives it') : ''}${s.reason && s.status !== 'running' ? ` — ${text(s.reason)}` : ''}`,
   ];
   if (plan && phase) head.push(`${label('Phase')} ${text(phase.name)} ${style.dim(`(${s.phase + 1}/${plan.phases.length})`)}`);
   if (plan) head.push(`${label('Step')} ${Math.max(0, done)}/${total}${s.step >= 0 && phase ? ` ${style.dim(`(${stepLabel(plan, s.phase, s.step)})`)}` : style.dim(' (none applied yet)')}`);

@@ -149,3 +149,15 @@ describe('times for people', () => {
     expect(wrap('one two three four', 9)).toEqual(['one two', 'three', 'four']);
   });
 });
+
+describe('a run nothing drives', () => {
+  it('says so on the status line itself (issue 9 item 8)', async () => {
+    const { renderRun } = await import('../../src/output/live.js');
+    const { mkState } = await import('../adapters/state-contract.js');
+    const s = mkState('r', { status: 'running' });
+    const lines = renderRun(undefined, s, { now: s.startedAt, width: 100, driver: null }).split('\n');
+    expect(lines.find((l: string) => l.startsWith('Status'))).toMatch(/running — nothing drives it/);
+    const driven = renderRun(undefined, s, { now: s.startedAt, width: 100, driver: { pid: 1, host: "h" } });
+    expect(driven).not.toMatch(/nothing drives it/);
+  });
+});
