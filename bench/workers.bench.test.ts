@@ -137,10 +137,19 @@ phases:
       // The killed worker's runs are late by design (until their lease lapses): apart.
       const late: number[] = [];
       const lateTaken: number[] = [];
+      const decide: number[] = []; // step.intent (the decision) vs due
+      const apply: number[] = []; // step.applied vs step.intent (the flag write, incl. waiting for the flag store)
       const taken = new Set(victimRuns);
       let doubled = 0;
       for (const id of ids) {
-        const ev = (await store.events(id)).filter((e) => e.type === 'step.applied');
+        const all = await store.events(id);
+        const ev = all.filter((e) => e.type === 'step.applied');
+        const intents = all.filter((e) => e.type === 'step.intent');
+        if (!taken.has(id))
+          for (let k = 1; k < ev.length && k < intents.length; k++) {
+            decide.push(intents[k]!.at - Number(ev[k - 1]!.data?.holdUntil));
+            apply.push(ev[k]!.at - intents[k]!.at);
+          }
         if (new Set(ev.map((e) => e.data?.step)).size !== ev.length) doubled++;
         for (let k = 1; k < ev.length; k++) (taken.has(id) ? lateTaken : late).push(ev[k]!.at - Number(ev[k - 1]!.data?.holdUntil));
       }
@@ -149,6 +158,7 @@ phases:
       const survivorsRunSeconds = runSeconds; // leases of all live workers, sampled each second
       figures.push(`${WORKERS} workers drove ${RUNS} runs (hold ${HOLD_S} s, check interval 1 s) to the end in ${(workMs / 1000).toFixed(1)} s: ${completed} completed, ${doubled} with a doubled step`);
       figures.push(`step lateness vs due time: p50 ${pct(late, 50)} ms, p99 ${pct(late, 99)} ms, max ${Math.max(...late)} ms over ${late.length} steps (goal p99 < 1000 ms)`);
+      figures.push(`  of which deciding (step.intent − due): p50 ${pct(decide, 50)} ms, p99 ${pct(decide, 99)} ms; writing the flag (step.applied − step.intent): p50 ${pct(apply, 50)} ms, p99 ${pct(apply, 99)} ms`);
       if (lateTaken.length) figures.push(`  the killed worker's runs: p50 ${pct(lateTaken, 50)} ms, max ${Math.max(...lateTaken)} ms over ${lateTaken.length} steps (late until taken over)`);
       figures.push(`takeover after kill -9 of ${victim.id} (${victimRuns.length} runs): ${takeoverMs ?? 'n/a'} ms (goal < 20000 ms)`);
       figures.push(
