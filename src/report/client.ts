@@ -265,7 +265,7 @@ table{border-collapse:collapse}td,th{padding:3px 8px;text-align:left;vertical-al
 table.kv th{color:#6b7480;font-weight:normal}table.runs,table.log{width:100%}table.runs tr:nth-child(even),table.log tr:nth-child(even){background:#f6f7f9}
 table.log td:nth-child(3){white-space:nowrap;color:#3b5b8c}table.log pre{margin:2px 0;font-size:12px;white-space:pre-wrap}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;background:#e3e6ea}
-.st-running{background:#d4edda}.st-completed{background:#cfe2ff}.st-paused,.st-awaiting-approval{background:#fff3cd}.st-rolled-back,.st-rolling-back,.st-aborted,.v-breach{background:#f8d7da}
+.st-running{background:#d4edda}.st-completed{background:#cfe2ff}.st-paused,.st-awaiting-approval{background:#fff3cd}.st-rolled-back,.st-rolling-back,.st-rollback-incomplete,.st-aborted,.v-breach{background:#f8d7da}
 .v-pass{background:#d4edda}.v-fail{background:#fff3cd}.v-no-data{background:#e3e6ea}
 .actions{margin:12px 0;padding:8px;border:1px solid #e3e6ea;border-radius:6px}.actions button{margin-right:6px}.actions input{margin-left:6px}
 .readonly{margin:0;color:#8a5a00}.incident{background:#fdf3f4;padding:8px;font-size:12px}
