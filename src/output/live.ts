@@ -94,7 +94,7 @@ function flagsLine(s: RunState): string {
   return flags
     .map(([f, r]) => {
       const rings = r.rings ? ` (${Object.entries(r.rings).map(([k, v]) => `${text(k)} ${v}%`).join(', ')})` : '';
-      return `${text(f)} ${r.enabled ? style.bold(`${r.percentage}%`) : style.dim('off')}${rings}${s.frozen?.includes(f) ? style.yellow(' frozen') : ''}`;
+      return `${text(f)}: ${r.enabled ? style.bold(`${r.percentage}%`) : style.dim('off')}${rings}${s.frozen?.includes(f) ? style.yellow(' — frozen') : ''}`;
     })
     .join('  ·  ');
 }

@@ -67,7 +67,7 @@ describe('renderRun', () => {
         'Status       ◌ running',
         'Phase        canary (1/2)',
         'Step         2/5 (10%)',
-        'Flags        new-cart 10%',
+        'Flags        new-cart: 10%',
         'Started      11:00:00 CET (3h ago)',
         'Driven by    pid 4242 on ci-7',
         'Waiting for  the hold: next step 50% in 45m30s (14:45:30 CET), if the checks keep passing',
@@ -107,6 +107,8 @@ describe('renderRun', () => {
     expect(paused).toContain('      ● 10%   paused here');
     expect(paused).toContain('  ! errors  2%  failing  ≤ 1%');
     expect(paused).not.toMatch(/0ms/);
+    const frozen = renderRun(plan, run({ status: 'paused', frozen: ['new-cart'] }), { now: T, width: 0, timeZone: 'UTC' });
+    expect(frozen).toContain('Flags        new-cart: 10% — frozen');
     const done = renderRun(plan, run({ status: 'completed', phase: 1, step: 0, holdUntil: undefined, finishedAt: T, checks: {} }), { now: T, width: 0, timeZone: 'UTC' });
     expect(done).toContain('Status       ✔ completed');
     expect(done).toContain('  ✔ canary 4 steps done (1% → 100%)');
