@@ -115,7 +115,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .argument('<plan>', 'the plan file (YAML)')
     .description('start a rollout (or pick up its unfinished run) and follow it to the end')
     .option('-y, --yes', 'approve go/no-go gates without asking (non-interactive)')
-    .addOption(new Option('--dry-run', 'decide and print every step, but write no flags and run no commands').conflicts(['takeover', 'detach']))
+    .addOption(new Option('--dry-run', 'decide and print every step, but write no flags, run no commands and record nothing (nothing to resume)').conflicts(['takeover', 'detach']))
     .option('--takeover', 'take the locks of a run whose process is gone')
     .option('--resume', "resume the plan's paused run (without it, a paused run exits 4 with how to resume it)")
     .option('--detach', 'do what is due now and return (like advance), instead of following')
