@@ -49,6 +49,7 @@ export function queueStep(d: Draft, nxt: { phase: number; step: number }): void 
     changes,
   });
   s.waitingFor = `applying ${stepLabel(plan, nxt.phase, nxt.step)}`;
+  s.waiting = { kind: 'applying' };
 }
 
 export function currentPercentage(d: Draft): number | null {

@@ -36,6 +36,7 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       }
       s.reason = undefined;
       s.waitingFor = undefined;
+      s.waiting = undefined;
       s.checks = {}; // streaks restart: a paused check must prove itself again
       s.lastTickAt = undefined; // due at once: judge afresh now, not an interval after the last judgment
       {
@@ -63,7 +64,10 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
         }
         s.approval = { ...a, signed };
         if (signed.length < (a.quorum ?? a.approvers.length)) {
-          if (s.status === 'awaiting-approval') s.waitingFor = approvalWaiting(plan, s.approval);
+          if (s.status === 'awaiting-approval') {
+            s.waitingFor = approvalWaiting(plan, s.approval);
+            s.waiting = { kind: 'approval', gate: s.approval.key, ...(s.approval.deadline !== undefined ? { until: s.approval.deadline } : {}) };
+          }
           break;
         }
       }
@@ -79,6 +83,7 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       s.lastTickAt = undefined; // due at once
       s.reason = undefined;
       s.waitingFor = undefined;
+      s.waiting = undefined;
       d.emit('approval.granted', `go: approved${signers?.length ? ` — signed off by ${signers.join(', ')}` : by}${ctl.note ? ` (${ctl.note})` : ''}`, { key: a.key, by: ctl.by, ...(signers?.length ? { signed: signers } : {}) });
       freeze(d, false);
       break;

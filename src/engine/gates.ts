@@ -42,13 +42,17 @@ export function passGates(d: Draft, obs: Observations, verdictChanged: boolean):
       if (gate?.onTimeout === 'abort') finish(d, 'aborted', why);
       else if (gate?.onTimeout === 'rollback') startRollback(d, why, 'approval-timeout', plan.rollback.mode);
       else pause(d, `${why}; \`rollout approve\` still lets it go on`, { keepApproval: a });
-    } else s.waitingFor = approvalWaiting(plan, a);
+    } else {
+      s.waitingFor = approvalWaiting(plan, a);
+      s.waiting = { kind: a.review ? 'review' : 'approval', gate: a.review ?? a.key, ...(a.deadline !== undefined ? { until: a.deadline } : {}) };
+    }
     return undefined;
   }
 
   // 3. Holding?
   if (s.holdUntil !== undefined && now < s.holdUntil) {
     s.waitingFor = `hold until ${iso(s.holdUntil)}`;
+    s.waiting = { kind: 'hold', until: s.holdUntil };
     return undefined;
   }
 
@@ -61,8 +65,9 @@ export function passGates(d: Draft, obs: Observations, verdictChanged: boolean):
     const why = blocking.map((c) => `${c.name}: ${s.checks[c.name]?.reason ?? 'not measured'}`).join('; ');
     // Once per blocking streak (and again when a verdict changes), not every interval as the
     // values and "failing for" durations in the reason move.
-    if (!s.waitingFor?.startsWith('checks: ') || verdictChanged) d.emit('step.blocked', `${nxt ? `not advancing to ${stepLabel(plan, nxt.phase, nxt.step)}` : 'not completing'}: ${why}`);
+    if (s.waiting?.kind !== 'checks' || verdictChanged) d.emit('step.blocked', `${nxt ? `not advancing to ${stepLabel(plan, nxt.phase, nxt.step)}` : 'not completing'}: ${why}`);
     s.waitingFor = `checks: ${why}`;
+    s.waiting = { kind: 'checks', checks: blocking.map((c) => c.name) };
     return undefined;
   }
   if (!nxt) {
@@ -73,8 +78,9 @@ export function passGates(d: Draft, obs: Observations, verdictChanged: boolean):
   if (plan.windows && !isOpen(plan.windows, now)) {
     const open = nextOpen(plan.windows, now);
     const w = `rollout window (opens ${open ? iso(open) : 'not within 60 days'})`;
-    if (s.waitingFor !== w) d.emit('window.closed', `outside the rollout window; next step waits until ${open ? iso(open) : 'never (check windows:)'}`);
+    if (s.waiting?.kind !== 'window' || s.waiting.until !== open) d.emit('window.closed', `outside the rollout window; next step waits until ${open ? iso(open) : 'never (check windows:)'}`);
     s.waitingFor = w;
+    s.waiting = { kind: 'window', ...(open !== undefined ? { until: open } : {}) };
     return undefined;
   }
   // A weekday schedule on the step ("Monday: 50%"): wait for its day and time.
@@ -83,8 +89,9 @@ export function passGates(d: Draft, obs: Observations, verdictChanged: boolean):
     const open = stepOpensAt(plan, st, now);
     if (open !== now) {
       const w = `schedule: ${stepLabel(plan, nxt.phase, nxt.step)} on ${describeSchedule(st)} (${open ? iso(open) : 'not within 60 days'})`;
-      if (s.waitingFor !== w) d.emit('step.scheduled', `${target.name} ${stepLabel(plan, nxt.phase, nxt.step)} is scheduled for ${describeSchedule(st)}; waiting until ${open ? iso(open) : 'never (check day:/at: and windows:)'}`, { at: open ?? null });
+      if (s.waiting?.kind !== 'schedule' || s.waiting.until !== open) d.emit('step.scheduled', `${target.name} ${stepLabel(plan, nxt.phase, nxt.step)} is scheduled for ${describeSchedule(st)}; waiting until ${open ? iso(open) : 'never (check day:/at: and windows:)'}`, { at: open ?? null });
       s.waitingFor = w;
+      s.waiting = { kind: 'schedule', ...(open !== undefined ? { until: open } : {}) };
       return undefined;
     }
   }
@@ -115,6 +122,7 @@ export function passGates(d: Draft, obs: Observations, verdictChanged: boolean):
       ...(gate.approvers?.length ? { approvers: gate.approvers, quorum: gate.quorum ?? gate.approvers.length, signed: [] } : {}),
     };
     s.waitingFor = approvalWaiting(plan, s.approval);
+    s.waiting = { kind: 'approval', gate: key, ...(s.approval.deadline !== undefined ? { until: s.approval.deadline } : {}) };
     const what = nxt.step === 0 && target.approval ? `phase ${target.name}` : `step ${stepLabel(plan, nxt.phase, nxt.step)}`;
     const signers = gate.approvers?.length ? ` — sign-off by ${gate.quorum ?? gate.approvers.length} of ${gate.approvers.join(', ')} (\`rollout approve --as <name>\`)` : '';
     d.emit('approval.requested', `go/no-go: ${gate.message ?? `approve ${what}`}${signers}${gate.timeoutMs ? ` (decision window until ${iso(now + gate.timeoutMs)})` : ''}`, { key, approvers: gate.approvers, quorum: s.approval.quorum });

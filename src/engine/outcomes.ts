@@ -41,7 +41,10 @@ export function complete(plan: Plan, state: RunState, actionId: number, outcome:
           changes: a.changes,
           holdUntil: s.holdUntil,
         });
-        if (s.status === 'running') s.waitingFor = `hold until ${iso(s.holdUntil)}`;
+        if (s.status === 'running') {
+          s.waitingFor = `hold until ${iso(s.holdUntil)}`;
+          s.waiting = { kind: 'hold', until: s.holdUntil };
+        }
         notify(d, 'step.applied', 'info');
       } else if (a.purpose === 'partial') {
         const to = a.changes[0]?.percentage ?? 0;

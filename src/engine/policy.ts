@@ -4,13 +4,13 @@ import { formatDuration } from '../util/duration.js';
  * a sustained breach (rollback, pause, notify, as the check's `action:` says) or missing data
  * (its `noData:` policy). A check acts once per breach/no-data streak (`actedOn`).
  */
-import { describeThreshold, judge, type CheckRecord } from '../analysis/judge.js';
+import { describeThreshold, judge } from '../analysis/judge.js';
 import type { Check } from '../plan/model.js';
 import type { Draft } from './draft.js';
 import { notify } from './notice.js';
 import { startRollback } from './rollback.js';
 import { freeze, pause } from './transitions.js';
-import { FINAL_STATUSES, type Observations } from './types.js';
+import { FINAL_STATUSES, type Observations, type RunState } from './types.js';
 
 /** Judge `checks` on the observations; drops records of checks no longer active. True when a verdict changed. */
 export function judgeChecks(d: Draft, checks: Check[], obs: Observations): boolean {
@@ -18,8 +18,8 @@ export function judgeChecks(d: Draft, checks: Check[], obs: Observations): boole
   let verdictChanged = false;
   for (const c of checks) {
     const prev = s.checks[c.name];
-    const rec: CheckRecord & { actedOn?: boolean } = judge(c, obs.samples[c.name], prev, now);
-    if (prev && (prev as { actedOn?: boolean }).actedOn && rec.verdict === prev.verdict && (rec.failingSince ?? rec.noDataSince) === (prev.failingSince ?? prev.noDataSince))
+    const rec: RunState['checks'][string] = judge(c, obs.samples[c.name], prev, now);
+    if (prev?.actedOn && rec.verdict === prev.verdict && (rec.failingSince ?? rec.noDataSince) === (prev.failingSince ?? prev.noDataSince))
       rec.actedOn = true;
     s.checks[c.name] = rec;
     if (!prev || prev.verdict !== rec.verdict || rec.breached !== prev.breached) {
@@ -36,7 +36,7 @@ export function actOnVerdicts(d: Draft, checks: Check[]): void {
   const { s, now, plan } = d;
   for (const c of checks) {
     if (FINAL_STATUSES.includes(s.status) || (s.status as string) === 'rolling-back') break;
-    const rec = s.checks[c.name] as CheckRecord & { actedOn?: boolean };
+    const rec = s.checks[c.name]!;
     if (rec.actedOn) continue;
     if (rec.breached) {
       const why = `check "${c.name}" breached (${c.tier}): ${rec.reason}`;

@@ -87,6 +87,7 @@ export function startRollback(d: Draft, reason: string, trigger: Incident['trigg
   s.holdLeftMs = undefined;
   s.holdSeenAt = undefined;
   s.waitingFor = 'rollback to finish';
+  s.waiting = { kind: 'rollback' };
   const gradual = mode === 'gradual' && d.plan.rollback.steps.length > 0;
   const flags = scope ? rollbackScope(d.plan, scope) : undefined;
   s.rollback = { reason, trigger, mode: gradual ? 'gradual' : 'immediate', startedAt: d.now, stage: 0, failures: [], escalated: false, ...(flags ? { flags } : {}), ...(by ? { by } : {}) };
@@ -136,10 +137,8 @@ function queueRollbackTail(d: Draft) {
   d.plan.rollback.commands.forEach((command, index) => d.enqueue({ kind: 'run-command', purpose: 'rollback', command, env, index }));
   const hc = d.plan.rollback.healthCheck;
   if (hc) d.enqueue({ kind: 'health-check', command: hc.command, http: hc.http, retries: hc.retries, intervalMs: hc.intervalMs, timeoutMs: hc.timeoutMs, env });
-  (d.s.rollback as RollbackStateWithTail).tailQueued = true;
+  d.s.rollback!.tailQueued = true;
 }
-
-type RollbackStateWithTail = NonNullable<RunState['rollback']> & { tailQueued?: boolean };
 
 /**
  * A health-gated rollback stage: judge the phase's checks (no action is taken on them — the
@@ -169,17 +168,19 @@ export function waitForStable(d: Draft, checks: Check[], obs: Observations): boo
     s.checks = {};
     return true;
   }
+  s.waiting = { kind: 'rollback-stable', until: st.until };
   s.waitingFor = `gradual rollback: checks to pass for ${formatDuration(st.forMs)}${since !== undefined ? ` (passing since ${iso(since)})` : failing.length ? ` (failing: ${failing.map((c) => c.name).join(', ')})` : ''}, at most until ${iso(st.until)}`;
   return false;
 }
 
 export function progressRollback(d: Draft) {
   const s = d.s;
-  const rb = s.rollback as RollbackStateWithTail;
+  const rb = s.rollback!;
   const steps = d.plan.rollback.steps;
   if (rb.mode === 'gradual' && rb.stage < steps.length) {
     if (rb.nextAt !== undefined && d.now < rb.nextAt) {
       s.waitingFor = `gradual rollback: next step at ${iso(rb.nextAt)}`;
+      s.waiting = { kind: 'rollback-step', until: rb.nextAt };
       return;
     }
     // Step down only flags that are above this stage; a stage that changes nothing is skipped
@@ -248,6 +249,7 @@ function incomplete(d: Draft) {
   const rb = s.rollback!;
   s.status = 'rollback-incomplete';
   s.reason = `${shownReason(rb)} — rollback INCOMPLETE: ${rb.failures.join('; ')}`;
+  s.waiting = { kind: 'rollback-retry' };
   s.waitingFor = `a retry of the failed rollback steps: \`rollout rollback ${s.id} --reason …\` (or \`rollout resume ${s.id}\`, \`rollout advance ${s.id}\`)`;
   s.holdUntil = undefined;
   d.emit('rollback.incomplete', `rollback INCOMPLETE${rb.retries ? ` after retry ${rb.retries}` : ''}: ${rb.failures.join('; ')}. Still to do: ${retryPlan(d.plan, rb).join(', ')}. The run keeps its flag locks; \`rollout rollback ${s.id} --reason …\` retries`, {
@@ -269,9 +271,10 @@ export function retryRollback(d: Draft, opts: { by?: string; reason?: string; es
   const failed = rb.failed ?? [{ step: 'flags' as const, detail: '' }, ...plan.rollback.commands.map((c, index) => ({ step: 'command' as const, index, name: c.name, detail: '' }))];
   const retries = (rb.retries ?? 0) + 1;
   s.rollback = { ...rb, failures: [], failed: [], retries, escalated: !opts.escalate, stage: plan.rollback.steps.length, nextAt: undefined, stable: undefined };
-  (s.rollback as RollbackStateWithTail).tailQueued = true;
+  s.rollback!.tailQueued = true;
   s.status = 'rolling-back';
   s.waitingFor = 'the rollback retry to finish';
+  s.waiting = { kind: 'rollback' };
   const what = retryPlan(plan, { ...rb, failed });
   d.emit('rollback.retry', `retrying the rollback (retry ${retries}${opts.by ? ` by ${opts.by}` : ''}${opts.reason ? `: ${opts.reason}` : ''}): ${what.join(', ') || 'nothing failed that can be repeated'}`, {
     retry: retries,

@@ -103,6 +103,7 @@ export function sendReports(d: Draft) {
       s.status = 'awaiting-approval';
       s.approval = { key: `review${i}@${d.now}`, phase: s.phase, step: s.step, requestedAt: d.now, review: name, message: `${name}: review the rollout, then \`rollout approve\` to go on (or \`rollout pause\` / \`rollout rollback\`)` };
       s.waitingFor = `review: ${name} (\`rollout approve\`)`;
+      s.waiting = { kind: 'review', gate: name };
       d.emit('approval.requested', `review checkpoint: ${name} — the run waits for \`rollout approve\` before its next step`, { key: s.approval.key, review: name });
       notify(d, 'approval.requested', 'warning', { report: name });
     }

@@ -23,6 +23,7 @@ export function pause(d: Draft, reason: string, opts: { keepApproval?: RunState[
   d.s.status = 'paused';
   d.s.reason = reason;
   d.s.waitingFor = 'a human: `rollout resume`, `rollout rollback` or `rollout abort`';
+  d.s.waiting = { kind: 'human' };
   if (opts.keepApproval) d.s.approval = opts.keepApproval;
   d.emit('run.paused', `paused: ${reason}`);
   notify(d, 'run.paused', 'warning', { reason });
@@ -60,6 +61,7 @@ export function finish(d: Draft, status: 'completed' | 'aborted' | 'rolled-back'
   d.s.status = status;
   d.s.reason = reason;
   d.s.waitingFor = undefined;
+  d.s.waiting = undefined;
   d.s.finishedAt = d.now;
   d.s.holdUntil = undefined;
   d.s.approval = undefined;

@@ -99,6 +99,19 @@ export interface RollbackState {
   retries?: number;
   /** A health-gated stage (`stableFor`): the next stage waits until the checks have passed for `forMs` (since `since`), at most until `until`. */
   stable?: { forMs: number; until: number; since?: number };
+  /** The rollback commands and health check are queued (they run once, after the flags). */
+  tailQueued?: boolean;
+}
+
+/**
+ * What a run waits for. `until`: when it is due (epoch ms), when known; `checks`: the checks
+ * that block a step; `gate`: the approval or review gate's key or name.
+ */
+export interface Waiting {
+  kind: 'approval' | 'review' | 'hold' | 'checks' | 'window' | 'schedule' | 'applying' | 'human' | 'rollback' | 'rollback-stable' | 'rollback-step' | 'rollback-retry';
+  until?: number;
+  checks?: string[];
+  gate?: string;
 }
 
 export interface RunState {
@@ -108,7 +121,10 @@ export interface RunState {
   status: RunStatus;
   /** Why paused / aborted / rolled back; what the run waits for while running. */
   reason?: string;
+  /** What the run waits for, in words (output); `waiting` says the same as data. */
   waitingFor?: string;
+  /** What the run waits for, as data: decisions read this, never the words in `waitingFor`. */
+  waiting?: Waiting;
   /** Current phase and the index of the last applied step in it (-1: none yet). */
   phase: number;
   step: number;
@@ -145,7 +161,7 @@ export interface RunState {
   approved: string[];
   /** Last confirmed state of each flag this run wrote. */
   flags: Record<string, FlagRecord>;
-  checks: Record<string, CheckRecord>;
+  checks: Record<string, CheckRecord & { actedOn?: boolean }>;
   /** Side effects decided but not yet completed, in order. */
   pending: Action[];
   rollback?: RollbackState;

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { Observation } from '../analysis/judge.js';
-import { activeChecks, createRun, nextWake } from '../engine/engine.js';
+import { activeChecks, blocksStep, createRun, nextWake } from '../engine/engine.js';
 import type { Control, RunEvent, RunState } from '../engine/types.js';
 import type { Check, Plan } from '../plan/model.js';
 import { parseDuration } from '../util/duration.js';
@@ -48,6 +48,8 @@ export interface SimulationResult {
   endedAt: number;
   /** Flag writes the run made. */
   writes: number;
+  /** Check measurements taken (ticks × active checks): what skipping quiet stretches saves. */
+  samples: number;
   assumed: string[];
   /** Checks the scenario says nothing about (and no simulated provider scripts): the healthy value assumed for each. */
   assumedValues: Record<string, { value: number; baseline?: number }>;
@@ -135,7 +137,9 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
   for (const [name, spec] of Object.entries(plan.metrics))
     if (spec.type === 'simulated' && opts.scripted !== false) scripted[name] = createSimulated({ ...spec.options, origin: start }, { baseDir: plan.dir, cwd: plan.dir, log: () => undefined, env: {} });
   const fromScript = sampler(scripted);
+  let samples = 0;
   const sample = async (c: Check, now: number): Promise<Observation> => {
+    samples++;
     const elapsed = now - start;
     if (c.compare) {
       // Healthy: treatment and control see the same values (a scenario value is the treatment's effect, in %).
@@ -198,8 +202,9 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
   const quietUntil = (st: RunState, now: number, nextControl: number): number => {
     if (st.status !== 'running' || st.pending.length) return now;
     // Only a run that the last judgment left simply waiting (a hold, a closed window).
-    if (!/^(hold until|rollout window|schedule:)/.test(st.waitingFor ?? '')) return now;
-    if (!activeChecks(plan, st).every((c) => st.checks[c.name]?.verdict === 'pass')) return now;
+    if (!['hold', 'window', 'schedule'].includes(st.waiting?.kind ?? '')) return now;
+    // The engine's own rule for "this verdict blocks a step" (no data on a noData: pass check does not).
+    if (activeChecks(plan, st).some((c) => blocksStep(c, st.checks[c.name]))) return now;
     const wake = nextWake(eventDriven, st, now) ?? now;
     const change = changePoints.find((t) => t > now) ?? Infinity;
     const until = Math.min(wake, change, nextControl, clock.limitAt);
@@ -232,5 +237,5 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
     signal: ac.signal,
     ...(sc.approvals === 'approve' ? { autoApprove: 'simulation' } : {}),
   });
-  return { state, events, startedAt: start, endedAt: clock.t, writes: backend.writes, assumed: [...assumed], assumedValues, stoppedAtLimit: ac.signal.aborted && ac.signal.reason === 'simulation time limit' };
+  return { state, events, startedAt: start, endedAt: clock.t, writes: backend.writes, samples, assumed: [...assumed], assumedValues, stoppedAtLimit: ac.signal.aborted && ac.signal.reason === 'simulation time limit' };
 }

@@ -166,3 +166,31 @@ phases: [{ name: a, flags: [f], steps: [1, 5, 10, 25, 50, 75, 100] }]
     expect(r.endedAt - T0).toBe(49 * D);
   });
 });
+
+describe('simulate skips quiet stretches by the engine’s own rules', () => {
+  const plan = () =>
+    mkPlan(`defaults: { hold: 7d, interval: 1m, maxJump: 100 }
+checks:
+  - { name: ok, provider: sim, query: ok, max: 5 }
+  - { name: sparse, provider: sim, query: sparse, max: 5, noData: pass }
+phases:
+  - { name: a, flags: [f], steps: [10, 50, 100] }
+`);
+
+  it('a check with no data and noData: pass does not block a step, so a 3-week hold is not judged every minute', async () => {
+    const p = await plan();
+    const r = await simulatePlan(p, { start: T0, scenario: scenarioSchema.parse({ checks: { sparse: null } }) });
+    expect(r.state.status).toBe('completed');
+    expect(r.events.filter((e) => e.type === 'step.applied').map((e) => (e.at - T0) / D)).toEqual([0, 7, 14]);
+    // Judged at each step and hold's end, not 3 × 7 × 1440 times.
+    expect(r.samples).toBeLessThan(100);
+  });
+
+  it('what the run waits for is data: the step being applied, then the hold with its end', async () => {
+    const p = await plan();
+    const waits: Array<RunState['waiting']> = [];
+    await simulatePlan(p, { start: T0, onEvent: (_e, s) => void waits.push(s.waiting) });
+    expect(waits).toContainEqual({ kind: 'applying' });
+    expect(waits).toContainEqual({ kind: 'hold', until: T0 + 7 * D });
+  });
+});
