@@ -41,7 +41,18 @@ export function stepChanges(plan: Plan, phaseIdx: number, stepIdx: number): Flag
 export function queueStep(d: Draft, nxt: { phase: number; step: number }): void {
   const { s, plan } = d;
   const target = plan.phases[nxt.phase]!;
-  const changes = stepChanges(plan, nxt.phase, nxt.step);
+  const all = stepChanges(plan, nxt.phase, nxt.step);
+  // Flags a scoped rollback took out of the run (afterRollback: continue) stay off.
+  const changes = s.dropped?.length ? all.filter((c) => !s.dropped!.includes(c.flag)) : all;
+  if (all.length && !changes.length) {
+    s.phase = nxt.phase;
+    s.step = nxt.step;
+    s.holdUntil = d.now;
+    s.lastTickAt = undefined; // due at once: the next step does not wait for anything this one did
+    s.waitingFor = undefined;
+    d.emit('step.skipped', `${target.name} ${stepLabel(plan, nxt.phase, nxt.step)} skipped: ${all.map((c) => c.flag).join(', ')} rolled back earlier in this run`, { phase: nxt.phase, step: nxt.step });
+    return;
+  }
   d.enqueue({ kind: 'apply-flags', purpose: 'step', changes, phase: nxt.phase, step: nxt.step });
   d.emit('step.intent', `applying ${target.name} ${stepLabel(plan, nxt.phase, nxt.step)}: checks pass (${target.checks.map((c) => `${c.name}=${fmt(s.checks[c.name]?.value)}`).join(', ') || 'no checks'})`, {
     phase: nxt.phase,

@@ -42,7 +42,7 @@ export function actOnVerdicts(d: Draft, checks: Check[]): void {
       const why = `check "${c.name}" breached (${c.tier}): ${rec.reason}`;
       d.emit('breach.detected', why, { check: c.name, tier: c.tier, action: c.action, value: rec.value, threshold: describeThreshold(c), ...(rec.stats ? { stats: rec.stats } : {}) });
       rec.actedOn = true;
-      if (c.action === 'rollback') startRollback(d, why, 'check', plan.rollback.mode, c.rollbackFlags);
+      if (c.action === 'rollback') startRollback(d, why, 'check', plan.rollback.mode, c.rollbackFlags, undefined, c.afterRollback === 'continue');
       else if (c.action === 'pause' && (s.status === 'running' || s.status === 'awaiting-approval')) {
         pause(d, `${why}. Investigate, then \`rollout resume\` or \`rollout rollback\``, s.approval ? { keepApproval: s.approval } : {});
         if (c.freeze) freeze(d, true);

@@ -75,7 +75,7 @@ const rollbackFlags = (d: Draft) => d.s.rollback?.flags ?? d.plan.rollback.flags
  * `reason` is what the rollback is for, verbatim (commands get exactly it as $ROLLOUT_REASON);
  * `by`, for a manual rollback, who asked: shown with it, recorded apart.
  */
-export function startRollback(d: Draft, reason: string, trigger: Incident['trigger'], mode: 'immediate' | 'gradual', scope?: string[], by?: string) {
+export function startRollback(d: Draft, reason: string, trigger: Incident['trigger'], mode: 'immediate' | 'gradual', scope?: string[], by?: string, continueAfter = false) {
   const s = d.s;
   const pct = currentPercentage(d);
   const shown = by ? `${reason} by ${by}` : reason;
@@ -90,7 +90,7 @@ export function startRollback(d: Draft, reason: string, trigger: Incident['trigg
   s.waiting = { kind: 'rollback' };
   const gradual = mode === 'gradual' && d.plan.rollback.steps.length > 0;
   const flags = scope ? rollbackScope(d.plan, scope) : undefined;
-  s.rollback = { reason, trigger, mode: gradual ? 'gradual' : 'immediate', startedAt: d.now, stage: 0, failures: [], escalated: false, ...(flags ? { flags } : {}), ...(by ? { by } : {}) };
+  s.rollback = { reason, trigger, mode: gradual ? 'gradual' : 'immediate', startedAt: d.now, stage: 0, failures: [], escalated: false, ...(flags ? { flags } : {}), ...(by ? { by } : {}), ...(flags && continueAfter ? { continue: true } : {}) };
   d.emit('rollback.started', `ROLLBACK (${gradual ? 'gradual' : 'immediate'}${flags ? ` of ${flags.join(', ')} only` : ''}): ${shown}`, { trigger, phase: d.plan.phases[s.phase]?.name, percentage: pct, flags: rollbackFlags(d) });
   if (!gradual) {
     // Flags first: the fastest way back to safety. Then the record, the notice, the commands.
@@ -225,7 +225,33 @@ export function progressRollback(d: Draft) {
     incomplete(d);
     return;
   }
+  if (rb.continue) {
+    continueWithout(d);
+    return;
+  }
   finish(d, 'rolled-back', rb.retries ? `${shownReason(rb)} (completed on retry ${rb.retries})` : shownReason(rb));
+}
+
+/**
+ * After a scoped rollback whose check says `afterRollback: continue` (seed 004: "Rollback
+ * recovery feature" — only that feature): the rolled-back flags leave the run for good, and the
+ * rest of the rollout goes on from where it was, holding the current step afresh.
+ */
+function continueWithout(d: Draft) {
+  const s = d.s;
+  const flags = rollbackFlags(d);
+  const why = shownReason(s.rollback!);
+  s.dropped = [...new Set([...(s.dropped ?? []), ...flags])];
+  s.rollback = undefined;
+  s.status = 'running';
+  s.reason = undefined;
+  s.waitingFor = undefined;
+  s.checks = {};
+  s.lastTickAt = undefined;
+  const st = d.plan.phases[s.phase]?.steps[s.step];
+  s.holdUntil = d.now + (st?.holdMs ?? 0);
+  d.emit('rollback.scoped-done', `rolled back ${flags.join(', ')} (${why}); the rollout goes on without ${flags.length > 1 ? 'them' : 'it'}`, { flags });
+  notify(d, 'rollback.completed', 'warning', { reason: `${flags.join(', ')} rolled back (${why}); the rest of the rollout goes on` });
 }
 
 const shownReason = (rb: NonNullable<RunState['rollback']>) => (rb.by ? `${rb.reason} by ${rb.by}` : rb.reason);

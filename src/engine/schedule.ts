@@ -16,12 +16,14 @@ export function activeChecks(plan: Plan, s: RunState): Check[] {
   // A health-gated rollback stage (`stableFor`) watches the phase's checks while it waits.
   if (s.status === 'rolling-back' && s.rollback?.stable) return [...(plan.phases[s.phase]?.checks ?? [])];
   if (!['running', 'paused', 'awaiting-approval'].includes(s.status)) return [];
+  // A check that guards only flags a scoped rollback took out of the run has nothing left to guard.
+  const gone = (c: Check) => Boolean(s.dropped?.length && c.rollbackFlags?.every((f) => s.dropped!.includes(f)));
   const out = new Map<string, Check>();
   const cur = plan.phases[s.phase];
   if (cur) for (const c of cur.checks) out.set(c.name, c);
   const nxt = nextStep(plan, s);
   if (nxt && nxt.phase !== s.phase) for (const c of plan.phases[nxt.phase]!.checks) if (!out.has(c.name)) out.set(c.name, c);
-  return [...out.values()];
+  return [...out.values()].filter((c) => !gone(c));
 }
 
 /** Flags whose backend state the engine needs (the next phase's `requires:`). */

@@ -97,6 +97,8 @@ export interface RollbackState {
   failed?: FailedStep[];
   /** Retries so far. */
   retries?: number;
+  /** A scoped rollback (rollbackFlags) whose check says afterRollback: continue — the run goes on without those flags. */
+  continue?: boolean;
   /** A health-gated stage (`stableFor`): the next stage waits until the checks have passed for `forMs` (since `since`), at most until `until`. */
   stable?: { forMs: number; until: number; since?: number };
   /** The rollback commands and health check are queued (they run once, after the flags). */
@@ -132,6 +134,8 @@ export interface RunState {
   reportsAt?: Record<number, number>;
   /** Flags a breach pause froze on the backend (unfrozen when the run moves again). */
   frozen?: string[];
+  /** Flags a scoped rollback took out of this run (afterRollback: continue): later steps leave them off. */
+  dropped?: string[];
   holdUntil?: number;
   /**
    * While paused: what is left of the step's hold. A hold is time at this percentage with the

@@ -50,6 +50,7 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
     if (c.freeze && action !== 'pause') err([...path, 'freeze'], `check "${c.name}": freeze applies only to action pause (this check's action is ${action})`);
     else if (c.freeze && !(plan.backend.type === 'http' && (plan.backend.options.freeze || plan.backend.options.preset)))
       err([...path, 'freeze'], `check "${c.name}": freeze needs a flag backend with a freeze call; ${plan.backend.type === 'http' ? 'give the http backend a `freeze:` request' : `the ${plan.backend.type} backend has none`}`);
+    if (c.afterRollback && !c.rollbackFlags) err([...path, 'afterRollback'], `check "${c.name}": afterRollback chooses what happens after a scoped rollback; give rollbackFlags (a rollback of every flag always ends the run)`);
     if (c.rollbackFlags && action !== 'rollback') err([...path, 'rollbackFlags'], `check "${c.name}": rollbackFlags applies only to action rollback (this check's action is ${action})`);
     (c.rollbackFlags ?? []).forEach((f, i) => {
       if (!plan.flags.includes(f)) err([...path, 'rollbackFlags', i], `"${f}" is not rolled out by this plan (its flags: ${plan.flags.join(', ')})`);

@@ -50,6 +50,8 @@ export interface Check {
   freeze: boolean;
   /** With action rollback: only these flags (plus the flags that require them) are rolled back. */
   rollbackFlags?: string[];
+  /** With rollbackFlags: after that rollback, go on with the other flags instead of ending the run. */
+  afterRollback?: 'end' | 'continue';
   unit: string;
   /** A statistical treatment-vs-control check (instead of max/min/relative). */
   compare?: Compare;

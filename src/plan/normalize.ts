@@ -47,6 +47,7 @@ function normalizeCheck(c: CheckDoc): Check {
     action: c.action ?? (c.tier === 'critical' ? 'rollback' : 'pause'),
     freeze: c.freeze ?? false,
     ...(c.rollbackFlags ? { rollbackFlags: c.rollbackFlags } : {}),
+    ...(c.afterRollback === 'continue' ? { afterRollback: 'continue' as const } : {}),
     unit: c.unit ?? '',
     ...(c.compare
       ? {

@@ -158,6 +158,10 @@ export const check = z
       .min(1)
       .optional()
       .describe('With action rollback: turn off only these flags, and the flags of phases that require them, instead of every flag the plan touches (seed 004: "Recovery Failures > 1% → Rollback recovery feature").'),
+    afterRollback: z
+      .enum(['end', 'continue'])
+      .optional()
+      .describe('With rollbackFlags: after rolling those flags back, end the run (default) or continue the rest of the rollout without them (seed 004: roll back the recovery feature only, keep rolling out the others).'),
     phases: z.array(z.string()).optional().describe('Only in these phases (default: all).'),
     unit: z.string().optional().describe('Shown next to values, e.g. "%" or "ms".'),
   })

@@ -74,11 +74,25 @@ describe('seed 004: state persistence', () => {
     expect(r.state.flags.use_state_persistence).toMatchObject({ enabled: true, percentage: 5 });
   });
 
-  it('"Recovery Failures > 1% → Rollback recovery feature" — only enable_state_recovery goes off', async () => {
-    const r = await sim(await load('state-persistence'), { checks: { 'recovery-failures': [{ after: '10d', value: 0.05 }] } });
-    expect(r.state.status).toBe('rolled-back');
-    expect(r.state.rollback!.flags).toEqual(['enable_state_recovery']);
-    expect(flagStates(r.state)).toMatchObject({ enable_state_recovery: 'off', use_state_persistence: '100%', enable_state_snapshots: '0% internal:100,beta:0' });
+  it('"Recovery Failures > 1% → Rollback recovery feature" — only enable_state_recovery goes off, and the rest of the rollout goes on', async () => {
+    // Recovery starts on Wednesday of week 2 (day 9); failures from 13:00 UTC on day 9, while at 5 %.
+    const r = await sim(await load('state-persistence'), { checks: { 'recovery-failures': [{ after: '9d5h', value: 0.05 }] } });
+    const rb = r.events.find((e) => e.type === 'rollback.started')!;
+    expect(rb.msg).toMatch(/of enable_state_recovery only/);
+    expect(r.events.find((e) => e.type === 'rollback.scoped-done')!.msg).toMatch(/the rollout goes on without it/);
+    expect(r.events.filter((e) => e.type === 'step.skipped').map((e) => e.msg.split(' skipped')[0])).toEqual(['recovery 10%', 'recovery 25%', 'recovery 50%']); // it was at 5%
+    const uc = stepDates(r.events).filter(([s]) => s.startsWith('use-case'));
+    expect(uc[0]).toEqual(['use-case-startgame: internal 100% · beta 50% · ga 0%', '2025-03-17T09:00:00.000Z']); // still week 3
+    expect(r.state.status).toBe('completed');
+    expect(flagStates(r.state)).toEqual({
+      use_state_persistence: '100%',
+      enable_state_snapshots: '0% internal:100,beta:0',
+      enable_state_recovery: 'off',
+      use_state_persistence_startgame: '0% internal:100,beta:50',
+      use_state_persistence_playturn: '10%',
+      use_state_persistence_declare: '10%',
+      use_state_persistence_scoring: '10%',
+    });
   });
 
   it('"P99 Latency > 100ms → Investigate, possibly pause" — a notice, the run goes on once it recovers', async () => {

@@ -220,3 +220,40 @@ rollback:
   });
 });
 void D;
+
+describe('afterRollback: continue (seed 004 "Rollback recovery feature" — that feature only, the rollout goes on)', () => {
+  const plan = (after: string) =>
+    mkPlan(`
+defaults: { hold: 1h }
+checks:
+  - { name: b-failures, provider: sim, query: x, max: 0.01, action: rollback, rollbackFlags: [b], ${after} phases: [b, c] }
+phases:
+  - { name: a, flags: [a], steps: [100] }
+  - { name: b, flags: [b], steps: [10, 50] }
+  - { name: c, flags: [c], steps: [100] }
+`);
+  const failing = (p: Awaited<ReturnType<typeof plan>>) => observer(p, { 'b-failures': (el) => (el >= 90 * M ? 0.05 : 0.001) });
+  it('end (the default): the run ends rolled back with the other flags left as they are', async () => {
+    const p = await plan('');
+    const t = drive(p, { obs: failing(p) });
+    expect(t.state.status).toBe('rolled-back');
+    expect(t.state.flags).toMatchObject({ a: { enabled: true, percentage: 100 }, b: { enabled: false } });
+    expect(t.state.flags.c).toBeUndefined();
+  });
+  it('continue: b goes off, its remaining step is skipped, c still rolls out, the check that guarded b stops gating', async () => {
+    const p = await plan('afterRollback: continue,');
+    const t = drive(p, { obs: failing(p) });
+    expect(t.state.status).toBe('completed');
+    expect(t.types()).toContain('rollback.scoped-done');
+    expect(t.of('step.skipped').map((e) => e.msg)).toEqual(['b 50% skipped: b rolled back earlier in this run']);
+    expect(t.state.flags).toMatchObject({ a: { enabled: true, percentage: 100 }, b: { enabled: false }, c: { enabled: true, percentage: 100 } });
+    expect(t.state.dropped).toEqual(['b']);
+  });
+  it('validate: afterRollback needs rollbackFlags', async () => {
+    const r = await parsePlanText(`name: t\nbackend: { type: local }\nmetrics: { sim: { type: fake } }\nchecks: [{ name: e, provider: sim, query: e, max: 1, afterRollback: continue }]\nphases: [{ name: p, flags: [f] }]\n`, '/tmp/t.yaml', 't.yaml', { adapters: false, env: {} }).then(
+      () => '',
+      (e: unknown) => JSON.stringify((e as { issues?: unknown }).issues ?? String(e)),
+    );
+    expect(r).toMatch(/afterRollback chooses what happens after a scoped rollback/);
+  });
+});
