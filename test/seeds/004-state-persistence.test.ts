@@ -92,6 +92,9 @@ describe('seed 004: state persistence', () => {
       use_state_persistence_playturn: '10%',
       use_state_persistence_declare: '10%',
       use_state_persistence_scoring: '10%',
+      // "A/B Testing Configuration": both experiments split everybody into their variants.
+      state_persistence_performance: '100%',
+      recovery_feature_value: '100%',
     });
   });
 
