@@ -35,7 +35,7 @@ try {
   // ESM chunks.
   const esmDir = join(root, 'dist/.bench-esm');
   await build({ input: join(root, 'dist/cli.js'), platform: 'node', external: EXTERNAL, logLevel: 'silent', output: { dir: esmDir, format: 'esm' } });
-  writeFileSync(join(esmDir, 'bin.js'), "import { main } from './cli.js';\nawait main(process.argv);\n");
+  writeFileSync(join(esmDir, 'bin.js'), "import { main } from './cli.js';\nprocess.exitCode = await main(process.argv.slice(2), { exit: (code) => process.exit(code) });\n");
   // One file without its cache: a copy of the shipped bundle beside a loader that passes none.
   const oneDir = join(root, 'dist/.bench-one');
   rmSync(oneDir, { recursive: true, force: true });
@@ -47,7 +47,7 @@ try {
 const file = __dirname + '/rollout.cjs';
 const fn = new Script('(function (exports, require, module, __filename, __dirname, __import) {' + readFileSync(file, 'utf8') + '\\n})', { filename: file }).runInThisContext();
 const mod = { exports: {} }; fn.call(mod.exports, mod.exports, require, mod, file, __dirname, (m) => import(m));
-mod.exports.main(process.argv);\n`,
+mod.exports.main(process.argv.slice(2), { exit: (code) => process.exit(code) }).then((code) => (process.exitCode = code));\n`,
   );
   writeFileSync(join(oneDir, 'package.json'), '{"type":"commonjs"}');
   // Snapshot: the bundle evaluated at build time, main() run on deserialization.
@@ -58,7 +58,7 @@ mod.exports.main(process.argv);\n`,
 const file = ${JSON.stringify(join(oneDir, 'rollout.cjs'))};
 const fn = new Script('(function (exports, require, module, __filename, __dirname, __import) {' + readFileSync(file, 'utf8') + '\\n})', { filename: file }).runInThisContext();
 const mod = { exports: {} }; fn.call(mod.exports, mod.exports, require, mod, file, ${JSON.stringify(oneDir)}, (m) => (m.startsWith('node:') ? Promise.resolve(require(m)) : Promise.reject(new Error('no module loading in a snapshot: ' + m))));
-v8.startupSnapshot.setDeserializeMainFunction(() => mod.exports.main(process.argv.slice(0, 1).concat(['rollout'], process.argv.slice(1))));\n`,
+v8.startupSnapshot.setDeserializeMainFunction(() => mod.exports.main(process.argv.slice(1), { exit: (code) => process.exit(code) }).then((code) => (process.exitCode = code)));\n`,
   );
   const blob = join(oneDir, 'snap.blob');
   const snap = spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', snapEntry], { encoding: 'utf8' });
@@ -85,6 +85,11 @@ v8.startupSnapshot.setDeserializeMainFunction(() => mod.exports.main(process.arg
     if (r.status !== 0 && r.status !== 6) throw new Error(`${args.join(' ')} exited ${r.status}`);
     return ms;
   };
+  // Each variant must really do the work: validate says the plan is valid.
+  for (const [vn, pre, viaBin] of variants) {
+    const r = spawnSync(process.execPath, [...(viaBin ? [bin] : pre), 'validate', join(root, 'plans/demo.yaml')], { cwd: tmp, env: { ...env, ...(viaBin ? { ROLLOUT_NO_BUNDLE: '1' } : {}) }, encoding: 'utf8' });
+    if (!/is valid/.test(r.stdout)) throw new Error(`${vn}: validate did not run: ${r.stdout}${r.stderr}`);
+  }
   const times = new Map();
   const add = (k, v) => times.set(k, [...(times.get(k) ?? []), v]);
   // tsc output: bin/rollout.js with the bundle switched off, i.e. exactly the fallback path.

@@ -40,6 +40,12 @@ await rolldown.build({
   output: { file: out, format: 'cjs', codeSplitting: false },
   plugins: [
     {
+      // zod's `z.locales` re-exports ~40 languages (300 KB); messages here are English only.
+      name: 'zod-english-only',
+      resolveId: (id, importer) => (id === '../locales/index.js' && /\/zod\/v4\/(classic|core)\//.test(importer ?? '') ? '\0zod-locales' : null),
+      load: (id) => (id === '\0zod-locales' ? `export { default as en } from ${JSON.stringify(join(root, 'node_modules/zod/v4/locales/en.js'))};` : null),
+    },
+    {
       // A function deserialized from V8's code cache loses vm's dynamic-import callback, so
       // import() of the external modules goes through a loader bin/rollout.js passes in.
       name: 'external-import',
