@@ -58,6 +58,13 @@ describe('seed 004: state persistence', () => {
     });
   });
 
+  it('"Pre-Rollout Checklist: All tests passing in staging … Customer support notified" — a go/no-go before the first step', async () => {
+    const plan = await load('state-persistence');
+    expect(plan.phases[0]!.approval!.message).toMatch(/Pre-Rollout Checklist: all tests passing in staging, rollback script tested/);
+    const r = await sim(plan, { approvals: 'wait' });
+    expect(r.events.some((e) => e.type === 'step.applied')).toBe(false);
+  });
+
   it('"DON\'T: Rollout during peak hours" — every step on a weekday between 09:00 and 17:00', async () => {
     const r = await sim(await load('state-persistence'));
     for (const e of r.events.filter((x) => x.type === 'step.applied')) {
@@ -108,6 +115,7 @@ describe('seed 004: state persistence', () => {
     const plan = await load('state-persistence');
     const t = drive(plan, {
       start: MONDAY,
+      autoApprove: true, // the Pre-Rollout Checklist gate
       obs: observer(plan, {}, {}, MONDAY),
       controls: [
         { at: 26 * H, ctl: { kind: 'rollback', reason: 'errors at 50%', to: 25 } },
