@@ -35,6 +35,7 @@ export const STATUS_ICON: Record<string, string> = {
   'rolling-back': '⟲',
   completed: '✔',
   'rolled-back': '✖',
+  'rollback-incomplete': '⚠',
   aborted: '⊘',
   'rollback-incomplete': '⚠',
 };
@@ -126,6 +127,9 @@ export function waitingWords(plan: Plan | undefined, s: RunState, o: TimeOptions
       return `a retry: rollback incomplete, the run keeps its flags — failed: ${(s.rollback?.failures ?? []).map(text).join('; ')}; retry with: ${retryCommand(s)} (or rollout resume / rollout advance ${s.id})`;
     case 'rolling-back':
       return humanizeTimes(text(s.waitingFor ?? 'the rollback to finish'), o);
+    case 'rollback-incomplete':
+      // Not an end: the run keeps its flags until a retry gets the failed steps through.
+      return `a retry: rollback incomplete (${text(s.rollback?.failures.join('; ') ?? 'steps failed')}); \`rollout rollback ${s.id} --reason "…"\` (or \`rollout resume\` / \`rollout advance\`) retries the failed steps`;
     default:
       if (s.holdUntil && s.holdUntil > o.now && s.waitingFor?.startsWith('hold'))
         return `the hold: ${nextLabel ? `next step ${nextLabel}` : 'the end of the phase'} ${relative(s.holdUntil, o.now)} (${clock(s.holdUntil, o)}), if the checks keep passing`;
@@ -248,7 +252,8 @@ export function renderRun(plan: Plan | undefined, s: RunState, o: LiveOptions): 
   head.push(...wrap(waitingWords(plan, s, o), o.width - 13).map((l, i) => `${i ? ' '.repeat(12) : label('Waiting for')} ${l}`));
   if (s.rollback) {
     const rb = s.rollback;
-    head.push(`${label('Rollback')} ${rb.mode}, ${rb.trigger}: ${text(rb.reason)}${rb.failures.length ? style.red(` — failures: ${rb.failures.map(text).join('; ')}`) : ''}`);
+    head.push(`${label('Rollback')} ${rb.mode}, ${rb.trigger}: ${text(rb.reason)}${rb.by ? ` (by ${text(rb.by)})` : ''}${rb.retries ? `, retried ${rb.retries}×` : ''}${rb.failures.length ? style.red(` — failures: ${rb.failures.map(text).join('; ')}`) : ''}`);
+    if (s.status === 'rollback-incomplete') head.push(`${label('Retry with')} ${style.red(`rollout rollback ${s.id} --reason "…"`)}`);
   }
   const lines = [...head];
   if (plan) lines.push('', style.bold('Steps'), ...ladder(plan, s, o).map((l) => `  ${l}`));

@@ -72,7 +72,7 @@ describe('an incomplete rollback', () => {
     expect(human.stdout).toMatch(/rollback-incomplete/);
     expect(human.stdout).toMatch(/rollback incomplete/);
     expect(human.stdout).toMatch(/flag write failed: .*ECONNREFUSED/);
-    expect(human.stdout).toContain(`retry with: rollout rollback ${st.run} --reason`);
+    expect(human.stdout).toMatch(new RegExp(`Retry with +rollout rollback ${st.run} --reason`));
 
     // Not an end state: the plan cannot be started again, nor another plan on the same flag.
     const again = await cli(['start', f], { cwd: dir });
