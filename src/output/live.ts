@@ -35,7 +35,6 @@ export const STATUS_ICON: Record<string, string> = {
   'rolling-back': '⟲',
   completed: '✔',
   'rolled-back': '✖',
-  'rollback-incomplete': '⚠',
   aborted: '⊘',
   'rollback-incomplete': '⚠',
 };
@@ -127,9 +126,6 @@ export function waitingWords(plan: Plan | undefined, s: RunState, o: TimeOptions
       return `a retry: rollback incomplete, the run keeps its flags — failed: ${(s.rollback?.failures ?? []).map(text).join('; ')}; retry with: ${retryCommand(s)} (or rollout resume / rollout advance ${s.id})`;
     case 'rolling-back':
       return humanizeTimes(text(s.waitingFor ?? 'the rollback to finish'), o);
-    case 'rollback-incomplete':
-      // Not an end: the run keeps its flags until a retry gets the failed steps through.
-      return `a retry: rollback incomplete (${text(s.rollback?.failures.join('; ') ?? 'steps failed')}); \`rollout rollback ${s.id} --reason "…"\` (or \`rollout resume\` / \`rollout advance\`) retries the failed steps`;
     default:
       if (s.holdUntil && s.holdUntil > o.now && s.waitingFor?.startsWith('hold'))
         return `the hold: ${nextLabel ? `next step ${nextLabel}` : 'the end of the phase'} ${relative(s.holdUntil, o.now)} (${clock(s.holdUntil, o)}), if the checks keep passing`;
