@@ -8,6 +8,7 @@ import type { RunState } from '../engine/types.js';
 import { UsageError } from '../errors.js';
 import type { Plan } from '../plan/model.js';
 import { realClock, type Clock } from '../runner/clock.js';
+import type { FollowIo } from '../runner/follow.js';
 import type { Env, Prompt, SignalHooks } from '../runner/io.js';
 import type { Store } from '../state/index.js';
 
@@ -30,26 +31,12 @@ export interface Io {
   exit: (code: number) => void;
 }
 
-export interface Context {
-  cwd: string;
+/** What every command gets: what follow() needs (runner/follow.ts) and the state store. */
+export interface Context extends FollowIo {
   stateDir: string;
-  json: boolean;
   debug: boolean;
-  /** A human at a terminal (prompts allowed): stdin and stdout are TTYs and CI is unset. */
-  interactive: boolean;
-  env: Env;
-  clock: Clock;
-  signals: SignalHooks;
-  prompt: Prompt;
-  /** Exit at once (second Ctrl-C); bin/ turns it into process.exit. */
-  exit: (code: number) => void;
-  streams: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
-  /** Print one line (a newline is added when missing). */
-  stdout: (s: string) => void;
   stderr: (s: string) => void;
   openStore: () => Promise<Store>;
-  /** Who asks: --by, else ROLLOUT_USER / USER / USERNAME from env, else the OS account. */
-  who: (by?: string) => string;
 }
 
 /** The state store: PostgreSQL when ROLLOUT_STATE_URL is a postgres:// URL, else files in the state dir. */

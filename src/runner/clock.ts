@@ -20,12 +20,20 @@ export const realClock: Clock = {
     }),
 };
 
+/** Time that moves only when slept through. With a limit, reaching it aborts `limit.ac` (simulations). */
 export class VirtualClock implements Clock {
-  constructor(private t: number) {}
+  readonly limitAt: number;
+  constructor(
+    public t: number,
+    private limit?: { at: number; ac: AbortController; reason: string },
+  ) {
+    this.limitAt = limit?.at ?? Infinity;
+  }
   now() {
     return this.t;
   }
   async sleep(ms: number) {
     this.t += Math.max(0, ms);
+    if (this.limit && this.t >= this.limit.at && !this.limit.ac.signal.aborted) this.limit.ac.abort(this.limit.reason);
   }
 }

@@ -14,7 +14,7 @@ import type { Clock } from './clock.js';
 import type { Env, Prompt, SignalHooks } from './io.js';
 import { drive, exitCodeFor } from './session.js';
 
-/** What follow needs from the command's context. */
+/** What follow needs from the command's context (commands/context.ts extends it). */
 export interface FollowIo {
   cwd: string;
   json: boolean;
@@ -26,8 +26,8 @@ export interface FollowIo {
   exit: (code: number) => void;
   streams: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
   stdout: (s: string) => void;
-  /** Who approves or rejects at the prompt (and with --yes). */
-  who: () => string;
+  /** Who asks: `by` (--by), else ROLLOUT_USER / USER / USERNAME from env, else the OS account. */
+  who: (by?: string) => string;
 }
 
 export interface FollowOptions {

@@ -10,7 +10,7 @@ import { activeChecks, blocksStep, createRun, nextWake } from '../engine/engine.
 import type { Control, RunEvent, RunState } from '../engine/types.js';
 import type { Check, Plan } from '../plan/model.js';
 import { parseDuration } from '../util/duration.js';
-import type { Clock } from './clock.js';
+import { VirtualClock } from './clock.js';
 import { Runner, type RunStore } from './runner.js';
 import { MemoryBackend, renderer, sampler } from './services.js';
 import { create as createSimulated } from '../adapters/metrics/simulated.js';
@@ -98,26 +98,11 @@ class MemoryStore implements RunStore {
   }
 }
 
-class SimClock implements Clock {
-  constructor(
-    public t: number,
-    readonly limitAt: number,
-    private ac: AbortController,
-  ) {}
-  now() {
-    return this.t;
-  }
-  async sleep(ms: number) {
-    this.t += Math.max(0, ms);
-    if (this.t >= this.limitAt && !this.ac.signal.aborted) this.ac.abort('simulation time limit');
-  }
-}
-
 export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?: Scenario; onEvent?: (e: RunEvent, s: RunState) => void; /** Use the plan's `simulated` providers' scripts (default true; `plan` wants healthy). */ scripted?: boolean } = {}): Promise<SimulationResult> {
   const sc = opts.scenario ?? scenarioSchema.parse({});
   const start = opts.start ?? Date.now();
   const ac = new AbortController();
-  const clock = new SimClock(start, start + (sc.limit ? parseDuration(sc.limit)! : 90 * 86400_000), ac);
+  const clock = new VirtualClock(start, { at: start + (sc.limit ? parseDuration(sc.limit)! : 90 * 86400_000), ac, reason: 'simulation time limit' });
   const store = new MemoryStore();
   const backend = new MemoryBackend(sc.flags);
   const assumed = new Set<string>();
