@@ -10,13 +10,14 @@ import { blocksStep, passGates } from './gates.js';
 import { actOnVerdicts, judgeChecks } from './policy.js';
 import { progressRollback, waitForStable } from './rollback.js';
 import { activeChecks, sendReports } from './schedule.js';
-import { creditHold } from './transitions.js';
+import { creditHold, stopHoldWithoutData } from './transitions.js';
 import { STOPPED_STATUSES, type Decision, type Observations, type RunState } from './types.js';
 
 export function tick(plan: Plan, state: RunState, obs: Observations, now: number): Decision {
   const d = new Draft(state, plan, now);
   const s = d.s;
   if (s.pending.length || STOPPED_STATUSES.includes(s.status)) return d.done();
+  const prevTickAt = s.lastTickAt;
   s.lastTickAt = now;
 
   if (s.status === 'rolling-back') {
@@ -29,6 +30,7 @@ export function tick(plan: Plan, state: RunState, obs: Observations, now: number
   const checks = activeChecks(plan, s);
   const verdictChanged = judgeChecks(d, checks, obs);
   creditHold(d, checks.every((c) => !blocksStep(c, s.checks[c.name])));
+  stopHoldWithoutData(d, checks.some((c) => s.checks[c.name]?.verdict === 'no-data' && !s.checks[c.name]!.inconclusive && blocksStep(c, s.checks[c.name])), prevTickAt);
   sendReports(d);
   actOnVerdicts(d, checks);
   if (s.status !== 'running' && s.status !== 'awaiting-approval') return d.done();

@@ -45,6 +45,24 @@ export function creditHold(d: Draft, healthy: boolean) {
   s.holdSeenAt = d.now;
 }
 
+/**
+ * A running (or awaiting-approval) run's checks were just judged. Time without data on a check
+ * that gates the step (its `noData:` policy is not pass) does not count toward the hold — it
+ * is not time with the checks running and passing — but it does not throw away what was
+ * already observed: the hold's end moves later by the no-data time, from the previous judgment
+ * to this one (at most two intervals: a longer gap is time nobody watched, which counts as
+ * clock time while running, as before). An inconclusive `compare:` check has data and does not
+ * stop the hold. A hold already over (ended, or ended by `promote`)
+ * is never started again.
+ */
+export function stopHoldWithoutData(d: Draft, noData: boolean, prevTickAt: number | undefined) {
+  const s = d.s;
+  if (!noData || prevTickAt === undefined || s.holdUntil === undefined) return;
+  if (s.status !== 'running' && s.status !== 'awaiting-approval') return;
+  const lost = Math.min(d.now, s.holdUntil) - Math.max(prevTickAt, d.now - 2 * d.plan.intervalMs);
+  if (lost > 0) s.holdUntil += lost;
+}
+
 /** The run moves again (resume, approve): the rest of the hold starts now. Returns what was left. */
 export function resumeHold(d: Draft): number | undefined {
   const s = d.s;

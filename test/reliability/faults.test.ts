@@ -471,7 +471,8 @@ rollback:
     expect(st.checks.errors).toMatchObject({ verdict: 'no-data' });
     expect(st.checks.errors?.reason).toMatch(/provider error: .*HTTP 503/);
     expect((await logJson(dir)).events.some((e) => e.type === 'step.blocked')).toBe(true);
-    // Data comes back: the run goes on (promoted again, as the hold restarted on no data).
+    // Data comes back: the run goes on. The hold the first promote ended does not start again on
+    // no data (test/unit/hold-nodata.test.ts); promote here just drives what is then due.
     await proxy.clear();
     const next = await until(
       'the next step once data is back',

@@ -404,7 +404,8 @@ describe('no data', () => {
     const p = await withPolicy('hold', ', noDataTimeout: 2h');
     const t = drive(p, { obs: observer(p, { err: (e) => (e >= 50 * M && e < 80 * M ? null : 1) }) });
     expect(t.state.status).toBe('completed');
-    expect(stepTimes(t)).toEqual([0, 80 * M, 140 * M]);
+    // The 30m without data do not count toward the 1h hold (nor reset it): 50% at 1h30.
+    expect(stepTimes(t)).toEqual([0, 90 * M, 150 * M]);
   });
   it('pause: pauses at the first judgment without data', async () => {
     const p = await withPolicy('pause');
