@@ -2,7 +2,8 @@ import type { FlagChange, FlagState } from '../adapters/types.js';
 import type { CheckRecord, Observation } from '../analysis/judge.js';
 import type { Command } from '../plan/model.js';
 
-export const STATE_SCHEMA_VERSION = 1;
+/** Version of the run record; records of older versions are migrated on read (state/migrate.ts). 2: waiting, holdLeftMs, actedOn/tailQueued declared. */
+export const STATE_SCHEMA_VERSION = 2;
 
 /**
  * `rollback-incomplete`: a rollback ran and some of its steps failed (flags not off, a command

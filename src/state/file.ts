@@ -14,11 +14,12 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { LockError, StateError, UsageError } from '../errors.js';
-import { FINAL_STATUSES, STATE_SCHEMA_VERSION, type Control, type RunEvent, type RunState } from '../engine/types.js';
+import { FINAL_STATUSES, type Control, type RunEvent, type RunState } from '../engine/types.js';
 import type { Plan } from '../plan/model.js';
 import { redactDeep } from '../util/redact.js';
 import { pickRun } from './resolve.js';
 import { withDirLock } from '../util/dirlock.js';
+import { migrateRunRecord } from './migrate.js';
 import { runRecordProblems } from './validate.js';
 import { planSnapshot } from './snapshot.js';
 import type { Store } from './index.js';
@@ -104,21 +105,16 @@ export class FileStore implements Store {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`no run "${id}"`, { hint: 'List runs with `rollout status`.' });
       throw new StateError(`cannot read ${file}: ${(err as Error).message}`);
     }
-    let s: RunState;
+    let raw: unknown;
     try {
-      s = JSON.parse(text) as RunState;
+      raw = JSON.parse(text);
     } catch {
       throw new StateError(
         `state file ${file} is corrupt or truncated (not valid JSON); it was not changed`,
         `Inspect it, restore it from ${join(this.runDir(id), 'events.jsonl')} (the event log), or move it aside and start a new run. rollout never overwrites it silently.`,
       );
     }
-    if (typeof s !== 'object' || s === null || s.schema !== STATE_SCHEMA_VERSION || !s.id || !s.status) {
-      throw new StateError(
-        `state file ${file} has ${s && typeof s === 'object' && 'schema' in s ? `schema version ${String(s.schema)}` : 'no schema version'}; this rollout reads version ${STATE_SCHEMA_VERSION}`,
-        'Use the rollout version that wrote it, or move the run directory aside.',
-      );
-    }
+    const { state: s } = migrateRunRecord(raw, { where: `state file ${file}`, oldHint: 'Use the rollout version that wrote it, or move the run directory aside.' });
     const problems = runRecordProblems(s, safeName(id));
     if (problems.length)
       throw new StateError(

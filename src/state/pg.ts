@@ -20,10 +20,11 @@
 import { hostname } from 'node:os';
 import pg from 'pg';
 import { LockError, RolloutError, StateError, UsageError } from '../errors.js';
-import { FINAL_STATUSES, STATE_SCHEMA_VERSION, type Control, type RunEvent, type RunState } from '../engine/types.js';
+import { FINAL_STATUSES, type Control, type RunEvent, type RunState } from '../engine/types.js';
 import { redact, redactDeep, safeUrl } from '../util/redact.js';
 import type { Plan } from '../plan/model.js';
 import { pickRun } from './resolve.js';
+import { migrateRunRecord } from './migrate.js';
 import { runRecordProblems } from './validate.js';
 import { planSnapshot } from './snapshot.js';
 import type { Store } from './index.js';
@@ -334,12 +335,7 @@ export class PgStore implements Store {
         `the record of ${where} is corrupt (not a JSON object); it was not changed`,
         `Inspect it (SELECT state FROM ${this.t('runs')} WHERE id = '${id}'), restore it from the events table (the event log), or delete the row and start a new run. rollout never overwrites it silently.`,
       );
-    const r = s as Partial<RunState>;
-    if (r.schema !== STATE_SCHEMA_VERSION || !r.id || !r.status)
-      throw new StateError(
-        `the record of ${where} has ${'schema' in r ? `schema version ${String(r.schema)}` : 'no schema version'}; this rollout reads version ${STATE_SCHEMA_VERSION}`,
-        'Use the rollout version that wrote it, or delete the row (its events stay in the events table).',
-      );
+    migrateRunRecord(s, { where: `the record of ${where}`, oldHint: 'Use the rollout version that wrote it, or delete the row (its events stay in the events table).' });
     const problems = runRecordProblems(s, id);
     if (problems.length)
       throw new StateError(

@@ -17,8 +17,11 @@ export interface StoreFixture {
   store: Store;
   /** Another store on the same backend (its own instance: for PostgreSQL its own pool). */
   peer(): Promise<Store>;
-  /** Damage a run's record: not a JSON object, or a record of another schema version. */
-  corrupt(id: string, how: 'garbage' | 'schema'): Promise<void>;
+  /**
+   * Damage a run's record: not a JSON object, or a record of a newer schema version (99); or
+   * make it as version 1 wrote it (schema 1, no `waiting`).
+   */
+  corrupt(id: string, how: 'garbage' | 'schema' | 'v1'): Promise<void>;
   /** Everything stored about a run (record, events, inbox, incidents), as text. */
   raw(id: string): Promise<string>;
   /** Write a lock as some other process would have. */
@@ -122,14 +125,30 @@ export function stateStoreContract(name: string, fresh: () => Promise<StoreFixtu
         expect((await store.list()).map((r) => r.id)).toEqual(['good']);
       });
 
-      it('a record of another schema version is a clear StateError naming both versions', async () => {
+      it('a record of a newer schema version is refused (StateError, exit 8) naming both versions and what to do', async () => {
         await store.save(mkState('old'), []);
         await fx.corrupt('old', 'schema');
         const err = await store.load('old').catch((e: unknown) => e);
         expect(err).toBeInstanceOf(StateError);
-        expect((err as StateError).message).toMatch(/schema version 99/);
-        expect((err as StateError).message).toContain(`reads version ${STATE_SCHEMA_VERSION}`);
+        expect((err as StateError).exitCode).toBe(8);
+        expect((err as StateError).message).toMatch(/newer rollout \(run record schema version 99\)/);
+        expect((err as StateError).message).toContain(`to ${STATE_SCHEMA_VERSION}`);
+        expect((err as StateError).hint).toMatch(/upgrade rollout/);
         expect(await store.list()).toEqual([]);
+      });
+
+      it('a record written by schema version 1 is migrated on load (waiting from its words) and saved back as the current version', async () => {
+        const s = { ...mkState('v1', { startedAt: T0 }), step: 0, holdUntil: T0 + 3_600_000, waitingFor: 'hold until 2025-03-03T09:00:00.000Z', waiting: { kind: 'hold' as const, until: T0 + 3_600_000 } };
+        await store.save(s, [ev(0)]);
+        await fx.corrupt('v1', 'v1');
+        expect(await fx.raw('v1')).not.toContain('"waiting"');
+        const got = await store.load('v1');
+        expect(got.schema).toBe(STATE_SCHEMA_VERSION);
+        expect(got.waiting).toEqual({ kind: 'hold', until: T0 + 3_600_000 });
+        expect(got.holdUntil).toBe(T0 + 3_600_000);
+        expect((await store.list()).map((r) => r.id)).toEqual(['v1']);
+        await store.save({ ...got, seq: 1 }, [ev(1)]);
+        expect(await fx.raw('v1')).toMatch(new RegExp(`schema"+: ?${STATE_SCHEMA_VERSION}\\b`));
       });
 
       it('lists runs newest first', async () => {

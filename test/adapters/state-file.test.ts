@@ -34,6 +34,7 @@ stateStoreContract('file', async () => {
     corrupt: async (id, how) => {
       const file = join(runDir(id), 'state.json');
       if (how === 'garbage') await writeFile(file, '{"schema": 1, "id": "tru');
+      else if (how === 'v1') await writeFile(file, JSON.stringify({ ...JSON.parse(await readFile(file, 'utf8')), schema: 1, waiting: undefined }));
       else await writeFile(file, JSON.stringify({ ...JSON.parse(await readFile(file, 'utf8')), schema: 99 }));
     },
     raw: (id) => allText(runDir(id)),

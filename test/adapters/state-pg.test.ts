@@ -55,6 +55,7 @@ stateStoreContract('postgres', async () => {
     peer: mk,
     corrupt: async (id, how) => {
       if (how === 'garbage') await admin.query(`UPDATE ${schema}.runs SET state = '"garbage"'::jsonb WHERE id = $1`, [id]);
+      else if (how === 'v1') await admin.query(`UPDATE ${schema}.runs SET state = jsonb_set(state, '{schema}', '1') - 'waiting' WHERE id = $1`, [id]);
       else await admin.query(`UPDATE ${schema}.runs SET state = jsonb_set(state, '{schema}', '99') WHERE id = $1`, [id]);
     },
     raw: async (id) => {

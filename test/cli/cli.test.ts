@@ -9,6 +9,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cli, quickPlan, spawn, tempDir, write, ROOT, run } from './helpers.js';
+import { STATE_SCHEMA_VERSION } from '../../src/engine/types.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -74,7 +75,7 @@ describe('start', () => {
     // The state file is private and versioned.
     const runDir = join(dir, '.rollout/runs', st.run);
     expect((await stat(join(runDir, 'state.json'))).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(await readFile(join(runDir, 'state.json'), 'utf8')).schema).toBe(1);
+    expect(JSON.parse(await readFile(join(runDir, 'state.json'), 'utf8')).schema).toBe(STATE_SCHEMA_VERSION);
   });
 
   it('a critical breach rolls back: flags off, the command runs with the reason in env, an incident is recorded, exit 3', async () => {

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PlanError } from '../../src/errors.js';
+import { STATE_SCHEMA_VERSION } from '../../src/engine/types.js';
 import { loadPlan, parsePlanText } from '../../src/plan/load.js';
 import { cli, quickPlan, ROOT, tempDir, write } from './helpers.js';
 
@@ -304,7 +305,7 @@ describe('a corrupt or truncated state.json', () => {
     // ("Cannot read properties of undefined") or was taken for run "x" ("no run x").
     ['right header, wrong body', () => '{"schema":1,"id":"x","status":"running","flags":5}\n'],
     ['its own id, flags of the wrong type', (t) => JSON.stringify({ ...(JSON.parse(t) as object), flags: 5 })],
-    ['another schema version', (t) => t.replace('"schema": 1', '"schema": 99')],
+    ['a newer schema version', (t) => t.replace(`"schema": ${STATE_SCHEMA_VERSION}`, '"schema": 99')],
     ['null', () => 'null\n'],
   ];
 

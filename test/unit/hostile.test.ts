@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { STATE_SCHEMA_VERSION } from '../../src/engine/types.js';
 import { runRecordProblems } from '../../src/state/validate.js';
 import { NotRegularFileError, readRegularFile, TooLargeError } from '../../src/util/read-file.js';
 import { hasControl, safeLines, safeText } from '../../src/util/terminal.js';
@@ -52,7 +53,7 @@ describe('readRegularFile', () => {
 
 describe('runRecordProblems', () => {
   const good = {
-    schema: 1,
+    schema: STATE_SCHEMA_VERSION,
     id: 'r-1',
     plan: { name: 'p', file: 'p.yaml', hash: 'h' },
     status: 'rollback-incomplete',
