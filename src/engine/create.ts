@@ -4,7 +4,11 @@ import { Draft } from './draft.js';
 import { notify } from './notice.js';
 import { STATE_SCHEMA_VERSION, type Decision, type RunState } from './types.js';
 
-export function createRun(plan: Plan, id: string, now: number): Decision {
+/**
+ * `startedBy`: who started the run (`user@host`, decided by the caller: the engine does no I/O).
+ * Recorded in the state and in the run.started event; absent for simulations and backtests.
+ */
+export function createRun(plan: Plan, id: string, now: number, startedBy?: string): Decision {
   const state: RunState = {
     schema: STATE_SCHEMA_VERSION,
     id,
@@ -20,11 +24,13 @@ export function createRun(plan: Plan, id: string, now: number): Decision {
     updatedAt: now,
     seq: 1,
     nextActionId: 1,
+    ...(startedBy ? { startedBy } : {}),
   };
   const d = new Draft(state, plan, now);
-  d.emit('run.started', `run ${id} of plan ${plan.name} started: ${plan.phases.length} phase(s), flags ${plan.flags.join(', ')}`, {
+  d.emit('run.started', `run ${id} of plan ${plan.name} started${startedBy ? ` by ${startedBy}` : ''}: ${plan.phases.length} phase(s), flags ${plan.flags.join(', ')}`, {
     planHash: plan.hash,
     phases: plan.phases.map((p) => p.name),
+    ...(startedBy ? { startedBy } : {}),
   });
   notify(d, 'run.started', 'info');
   return d.done();

@@ -171,6 +171,8 @@ export interface RunState {
   pending: Action[];
   rollback?: RollbackState;
   startedAt: number;
+  /** Who started the run: `user@host` ($ROLLOUT_USER or the OS account). Absent in older records. */
+  startedBy?: string;
   /** When the engine last judged the run: a hold that ended since then makes the next step due at once. */
   lastTickAt?: number;
   updatedAt: number;

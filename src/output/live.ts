@@ -242,7 +242,7 @@ export function renderRun(plan: Plan | undefined, s: RunState, o: LiveOptions): 
   if (plan && phase) head.push(`${label('Phase')} ${text(phase.name)} ${style.dim(`(${s.phase + 1}/${plan.phases.length})`)}`);
   if (plan) head.push(`${label('Step')} ${Math.max(0, done)}/${total}${s.step >= 0 && phase ? ` ${style.dim(`(${stepLabel(plan, s.phase, s.step)})`)}` : style.dim(' (none applied yet)')}`);
   head.push(`${label('Flags')} ${flagsLine(s)}`);
-  head.push(`${label('Started')} ${clock(s.startedAt, o)} ${style.dim(`(${relative(s.startedAt, o.now)}${s.finishedAt ? `, took ${formatDuration(s.finishedAt - s.startedAt)}` : ''})`)}`);
+  head.push(`${label('Started')} ${clock(s.startedAt, o)} ${style.dim(`(${relative(s.startedAt, o.now)}${s.finishedAt ? `, took ${formatDuration(s.finishedAt - s.startedAt)}` : ''})`)}${s.startedBy ? ` by ${text(s.startedBy)}` : ''}`);
   if (o.driver !== undefined && (o.driver || undriven(s, undefined)))
     head.push(`${label('Driven by')} ${o.driver ? text(driverText(o.driver)) : style.yellow(`${UNDRIVEN}: \`rollout resume\`, \`rollout advance\` or a \`rollout worker\` picks it up`)}`);
   head.push(...wrap(waitingWords(plan, s, o), o.width - 13).map((l, i) => `${i ? ' '.repeat(12) : label('Waiting for')} ${l}`));

@@ -37,6 +37,7 @@ export function runJson(plan: Plan | undefined, s: RunState, extra: Record<strin
     rollbackIncomplete: s.status === 'rollback-incomplete' ? { failures: s.rollback?.failures ?? [], failed: s.rollback?.failed ?? [], retries: s.rollback?.retries ?? 0, retry: retryCommand(s) } : null,
     pendingActions: s.pending.map((a) => a.kind),
     startedAt: iso(s.startedAt),
+    startedBy: s.startedBy ?? null,
     updatedAt: iso(s.updatedAt),
     finishedAt: iso(s.finishedAt),
     ...extra,

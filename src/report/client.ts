@@ -129,7 +129,7 @@ export const CLIENT_JS = String.raw`
       ['waiting for', r.waitingFor || '-'],
       r.approval ? ['approval', (r.approval.message || r.approval.key) + (r.approval.approvers ? ' — approvers: ' + r.approval.approvers.join(', ') + ' (' + (r.approval.quorum || r.approval.approvers.length) + ' must sign)' : '') + (r.approval.signed && r.approval.signed.length ? ' — signed: ' + r.approval.signed.map(function (x) { return x.name; }).join(', ') : '') + (r.approval.deadline ? ' — decide by ' + iso(Date.parse(r.approval.deadline)) : '')] : null,
       'driver' in r ? ['driven by', r.driver ? 'pid ' + r.driver.pid + ' on ' + r.driver.host : 'no live process'] : null,
-      ['started', iso(Date.parse(r.startedAt)) + (r.finishedAt ? ', finished ' + iso(Date.parse(r.finishedAt)) : '')],
+      ['started', iso(Date.parse(r.startedAt)) + (r.startedBy ? ' by ' + r.startedBy : '') + (r.finishedAt ? ', finished ' + iso(Date.parse(r.finishedAt)) : '')],
       ['duration', dur((r.finishedAt ? Date.parse(r.finishedAt) : model.to) - Date.parse(r.startedAt))],
       r.rollback ? ['rollback', r.rollback.mode + ', ' + r.rollback.trigger + ': ' + r.rollback.reason + (r.rollback.failures.length ? ' — failures: ' + r.rollback.failures.join('; ') : '')] : null,
     ]));

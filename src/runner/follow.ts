@@ -12,7 +12,7 @@ import type { Store } from '../state/index.js';
 import { safeText } from '../util/terminal.js';
 import type { Clock } from './clock.js';
 import type { Env, Prompt, SignalHooks } from './io.js';
-import { drive, exitCodeFor } from './session.js';
+import { drive, exitCodeFor, startedBy } from './session.js';
 
 /** What follow needs from the command's context (commands/context.ts extends it). */
 export interface FollowIo {
@@ -116,6 +116,7 @@ export async function follow(c: FollowIo, store: Store, plan: Plan, existing: Ru
         takeover: o.takeover,
         execute: !o.dryRun,
         controls,
+        startedBy: startedBy(c.env),
         ...(o.yes ? { autoApprove: `${c.who()} (--yes)` } : o.dryRun && !c.interactive ? { autoApprove: 'dry run (a real run would wait for `rollout approve`)' } : {}),
         onReady: (s, resumed) => {
           runId = s.id;

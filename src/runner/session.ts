@@ -3,6 +3,7 @@
  * (start, resume, advance, rollback …) are thin layers over these functions.
  */
 import { randomBytes } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
 import { createRun } from '../engine/engine.js';
 import { FINAL_STATUSES, type Control, type RunEvent, type RunState } from '../engine/types.js';
 import { ExitCode, LockError, UsageError } from '../errors.js';
@@ -34,6 +35,21 @@ export interface DriveOptions {
   onReady?: (s: RunState, resumed: boolean) => void;
   /** Controls to apply (under the run lock) before looping, e.g. a rollback request. */
   controls?: Control[];
+  /** Who starts a new run (`user@host`, see startedBy()); recorded in it. Unused when picking one up. */
+  startedBy?: string;
+}
+
+/** Who starts a run: $ROLLOUT_USER, else the OS account, plus `@host`. */
+export function startedBy(env: Env = process.env, host: string = hostname()): string {
+  let user = env.ROLLOUT_USER;
+  if (!user) {
+    try {
+      user = userInfo().username;
+    } catch {
+      user = env.USER ?? env.USERNAME ?? 'unknown';
+    }
+  }
+  return `${user}@${host}`;
 }
 
 export function newRunId(plan: Plan, now: number): string {
@@ -67,7 +83,7 @@ export async function drive(o: DriveOptions, existing?: RunState): Promise<RunSt
   if (!o.takeover) await refuseOverIncompleteRollback(store, plan.flags, existing?.id);
   try {
     if (!state) {
-      const d = createRun(plan, newRunId(plan, clock.now()), clock.now());
+      const d = createRun(plan, newRunId(plan, clock.now()), clock.now(), o.startedBy);
       // A new run is locked before it is saved: a process that finds it in the store (`start`
       // of the same plan at the same moment) sees a driven run and backs off (exit 5) instead
       // of picking it up under our feet. Saved before the flag locks: another process judging

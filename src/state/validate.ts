@@ -72,6 +72,7 @@ export function runRecordProblems(s: unknown, expectedId?: string): string[] {
   }
   if (s.frozen !== undefined) need('frozen', Array.isArray(s.frozen), 'a list of flags', s.frozen);
   num(s, 'startedAt');
+  optStr(s, 'startedBy');
   num(s, 'updatedAt');
   optNum(s, 'holdUntil');
   optNum(s, 'finishedAt');

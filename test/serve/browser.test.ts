@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { cli, tempDir, write } from '../cli/helpers.js';
+import { startedBy } from '../../src/runner/session.js';
 import { ARTIFACTS, launchBrowser, startServe, type Served } from './helpers.js';
 
 const SECRET = 'hook-secret-7c1f0e9a2b';
@@ -185,6 +186,9 @@ describe('rollout serve and report in chromium', () => {
       expect(series).toEqual(['errors (%)', 'max 5%']);
       expect(await thresholdPixels(page, 'chart-check-errors')).toBeGreaterThan(100);
       expect(await page.textContent('#log')).toContain('run.paused');
+      // Issue 13: the header says who started the run (`advance` here, as a CI job would).
+      const starter = startedBy({ ...process.env, ...env });
+      expect(await page.$$eval('table.kv tr', (trs) => trs.map((t) => t.textContent ?? '').find((t) => t.startsWith('started')))).toContain(` by ${starter}`);
       await page.screenshot({ path: join(ARTIFACTS, 'report-offline.png'), fullPage: true });
     } finally {
       await browser.context.setOffline(false);
