@@ -13,7 +13,7 @@ export interface LintIssue {
 export const SERIES_PROVIDERS = ['prometheus', 'datadog'];
 
 /** Flag backends whose apply() honours FlagChange.variants. */
-export const VARIANT_BACKENDS = ['local', 'unleash'];
+export const VARIANT_BACKENDS = ['local', 'unleash', 'flagd'];
 
 export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
   const out: LintIssue[] = [];
@@ -94,6 +94,8 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
     const httpVariants = plan.backend.type === 'http' && (plan.backend.options.preset === 'feature-flags-api' || JSON.stringify(plan.backend.options.apply ?? null).includes('{{variants}}'));
     if (!VARIANT_BACKENDS.includes(plan.backend.type) && !httpVariants)
       err(path, `phase "${p.name}": the ${plan.backend.type} backend cannot split a flag into variants (backends that can: ${VARIANT_BACKENDS.join(', ')}, and http when its write request sends {{variants}})`);
+    if (plan.backend.type === 'flagd' && p.variants.some((v) => v.name === 'off'))
+      err(path, `phase "${p.name}": on flagd a variant cannot be called "off" (rollout writes "off" for users outside the experiment); rename it`);
   });
 
   // Named approvers: a quorum needs names, and no more signatures than there are names.

@@ -226,3 +226,122 @@ describe('flagd flag backend', () => {
     expect(await readFile(file, 'utf8')).toBe('{"flags": ');
   });
 });
+
+describe('flagd variant experiments (phase variants:)', () => {
+  let dir: string;
+  let file: string;
+  let b: FlagBackend;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rollout-flagd-var-'));
+    file = join(dir, 'flags.flagd.json');
+    b = create({ path: 'flags.flagd.json' }, ctxFor(dir));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const N = 10_000;
+  const USERS = Array.from({ length: N }, (_, i) => (i % 3 ? `user-${i}` : `${(i * 7919).toString(36)}@example.com`));
+  /** flagd-core's answer (a string variant) for each user. */
+  async function variantsOf(flag: string, ctx: (k: string) => Record<string, string> = (k) => ({ targetingKey: k })) {
+    const core = new FlagdCore();
+    core.setConfigurations(await readFile(file, 'utf8'));
+    const counts: Record<string, number> = {};
+    const byUser = new Map<string, string>();
+    for (const k of USERS) {
+      const r = core.resolveStringEvaluation(flag, 'code-default', ctx(k));
+      counts[r.value] = (counts[r.value] ?? 0) + 1;
+      byUser.set(k, r.value);
+    }
+    return { counts, byUser };
+  }
+  const pct = (n: number | undefined, of = N) => ((n ?? 0) / of) * 100;
+
+  it('declares variant support', () => {
+    expect(b.variants).toBe(true);
+  });
+
+  it('50/50 at 100 %: flagd-core splits 10,000 users within ±1 %; written as string variants with weights ×100; read back', async () => {
+    await b.apply({ flag: 'exp', enabled: true, percentage: 100, variants: [{ name: 'treatment', percent: 50 }, { name: 'control', percent: 50 }] });
+    const { counts } = await variantsOf('exp');
+    expect(counts.off ?? 0).toBe(0);
+    expect(Math.abs(pct(counts.control) - 50)).toBeLessThan(1);
+    expect(Math.abs(pct(counts.treatment) - 50)).toBeLessThan(1);
+    const def = (JSON.parse(await readFile(file, 'utf8')) as { flags: Record<string, { variants: unknown; targeting: { if: unknown[] } }> }).flags.exp!;
+    expect(def.variants).toEqual({ control: 'control', treatment: 'treatment', off: 'off' });
+    expect(def.targeting.if[1]).toEqual({ fractional: [{ cat: [{ var: '$flagd.flagKey' }, '/variant/', { var: 'targetingKey' }] }, ['control', 5000], ['treatment', 5000]] });
+    expect(await b.read('exp')).toMatchObject({ exists: true, enabled: true, percentage: 100, variants: [{ name: 'control', weight: 500 }, { name: 'treatment', weight: 500 }] });
+    // an evaluation without a targetingKey is outside the experiment
+    const core = new FlagdCore();
+    core.setConfigurations(await readFile(file, 'utf8'));
+    expect(core.resolveStringEvaluation('exp', 'code-default', {}).value).toBe('off');
+  });
+
+  it('33.33/33.33/33.34 stays exact (3333/3333/3334) and flagd-core splits within ±1 %', async () => {
+    const variants = [{ name: 'no_recovery', percent: 33.33 }, { name: 'auto_recovery', percent: 33.33 }, { name: 'manual_recovery', percent: 33.34 }];
+    await b.apply({ flag: 'recovery', enabled: true, percentage: 100, variants });
+    const def = (JSON.parse(await readFile(file, 'utf8')) as { flags: Record<string, { targeting: { if: Array<{ fractional?: unknown[] }> } }> }).flags.recovery!;
+    expect(def.targeting.if[1]!.fractional!.slice(1)).toEqual([['auto_recovery', 3333], ['manual_recovery', 3334], ['no_recovery', 3333]]);
+    const { counts } = await variantsOf('recovery');
+    for (const v of variants) expect(Math.abs(pct(counts[v.name]) - v.percent), v.name).toBeLessThan(1);
+    expect((await b.read('recovery')).variants).toEqual([{ name: 'auto_recovery', weight: 333 }, { name: 'manual_recovery', weight: 334 }, { name: 'no_recovery', weight: 333 }]);
+  });
+
+  it('honours the rollout\'s share: at 20 % about 20 % are in the experiment, split 50/50 among them; users keep in and keep their variant as it grows', async () => {
+    const variants = [{ name: 'control', percent: 50 }, { name: 'treatment', percent: 50 }];
+    await b.apply({ flag: 'exp', enabled: true, percentage: 20, variants });
+    const at20 = await variantsOf('exp');
+    const inside = N - (at20.counts.off ?? 0);
+    expect(Math.abs(pct(inside) - 20)).toBeLessThan(1);
+    expect(Math.abs(pct(at20.counts.control, inside) - 50)).toBeLessThan(2.5); // 2,000 users: binomial sd 1.1 %
+    expect(await b.read('exp')).toMatchObject({ percentage: 20, variants: [{ name: 'control', weight: 500 }, { name: 'treatment', weight: 500 }] });
+    await b.apply({ flag: 'exp', enabled: true, percentage: 60, variants });
+    const at60 = await variantsOf('exp');
+    expect(Math.abs(pct(N - (at60.counts.off ?? 0)) - 60)).toBeLessThan(1);
+    expect(Math.abs(pct(at60.counts.control, N - (at60.counts.off ?? 0)) - 50)).toBeLessThan(1.5);
+    for (const [k, v] of at20.byUser) if (v !== 'off') expect(at60.byUser.get(k), k).toBe(v);
+    expect((await b.read('exp')).percentage).toBe(60);
+    // the in/out hash is the plain rollout's: the same users are in as with a boolean rollout at 20 %
+    const plain = create({ path: 'plain.flagd.json' }, ctxFor(dir));
+    await plain.apply({ flag: 'exp', enabled: true, percentage: 20 });
+    const core = new FlagdCore();
+    core.setConfigurations(await readFile(join(dir, 'plain.flagd.json'), 'utf8'));
+    for (const [k, v] of at20.byUser) expect(core.resolveBooleanEvaluation('exp', false, { targetingKey: k }).value, k).toBe(v !== 'off');
+  });
+
+  it('0 % is nobody; the segment/ring chain stays in front (allowlisted callers get the split alone; a ring its share)', async () => {
+    const variants = [{ name: 'control', percent: 50 }, { name: 'treatment', percent: 50 }];
+    await b.apply({ flag: 'exp', enabled: true, percentage: 0, variants });
+    expect((await variantsOf('exp')).counts.off).toBe(N);
+    await b.apply({ flag: 'exp', enabled: true, percentage: 10, segments: ['beta'], rings: { internal: 50 }, variants });
+    const def = (JSON.parse(await readFile(file, 'utf8')) as { flags: Record<string, { targeting: { if: Array<{ in?: unknown[] }> } }> }).flags.exp!;
+    expect(def.targeting.if[0]!.in).toEqual([{ var: 'segment' }, ['beta']]);
+    expect(def.targeting.if[2]!.in).toEqual([{ var: 'ring' }, ['internal']]);
+    const seg = await variantsOf('exp', (k) => ({ targetingKey: k, segment: 'beta' }));
+    expect(seg.counts.off ?? 0).toBe(0);
+    expect(Math.abs(pct(seg.counts.control) - 50)).toBeLessThan(1);
+    const ring = await variantsOf('exp', (k) => ({ targetingKey: k, ring: 'internal' }));
+    expect(Math.abs(pct(N - (ring.counts.off ?? 0)) - 50)).toBeLessThan(1.5);
+    const rest = await variantsOf('exp');
+    expect(Math.abs(pct(N - (rest.counts.off ?? 0)) - 10)).toBeLessThan(1);
+    expect(await b.read('exp')).toMatchObject({ percentage: 10, segments: ['beta'], rings: { internal: 50 }, variants: [{ name: 'control', weight: 500 }, { name: 'treatment', weight: 500 }] });
+  });
+
+  it('with another bucketBy, the split hashes that attribute; evaluations without it get off', async () => {
+    const e = create({ path: 'flags.flagd.json', bucketBy: 'email' }, ctxFor(dir));
+    await e.apply({ flag: 'exp', enabled: true, percentage: 100, variants: [{ name: 'a', percent: 25 }, { name: 'b', percent: 75 }] });
+    const { counts } = await variantsOf('exp', (k) => ({ targetingKey: 'same', email: k }));
+    expect(Math.abs(pct(counts.a) - 25)).toBeLessThan(1);
+    expect((await variantsOf('exp', () => ({ targetingKey: 'x' }))).counts.off).toBe(N);
+    expect(await e.read('exp')).toMatchObject({ percentage: 100, variants: [{ name: 'a', weight: 250 }, { name: 'b', weight: 750 }] });
+  });
+
+  it('a plain step after an experiment writes the on/off flag again; a variant called "off" is refused', async () => {
+    await b.apply({ flag: 'exp', enabled: true, percentage: 30, variants: [{ name: 'control', percent: 50 }, { name: 'treatment', percent: 50 }] });
+    await b.apply({ flag: 'exp', enabled: true, percentage: 30 });
+    const r = await b.read('exp');
+    expect(r).toMatchObject({ percentage: 30 });
+    expect(r.variants).toBeUndefined();
+    await expect(b.apply({ flag: 'x', enabled: true, percentage: 10, variants: [{ name: 'off', percent: 50 }, { name: 'on', percent: 50 }] })).rejects.toThrow(/cannot be called "off"/);
+  });
+});

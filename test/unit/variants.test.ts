@@ -100,10 +100,15 @@ phases:
     const human = await cli(['evaluate', 'state_persistence_performance', '--key', 'user-42', '--store', path], { cwd: dir, env: { NO_COLOR: '1' } });
     expect(human.stdout).toContain(`state_persistence_performance for user-42: ON variant ${out.variant}`);
   });
-  it('validation: shares must add up to 100, and only local and unleash can split', async () => {
+  it('validation: shares must add up to 100, and only backends that can split accept it', async () => {
     const bad = await parsePlanText(yaml('local', '{ a: 50, b: 40 }').replace(/, url.*file: f.json/, ''), join(dir, 'p.yaml'), 'p.yaml').catch((e: Error) => e);
     expect(String((bad as Error).message ?? bad) + JSON.stringify(bad)).toMatch(/add up to 90%, not 100%/);
     const ld = await parsePlanText(yaml('env-file').replace(/, url.*file: f.json/, ', path: x.env'), join(dir, 'p.yaml'), 'p.yaml').catch((e: Error) => e);
-    expect(String((ld as Error).message ?? ld) + JSON.stringify(ld)).toMatch(/env-file backend cannot split a flag into variants \(backends that can: local, unleash, and http when its write request sends {{variants}}\)/);
+    expect(String((ld as Error).message ?? ld) + JSON.stringify(ld)).toMatch(/env-file backend cannot split a flag into variants \(backends that can: local, unleash, flagd, and http when its write request sends {{variants}}\)/);
+    const flagd = yaml('flagd').replace(/, url.*file: f.json/, ', path: flags.json');
+    const { plan } = await parsePlanText(flagd, join(dir, 'p.yaml'), 'p.yaml');
+    expect(stepChanges(plan, 0, 0)[0]).toMatchObject({ variants: [{ name: 'control', percent: 50 }, { name: 'treatment', percent: 50 }] });
+    const off = await parsePlanText(yaml('flagd', '{ off: 50, on: 50 }').replace(/, url.*file: f.json/, ', path: flags.json'), join(dir, 'p.yaml'), 'p.yaml').catch((e: Error) => e);
+    expect(String((off as Error).message ?? off) + JSON.stringify(off)).toMatch(/on flagd a variant cannot be called "off"/);
   });
 });

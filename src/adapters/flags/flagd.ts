@@ -42,6 +42,21 @@
  * - The user and segment allowlists are replaced when a change carries `users` / `segments` (an
  *   empty list clears it) and kept as they are in the file when it has none; rings are those of
  *   the change (a percentage step drops the ring rules).
+ * - Variant experiments (a phase's `variants: {control: 50, treatment: 50}`): the flag's
+ *   variants become string variants, one per name plus "off" ({"control": "control",
+ *   "treatment": "treatment", "off": "off"}; the application evaluates the flag as a string),
+ *   and each rule above that gives the flag becomes "in the rollout → split over the variants":
+ *     {"if": [ {"==": [ {"fractional": [["on", 25], ["off", 75]]}, "on" ]},          // who is in
+ *              {"fractional": [ {"cat": [{"var": "$flagd.flagKey"}, "/variant/", {"var": "targetingKey"}]},
+ *                               ["control", 5000], ["treatment", 5000] ]},           // which variant
+ *              "off" ]}
+ *   The in/out rule is exactly the plain rollout's (same hash: users in at 10 % stay in at
+ *   25 %); the split hashes flagKey + "/variant/" + key, independent of it, so a user keeps
+ *   their variant as the rollout grows. Variant shares are weights of 10,000 (×100, so
+ *   33.33/33.33/33.34 stays exact: 3333/3333/3334), sorted by name. At 100 % the in/out rule
+ *   is {"var": <bucketBy>}; allowlisted users/segments get the split alone. Evaluations without
+ *   the bucketing attribute get "off". A variant may not be called "off". read() reports the
+ *   variants as shares of 1000 (as Unleash and the local store do).
  * - Disabling sets "state": "DISABLED" and keeps the targeting (re-enabling rewrites it).
  *   NB: flagd then answers with reason DISABLED and the SDK returns the *code default* of the
  *   evaluation call, so the application's default for this flag should be false.
@@ -56,6 +71,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
 import { BackendError, errorMessage } from '../../errors.js';
 import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
+import { toWeights } from '../../util/variants.js';
 import { checkChange, serialised } from './shared.js';
 
 export const options = z.strictObject({
@@ -94,6 +110,26 @@ interface Allow {
 }
 
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The "off" variant of an experiment flag (string variants). */
+const OFF = 'off';
+/** Variant shares are written ×100: 33.33 % → 3333 of 10,000. */
+const VARIANT_SCALE = 100;
+
+/** An experiment's variants as integer weights of 10,000, sorted by name (largest remainder, so they add up exactly). */
+export function variantWeights(variants: Array<{ name: string; percent: number }>): Array<[string, number]> {
+  const total = 100 * VARIANT_SCALE;
+  const raw = variants.map((v) => v.percent * VARIANT_SCALE);
+  const out = raw.map((r, i): [string, number] => [variants[i]!.name, Math.floor(r + 1e-9)]);
+  let left = total - out.reduce((s, v) => s + v[1], 0);
+  const order = raw.map((r, i) => ({ i, frac: r - Math.floor(r + 1e-9) })).sort((a, b) => b.frac - a.frac || b.i - a.i);
+  for (const { i } of order) {
+    if (left <= 0) break;
+    out[i]![1]++;
+    left--;
+  }
+  return out.sort((a, b) => a[0].localeCompare(b[0]));
+}
 
 class FlagdBackend implements FlagBackend {
   readonly name: string;
@@ -142,7 +178,8 @@ class FlagdBackend implements FlagBackend {
   }
 
   /** The rule giving `pct` of callers the flag: "off", "on", or a fractional split. */
-  private rule(pct: number, flag: string): Json {
+  private rule(pct: number, flag: string, variants?: Array<[string, number]>): Json {
+    if (variants) return this.experimentRule(pct, flag, variants);
     const { on, off } = this.weightsFor(pct, flag);
     let rest: Json;
     if (on <= 0) rest = 'off';
@@ -162,19 +199,44 @@ class FlagdBackend implements FlagBackend {
     return rest;
   }
 
-  private targeting(pct: number, allow: Allow, rings: Record<string, number> | undefined, flag: string): { defaultVariant: 'on' | 'off'; targeting?: JsonObject } {
-    const rest = this.rule(pct, flag);
+  /**
+   * An experiment's rule: the on/off rule of `pct` decides who is in (the same hash as a plain
+   * rollout, so users in at 10 % stay in at 25 %), and a second fractional hashed on
+   * flagKey + "/variant/" + the bucketing attribute splits those over the variants (independent
+   * of the rollout's hash, so a user keeps their variant as the rollout grows).
+   */
+  private experimentRule(pct: number, flag: string, variants: Array<[string, number]>): Json {
+    const gate = this.rule(pct, flag);
+    if (gate === 'off') return OFF;
+    const split: Json = { fractional: [{ cat: [{ var: '$flagd.flagKey' }, '/variant/', { var: this.o.bucketBy }] }, ...variants.map(([n, w]): Json => [n, w])] };
+    const cond: Json = gate === 'on' ? { var: this.o.bucketBy } : { '==': [gate, 'on'] };
+    return { if: [cond, split, OFF] };
+  }
+
+  private targeting(pct: number, allow: Allow, rings: Record<string, number> | undefined, flag: string, variants?: Array<[string, number]>): { defaultVariant: 'on' | 'off'; targeting?: JsonObject } {
+    const rest = this.rule(pct, flag, variants);
     const defaultVariant = rest === 'on' ? 'on' : 'off';
+    // allowlisted callers get the flag: "on", or (experiment) a split over the variants alone
+    const all: Json = variants ? this.rule(100, flag, variants) : 'on';
     const chain: Json[] = [];
-    if (allow.users.length) chain.push({ in: [{ var: this.o.usersAttribute }, [...new Set(allow.users)]] }, 'on');
-    if (allow.segments.length) chain.push({ in: [{ var: this.o.segmentsAttribute }, [...new Set(allow.segments)]] }, 'on');
-    for (const [ring, p] of Object.entries(rings ?? {})) chain.push({ in: [{ var: this.o.ringAttribute }, [ring]] }, this.rule(p, `${flag} (ring ${ring})`));
+    if (allow.users.length) chain.push({ in: [{ var: this.o.usersAttribute }, [...new Set(allow.users)]] }, all);
+    if (allow.segments.length) chain.push({ in: [{ var: this.o.segmentsAttribute }, [...new Set(allow.segments)]] }, all);
+    for (const [ring, p] of Object.entries(rings ?? {})) chain.push({ in: [{ var: this.o.ringAttribute }, [ring]] }, this.rule(p, `${flag} (ring ${ring})`, variants));
     if (chain.length) return { defaultVariant, targeting: { if: [...chain, rest] } };
     return typeof rest === 'string' ? { defaultVariant } : { defaultVariant, targeting: rest as JsonObject };
   }
 
+  /** Experiments: the variants are written as string variants with fractional weights. */
+  readonly variants = true;
+
   async apply(change: FlagChange): Promise<void> {
     const pct = checkChange(change, this.name);
+    const variants = change.variants?.length ? variantWeights(change.variants) : undefined;
+    if (variants?.some(([n]) => n === OFF)) {
+      throw new BackendError(this.name, `${change.flag}: an experiment variant cannot be called "${OFF}" on flagd (rollout writes "${OFF}" for users outside the experiment)`, {
+        hint: 'Rename the variant in the phase\'s variants:.',
+      });
+    }
     await serialised(this.file, async () => {
       const loaded = await this.load();
       const doc: FlagdFile = loaded?.doc ?? { $schema: SCHEMA_URL, flags: {} };
@@ -192,8 +254,9 @@ class FlagdBackend implements FlagBackend {
           }
         }
         const allow = { users: change.users ?? kept.users, segments: change.segments ?? kept.segments };
-        const { defaultVariant, targeting } = this.targeting(pct, allow, change.rings, change.flag);
-        next = { ...prev, state: 'ENABLED', variants: { on: true, off: false }, defaultVariant };
+        const { defaultVariant, targeting } = this.targeting(pct, allow, change.rings, change.flag, variants);
+        const values: JsonObject = variants ? Object.fromEntries([...variants.map(([n]) => [n, n]), [OFF, OFF]]) : { on: true, off: false };
+        next = { ...prev, state: 'ENABLED', variants: values, defaultVariant };
         if (targeting) next.targeting = targeting;
         else delete next.targeting;
       } else {
@@ -226,54 +289,74 @@ class FlagdBackend implements FlagBackend {
       ...(parsed.users.length ? { users: parsed.users } : {}),
       ...(parsed.segments.length ? { segments: parsed.segments } : {}),
       ...(Object.keys(parsed.rings).length ? { rings: parsed.rings } : {}),
+      ...(parsed.variants ? { variants: parsed.variants } : {}),
     };
   }
 
   /** Percentage, allowlists and rings from a flag definition in the shapes this adapter writes. */
-  private parse(def: JsonObject, flag: string): Allow & { percentage: number; rings: Record<string, number> } {
+  private parse(def: JsonObject, flag: string): Allow & { percentage: number; rings: Record<string, number>; variants?: Array<{ name: string; weight: number }> } {
     const variants = isObject(def.variants) ? def.variants : {};
-    const valueOf = (variant: Json): boolean | undefined => {
+    // An experiment (string variants, one of them "off") or an on/off flag (boolean variants).
+    const experiment = Object.values(variants).some((v) => typeof v === 'string') && variants[OFF] === OFF;
+    const valueOf = (variant: Json, gate = false): boolean | undefined => {
       if (typeof variant !== 'string') return undefined;
+      if (gate) return variant === 'on' ? true : variant === 'off' ? false : undefined; // an experiment's in/out rule
       const v = variants[variant];
+      if (experiment) return typeof v === 'string' ? variant !== OFF : undefined;
       return typeof v === 'boolean' ? v : undefined;
     };
+    // Experiment split, from the first fractional met: the "on" buckets' weights relative to each other.
+    let split: Array<{ name: string; weight: number }> | undefined;
     const unknown = (): never => {
       throw new BackendError(this.name, `flag ${flag} has targeting that rollout cannot interpret as a percentage`, {
         hint: 'rollout writes {"fractional": [[on, w], [off, w]]}, optionally after an if/else-if chain of "in" rules for users, segments and rings; applying a change will replace the targeting.',
       });
     };
-    const share = (rule: Json): number => {
+    const share = (rule: Json, gate = false): number => {
       if (typeof rule === 'string') {
-        const v = valueOf(rule);
+        const v = valueOf(rule, gate);
         return v === undefined ? unknown() : v ? 100 : 0;
       }
       if (isObject(rule) && Array.isArray(rule.fractional)) {
         let on = 0;
         let total = 0;
+        const ons: Array<{ name: string; w: number }> = [];
         for (const b of rule.fractional) {
           if (!Array.isArray(b)) continue; // the bucketing expression
           const w = b.length >= 2 ? b[1] : 1;
           if (typeof w !== 'number' || !Number.isFinite(w)) return unknown();
           const weight = Math.max(0, w);
           total += weight;
-          if (valueOf(b[0] ?? null) === true) on += weight;
+          const isOn = valueOf(b[0] ?? null, gate);
+          if (isOn === undefined && experiment && !gate) return unknown();
+          if (isOn) {
+            on += weight;
+            ons.push({ name: String(b[0]), w: weight });
+          }
         }
+        if (experiment && !gate && !split && on > 0) split = toWeights(ons.map((x) => ({ name: x.name, percent: (x.w * 100) / on })));
         return total > 0 ? Number(((on * 100) / total).toFixed(6)) : 0;
       }
       // the guarded form written for a custom bucketBy: {"if": [{"var": attr}, {fractional}, "off"]}
       if (isObject(rule) && Array.isArray(rule.if) && rule.if.length === 3) {
         const [cond, then, otherwise] = rule.if;
-        if (isObject(cond) && 'var' in cond && isObject(then) && Array.isArray(then.fractional) && valueOf(otherwise ?? null) === false) return share(then);
+        const eq = isObject(cond) && Array.isArray(cond['==']) && cond['=='].length === 2 && cond['=='][1] === 'on' ? cond['=='][0] : undefined;
+        // an experiment: {"if": [{"==": [<on/off rule>, "on"]}, <split over the variants>, "off"]}
+        if (experiment && !gate && eq !== undefined && isObject(then) && Array.isArray(then.fractional) && valueOf(otherwise ?? null) === false) {
+          return share(then) === 100 ? share(eq ?? null, true) : unknown();
+        }
+        if (isObject(cond) && 'var' in cond && isObject(then) && Array.isArray(then.fractional) && valueOf(otherwise ?? null, gate) === false) return share(then, gate);
       }
       return unknown();
     };
     const out = { users: [] as string[], segments: [] as string[], rings: {} as Record<string, number> };
     const t = def.targeting;
     if (t === undefined || t === null || (isObject(t) && Object.keys(t).length === 0)) return { ...out, percentage: share(def.defaultVariant ?? null) };
+    const withSplit = (percentage: number) => ({ ...out, percentage, ...(split ? { variants: split } : {}) });
     // The chain: [cond, value]… else — recognised when its first condition is an `in` rule.
     const chain = isObject(t) && Array.isArray(t.if) && t.if.length >= 3 && t.if.length % 2 === 1 ? t.if : undefined;
     const first = chain?.[0];
-    if (!chain || !(isObject(first) && Array.isArray(first.in))) return { ...out, percentage: share(t) };
+    if (!chain || !(isObject(first) && Array.isArray(first.in))) return withSplit(share(t));
     for (let i = 0; i + 1 < chain.length; i += 2) {
       const cond = chain[i];
       const value = chain[i + 1] ?? null;
@@ -281,12 +364,13 @@ class FlagdBackend implements FlagBackend {
       const attr = args && isObject(args[0]) ? args[0].var : undefined;
       const list = args && Array.isArray(args[1]) ? args[1].filter((x): x is string => typeof x === 'string') : undefined;
       if (!list || typeof attr !== 'string') return unknown();
-      if (attr === this.o.usersAttribute && valueOf(value) === true) out.users = list;
-      else if (attr === this.o.segmentsAttribute && valueOf(value) === true) out.segments = list;
+      if (attr === this.o.usersAttribute && share(value) === 100) out.users = list;
+      else if (attr === this.o.segmentsAttribute && share(value) === 100) out.segments = list;
       else if (attr === this.o.ringAttribute && list.length === 1) out.rings[list[0]!] = share(value);
       else return unknown();
     }
-    return { ...out, percentage: share(chain[chain.length - 1] ?? null) };
+    const percentage = share(chain[chain.length - 1] ?? null);
+    return { ...out, percentage, ...(split ? { variants: split } : {}) };
   }
 }
 
