@@ -275,6 +275,9 @@ describe('rollout serve --worker', () => {
         await page.click('#btn-' + name);
         await page.waitForSelector(`#action-result[data-http="200"]:has-text("${name}: ")`, { timeout: 30_000 });
         await page.waitForSelector(`#root[data-status="${expectStatus}"]`, { timeout: 10_000 });
+        // The page answers when the worker took the request; the flag write it leads to (promote:
+        // the next step) may land a tick later, so wait for it, bounded.
+        for (let i = 0; i < 100 && (await api()).flags['w-flag']?.percentage !== pct; i++) await new Promise((r) => setTimeout(r, 100));
         expect((await api()).flags['w-flag']?.percentage).toBe(pct);
       };
       await act('pause', 'paused', 10);
