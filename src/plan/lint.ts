@@ -13,7 +13,7 @@ export interface LintIssue {
 export const SERIES_PROVIDERS = ['prometheus', 'datadog'];
 
 /** Flag backends whose apply() honours FlagChange.variants. */
-export const VARIANT_BACKENDS = ['local', 'unleash', 'flagd'];
+export const VARIANT_BACKENDS = ['local', 'unleash', 'flagd', 'launchdarkly'];
 
 export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
   const out: LintIssue[] = [];

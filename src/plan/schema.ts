@@ -196,7 +196,7 @@ export const phase = z
     variants: z
       .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, dot, dash, underscore'), percent)
       .optional()
-      .describe('An experiment (seed 004\'s A/B tests): split the users who get the phase\'s flags into named variants, percent each, summing to 100, e.g. {control: 50, treatment: 50}. Assigned with Unleash\'s variant hashing (flagd: its fractional targeting); backends: local, unleash, flagd.'),
+      .describe('An experiment (seed 004\'s A/B tests): split the users who get the phase\'s flags into named variants, percent each, summing to 100, e.g. {control: 50, treatment: 50}. Assigned with Unleash\'s variant hashing (flagd: its fractional targeting; LaunchDarkly: a percentage rollout over named variations); backends: local, unleash, flagd, launchdarkly.'),
   })
   .strict();
 

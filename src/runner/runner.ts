@@ -182,7 +182,7 @@ export class Runner {
         if (!keepGoing && errors.length) return;
         try {
           if (c.variants?.length && !this.svc.backend.variants)
-            throw new Error(`${this.svc.backend.name} cannot split a flag into variants (the plan's phase has variants:); use a backend that can (local, unleash, flagd)`);
+            throw new Error(`${this.svc.backend.name} cannot split a flag into variants (the plan's phase has variants:); use a backend that can (local, unleash, flagd, launchdarkly)`);
           await this.svc.backend.apply(c);
         } catch (err) {
           errors.push(`${c.flag}: ${redact(errorMessage(err))}`);

@@ -222,3 +222,79 @@ describe('launchdarkly adapter', () => {
     expect(err.message).toMatch(/already targeted/);
   });
 });
+
+describe('launchdarkly variant experiments (phase variants:)', () => {
+  beforeEach(() => {
+    seedAll();
+    // a multivariate string flag; its off variation (index 1, "off") is what users outside the experiment get
+    fake.seedFlag('shop', 'exp', { variations: ['legacy', 'off'] });
+  });
+  const patches = () => fake.requests.filter((r) => r.method === 'PATCH').map((r) => JSON.parse(r.body) as { environmentKey?: string; instructions: Array<Record<string, unknown>> });
+  const fiftyFifty = [{ name: 'control', percent: 50 }, { name: 'treatment', percent: 50 }];
+
+  it('declares variant support', () => {
+    expect(backend().variants).toBe(true);
+  });
+
+  it('adds one named variation per variant (addVariation), then writes the percentage rollout over them in thousandths; reads back', async () => {
+    const b = backend();
+    await b.apply({ flag: 'exp', enabled: true, percentage: 100, variants: fiftyFifty });
+    const flag = fake.flag('shop', 'exp')!;
+    expect(flag.variations.map((v) => [v.name, v.value])).toEqual([[undefined, 'legacy'], [undefined, 'off'], ['control', 'control'], ['treatment', 'treatment']]);
+    const [add, split] = patches();
+    expect(add!.instructions).toEqual([{ kind: 'addVariation', value: 'control', name: 'control' }, { kind: 'addVariation', value: 'treatment', name: 'treatment' }]);
+    const id = (name: string) => flag.variations.find((v) => v.name === name || v.value === name)!._id;
+    expect(split!.instructions).toEqual([
+      { kind: 'turnFlagOn' },
+      { kind: 'updateFallthroughVariationOrRollout', rolloutWeights: { [id('off')]: 0, [id('control')]: 50_000, [id('treatment')]: 50_000 }, rolloutBucketBy: 'key', rolloutContextKind: 'user' },
+    ]);
+    const env = flag.environments.production!;
+    expect(env.on).toBe(true);
+    expect(env.fallthrough.rollout!.variations).toEqual([{ variation: 1, weight: 0 }, { variation: 2, weight: 50_000 }, { variation: 3, weight: 50_000 }]);
+    expect(await b.read('exp')).toEqual({ flag: 'exp', exists: true, enabled: true, percentage: 100, variants: [{ name: 'control', weight: 500 }, { name: 'treatment', weight: 500 }] });
+    // applying it again changes nothing: no PATCH at all
+    const before = fake.requests.length;
+    await b.apply({ flag: 'exp', enabled: true, percentage: 100, variants: fiftyFifty });
+    expect(fake.requests.slice(before).every((r) => r.method === 'GET')).toBe(true);
+  });
+
+  it('33.33/33.33/33.34 at 100 % is exactly 33330/33330/33340; the rollout\'s share goes to the off variation; existing variations are reused by name', async () => {
+    const variants = [{ name: 'no_recovery', percent: 33.33 }, { name: 'auto_recovery', percent: 33.33 }, { name: 'manual_recovery', percent: 33.34 }];
+    const b = backend();
+    await b.apply({ flag: 'exp', enabled: true, percentage: 100, variants });
+    const w = () => {
+      const flag = fake.flag('shop', 'exp')!;
+      return Object.fromEntries(flag.environments.production!.fallthrough.rollout!.variations.map((v) => [flag.variations[v.variation]!.name ?? flag.variations[v.variation]!.value, v.weight]));
+    };
+    expect(w()).toEqual({ off: 0, no_recovery: 33_330, auto_recovery: 33_330, manual_recovery: 33_340 });
+    expect((await b.read('exp')).variants).toEqual([{ name: 'auto_recovery', weight: 333 }, { name: 'manual_recovery', weight: 334 }, { name: 'no_recovery', weight: 333 }]);
+    const n = patches().length;
+    await b.apply({ flag: 'exp', enabled: true, percentage: 20, variants: fiftyFifty.map((v) => ({ ...v, name: v.name === 'control' ? 'no_recovery' : 'auto_recovery' })) });
+    expect(patches().slice(n).map((p) => p.instructions.map((i) => i.kind))).toEqual([['updateFallthroughVariationOrRollout']]); // no addVariation: found by name
+    expect(w()).toEqual({ off: 80_000, no_recovery: 10_000, auto_recovery: 10_000 });
+    expect(await b.read('exp')).toMatchObject({ percentage: 20, variants: [{ name: 'auto_recovery', weight: 500 }, { name: 'no_recovery', weight: 500 }] });
+    expect(fake.flag('shop', 'exp')!.variations).toHaveLength(5);
+  });
+
+  it('disabling turns targeting off (everybody gets the off variation) and keeps the split', async () => {
+    const b = backend();
+    await b.apply({ flag: 'exp', enabled: true, percentage: 40, variants: fiftyFifty });
+    await b.apply({ flag: 'exp', enabled: false });
+    expect(await b.read('exp')).toMatchObject({ enabled: false, percentage: 40, variants: [{ name: 'control', weight: 500 }, { name: 'treatment', weight: 500 }] });
+  });
+
+  it('refuses what LaunchDarkly cannot do, with a hint: a boolean flag, users/segments/rings, a variant that is the off variation', async () => {
+    const b = backend();
+    await expect(b.apply({ flag: 'checkout', enabled: true, percentage: 50, variants: fiftyFifty })).rejects.toThrow(/boolean flag.*cannot be split into variants/);
+    await expect(b.apply({ flag: 'exp', enabled: true, percentage: 50, variants: fiftyFifty, users: ['alice'] })).rejects.toThrow(/default rule only/);
+    await expect(b.apply({ flag: 'exp', enabled: true, percentage: 50, variants: [{ name: 'off', percent: 50 }, { name: 'x', percent: 50 }] })).rejects.toThrow(/off variation "off" is also a variant/);
+    expect(patches()).toEqual([]);
+  });
+
+  it('the fake follows LaunchDarkly: addVariation is refused on a boolean flag and for a value of another type', async () => {
+    const res = await fetch(`${fake.url}/api/v2/flags/shop/checkout`, { method: 'PATCH', headers: { authorization: fake.token, 'content-type': 'application/json; domain-model=launchdarkly.semanticpatch' }, body: JSON.stringify({ instructions: [{ kind: 'addVariation', value: 'x', name: 'x' }] }) });
+    expect(res.status).toBe(400);
+    const res2 = await fetch(`${fake.url}/api/v2/flags/shop/exp`, { method: 'PATCH', headers: { authorization: fake.token, 'content-type': 'application/json; domain-model=launchdarkly.semanticpatch' }, body: JSON.stringify({ instructions: [{ kind: 'addVariation', value: 20 }] }) });
+    expect(res2.status).toBe(400);
+  });
+});

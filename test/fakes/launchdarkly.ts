@@ -16,7 +16,10 @@
  *         rolloutContextKind), updateOffVariation, addTargets, removeTargets, replaceTargets,
  *         clearTargets, addRule (clauses + variationId | rolloutWeights…, description),
  *         removeRule (ruleId), updateRuleVariationOrRollout (ruleId + variationId |
- *         rolloutWeights…). Instructions are applied all-or-nothing.
+ *         rolloutWeights…), addVariation (value, name?, description? — flag-level: no
+ *         environmentKey needed; refused on boolean flags, which have only true and false, and
+ *         for a value of another type than the flag's variations, which LaunchDarkly cannot
+ *         change). Instructions are applied all-or-nothing.
  *
  * Every request needs `Authorization: <token>` (LaunchDarkly takes the bare access token).
  * Errors use the documented body `{ "code": "...", "message": "..." }`:
@@ -75,7 +78,7 @@ export interface FakeLdFlag {
   kind: 'boolean' | 'multivariate';
   _version: number;
   creationDate: number;
-  variations: Array<{ _id: string; value: unknown; name?: string }>;
+  variations: Array<{ _id: string; value: unknown; name?: string; description?: string }>;
   temporary: boolean;
   tags: string[];
   archived: boolean;
@@ -210,6 +213,18 @@ export async function startLaunchDarklyFake(opts: { token?: string; environments
     };
     for (const raw of instructions as Array<Record<string, unknown>>) {
       if (!raw || typeof raw !== 'object' || typeof raw.kind !== 'string') throw new HttpError(400, 'each instruction needs a string "kind"');
+      if (raw.kind === 'addVariation') {
+        // "Adds a variation to the flag." Parameters: value; name (optional); description (optional).
+        if (!('value' in raw) || raw.value === undefined) throw new HttpError(400, 'addVariation needs a value');
+        if (copy.kind === 'boolean') throw new HttpError(400, 'boolean flags have exactly two variations, true and false');
+        const typeOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'json' : typeof v === 'object' ? 'json' : typeof v);
+        const type = copy.variations.length ? typeOf(copy.variations[0]!.value) : typeOf(raw.value);
+        if (typeOf(raw.value) !== type) throw new HttpError(400, `variation values of this flag are ${type}; a flag's variation type cannot change`);
+        if (raw.name !== undefined && typeof raw.name !== 'string') throw new HttpError(400, 'name must be a string');
+        if (raw.description !== undefined && typeof raw.description !== 'string') throw new HttpError(400, 'description must be a string');
+        copy.variations.push({ _id: randomUUID(), value: raw.value, ...(raw.name ? { name: raw.name as string } : {}), ...(raw.description ? { description: raw.description as string } : {}) });
+        continue;
+      }
       if (typeof envKey !== 'string' || envKey === '') throw new HttpError(400, `instruction ${raw.kind} requires environmentKey`);
       const env = copy.environments[envKey];
       if (!env) throw new HttpError(400, `environment "${envKey}" not found`);

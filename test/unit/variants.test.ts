@@ -104,10 +104,12 @@ phases:
     const bad = await parsePlanText(yaml('local', '{ a: 50, b: 40 }').replace(/, url.*file: f.json/, ''), join(dir, 'p.yaml'), 'p.yaml').catch((e: Error) => e);
     expect(String((bad as Error).message ?? bad) + JSON.stringify(bad)).toMatch(/add up to 90%, not 100%/);
     const ld = await parsePlanText(yaml('env-file').replace(/, url.*file: f.json/, ', path: x.env'), join(dir, 'p.yaml'), 'p.yaml').catch((e: Error) => e);
-    expect(String((ld as Error).message ?? ld) + JSON.stringify(ld)).toMatch(/env-file backend cannot split a flag into variants \(backends that can: local, unleash, flagd, and http when its write request sends {{variants}}\)/);
+    expect(String((ld as Error).message ?? ld) + JSON.stringify(ld)).toMatch(/env-file backend cannot split a flag into variants \(backends that can: local, unleash, flagd, launchdarkly, and http when its write request sends {{variants}}\)/);
     const flagd = yaml('flagd').replace(/, url.*file: f.json/, ', path: flags.json');
     const { plan } = await parsePlanText(flagd, join(dir, 'p.yaml'), 'p.yaml');
     expect(stepChanges(plan, 0, 0)[0]).toMatchObject({ variants: [{ name: 'control', percent: 50 }, { name: 'treatment', percent: 50 }] });
+    const ldPlan = await parsePlanText(yaml('launchdarkly').replace(/, url.*file: f.json/, ', apiToken: t, projectKey: p, environmentKey: production'), join(dir, 'p.yaml'), 'p.yaml');
+    expect(stepChanges(ldPlan.plan, 0, 0)[0]).toMatchObject({ variants: [{ name: 'control', percent: 50 }, { name: 'treatment', percent: 50 }] });
     const off = await parsePlanText(yaml('flagd', '{ off: 50, on: 50 }').replace(/, url.*file: f.json/, ', path: flags.json'), join(dir, 'p.yaml'), 'p.yaml').catch((e: Error) => e);
     expect(String((off as Error).message ?? off) + JSON.stringify(off)).toMatch(/on flagd a variant cannot be called "off"/);
   });

@@ -28,6 +28,21 @@
  * and leaves the default rule alone, so re-enabling restores the last rollout.
  *
  * The flag must already exist in LaunchDarkly as a boolean flag: rollout does not create flags.
+ *
+ * Variant experiments (a phase's `variants: {control: 50, treatment: 50}`) need a multivariate
+ * **string** flag (LaunchDarkly's boolean flags have exactly the variations true and false).
+ * Its environment's off variation is what users outside the experiment get (and everybody
+ * while targeting is off). apply():
+ *   1. one variation per variant name: a variation is matched by its name (or, unnamed, by
+ *      its value); missing ones are added with `addVariation {value: name, name: name}` (a
+ *      PATCH of its own, then the flag is read again for the new variations' ids);
+ *   2. `updateFallthroughVariationOrRollout` with `rolloutWeights`: the rollout's share
+ *      (thousandths of a percent) split over the variants by their shares (largest remainder,
+ *      so 33.33/33.33/33.34 of 100 % is 33330/33330/33340), the rest on the off variation;
+ *      plus `turnFlagOn`. Only what changes is sent.
+ * Experiments drive the default rule only: users, segments and rings in an experiment phase
+ * are refused on LaunchDarkly. read() reports the percentage (weight not on the off variation)
+ * and the variants as shares of 1000.
  */
 import { z } from 'zod';
 import { httpUrl } from '../options.js';
@@ -35,6 +50,7 @@ import { BackendError } from '../../errors.js';
 import { http, type HttpResponse } from '../../util/http.js';
 import { registerSecret, safeUrl } from '../../util/redact.js';
 import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
+import { toWeights } from '../../util/variants.js';
 import { checkChange } from './shared.js';
 
 export const options = z.strictObject({
@@ -112,8 +128,28 @@ export function toWeight(pct: number): number {
   return Math.round(pct * 1000);
 }
 
+/**
+ * An experiment's weights (thousandths of a percent, 100000 in all): `pct` of callers split over
+ * the variants by their shares (largest remainder, in the variants' order), the rest "off".
+ */
+export function experimentWeights(pct: number, variants: Array<{ name: string; percent: number }>): { variants: Array<{ name: string; weight: number }>; off: number } {
+  const on = toWeight(pct);
+  const raw = variants.map((v) => (on * v.percent) / 100);
+  const out = raw.map((r, i) => ({ name: variants[i]!.name, weight: Math.floor(r + 1e-9) }));
+  let left = on - out.reduce((s, v) => s + v.weight, 0);
+  const order = raw.map((r, i) => ({ i, frac: r - Math.floor(r + 1e-9) })).sort((a, b) => b.frac - a.frac || b.i - a.i);
+  for (const { i } of order) {
+    if (left <= 0) break;
+    out[i]!.weight++;
+    left--;
+  }
+  return { variants: out, off: 100_000 - on };
+}
+
 class LaunchDarklyBackend implements FlagBackend {
   readonly name: string;
+  /** Experiments: multivariate string flags, split by a percentage rollout over their variations. */
+  readonly variants = true;
   private readonly base: string;
   private readonly headers: Record<string, string>;
 
@@ -208,6 +244,7 @@ class LaunchDarklyBackend implements FlagBackend {
       });
     }
     const env = this.environment(flag);
+    if (change.variants?.length || !isBooleanFlag(flag)) return this.applyExperiment(change, pct, flag, env);
     const { onIdx, offIdx, onId, offId } = this.booleanVariations(flag);
     const instructions: Instruction[] = [];
 
@@ -244,23 +281,118 @@ class LaunchDarklyBackend implements FlagBackend {
     }
 
     if (instructions.length === 0) return; // already as wanted
+    await this.patch(change.flag, change.enabled ? `rollout: ${change.flag} → ${weight / 1000}%` : `rollout: ${change.flag} off`, instructions);
+  }
 
+  private async patch(flag: string, comment: string, instructions: Instruction[]): Promise<void> {
     await http({
       backend: this.name,
       method: 'PATCH',
-      url: this.flagUrl(change.flag, false),
+      url: this.flagUrl(flag, false),
       headers: { ...this.headers, 'content-type': SEMANTIC_PATCH },
-      body: {
-        environmentKey: this.o.environmentKey,
-        comment: change.enabled ? `rollout: ${change.flag} → ${weight / 1000}%` : `rollout: ${change.flag} off`,
-        instructions,
-      },
+      body: { environmentKey: this.o.environmentKey, comment, instructions },
       timeoutMs: this.o.timeoutMs,
       // Every instruction states an end state (on/off, these weights, these targets), so
-      // repeating the PATCH after a 429/5xx is safe.
+      // repeating the PATCH after a 429/5xx is safe. (addVariation is only sent for variations
+      // the flag lacks; a repeat after a lost answer would be refused, not duplicated, by
+      // the next apply's check — it looks the variations up by name first.)
       idempotent: true,
       retryBudgetMs: this.o.retryBudgetMs,
     });
+  }
+
+  /** The index of the variation serving variant `name`: by name, or by value when unnamed. */
+  private static variationFor(flag: LdFlag, name: string): number {
+    const byName = flag.variations.findIndex((v) => v.name === name);
+    return byName >= 0 ? byName : flag.variations.findIndex((v) => !v.name && v.value === name);
+  }
+
+  /** A variant experiment on a multivariate string flag (see the header). */
+  private async applyExperiment(change: FlagChange, pct: number, flag: LdFlag, env: LdEnvironment): Promise<void> {
+    const refuse = (message: string, hint: string): never => {
+      throw new BackendError(this.name, `${change.flag}: ${message}`, { hint });
+    };
+    if (!change.enabled) {
+      if (env.on) await this.patch(change.flag, `rollout: ${change.flag} off`, [{ kind: 'turnFlagOff' }]);
+      return;
+    }
+    const variants = change.variants ?? [];
+    if (!variants.length) {
+      refuse('is not a boolean flag (needs variations true and false)', 'rollout drives boolean LaunchDarkly flags, and multivariate string flags in a phase with variants:.');
+    }
+    if (isBooleanFlag(flag)) {
+      refuse('is a boolean flag: LaunchDarkly boolean flags have only the variations true and false, so they cannot be split into variants', 'Use a multivariate string flag for the experiment; its off variation is what users outside the experiment get.');
+    }
+    if (!flag.variations.every((v) => typeof v.value === 'string')) {
+      refuse('an experiment needs a multivariate flag whose variations are strings', 'Use a string flag: rollout adds a variation per variant, valued with its name.');
+    }
+    if (change.users?.length || change.segments?.length || Object.keys(change.rings ?? {}).length) {
+      refuse('an experiment on LaunchDarkly drives the default rule only; users, segments and rings are not supported with variants', 'Remove users/segments/rings from the experiment phase, or run them in a phase without variants.');
+    }
+    const offIdx = env.offVariation;
+    const off = typeof offIdx === 'number' ? flag.variations[offIdx] : undefined;
+    if (!off) refuse(`has no off variation in environment ${this.o.environmentKey}`, 'Set the flag\'s off variation (what users outside the experiment get) in LaunchDarkly.');
+    const offName = off!.name || String(off!.value);
+    if (variants.some((v) => LaunchDarklyBackend.variationFor(flag, v.name) === offIdx)) {
+      refuse(`the off variation "${offName}" is also a variant of the experiment`, 'Make the off variation one that is not among the phase\'s variants (users outside the experiment get it).');
+    }
+
+    // 1. one variation per variant name
+    const missing = variants.filter((v) => LaunchDarklyBackend.variationFor(flag, v.name) < 0);
+    let current = flag;
+    if (missing.length) {
+      await this.patch(change.flag, `rollout: ${change.flag} variations ${missing.map((v) => v.name).join(', ')}`, missing.map((v) => ({ kind: 'addVariation', value: v.name, name: v.name })));
+      const again = await this.getFlag(change.flag);
+      if (!again) refuse('disappeared while its variations were added', 'Check the flag in LaunchDarkly, then retry.');
+      current = again!;
+      const gone = variants.filter((v) => LaunchDarklyBackend.variationFor(current, v.name) < 0);
+      if (gone.length) throw new BackendError(this.name, `${change.flag}: variations ${gone.map((v) => v.name).join(', ')} are still missing after addVariation`);
+    }
+    const cur = this.environment(current);
+
+    // 2. the default rule's percentage rollout
+    const want = experimentWeights(pct, variants);
+    const idxWeights = new Map<number, number>([[offIdx!, want.off]]);
+    for (const v of want.variants) idxWeights.set(LaunchDarklyBackend.variationFor(current, v.name), v.weight);
+    const ro = cur.fallthrough?.rollout;
+    const have = new Map<number, number>();
+    for (const v of ro?.variations ?? []) have.set(v.variation, (have.get(v.variation) ?? 0) + v.weight);
+    const sameWeights = ro !== undefined && [...new Set([...have.keys(), ...idxWeights.keys()])].every((i) => (have.get(i) ?? 0) === (idxWeights.get(i) ?? 0));
+    const same = sameWeights && (ro.bucketBy ?? 'key') === this.o.bucketBy && (ro.contextKind ?? 'user') === this.o.contextKind;
+    const instructions: Instruction[] = [];
+    if (!cur.on) instructions.push({ kind: 'turnFlagOn' });
+    if (!same) {
+      instructions.push({
+        kind: 'updateFallthroughVariationOrRollout',
+        rolloutWeights: Object.fromEntries([...idxWeights].map(([i, w]) => [current.variations[i]!._id, w])),
+        rolloutBucketBy: this.o.bucketBy,
+        rolloutContextKind: this.o.contextKind,
+      });
+    }
+    if (!instructions.length) return;
+    await this.patch(change.flag, `rollout: ${change.flag} → ${toWeight(pct) / 1000}% as ${want.variants.map((v) => `${v.name} ${v.weight / 1000}%`).join(', ')}`, instructions);
+  }
+
+  /** An experiment flag read back: the share not on the off variation, and the split among the rest. */
+  private readExperiment(flagKey: string, flag: LdFlag, env: LdEnvironment): FlagState {
+    const offIdx = env.offVariation;
+    const ft = env.fallthrough;
+    const weights = new Map<number, number>();
+    if (ft?.rollout && Array.isArray(ft.rollout.variations)) for (const v of ft.rollout.variations) weights.set(v.variation, (weights.get(v.variation) ?? 0) + (Number(v.weight) || 0));
+    else if (typeof ft?.variation === 'number') weights.set(ft.variation, 100_000);
+    const onEntries = [...weights].filter(([i, w]) => i !== offIdx && w > 0);
+    const on = onEntries.reduce((s, [, w]) => s + w, 0);
+    const nameOf = (i: number) => {
+      const v = flag.variations[i];
+      return v?.name || String(v?.value ?? i);
+    };
+    return {
+      flag: flagKey,
+      exists: true,
+      enabled: env.on === true,
+      percentage: on / 1000,
+      ...(on > 0 ? { variants: toWeights(onEntries.map(([i, w]) => ({ name: nameOf(i), percent: (w * 100) / on }))) } : {}),
+    };
   }
 
   /** The rollout rule: `pct` of callers get `true`, bucketed like the default rule. */
@@ -316,6 +448,7 @@ class LaunchDarklyBackend implements FlagBackend {
     const flag = await this.getFlag(flagKey);
     if (!flag) return { flag: flagKey, exists: false, enabled: false, percentage: 0 };
     const env = this.environment(flag);
+    if (!isBooleanFlag(flag) && flag.variations.every((v) => typeof v.value === 'string')) return this.readExperiment(flagKey, flag, env);
     const { onIdx } = this.booleanVariations(flag);
     const users = this.userTargets(env, onIdx);
     const rules = env.rules ?? [];
@@ -338,5 +471,10 @@ class LaunchDarklyBackend implements FlagBackend {
   }
 }
 
+
+/** A boolean flag: it has the variations true and false. */
+function isBooleanFlag(flag: LdFlag): boolean {
+  return flag.variations.some((v) => v.value === true) && flag.variations.some((v) => v.value === false);
+}
 
 export const create: FlagBackendFactory = (raw, ctx) => new LaunchDarklyBackend(options.parse(raw), ctx);
