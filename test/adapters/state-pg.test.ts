@@ -38,7 +38,20 @@ afterAll(async () => {
   await admin?.end();
   const c = new pg.Client({ connectionString: databaseUrl(inject('pgUrl'), 'postgres') });
   await c.connect();
-  await c.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`).finally(() => c.end());
+  // pg-pool's end() resolves once its clients are *told* to end, not once their sessions are
+  // gone: a FORCE drop right away can terminate a session still closing, whose client then has
+  // no error listener left (an uncaught 57P01 that fails the whole vitest run). Wait, bounded,
+  // for this database's other sessions to go; FORCE only for what is left after that.
+  try {
+    for (let i = 0; i < 50; i++) {
+      const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [DB]);
+      if (rows[0]?.n === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await c.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
+  } finally {
+    await c.end();
+  }
 });
 
 stateStoreContract('postgres', async () => {
