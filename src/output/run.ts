@@ -1,4 +1,4 @@
-/** How a run is shown: the end-of-run summary, the `status` view, and their JSON forms. */
+/** How a run is shown: the end-of-run summary and the JSON forms (the `status` view is output/live.ts). */
 import { describeThreshold } from '../analysis/judge.js';
 import { nextStep, stepLabel } from '../engine/steps.js';
 import { FINAL_STATUSES, type RunState } from '../engine/types.js';
@@ -6,7 +6,7 @@ import type { Plan } from '../plan/model.js';
 import { formatDuration } from '../util/duration.js';
 import { redactDeep } from '../util/redact.js';
 import { safeText } from '../util/terminal.js';
-import { statusColor, style, tableStyle } from './style.js';
+import { statusColor, style } from './style.js';
 
 const iso = (t?: number) => (t === undefined ? null : new Date(t).toISOString());
 
@@ -44,16 +44,6 @@ export function runJson(plan: Plan | undefined, s: RunState, extra: Record<strin
   });
 }
 
-/** Who has signed a named-approver gate and who has not (empty for an ordinary gate). */
-function signoffs(a: NonNullable<RunState['approval']>): string {
-  if (!a.approvers?.length) return '';
-  const signed = a.signed ?? [];
-  const missing = a.approvers.filter((n) => !signed.some((x) => x.name === n));
-  const lines = signed.map((x) => `  ✓ ${safeText(x.name)}${x.by && x.by !== x.name ? ` (by ${safeText(x.by)})` : ''} at ${new Date(x.at).toISOString()}`);
-  for (const n of missing) lines.push(`  · ${safeText(n)}: not signed`);
-  return `\nsign-offs: ${signed.length} of ${a.quorum ?? a.approvers.length} needed\n${lines.join('\n')}`;
-}
-
 export const retryCommand = (s: RunState) => `rollout rollback ${s.id} --reason "…"`;
 
 export function summary(plan: Plan, s: RunState) {
@@ -85,50 +75,3 @@ export function undriven(s: RunState, driver: DriverView | undefined): boolean {
 }
 export const UNDRIVEN = 'nothing drives it: no live process or worker holds it';
 
-export async function statusTable(plan: Plan | undefined, s: RunState, driver: DriverView | undefined): Promise<string> {
-  const { default: Table } = await import('cli-table3');
-  const j = runJson(plan, s);
-  const t = new Table({ style: tableStyle() });
-  const c = statusColor(s.status);
-  const flagText =
-    Object.entries(s.flags)
-      .map(([f, r]) => `${safeText(f)}: ${r.enabled ? `${r.percentage}%` : 'off'}${r.rings ? ` (${Object.entries(r.rings).map(([k, v]) => `${safeText(k)} ${v}%`).join(', ')})` : ''}${s.frozen?.includes(f) ? ' — frozen' : ''}`)
-      .join('\n') || '(none written yet)';
-  const rows: Array<[string, string]> = [
-    ['run', safeText(s.id)],
-    ['plan', `${safeText(s.plan.name)} (${safeText(s.plan.file)})`],
-    ['status', c(s.status) + (undriven(s, driver) ? style.yellow(` — ${UNDRIVEN}`) : '') + (s.reason ? `\n${safeText(s.reason)}` : '')],
-    ['phase', j.phase ? `${safeText(j.phase)}${j.step ? ` at ${safeText(j.step)}` : ' (not started)'}${plan ? ` — phase ${s.phase + 1} of ${plan.phases.length}` : ''}` : '-'],
-    ['flags', flagText],
-    [
-      'next step',
-      j.nextStep
-        ? `${safeText(j.nextStep.phase)} ${safeText(j.nextStep.step)}${s.holdUntil ? ` at ${j.nextStep.at} (in ${formatDuration(Math.max(0, s.holdUntil - Date.now()))})` : ''}${s.holdLeftMs !== undefined ? ` after ${formatDuration(s.holdLeftMs)} more of the hold (paused: it counts only while checks run and pass)` : ''}`
-        : s.status === 'completed'
-          ? 'none: done'
-          : '-',
-    ],
-    ['waiting for', safeText(s.waitingFor) ?? '-'],
-    ['driven by', driver ? safeText(driverText(driver)) : ['completed', 'rolled-back', 'aborted'].includes(s.status) ? '-' : s.status === 'rollback-incomplete' ? style.red(`nothing: waiting for a retry (${retryCommand(s)})`) : style.yellow('no live process or worker: `rollout resume`, `rollout advance` or a `rollout worker` picks it up')],
-    ['started', `${j.startedAt}${s.finishedAt ? `, finished ${j.finishedAt}` : ''}`],
-  ];
-  if (s.approval) rows.push(['approval', `${safeText(s.approval.message ?? s.approval.key)}${s.approval.deadline ? ` (decide by ${j.approval?.deadline})` : ''}${signoffs(s.approval)}`]);
-  if (s.rollback) rows.push(['rollback', `${s.rollback.mode}, ${s.rollback.trigger}: ${safeText(s.rollback.reason)}${s.rollback.by ? ` (by ${safeText(s.rollback.by)})` : ''}${s.rollback.retries ? `, retried ${s.rollback.retries}×` : ''}${s.rollback.failures.length ? `\nfailures: ${safeText(s.rollback.failures.join('; '))}` : ''}`]);
-  if (s.status === 'rollback-incomplete') rows.push(['rollback incomplete', style.red(`failed: ${safeText(s.rollback?.failures.join('; ') ?? '')}\nretry with: ${retryCommand(s)}\n(or rollout resume / rollout advance ${s.id})`)]);
-  for (const r of rows) t.push({ [style.bold(r[0])]: r[1] } as never);
-  let out = t.toString();
-  const checks = Object.entries(j.checks);
-  if (checks.length) {
-    const ct = new Table({ head: ['check', 'value', 'baseline', 'threshold', 'verdict'], style: tableStyle(), wordWrap: true, colWidths: [null, null, null, 36, 40] as never });
-    for (const [n, r] of checks) {
-      const verdict = r.breached ? style.red('BREACH') : r.verdict === 'pass' ? style.green('pass') : r.verdict === 'fail' ? style.yellow('failing') : style.yellow(`${'inconclusive' in r && r.inconclusive ? 'inconclusive' : 'no data'}${r.noDataSince ? ` since ${r.noDataSince.slice(11, 19)}` : ''}`);
-      // A statistical check's value is its effect vs control, in %.
-      const value = r.value === null ? 'no data' : 'stats' in r && r.stats ? `${r.value >= 0 ? '+' : ''}${round(r.value)}% vs control` : String(round(r.value));
-      ct.push([safeText(n), value, r.baseline === null ? '-' : String(round(r.baseline)), safeText(r.threshold) ?? '-', `${verdict}\n${safeText(r.reason)}`]);
-    }
-    out += '\n' + ct.toString();
-  }
-  return out;
-}
-
-const round = (n: number) => Math.round(n * 10000) / 10000;
