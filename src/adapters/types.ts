@@ -67,7 +67,7 @@ export interface FlagBackend {
  * One measurement. `value: null` means the provider answered but had no data (empty vector,
  * NaN, ±Inf, stale): no-data is never zero.
  */
-export interface Sample {
+export interface Reading {
   value: number | null;
   /** Epoch ms the value refers to (provider's timestamp where it gives one). */
   at: number;
@@ -92,7 +92,7 @@ export interface RangeSeries {
 export interface MetricsProvider {
   readonly name: string;
   /** Throws BackendError when the provider is down or refuses; returns value:null for no data. */
-  query(q: MetricQuery): Promise<Sample>;
+  query(q: MetricQuery): Promise<Reading>;
   /**
    * Optional: every series' points over [startMs, endMs] at stepMs (statistical checks take
    * their samples from it; backtests replay history with it). Long ranges are split into as

@@ -8,7 +8,7 @@ import type { Check } from '../plan/model.js';
 import { formatDuration } from '../util/duration.js';
 import { compareSamples, describeComparison, type Comparison } from './stats.js';
 
-export interface Observation {
+export interface CheckReading {
   value: number | null;
   baseline?: number | null;
   /** Statistical checks: the window's samples per group (variant name → values). */
@@ -129,7 +129,7 @@ function variantVerdict(variant: string, cmp: Comparison): VariantVerdict {
  * (fail > inconclusive > pass); inconclusive is recorded as no-data, so it never advances and
  * follows the check's noData policy.
  */
-function judgeCompare(c: Check, obs: Observation, prev: CheckRecord | undefined, now: number, noData: (reason: string) => CheckRecord): CheckRecord {
+function judgeCompare(c: Check, obs: CheckReading, prev: CheckRecord | undefined, now: number, noData: (reason: string) => CheckRecord): CheckRecord {
   const k = c.compare!;
   const groups = obs.groups ?? {};
   const controlKey = obs.control ?? k.controlValue;
@@ -172,7 +172,7 @@ function judgeCompare(c: Check, obs: Observation, prev: CheckRecord | undefined,
   };
 }
 
-export function judge(c: Check, obs: Observation | undefined, prev: CheckRecord | undefined, now: number): CheckRecord {
+export function judge(c: Check, obs: CheckReading | undefined, prev: CheckRecord | undefined, now: number): CheckRecord {
   const noData = (reason: string): CheckRecord => ({
     verdict: 'no-data',
     breached: false,

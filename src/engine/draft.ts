@@ -53,7 +53,7 @@ export class Draft {
     return action;
   }
   /** Move a queued action to the front: it runs before everything already pending. */
-  first(action: Action) {
+  runNext(action: Action) {
     this.s.pending = [action, ...this.s.pending.filter((a) => a !== action)];
     return action;
   }

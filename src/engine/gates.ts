@@ -13,7 +13,7 @@ import { startRollback } from './rollback.js';
 import { activeChecks } from './schedule.js';
 import { nextStep, stepLabel } from './steps.js';
 import { finish, pause } from './transitions.js';
-import type { Observations } from './types.js';
+import type { Readings } from './types.js';
 import { isOpenCached as isOpen, nextOpen } from './windows.js';
 import { describeSchedule, isScheduled, stepOpensAt } from './calendar.js';
 
@@ -29,7 +29,7 @@ export function blocksStep(c: Check, r: CheckRecord | undefined): boolean {
  * The step the run may take now, or undefined when a gate holds it (or the run completed,
  * was paused, rolled back or aborted here). Call only for a running or awaiting-approval run.
  */
-export function passGates(d: Draft, obs: Observations, verdictChanged: boolean): { phase: number; step: number } | undefined {
+export function passGates(d: Draft, obs: Readings, verdictChanged: boolean): { phase: number; step: number } | undefined {
   const { s, now, plan } = d;
   // 2. Approval deadlines.
   if (s.status === 'awaiting-approval') {

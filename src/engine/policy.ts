@@ -10,15 +10,15 @@ import type { Draft } from './draft.js';
 import { notify } from './notice.js';
 import { startRollback } from './rollback.js';
 import { freeze, pause } from './transitions.js';
-import { FINAL_STATUSES, type Observations, type RunState } from './types.js';
+import { FINAL_STATUSES, type Readings, type RunState } from './types.js';
 
-/** Judge `checks` on the observations; drops records of checks no longer active. True when a verdict changed. */
-export function judgeChecks(d: Draft, checks: Check[], obs: Observations): boolean {
+/** Judge `checks` on their readings; drops records of checks no longer active. True when a verdict changed. */
+export function judgeChecks(d: Draft, checks: Check[], obs: Readings): boolean {
   const { s, now } = d;
   let verdictChanged = false;
   for (const c of checks) {
     const prev = s.checks[c.name];
-    const rec: RunState['checks'][string] = judge(c, obs.samples[c.name], prev, now);
+    const rec: RunState['checks'][string] = judge(c, obs.checks[c.name], prev, now);
     if (prev?.actedOn && rec.verdict === prev.verdict && (rec.failingSince ?? rec.noDataSince) === (prev.failingSince ?? prev.noDataSince))
       rec.actedOn = true;
     s.checks[c.name] = rec;

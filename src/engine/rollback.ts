@@ -11,7 +11,7 @@ import { judgeChecks } from './policy.js';
 import { iso, type Draft } from './draft.js';
 import { notify } from './notice.js';
 import { finish, freeze, pause } from './transitions.js';
-import type { Incident, Observations, RunState } from './types.js';
+import type { Incident, Readings, RunState } from './types.js';
 
 /**
  * Partial rollback (seed 004's "Rollback to 25%"): the current phase's flags go down to `to`
@@ -47,9 +47,9 @@ export function partialRollback(d: Draft, to: number, reason: string): { error: 
   s.holdUntil = back >= 0 ? d.now + p.steps[back]!.holdMs : undefined;
   d.emit('rollback.partial', `PARTIAL ROLLBACK of ${p.flags.join(', ')} from ${cur}% to ${to}%: ${reason}${regated.length ? `; ${regated.length} go/no-go approval(s) given before it will be asked again` : ''}`, { from: cur, to, phase: p.name, step: back, ...(regated.length ? { approvalsWithdrawn: regated } : {}) });
   pause(d, `partially rolled back to ${to}% (${reason}). \`rollout resume\` climbs again after the hold, \`rollout rollback\` turns the flags off`);
-  d.first(d.enqueue({ kind: 'apply-flags', purpose: 'partial', changes: p.flags.map((flag) => ({ flag, enabled: to > 0, percentage: to })), phase: s.phase }));
+  d.runNext(d.enqueue({ kind: 'apply-flags', purpose: 'partial', changes: p.flags.map((flag) => ({ flag, enabled: to > 0, percentage: to })), phase: s.phase }));
   // A frozen flag refuses a new percentage: release it first.
-  if (s.frozen?.length) d.first(freeze(d, false)!);
+  if (s.frozen?.length) d.runNext(freeze(d, false)!);
   return undefined;
 }
 
@@ -94,7 +94,7 @@ export function startRollback(d: Draft, reason: string, trigger: Incident['trigg
   d.emit('rollback.started', `ROLLBACK (${gradual ? 'gradual' : 'immediate'}${flags ? ` of ${flags.join(', ')} only` : ''}): ${shown}`, { trigger, phase: d.plan.phases[s.phase]?.name, percentage: pct, flags: rollbackFlags(d) });
   if (!gradual) {
     // Flags first: the fastest way back to safety. Then the record, the notice, the commands.
-    d.first(d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes: rollbackFlags(d).map((flag) => ({ flag, enabled: false, percentage: 0 })) }));
+    d.runNext(d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes: rollbackFlags(d).map((flag) => ({ flag, enabled: false, percentage: 0 })) }));
   }
   d.enqueue({
     kind: 'record-incident',
@@ -116,7 +116,7 @@ export function startRollback(d: Draft, reason: string, trigger: Incident['trigg
   // first (off is always allowed) and unfreezes after.
   if (s.frozen?.length) {
     const un = freeze(d, false)!;
-    if (gradual) d.first(un);
+    if (gradual) d.runNext(un);
   }
   if (!gradual) queueRollbackTail(d);
 }
@@ -145,7 +145,7 @@ function queueRollbackTail(d: Draft) {
  * run is already rolling back) and say whether the next stage may come: every check has passed
  * for `stableFor`, or the stage's `maxWait` is over (then it moves on, and says it was not stable).
  */
-export function waitForStable(d: Draft, checks: Check[], obs: Observations): boolean {
+export function waitForStable(d: Draft, checks: Check[], obs: Readings): boolean {
   const { s, now } = d;
   const rb = s.rollback!;
   const st = rb.stable!;

@@ -11,9 +11,9 @@ import { actOnVerdicts, judgeChecks } from './policy.js';
 import { progressRollback, waitForStable } from './rollback.js';
 import { activeChecks, sendReports } from './schedule.js';
 import { creditHold, stopHoldWithoutData } from './transitions.js';
-import { STOPPED_STATUSES, type Decision, type Observations, type RunState } from './types.js';
+import { STOPPED_STATUSES, type Decision, type Readings, type RunState } from './types.js';
 
-export function tick(plan: Plan, state: RunState, obs: Observations, now: number): Decision {
+export function tick(plan: Plan, state: RunState, obs: Readings, now: number): Decision {
   const d = new Draft(state, plan, now);
   const s = d.s;
   if (s.pending.length || STOPPED_STATUSES.includes(s.status)) return d.done();

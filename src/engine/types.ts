@@ -1,5 +1,5 @@
 import type { FlagChange, FlagState } from '../adapters/types.js';
-import type { CheckRecord, Observation } from '../analysis/judge.js';
+import type { CheckRecord, CheckReading } from '../analysis/judge.js';
 import type { Command } from '../plan/model.js';
 
 /** Version of the run record; records of older versions are migrated on read (state/migrate.ts). 2: waiting, holdLeftMs, actedOn/tailQueued declared. */
@@ -190,9 +190,9 @@ export interface RunEvent {
   data?: Record<string, unknown>;
 }
 
-export interface Observations {
+export interface Readings {
   /** Check name → what its provider returned. */
-  samples: Record<string, Observation>;
+  checks: Record<string, CheckReading>;
   /** Flags the runner read from the backend (for `requires:`). */
   flags?: Record<string, FlagState>;
 }

@@ -13,7 +13,7 @@
  * History can tune thresholds and noise; it cannot show the feature's effect: the feature was
  * not on while that history was recorded.
  */
-import type { Observation } from '../analysis/judge.js';
+import type { CheckReading } from '../analysis/judge.js';
 import { createRun, tick } from '../engine/engine.js';
 import type { RunEvent, RunState } from '../engine/types.js';
 import type { MetricsProvider, RangeSeries } from '../adapters/types.js';
@@ -219,7 +219,7 @@ export async function backtest(plan: Plan, providers: Record<string, MetricsProv
   // newest point of its window.
   const staleness = (c: Check) => (plan.metrics[c.provider]?.type === 'prometheus' ? 0 : Number(optsOf(c).windowMs ?? 5 * 60_000));
   const aggregate = (c: Check) => String(optsOf(c).aggregate ?? 'max');
-  const observe = (c: Check, t: number): Observation => {
+  const observe = (c: Check, t: number): CheckReading => {
     if (c.compare) {
       const k = c.compare;
       const controlKey = k.splitBy ? k.controlValue : 'control';
@@ -268,10 +268,10 @@ export async function backtest(plan: Plan, providers: Record<string, MetricsProv
   const total = Math.round((last - first) / interval) + 1;
   const every = Math.max(1, Math.ceil(total / 2000));
   for (let k = 0, t = first; t <= last; k++, t += interval) {
-    const samples: Record<string, Observation> = {};
-    for (const c of checks) samples[c.name] = observe(c, t);
+    const read: Record<string, CheckReading> = {};
+    for (const c of checks) read[c.name] = observe(c, t);
     const acted = new Set(Object.entries(state.checks).filter(([, r]) => (r as { actedOn?: boolean }).actedOn).map(([n]) => n));
-    d = tick(hp, state, { samples }, t);
+    d = tick(hp, state, { checks: read }, t);
     // The check that acted on this tick (its record turned actedOn): whose pause or rollback it is.
     const actor = Object.entries(d.state.checks).find(([n, r]) => (r as { actedOn?: boolean }).actedOn && !acted.has(n));
     const by = actor ? { check: actor[0], cause: actor[1].breached ? ('breach' as const) : ('no-data' as const) } : {};
@@ -286,7 +286,7 @@ export async function backtest(plan: Plan, providers: Record<string, MetricsProv
       const r = reports.get(c.name)!;
       const rec = d.state.checks[c.name];
       r.judged++;
-      const obs = samples[c.name]!;
+      const obs = read[c.name]!;
       if (k % every === 0) r.points.push([t, rec?.value ?? null, obs.baseline ?? null]);
       if (!rec) continue;
       if (rec.verdict === 'no-data') {

@@ -6,9 +6,9 @@
  * flight is safe.
  */
 import type { FlagBackend, FlagChange, MetricsProvider, Notifier } from '../adapters/types.js';
-import type { Observation } from '../analysis/judge.js';
+import type { CheckReading } from '../analysis/judge.js';
 import { activeChecks, complete, control, flagsToRead, nextWake, tick } from '../engine/engine.js';
-import { FINAL_STATUSES, type Action, type Control, type Decision, type Observations, type Outcome, type RunEvent, type RunState } from '../engine/types.js';
+import { FINAL_STATUSES, type Action, type Control, type Decision, type Readings, type Outcome, type RunEvent, type RunState } from '../engine/types.js';
 import type { Check, Plan } from '../plan/model.js';
 import { errorMessage } from '../errors.js';
 import { noticeVarsOf } from '../output/notice.js';
@@ -34,7 +34,7 @@ export interface Services {
   clock: Clock;
   backend: FlagBackend;
   /** Measure one check (real providers, or a scenario in simulations). */
-  sample(check: Check, now: number): Promise<Observation>;
+  read(check: Check, now: number): Promise<CheckReading>;
   notifiers: Record<string, Notifier>;
   /** Perform commands and health checks for real? (false: simulate / dry-run). */
   execute: boolean;
@@ -132,7 +132,7 @@ export class Runner {
         await clock.sleep(Math.min(wake - now, pollMs), opts.signal);
         if (clock.now() < wake) continue; // woke early: look at the inbox again
       }
-      const obs = await this.observe();
+      const obs = await this.readAll();
       await this.record(tick(plan, this.state, obs, clock.now()));
       // A tick that changed nothing and set no earlier wake: avoid spinning in advance mode.
       if (opts.mode === 'advance' && !this.state.pending.length && !(opts.autoApprove && this.state.status === 'awaiting-approval') && (nextWake(plan, this.state, clock.now()) ?? Infinity) > clock.now()) return this.state;
@@ -140,16 +140,16 @@ export class Runner {
     return this.state;
   }
 
-  async observe(): Promise<Observations> {
+  async readAll(): Promise<Readings> {
     const now = this.svc.clock.now();
-    const checks = activeChecks(this.svc.plan, this.state);
-    const samples: Record<string, Observation> = {};
+    const active = activeChecks(this.svc.plan, this.state);
+    const checks: Record<string, CheckReading> = {};
     await Promise.all(
-      checks.map(async (c) => {
-        samples[c.name] = await this.svc.sample(c, now);
+      active.map(async (c) => {
+        checks[c.name] = await this.svc.read(c, now);
       }),
     );
-    const flags: Observations['flags'] = {};
+    const flags: Readings['flags'] = {};
     for (const f of flagsToRead(this.svc.plan, this.state)) {
       try {
         flags[f] = await this.svc.backend.read(f);
@@ -157,7 +157,7 @@ export class Runner {
         /* unknown: the engine pauses with the reason */
       }
     }
-    return { samples, flags };
+    return { checks, flags };
   }
 
   private async applyFlags(changes: FlagChange[], keepGoing: boolean): Promise<Outcome> {

@@ -5,7 +5,7 @@
  */
 import type { FlagBackend, FlagChange, FlagState, MetricsProvider, Notifier, AdapterContext, RangeSeries } from '../adapters/types.js';
 import { flagBackends, metricsProviders, notifiers } from '../adapters/registry.js';
-import type { Observation } from '../analysis/judge.js';
+import type { CheckReading } from '../analysis/judge.js';
 import type { RunEvent, RunState } from '../engine/types.js';
 import { errorMessage, UsageError } from '../errors.js';
 import type { AdapterSpec, Check, Plan } from '../plan/model.js';
@@ -76,7 +76,7 @@ function grouped(series: RangeSeries[], by: string | undefined, name: string): R
 }
 
 /** A statistical check's samples: the window's points per group, and the requests per group. */
-export async function sampleCompare(p: MetricsProvider, c: Check, now: number): Promise<Observation> {
+export async function readCompare(p: MetricsProvider, c: Check, now: number): Promise<CheckReading> {
   const k = c.compare!;
   if (!p.querySeries) return { value: null, error: `${p.name} cannot give samples over a window (compare needs prometheus or datadog)` };
   const start = now - k.windowMs;
@@ -104,12 +104,12 @@ export async function sampleCompare(p: MetricsProvider, c: Check, now: number): 
 }
 
 /** Measure one check: its query, and its baseline query for relative checks. */
-export function sampler(providers: Record<string, MetricsProvider>) {
-  return async (c: Check, now: number): Promise<Observation> => {
+export function reader(providers: Record<string, MetricsProvider>) {
+  return async (c: Check, now: number): Promise<CheckReading> => {
     const p = providers[c.provider];
     if (!p) return { value: null, error: `no metrics provider "${c.provider}"` };
     try {
-      if (c.compare) return await sampleCompare(p, c, now);
+      if (c.compare) return await readCompare(p, c, now);
       const [main, base] = await Promise.all([
         p.query({ query: c.query, now, ...(c.forMs ? { windowMs: c.forMs } : {}) }),
         c.relative ? p.query({ query: c.relative.baseline, now, ...(c.forMs ? { windowMs: c.forMs } : {}) }) : Promise.resolve(undefined),
@@ -138,7 +138,7 @@ export async function buildServices(o: BuildOptions): Promise<Services & { close
     store: o.store,
     clock: o.clock,
     backend,
-    sample: sampler(providers),
+    read: reader(providers),
     notifiers: targets,
     execute: o.execute ?? true,
     concurrency: 16,

@@ -5,14 +5,14 @@
  * thresholds, approvals are granted at once, flags the plan requires are assumed on.
  */
 import { z } from 'zod';
-import type { Observation } from '../analysis/judge.js';
+import type { CheckReading } from '../analysis/judge.js';
 import { activeChecks, blocksStep, createRun, nextWake } from '../engine/engine.js';
 import type { Control, RunEvent, RunState } from '../engine/types.js';
 import type { Check, Plan } from '../plan/model.js';
 import { parseDuration } from '../util/duration.js';
 import { VirtualClock } from './clock.js';
 import { Runner, type RunStore } from './runner.js';
-import { MemoryBackend, renderer, sampler } from './services.js';
+import { MemoryBackend, renderer, reader } from './services.js';
 import { create as createSimulated } from '../adapters/metrics/simulated.js';
 import type { MetricsProvider } from '../adapters/types.js';
 
@@ -49,7 +49,7 @@ export interface SimulationResult {
   /** Flag writes the run made. */
   writes: number;
   /** Check measurements taken (ticks × active checks): what skipping quiet stretches saves. */
-  samples: number;
+  reads: number;
   assumed: string[];
   /** Checks the scenario says nothing about (and no simulated provider scripts): the healthy value assumed for each. */
   assumedValues: Record<string, { value: number; baseline?: number }>;
@@ -121,10 +121,10 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
   const scripted: Record<string, MetricsProvider> = {};
   for (const [name, spec] of Object.entries(plan.metrics))
     if (spec.type === 'simulated' && opts.scripted !== false) scripted[name] = createSimulated({ ...spec.options, origin: start }, { baseDir: plan.dir, cwd: plan.dir, log: () => undefined, env: {} });
-  const fromScript = sampler(scripted);
-  let samples = 0;
-  const sample = async (c: Check, now: number): Promise<Observation> => {
-    samples++;
+  const fromScript = reader(scripted);
+  let reads = 0;
+  const readCheck = async (c: Check, now: number): Promise<CheckReading> => {
+    reads++;
     const elapsed = now - start;
     if (c.compare) {
       // Healthy: treatment and control see the same values (a scenario value is the treatment's effect, in %).
@@ -160,7 +160,7 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
       store,
       clock,
       backend,
-      sample,
+      read: readCheck,
       notifiers: Object.fromEntries(Object.keys(plan.notify.targets).map((n) => [n, { name: n, send: async () => undefined }])),
       execute: true,
       runCommand: async (argv) => (sc.failCommands ? { ok: false, summary: `simulated failure of ${argv[0]}`, output: '' } : { ok: true, summary: `simulated: ${argv[0]} not run`, output: '' }),
@@ -222,5 +222,5 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
     signal: ac.signal,
     ...(sc.approvals === 'approve' ? { autoApprove: 'simulation' } : {}),
   });
-  return { state, events, startedAt: start, endedAt: clock.t, writes: backend.writes, samples, assumed: [...assumed], assumedValues, stoppedAtLimit: ac.signal.aborted && ac.signal.reason === 'simulation time limit' };
+  return { state, events, startedAt: start, endedAt: clock.t, writes: backend.writes, reads, assumed: [...assumed], assumedValues, stoppedAtLimit: ac.signal.aborted && ac.signal.reason === 'simulation time limit' };
 }

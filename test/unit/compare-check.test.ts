@@ -1,7 +1,7 @@
 /**
  * Statistical checks (`compare:`) end to end in pure code: plan validation, the judge's
  * verdicts (inconclusive recorded as no-data so it never advances), every verdict's inputs in
- * the event log, the engine acting on a regression, the sampler grouping series by a label,
+ * the event log, the engine acting on a regression, the reader grouping series by a label,
  * and `simulate` running a plan with such checks.
  */
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { createRun, tick } from '../../src/engine/engine.js';
 import type { RangeSeries, MetricsProvider } from '../../src/adapters/types.js';
 import { parsePlanText } from '../../src/plan/load.js';
 import type { Plan } from '../../src/plan/model.js';
-import { sampleCompare } from '../../src/runner/services.js';
+import { readCompare } from '../../src/runner/services.js';
 import { scenarioSchema, simulatePlan } from '../../src/runner/simulate.js';
 import { rng } from '../fixtures/stats/rng.js';
 
@@ -103,7 +103,7 @@ describe('compare checks: the engine', () => {
   it('a regression rolls back, and the breach and verdict events carry the inputs', async () => {
     const plan = await load(P99);
     let d = createRun(plan, 'r1', T0);
-    d = tick(plan, d.state, { samples: { p99: { value: null, groups: { control: draw(60, 100), treatment: draw(60, 150) }, control: 'control' } } }, T0 + M);
+    d = tick(plan, d.state, { checks: { p99: { value: null, groups: { control: draw(60, 100), treatment: draw(60, 150) }, control: 'control' } } }, T0 + M);
     const changed = d.events.find((e) => e.type === 'check.changed')!;
     expect(changed.data).toMatchObject({ check: 'p99', verdict: 'fail', stats: [{ variant: 'treatment', nControl: 60, nTreatment: 60 }] });
     const breach = d.events.find((e) => e.type === 'breach.detected')!;
@@ -113,7 +113,7 @@ describe('compare checks: the engine', () => {
   it('inconclusive follows noData: pause here, and never advances', async () => {
     const plan = await load(P99);
     let d = createRun(plan, 'r1', T0);
-    d = tick(plan, d.state, { samples: { p99: { value: null, groups: { control: draw(5, 100), treatment: draw(5, 100) }, control: 'control' } } }, T0 + M);
+    d = tick(plan, d.state, { checks: { p99: { value: null, groups: { control: draw(5, 100), treatment: draw(5, 100) }, control: 'control' } } }, T0 + M);
     expect(d.state.status).toBe('paused');
     expect(d.state.reason).toMatch(/check "p99" is inconclusive/);
     expect(d.state.pending.filter((a) => a.kind === 'apply-flags')).toEqual([]);
@@ -140,18 +140,18 @@ describe('compare checks: sampling', () => {
       lat: [series({ variant: 'control' }, [1, 2, null, 3]), series({ variant: 'treatment' }, [4, 5]), series({ other: 'x' }, [9])],
       reqs: [series({ variant: 'control' }, [10, 20]), series({ variant: 'treatment' }, [3, 7])],
     });
-    const obs = await sampleCompare(p, c, T0 + 10 * M);
+    const obs = await readCompare(p, c, T0 + 10 * M);
     expect(obs).toEqual({ value: null, groups: { control: [1, 2, 3], treatment: [4, 5] }, control: 'control', counts: { control: 20, treatment: 7 } });
     expect(p.calls[0]).toEqual(['lat', T0, T0 + 10 * M, 30_000]);
   });
   it('two queries: treatment and control', async () => {
     const c = (await load(`{ name: p99, provider: prom, query: t, compare: { control: c } }`)).phases[0]!.checks[0]!;
-    const obs = await sampleCompare(provider({ t: [series({}, [5, 6])], c: [series({}, [1])] }), c, T0);
+    const obs = await readCompare(provider({ t: [series({}, [5, 6])], c: [series({}, [1])] }), c, T0);
     expect(obs.groups).toEqual({ control: [1], treatment: [5, 6] });
   });
   it('a provider without series is an error naming the ones that can', async () => {
     const c = (await load(P99)).phases[0]!.checks[0]!;
-    const obs = await sampleCompare({ name: 'cmd', query: async () => ({ value: 1, at: 0 }) }, c, T0);
+    const obs = await readCompare({ name: 'cmd', query: async () => ({ value: 1, at: 0 }) }, c, T0);
     expect(obs.error).toMatch(/cmd cannot give samples over a window \(compare needs prometheus or datadog\)/);
   });
 });

@@ -8,9 +8,9 @@
  */
 import { expect } from 'vitest';
 import type { FlagState } from '../../src/adapters/types.js';
-import type { Observation } from '../../src/analysis/judge.js';
+import type { CheckReading } from '../../src/analysis/judge.js';
 import { activeChecks, complete, control, createRun, flagsToRead, nextWake, tick } from '../../src/engine/engine.js';
-import { FINAL_STATUSES, type Action, type Control, type Decision, type Observations, type Outcome, type RunEvent, type RunState } from '../../src/engine/types.js';
+import { FINAL_STATUSES, type Action, type Control, type Decision, type Readings, type Outcome, type RunEvent, type RunState } from '../../src/engine/types.js';
 import { parsePlanText } from '../../src/plan/load.js';
 import type { Check, Plan } from '../../src/plan/model.js';
 
@@ -44,27 +44,27 @@ export function healthyValue(c: Check): number {
 }
 
 /** Per-check override: a value, null (no data), or a full observation; undefined = healthy. */
-export type Script = Record<string, (elapsed: number, now: number) => number | null | undefined | Observation | 'missing'>;
+export type Script = Record<string, (elapsed: number, now: number) => number | null | undefined | CheckReading | 'missing'>;
 
-/** Observations for the run's active checks: healthy unless the script says otherwise. */
+/** Readings for the run's active checks: healthy unless the script says otherwise. */
 export function observer(plan: Plan, script: Script = {}, flags: Record<string, FlagState | undefined> | ((now: number) => Record<string, FlagState | undefined>) = {}, start = T0) {
-  return (now: number, s: RunState): Observations => {
-    const samples: Record<string, Observation> = {};
+  return (now: number, s: RunState): Readings => {
+    const checks: Record<string, CheckReading> = {};
     for (const c of activeChecks(plan, s)) {
       const f = script[c.name];
       const v = f ? f(now - start, now) : undefined;
       if (v === 'missing') continue;
-      if (v !== null && typeof v === 'object') samples[c.name] = v;
-      else if (v === undefined) samples[c.name] = c.relative ? { value: 100, baseline: 100 } : { value: healthyValue(c) };
-      else samples[c.name] = c.relative ? { value: v, baseline: 100 } : { value: v };
+      if (v !== null && typeof v === 'object') checks[c.name] = v;
+      else if (v === undefined) checks[c.name] = c.relative ? { value: 100, baseline: 100 } : { value: healthyValue(c) };
+      else checks[c.name] = c.relative ? { value: v, baseline: 100 } : { value: v };
     }
     const table = typeof flags === 'function' ? flags(now) : flags;
-    const out: Observations['flags'] = {};
+    const out: Readings['flags'] = {};
     for (const f of flagsToRead(plan, s)) {
       const st = table[f];
       if (st) out[f] = st;
     }
-    return { samples, flags: out };
+    return { checks, flags: out };
   };
 }
 
@@ -84,7 +84,7 @@ export interface ScheduledControl {
 
 export interface DriveOptions {
   start?: number;
-  obs?: (now: number, s: RunState) => Observations;
+  obs?: (now: number, s: RunState) => Readings;
   /** Outcome of an action; undefined → ok. */
   outcome?: (a: Action, now: number, s: RunState) => Outcome | undefined;
   controls?: ScheduledControl[];

@@ -5,7 +5,7 @@
  * engine `tick` with judged observations to pin them down end to end. Time is plain numbers.
  */
 import { describe, expect, it } from 'vitest';
-import { describeThreshold, judge, type CheckRecord, type Observation } from '../../src/analysis/judge.js';
+import { describeThreshold, judge, type CheckRecord, type CheckReading } from '../../src/analysis/judge.js';
 import { createRun, tick } from '../../src/engine/engine.js';
 import type { RunState } from '../../src/engine/types.js';
 import type { Check, Plan } from '../../src/plan/model.js';
@@ -30,7 +30,7 @@ const check = (over: Partial<Check> = {}): Check => ({
 });
 
 describe('judge: one observation against thresholds', () => {
-  it.each<[string, Partial<Check>, Observation, CheckRecord['verdict'], RegExp]>([
+  it.each<[string, Partial<Check>, CheckReading, CheckRecord['verdict'], RegExp]>([
     ['below max', { max: 5 }, { value: 4.9 }, 'pass', /4\.9 ok \(≤ 5\)/],
     ['at max (inclusive)', { max: 5 }, { value: 5 }, 'pass', /ok/],
     ['above max', { max: 5, unit: '%' }, { value: 5.01 }, 'fail', /^5\.01% > max 5%$/],
@@ -85,10 +85,10 @@ describe('judge: one observation against thresholds', () => {
 });
 
 /** Feed observations through judge() in order, carrying the previous record like the engine does. */
-function run(c: Check, seq: Array<[number, number | null | Observation]>): CheckRecord[] {
+function run(c: Check, seq: Array<[number, number | null | CheckReading]>): CheckRecord[] {
   let prev: CheckRecord | undefined;
   return seq.map(([t, v]) => {
-    const obs: Observation = v !== null && typeof v === 'object' ? v : { value: v };
+    const obs: CheckReading = v !== null && typeof v === 'object' ? v : { value: v };
     prev = judge(c, obs, prev, T0 + t);
     return prev;
   });
@@ -204,8 +204,8 @@ async function harness(checkYaml: string) {
     get state() {
       return state;
     },
-    tick(at: number, obs: Observation) {
-      const d = tick(plan, state, { samples: { c: obs } }, T0 + at);
+    tick(at: number, obs: CheckReading) {
+      const d = tick(plan, state, { checks: { c: obs } }, T0 + at);
       state = { ...d.state };
       const events = d.events.map((e) => e.type);
       const pending = state.pending.map((a) => (a.kind === 'notify' ? `notify:${a.event}` : a.kind === 'apply-flags' ? `apply:${a.purpose}` : a.kind));

@@ -42,7 +42,7 @@ describe('notice words (output/notice.ts)', () => {
   it('renders the checks line with unit and threshold, and a breach turns the status red', async () => {
     const p = await plan();
     const { state } = createRun(p, 'r-2', T0);
-    const t = tick(p, { ...state, pending: [] }, { samples: { err: { value: 7.5 } } }, T0 + 60_000);
+    const t = tick(p, { ...state, pending: [] }, { checks: { err: { value: 7.5 } } }, T0 + 60_000);
     expect(t.state.checks.err?.verdict).toBe('fail');
     const v = noticeVars(p, {
       run: 'r-2', status: 'running', phase: 0, step: 0, percentage: 10, previousPercentage: null, nextPercentage: 50, targetPercentage: 100,

@@ -183,7 +183,7 @@ phases:
     expect(r.state.status).toBe('completed');
     expect(r.events.filter((e) => e.type === 'step.applied').map((e) => (e.at - T0) / D)).toEqual([0, 7, 14]);
     // Judged at each step and hold's end, not 3 × 7 × 1440 times.
-    expect(r.samples).toBeLessThan(100);
+    expect(r.reads).toBeLessThan(100);
   });
 
   it('what the run waits for is data: the step being applied, then the hold with its end', async () => {

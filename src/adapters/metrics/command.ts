@@ -27,7 +27,7 @@ import { BackendError, UsageError } from '../../errors.js';
 import { runCommand } from '../../util/exec.js';
 import { pickPath, toJsonPath, toNumber } from './http-json.js';
 import { redact } from '../../util/redact.js';
-import type { AdapterContext, MetricQuery, MetricsProvider, MetricsProviderFactory, Sample } from '../types.js';
+import type { AdapterContext, MetricQuery, MetricsProvider, MetricsProviderFactory, Reading } from '../types.js';
 
 export const options = z.strictObject({
   /** Program and arguments, e.g. ["./metrics/error-rate.sh", "--service", "checkout"]. */
@@ -98,7 +98,7 @@ class Command implements MetricsProvider {
     return p.startsWith('./') || p.startsWith('../') ? path.resolve(this.ctx.baseDir, p) : p;
   }
 
-  async query(q: MetricQuery): Promise<Sample> {
+  async query(q: MetricQuery): Promise<Reading> {
     const argv = this.opts.argv ? [...this.opts.argv] : q.query.trim().split(/\s+/).filter(Boolean);
     if (argv.length === 0) {
       throw new UsageError('command metrics provider: no program to run', {

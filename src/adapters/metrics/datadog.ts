@@ -21,7 +21,7 @@ import { insecureTls, warnInsecureTls } from '../options.js';
 import { BackendError, UsageError } from '../../errors.js';
 import { http } from '../../util/http.js';
 import { redact, registerSecret, safeUrl } from '../../util/redact.js';
-import type { AdapterContext, MetricQuery, MetricsProvider, MetricsProviderFactory, RangeSeries, Sample } from '../types.js';
+import type { AdapterContext, MetricQuery, MetricsProvider, MetricsProviderFactory, RangeSeries, Reading } from '../types.js';
 import { AGGREGATES, type Aggregate, mergeSeries, rangeChunks, reduceValues } from './prometheus.js';
 
 export const options = z.strictObject({
@@ -149,7 +149,7 @@ class Datadog implements MetricsProvider {
   }
 
 
-  async query(q: MetricQuery): Promise<Sample> {
+  async query(q: MetricQuery): Promise<Reading> {
     if (!q.query.trim()) {
       throw new UsageError(`${this.name}: the check has no query`, { hint: 'Give the check a Datadog metrics query, e.g. avg:trace.http.request.errors{service:checkout}.' });
     }

@@ -28,7 +28,7 @@ import { httpUrl, insecureTls, warnInsecureTls } from '../options.js';
 import { BackendError, UsageError, errorMessage } from '../../errors.js';
 import { http } from '../../util/http.js';
 import { looksSecret, redact, registerSecret, safeUrl } from '../../util/redact.js';
-import type { AdapterContext, MetricQuery, MetricsProvider, MetricsProviderFactory, Sample } from '../types.js';
+import type { AdapterContext, MetricQuery, MetricsProvider, MetricsProviderFactory, Reading } from '../types.js';
 
 export const options = z.strictObject({
   url: httpUrl(),
@@ -135,7 +135,7 @@ class HttpJson implements MetricsProvider {
     if (opts.path) toJsonPath(opts.path);
   }
 
-  async query(q: MetricQuery): Promise<Sample> {
+  async query(q: MetricQuery): Promise<Reading> {
     const given = q.query.trim() || this.opts.path || '$';
     const path = toJsonPath(given);
     const res = await http({

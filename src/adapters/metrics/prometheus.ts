@@ -24,7 +24,7 @@ import { httpUrl, insecureTls, warnInsecureTls } from '../options.js';
 import { BackendError } from '../../errors.js';
 import { http } from '../../util/http.js';
 import { redact, registerSecret, safeUrl } from '../../util/redact.js';
-import type { AdapterContext, MetricQuery, MetricsProvider, MetricsProviderFactory, RangeSeries, Sample } from '../types.js';
+import type { AdapterContext, MetricQuery, MetricsProvider, MetricsProviderFactory, RangeSeries, Reading } from '../types.js';
 
 export const AGGREGATES = ['max', 'min', 'sum', 'avg', 'error'] as const;
 export type Aggregate = (typeof AGGREGATES)[number];
@@ -213,11 +213,11 @@ class Prometheus implements PrometheusProvider {
     }));
   }
 
-  async query(q: MetricQuery): Promise<Sample> {
+  async query(q: MetricQuery): Promise<Reading> {
     if (this.opts.window !== 'instant' && q.windowMs && q.windowMs > 0) return this.windowed(q, this.opts.window, q.windowMs);
     const data = await this.get('/api/v1/query', { query: q.query, time: String(q.now / 1000) });
     const warn = data.warnings?.length ? `; warnings: ${data.warnings.join('; ')}` : '';
-    const withWarn = (s: Sample): Sample => (warn ? { ...s, note: `${s.note ?? ''}${warn}`.replace(/^; /, '') } : s);
+    const withWarn = (s: Reading): Reading => (warn ? { ...s, note: `${s.note ?? ''}${warn}`.replace(/^; /, '') } : s);
 
     let samples: Array<{ labels: string; sample: PromSample }>;
     switch (data.resultType) {
@@ -269,7 +269,7 @@ class Prometheus implements PrometheusProvider {
   }
 
   /** Range query over the check's window, reduced across series per step, then over time. */
-  private async windowed(q: MetricQuery, over: 'max' | 'min' | 'avg', windowMs: number): Promise<Sample> {
+  private async windowed(q: MetricQuery, over: 'max' | 'min' | 'avg', windowMs: number): Promise<Reading> {
     const step = this.opts.stepMs ?? Math.max(1000, Math.round(windowMs / 60));
     const series = await this.queryRange(q.query, q.now - windowMs, q.now, step);
     const span = `${Math.round(windowMs / 1000)} s window`;

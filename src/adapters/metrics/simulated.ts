@@ -18,7 +18,7 @@
 import { z } from 'zod';
 import { BackendError } from '../../errors.js';
 import { formatDuration, parseDuration } from '../../util/duration.js';
-import type { MetricsProvider, MetricsProviderFactory, Sample } from '../types.js';
+import type { MetricsProvider, MetricsProviderFactory, Reading } from '../types.js';
 
 const after = z
   .string()
@@ -59,7 +59,7 @@ export const create: MetricsProviderFactory = (raw): MetricsProvider => {
   let origin = o.origin;
   return {
     name: 'simulated',
-    async query({ query, now }): Promise<Sample> {
+    async query({ query, now }): Promise<Reading> {
       origin ??= now;
       const pts = series.get(query.trim());
       if (!pts) {
