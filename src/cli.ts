@@ -146,6 +146,19 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     c.option('--note <text>', 'recorded with the approval').option('--as <name>', 'sign as this named approver of the gate (default: --by, i.e. you)'),
   );
   control('reject', 'no-go: abort the run at its gate', (c) => c.requiredOption('--reason <text>', 'why'));
+  program
+    .command('confirm')
+    .argument('[run-and-items...]', 'the run (id or plan name; default: the active run), then the checklist items (ids) to confirm')
+    .description('tick checklist items of the gate the run waits at (who and when are recorded); the gate opens when every item is ticked')
+    .option('--as <name>', 'confirm as this person (default: --by, i.e. you); items with `by:` name who may')
+    .option('--by <who>', 'who types it (recorded; default $USER)')
+    .option('--note <text>', 'recorded with each item confirmed')
+    .option('--undo', 'untick items ticked by mistake')
+    .option('--all', 'every open item you may confirm (you vouch for each)')
+    .addOption(new Option('-l, --list', 'show the checklist: each item ticked or not, by whom and when').conflicts(['undo', 'all', 'note', 'as']))
+    .addOption(json())
+    .addHelpText('after', '\nOn a terminal, with no item named, it asks item by item. `--yes` of start/advance never ticks a checklist: a person confirms each item.')
+    .action(lazy(() => import('./commands/confirm.js')));
   control('abort', 'stop the run, leaving flags as they are', (c) => c.option('--reason <text>', 'why', 'aborted by hand'));
   control('rollback', 'emergency rollback: flags off, rollback commands, health check, incident record', (c) =>
     c

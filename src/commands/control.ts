@@ -28,7 +28,7 @@ interface Opts {
   yes?: boolean;
 }
 
-async function steer(c: Context, ref: string | undefined, make: (o: Opts) => Control, o: Opts, then: 'flush' | 'follow'): Promise<number> {
+export async function steer(c: Context, ref: string | undefined, make: (o: Opts) => Control, o: Opts, then: 'flush' | 'follow'): Promise<number> {
   const store = await c.openStore();
   const id = await store.resolve(ref);
   const before = await store.load(id);

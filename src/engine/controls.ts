@@ -2,6 +2,7 @@
 import type { Plan } from '../plan/model.js';
 import { Draft } from './draft.js';
 import { approvalFor, approvalWaiting } from './gates.js';
+import { confirmItems, isChecklist, openItems } from './checklist.js';
 import { partialRollback, retryRollback, startRollback } from './rollback.js';
 import { formatDuration } from '../util/duration.js';
 import { finish, freeze, pause, resumeHold } from './transitions.js';
@@ -45,9 +46,18 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       }
       freeze(d, false);
       break;
+    case 'confirm': {
+      const no = confirmItems(d, ctl);
+      if (no) return refuse(no.error, no.hint);
+      break;
+    }
     case 'approve': {
       const a = s.approval;
       if (!a || (s.status !== 'awaiting-approval' && s.status !== 'paused')) return refuse(`run ${s.id} is not waiting for an approval (it is ${s.status})`);
+      if (isChecklist(a)) {
+        const open = openItems(a).map((i) => i.id);
+        return refuse(`run ${s.id} waits at a checklist, not a go/no-go: ${open.length} item(s) still to confirm (${open.join(', ')})`, `Confirm each item: \`rollout confirm ${s.id} <item> [--as <name>]\` (\`rollout confirm ${s.id} --list\` shows them).`);
+      }
       // A named-approver gate (seed 001's four sign-offs) opens only at its quorum; each name counts once.
       if (a.approvers?.length) {
         const signed = [...(a.signed ?? [])];

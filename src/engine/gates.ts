@@ -15,6 +15,7 @@ import { nextStep, stepLabel } from './steps.js';
 import { finish, pause } from './transitions.js';
 import type { Readings } from './types.js';
 import { isOpenCached as isOpen, nextOpen } from './windows.js';
+import { checklistFor, checklistKey, checklistWaiting, isChecklist, requestChecklist } from './checklist.js';
 import { describeSchedule, isScheduled, stepOpensAt } from './calendar.js';
 
 /**
@@ -34,6 +35,11 @@ export function passGates(d: Draft, obs: Readings, verdictChanged: boolean): { p
   // 2. Approval deadlines.
   if (s.status === 'awaiting-approval') {
     const a = s.approval!;
+    if (isChecklist(a)) {
+      s.waitingFor = checklistWaiting(plan, a);
+      s.waiting = { kind: 'checklist', gate: a.key };
+      return undefined;
+    }
     if (a.deadline !== undefined && now >= a.deadline) {
       const gate = approvalFor(plan, a.phase, a.step);
       const why = `no decision within the approval window (deadline ${iso(a.deadline)})`;
@@ -108,6 +114,13 @@ export function passGates(d: Draft, obs: Readings, verdictChanged: boolean): { p
       }
     }
   }
+  // A checklist at this point comes first: every item confirmed, then the go/no-go (if any).
+  const list = checklistFor(plan, nxt.phase, nxt.step);
+  const listKey = checklistKey(plan, nxt.phase, nxt.step);
+  if (list && listKey && !s.approved.includes(listKey)) {
+    requestChecklist(d, nxt.phase, nxt.step, listKey, list);
+    return undefined;
+  }
   const gate = approvalFor(plan, nxt.phase, nxt.step);
   const key = gateKey(plan, nxt.phase, nxt.step);
   if (gate && key && !s.approved.includes(key)) {
@@ -134,6 +147,7 @@ export function passGates(d: Draft, obs: Readings, verdictChanged: boolean): { p
 
 /** "approval for phase X" — with a named quorum, who has signed and who has not. */
 export function approvalWaiting(plan: Plan, a: NonNullable<Draft['s']['approval']>): string {
+  if (isChecklist(a)) return checklistWaiting(plan, a);
   if (a.review) return `review: ${a.review} (\`rollout approve\`)`;
   const what = a.key === `p${a.phase}` ? `phase ${plan.phases[a.phase]!.name}` : `step ${stepLabel(plan, a.phase, a.step)}`;
   if (!a.approvers?.length) return `approval for ${what}`;

@@ -111,10 +111,18 @@ export interface RollbackState {
  * that block a step; `gate`: the approval or review gate's key or name.
  */
 export interface Waiting {
-  kind: 'approval' | 'review' | 'hold' | 'checks' | 'window' | 'schedule' | 'applying' | 'human' | 'rollback' | 'rollback-stable' | 'rollback-step' | 'rollback-retry';
+  kind: 'approval' | 'review' | 'checklist' | 'hold' | 'checks' | 'window' | 'schedule' | 'applying' | 'human' | 'rollback' | 'rollback-stable' | 'rollback-step' | 'rollback-retry';
   until?: number;
   checks?: string[];
   gate?: string;
+}
+
+/** A checklist item of the gate a run waits at, and its confirmation (absent: not ticked). */
+export interface ChecklistItemState {
+  id: string;
+  text: string;
+  by?: string[];
+  confirmed?: { name: string; by?: string; at: number; note?: string };
 }
 
 export interface RunState {
@@ -162,6 +170,12 @@ export interface RunState {
     signed?: Array<{ name: string; by?: string; at: number }>;
     /** A blocking review checkpoint (notify.reports[].blocking), not a plan gate. */
     review?: string;
+    /**
+     * A checklist gate (key `checklist:<gate>`): the run waits until every item is confirmed by a
+     * person (`rollout confirm`); `approve` does not open it. Each item as the plan gave it, with
+     * who confirmed it, when, who typed it and a note.
+     */
+    checklist?: ChecklistItemState[];
   };
   approved: string[];
   /** Last confirmed state of each flag this run wrote. */
@@ -202,6 +216,12 @@ export type Control =
   | { kind: 'resume'; by?: string }
   /** `as`: the approver signing (default `by`); `all`: sign for every approver still missing (--yes, simulations). */
   | { kind: 'approve'; by?: string; as?: string; all?: boolean; note?: string }
+  /**
+   * Tick (or with `undo`, untick) checklist items of the gate the run waits at. `as`: who
+   * confirms (default `by`); `all`: every open item `as` may confirm; `auto`: a simulation or dry
+   * run, which ticks every item whatever its `by:` says (never from the CLI).
+   */
+  | { kind: 'confirm'; items: string[]; by?: string; as?: string; all?: boolean; undo?: boolean; note?: string; auto?: boolean }
   | { kind: 'reject'; by?: string; reason: string }
   | { kind: 'abort'; reason: string; by?: string }
   | { kind: 'rollback'; reason: string; by?: string; mode?: 'immediate' | 'gradual'; /** Partial: step the phase's flags down to this percentage and pause. */ to?: number }

@@ -116,6 +116,10 @@ export function waitingWords(plan: Plan | undefined, s: RunState, o: TimeOptions
       return `a person: \`rollout resume ${s.id}\` (or rollback / abort)${s.reason ? ` — paused: ${text(s.reason)}` : ''}`;
     case 'awaiting-approval': {
       const a = s.approval;
+      if (a?.checklist) {
+        const open = a.checklist.filter((i) => !i.confirmed);
+        return `the checklist: ${a.checklist.length - open.length} of ${a.checklist.length} items confirmed; confirm each with \`rollout confirm ${s.id} <item>\` (open: ${open.map((i) => text(i.id)).join(', ')})`;
+      }
       // A named quorum (seed 001's four sign-offs): who has signed and who has not.
       const names = (a?.signed ?? []).map((x) => text(x.name));
       const missing = (a?.approvers ?? []).filter((n) => !a?.signed?.some((x) => x.name === n)).map(text);
@@ -143,8 +147,21 @@ function nextLabelOf(plan: Plan, s: RunState): string | undefined {
 
 function gateOf(phase: Phase, i: number): string {
   const a = i === 0 && phase.approval ? phase.approval : phase.steps[i]?.approval;
-  if (!a) return '';
-  return style.yellow(`gate${a.message ? ` "${text(a.message)}"` : ''}`);
+  const list = phase.steps[i]?.checklist ?? (i === 0 ? phase.checklist : undefined);
+  const parts = [list ? `checklist (${list.length} items)` : '', a ? `gate${a.message ? ` "${text(a.message)}"` : ''}` : ''].filter(Boolean);
+  return parts.length ? style.yellow(parts.join(' + ')) : '';
+}
+
+/** The checklist the run waits at: each item ticked (who, when, note) or not. */
+export function checklistLines(s: RunState, o: TimeOptions): string[] {
+  const items = s.approval?.checklist;
+  if (!items) return [];
+  const w = Math.max(...items.map((i) => visible(text(i.id))));
+  return items.map((i) => {
+    const c = i.confirmed;
+    const who = c ? style.dim(`  ${text(c.name)}${c.by ? ` (typed by ${text(c.by)})` : ''}, ${clock(c.at, o)}${c.note ? ` — ${text(c.note)}` : ''}`) : i.by ? style.dim(`  by ${i.by.map(text).join(' or ')}`) : '';
+    return `${c ? style.green('☑') : style.yellow('☐')} ${pad(text(i.id), w)}  ${text(i.text)}${who}`;
+  });
 }
 
 function ladder(plan: Plan, s: RunState, o: LiveOptions): string[] {
@@ -157,7 +174,7 @@ function ladder(plan: Plan, s: RunState, o: LiveOptions): string[] {
       return;
     }
     if (pi > s.phase) {
-      const gate = p.approval ? `  ${gateOf(p, 0)}` : '';
+      const gate = p.approval || p.checklist || p.steps[0]?.checklist ? `  ${gateOf(p, 0)}` : '';
       const req = p.requires.length ? style.dim(`  after ${p.requires.map(text).join(', ')}`) : '';
       lines.push(`${style.dim('○')} ${text(p.name)} ${style.dim(`${p.steps.length} step${p.steps.length === 1 ? '' : 's'} (${range})`)}${gate}${req}`);
       return;
@@ -184,7 +201,7 @@ function ladder(plan: Plan, s: RunState, o: LiveOptions): string[] {
         else state = 'held';
         lines.push(`    ${style.cyan('●')} ${style.bold(label)}  ${state}${note}`);
       } else {
-        const waiting = i === s.step + 1 && s.status === 'awaiting-approval' ? style.yellow('  ← awaiting approval') : '';
+        const waiting = i === s.step + 1 && s.status === 'awaiting-approval' ? style.yellow(s.approval?.checklist ? '  ← awaiting the checklist' : '  ← awaiting approval') : '';
         lines.push(`    ${style.dim('○')} ${label}  ${style.dim(hold)}${gate ? `  ${gate}` : ''}${waiting}${note}`);
       }
     }
@@ -253,6 +270,8 @@ export function renderRun(plan: Plan | undefined, s: RunState, o: LiveOptions): 
   }
   const lines = [...head];
   if (plan) lines.push('', style.bold('Steps'), ...ladder(plan, s, o).map((l) => `  ${l}`));
+  const list = checklistLines(s, o);
+  if (list.length) lines.push('', style.bold('Checklist'), ...list.map((l) => `  ${l}`));
   const checks = checkLines(plan, s, o);
   if (checks.length) lines.push('', style.bold('Checks'), ...checks.map((l) => `  ${l}`));
   return lines.map((l) => fit(l, o.width)).join('\n');

@@ -31,7 +31,9 @@ export function runJson(plan: Plan | undefined, s: RunState, extra: Record<strin
         return [n, { value: r.value, baseline: r.baseline ?? null, verdict: r.verdict, breached: r.breached, threshold: check ? describeThreshold(check) : null, reason: r.reason, at: iso(r.at), noDataSince: iso(r.noDataSince), ...(r.inconclusive ? { inconclusive: true } : {}), ...(r.stats ? { stats: r.stats } : {}) }];
       }),
     ),
-    approval: s.approval ? { ...s.approval, requestedAt: iso(s.approval.requestedAt), deadline: iso(s.approval.deadline) } : null,
+    approval: s.approval ? { ...s.approval, requestedAt: iso(s.approval.requestedAt), deadline: iso(s.approval.deadline), ...(s.approval.checklist ? { checklist: checklistJson(s.approval.checklist) } : {}) } : null,
+    /** The checklist the run waits at (null otherwise): every item, ticked or not, with who and when. */
+    checklist: s.approval?.checklist ? { key: s.approval.key, items: checklistJson(s.approval.checklist) } : null,
     rollback: s.rollback ? { ...s.rollback, startedAt: iso(s.rollback.startedAt), nextAt: iso(s.rollback.nextAt) } : null,
     /** An incomplete rollback: what failed and how to retry it (null otherwise). */
     rollbackIncomplete: s.status === 'rollback-incomplete' ? { failures: s.rollback?.failures ?? [], failed: s.rollback?.failed ?? [], retries: s.rollback?.retries ?? 0, retry: retryCommand(s) } : null,
@@ -43,6 +45,9 @@ export function runJson(plan: Plan | undefined, s: RunState, extra: Record<strin
     ...extra,
   });
 }
+
+export const checklistJson = (items: NonNullable<NonNullable<RunState['approval']>['checklist']>) =>
+  items.map((i) => ({ id: i.id, text: i.text, by: i.by ?? null, confirmed: i.confirmed ? { name: i.confirmed.name, by: i.confirmed.by ?? null, at: iso(i.confirmed.at), note: i.confirmed.note ?? null } : null }));
 
 export const retryCommand = (s: RunState) => `rollout rollback ${s.id} --reason "…"`;
 

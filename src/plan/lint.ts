@@ -113,6 +113,22 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
     else if (a.quorum > n) err([...path, 'quorum'], `quorum ${a.quorum} is more than the ${n} approver(s) named; it could never be reached`);
   }
 
+  // Checklists: item ids unique within a checklist (they are what `rollout confirm` names); a
+  // phase's checklist and its first step's are the same gate, so only one of them.
+  plan.phases.forEach((p, pi) => {
+    const lists: Array<{ items: NonNullable<typeof p.checklist>; path: (string | number)[] }> = [];
+    if (p.checklist) lists.push({ items: p.checklist, path: ['phases', pi, 'checklist'] });
+    p.steps.forEach((st, si) => st.checklist && lists.push({ items: st.checklist, path: ['phases', pi, 'steps', si, 'checklist'] }));
+    if (p.checklist && p.steps[0]?.checklist) err(['phases', pi, 'steps', 0, 'checklist'], `phase "${p.name}" has a checklist and so does its first step; they would be one gate: merge them into the phase's`);
+    for (const { items, path } of lists) {
+      const ids = new Set<string>();
+      items.forEach((it, ii) => {
+        if (ids.has(it.id)) err([...path, ii], `checklist item id "${it.id}" is used twice in this checklist; give each item its own \`id:\``);
+        ids.add(it.id);
+      });
+    }
+  });
+
   // requires: known order, no cycles.
   const phaseOfFlag = new Map<string, number>();
   plan.phases.forEach((p, i) => {

@@ -25,6 +25,14 @@ export interface Approval {
   onTimeout: 'pause' | 'abort' | 'rollback';
 }
 
+/** One item of a checklist gate: confirmed by a person (`rollout confirm`), never by the tool. */
+export interface ChecklistItem {
+  id: string;
+  text: string;
+  /** Who may confirm it (absent: anyone). */
+  by?: string[];
+}
+
 export interface Report {
   name?: string;
   everyMs: number;
@@ -80,6 +88,8 @@ export interface Step {
   set: Record<string, boolean | number>;
   holdMs: number;
   approval?: Approval;
+  /** A checklist gate before this step (before its approval gate). */
+  checklist?: ChecklistItem[];
   /** Weekday schedule: the step happens only on these days (windows.timezone), not before `at`. */
   days?: string[];
   at?: string;
@@ -95,6 +105,8 @@ export interface Phase {
   /** Required flag → the percentage that satisfies it (absent: 100, fully on). */
   requiresAtLeast?: Record<string, number>;
   approval?: Approval;
+  /** A checklist gate before the phase's first step (before its approval gate). */
+  checklist?: ChecklistItem[];
   /** Effective checks: the plan's (filtered by `phases:`) plus the phase's own. */
   checks: Check[];
   users?: string[];

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { parseDuration } from '../util/duration.js';
-import type { ApprovalDoc, CheckDoc, CommandDoc, PlanDoc } from './schema.js';
-import type { AdapterSpec, Approval, Check, Command, Plan, Step } from './model.js';
+import type { ApprovalDoc, CheckDoc, ChecklistDoc, CommandDoc, PlanDoc } from './schema.js';
+import type { AdapterSpec, Approval, Check, ChecklistItem, Command, Plan, Step } from './model.js';
 
 const ms = (d: string | undefined, fallback: number): number => (d === undefined ? fallback : (parseDuration(d) ?? fallback));
 
@@ -30,6 +30,19 @@ function normalizeApproval(a: ApprovalDoc | undefined): Approval | undefined {
   if (!a.required) return undefined;
   const approvers = a.approvers?.length ? [...new Set(a.approvers)] : undefined;
   return { message: a.message, approvers, ...(approvers ? { quorum: a.quorum ?? approvers.length } : {}), timeoutMs: a.timeout ? ms(a.timeout, 0) : undefined, onTimeout: a.onTimeout };
+}
+
+/** "All tests passing in staging" → "all-tests-passing-in-staging". */
+export const checklistId = (text: string): string =>
+  text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 80) || 'item';
+
+function normalizeChecklist(c: ChecklistDoc | undefined): ChecklistItem[] | undefined {
+  if (!c?.length) return undefined;
+  return c.map((i) => (typeof i === 'string' ? { id: checklistId(i), text: i } : { id: i.id, text: i.text, ...(i.by ? { by: typeof i.by === 'string' ? [i.by] : [...new Set(i.by)] } : {}) }));
 }
 
 function normalizeCheck(c: CheckDoc): Check {
@@ -88,6 +101,7 @@ export function normalizePlan(doc: PlanDoc, file: string): Plan {
             set: s.set ?? {},
             holdMs: ms(s.hold, phaseHold),
             approval: normalizeApproval(s.approval),
+            ...(s.checklist ? { checklist: normalizeChecklist(s.checklist) } : {}),
             ...(s.day !== undefined ? { days: typeof s.day === 'string' ? [s.day] : s.day } : {}),
             ...(s.at !== undefined ? { at: s.at } : {}),
             note: s.note,
@@ -109,6 +123,7 @@ export function normalizePlan(doc: PlanDoc, file: string): Plan {
         ? { requiresAtLeast: Object.fromEntries((p.requires ?? []).flatMap((r) => (typeof r === 'string' ? [] : [[r.flag, r.atLeast]]))) }
         : {}),
       approval: normalizeApproval(p.approval),
+      ...(p.checklist ? { checklist: normalizeChecklist(p.checklist) } : {}),
       checks,
       users: p.users,
       segments: p.segments,

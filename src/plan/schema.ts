@@ -76,6 +76,29 @@ export const approval = z.union([
     .strict(),
 ]);
 
+/** A checklist item: "id: text" as an object, or just its text (the id is then made from it). */
+export const checklistItem = z.union([
+  z.string().min(1).describe('The item\'s text; its id (for `rollout confirm`) is the text in lower case, words joined by "-".'),
+  z
+    .object({
+      id: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, dot, dash, underscore')
+        .max(80)
+        .describe('What `rollout confirm <run> <id>` names, e.g. staging-tests.'),
+      text: z.string().min(1).describe('The item as the checklist says it, e.g. "All tests passing in staging".'),
+      by: z
+        .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+        .optional()
+        .describe('Who may confirm it (one name or a list), e.g. qa-lead; default anyone. `rollout confirm --as <name>`.'),
+    })
+    .strict(),
+]);
+export const checklist = z
+  .array(checklistItem)
+  .min(1)
+  .describe('A checklist gate (seed 004 "Pre-Rollout Checklist"): the run waits here until every item is confirmed, one by one, with `rollout confirm <run> <id>` (who and when are recorded). Then any approval gate at the same point applies.');
+
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM (24h)');
 const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
 
@@ -91,6 +114,7 @@ export const step = z.union([
         .describe('Other flags set in the same step: true = on for all, false = off, a number = that percentage.'),
       hold: duration.optional().describe('Hold after this step (overrides the phase hold).'),
       approval: approval.optional().describe('A go/no-go gate before this step.'),
+      checklist: checklist.optional().describe('A checklist confirmed item by item before this step (before its approval gate, if any).'),
       day: z
         .union([weekday, z.array(weekday).min(1)])
         .optional()
@@ -191,6 +215,7 @@ export const phase = z
       .optional()
       .describe('Flags that must be on before this phase starts: a name means fully on (100%); {flag, atLeast} accepts a lower percentage.'),
     approval: approval.optional().describe('A go/no-go gate before the phase starts.'),
+    checklist: checklist.optional().describe('A checklist confirmed item by item before the phase starts (before its approval gate, if any); on the first phase it is a pre-rollout checklist.'),
     checks: z.array(check).optional().describe('Checks for this phase only, in addition to the plan\'s.'),
     stickiness: z.string().optional(),
     variants: z
@@ -334,4 +359,5 @@ export type StepDoc = z.output<typeof step>;
 export type PhaseDoc = z.output<typeof phase>;
 export type CommandDoc = z.output<typeof command>;
 export type ApprovalDoc = z.output<typeof approval>;
+export type ChecklistDoc = z.output<typeof checklist>;
 export type WindowDoc = z.output<typeof window>;

@@ -66,6 +66,7 @@ export async function follow(c: FollowIo, store: Store, plan: Plan, existing: Ru
   let runId = existing?.id ?? '';
   const approve = async (s: RunState) => {
     if (prompt) return;
+    if (s.approval?.checklist) return walkChecklist(s);
     if (o.yes) return; // the runner approves (autoApprove)
     if (!c.interactive) {
       reporter.line(`waiting for approval: run \`rollout approve ${s.id}\` (or \`rollout reject ${s.id} --reason …\`) from another shell`);
@@ -88,6 +89,40 @@ export async function follow(c: FollowIo, store: Store, plan: Plan, existing: Ru
       reporter.release();
     }
   };
+  // A checklist: on a terminal, ask item by item (as the user); a "no" leaves the rest open.
+  // Off a terminal, and with --yes, nothing is ticked: say how to confirm from another shell.
+  const walkChecklist = async (s: RunState) => {
+    const open = (s.approval?.checklist ?? []).filter((i) => !i.confirmed);
+    const how = `confirm each item: \`rollout confirm ${s.id} <item> [--as <name>]\` (open: ${open.map((i) => i.id).join(', ')})`;
+    if (o.dryRun && !c.interactive) return; // the runner ticks them (autoConfirm)
+    if (!c.interactive || o.yes) {
+      reporter.line(`waiting for the checklist: ${how}${o.yes ? '; --yes does not tick checklist items' : ''}`);
+      return;
+    }
+    const me = c.who();
+    const mine = new AbortController();
+    prompt = mine;
+    reporter.hold();
+    try {
+      for (const it of open) {
+        if (it.by?.length && !it.by.includes(me)) {
+          reporter.line(`☐ ${safeText(it.id)}: to be confirmed by ${safeText(it.by.join(' or '))} (\`rollout confirm ${s.id} ${safeText(it.id)} --as ${safeText(it.by[0]!)}\`)`);
+          continue;
+        }
+        const yes = await c.prompt(`Checklist: ${safeText(it.text)} — confirmed?`, { signal: AbortSignal.any([ac.signal, mine.signal]) });
+        if (!yes) {
+          reporter.line(`left open: ${how}`);
+          break;
+        }
+        await store.post(s.id, { kind: 'confirm', items: [it.id], by: me });
+      }
+    } catch (err) {
+      if ((err as Error)?.name === 'ExitPromptError') onSignal('SIGINT');
+    } finally {
+      if (prompt === mine) prompt = undefined;
+      reporter.release();
+    }
+  };
   const closePrompt = (why?: string) => {
     if (!prompt) return;
     prompt.abort();
@@ -96,9 +131,9 @@ export async function follow(c: FollowIo, store: Store, plan: Plan, existing: Ru
   };
   const onEvent = (e: RunEvent, s: RunState) => {
     runId = s.id;
-    if (prompt && s.status !== 'awaiting-approval') closePrompt(`prompt closed: ${e.type === 'approval.granted' ? 'approved' : e.type === 'run.aborted' ? 'rejected or aborted' : `the run is ${s.status}`} elsewhere`);
+    if (prompt && s.status !== 'awaiting-approval') closePrompt(`prompt closed: ${e.type === 'approval.granted' ? 'approved' : e.type === 'checklist.completed' ? 'checklist complete' : e.type === 'run.aborted' ? 'rejected or aborted' : `the run is ${s.status}`} elsewhere`);
     reporter.event(e, s);
-    if (e.type === 'approval.requested' || (e.type === 'run.resumed' && s.status === 'awaiting-approval')) void approve(s);
+    if (e.type === 'approval.requested' || e.type === 'checklist.requested' || (e.type === 'run.resumed' && s.status === 'awaiting-approval')) void approve(s);
   };
   let final: RunState;
   try {
@@ -118,6 +153,7 @@ export async function follow(c: FollowIo, store: Store, plan: Plan, existing: Ru
         controls,
         startedBy: startedBy(c.env),
         ...(o.yes ? { autoApprove: `${c.who()} (--yes)` } : o.dryRun && !c.interactive ? { autoApprove: 'dry run (a real run would wait for `rollout approve`)' } : {}),
+        ...(o.dryRun && !c.interactive ? { autoConfirm: 'dry run (a real run would wait for `rollout confirm`)' } : {}),
         onReady: (s, resumed) => {
           runId = s.id;
           // What status shows on any machine, without the YAML file or its secrets (the store strips them).
@@ -145,7 +181,8 @@ export async function follow(c: FollowIo, store: Store, plan: Plan, existing: Ru
     if (o.dryRun) c.stdout('dry run: nothing was written and nothing was recorded; there is nothing to resume');
     else {
       if (interrupted || final.status === 'paused') c.stdout(`resume with: rollout resume ${runId}`);
-      if (final.status === 'awaiting-approval') c.stdout(`approve with: rollout approve ${runId}`);
+      if (final.status === 'awaiting-approval' && final.approval?.checklist) c.stdout(`confirm with: rollout confirm ${runId} <item> (open: ${final.approval.checklist.filter((i) => !i.confirmed).map((i) => i.id).join(', ')})`);
+      else if (final.status === 'awaiting-approval') c.stdout(`approve with: rollout approve ${runId}`);
     }
   }
   return code;

@@ -46,6 +46,12 @@ export interface Services {
   concurrency?: number;
 }
 
+/** Does the loop decide the gate this run waits at by itself (--yes, a simulation, a dry run)? */
+function autoDecides(opts: LoopOptions, s: RunState): boolean {
+  if (s.status !== 'awaiting-approval') return false;
+  return s.approval?.checklist ? Boolean(opts.autoConfirm) : Boolean(opts.autoApprove);
+}
+
 export interface LoopOptions {
   /** 'follow': until the run ends or is interrupted; 'advance': do what is due now, then return. */
   mode: 'follow' | 'advance';
@@ -54,6 +60,11 @@ export interface LoopOptions {
   pollMs?: number;
   /** Approve every gate at once, recorded as approved by this name (--yes, simulations). */
   autoApprove?: string;
+  /**
+   * Tick every checklist item at once, recorded as confirmed by this name: simulations and dry
+   * runs only. `--yes` does not: a checklist is a person's word on each item (docs/plan-format.md).
+   */
+  autoConfirm?: string;
   /**
    * On `signal`: 'pause' the run (a person pressed Ctrl-C: default), or 'release' it as it is
    * after the action in flight (a worker stopping: another worker carries on).
@@ -104,9 +115,11 @@ export class Runner {
           await this.record({ state: { ...this.state, seq: this.state.seq + 1 }, events: [e] });
         }
       }
-      if (opts.autoApprove && this.state.status === 'awaiting-approval' && !this.state.pending.length) {
-        // A named quorum is signed for every approver still missing: --yes (and a simulation) vouch for them all.
-        await this.applyControl({ kind: 'approve', by: opts.autoApprove, all: true });
+      if (autoDecides(opts, this.state) && !this.state.pending.length) {
+        // A named quorum is signed for every approver still missing: --yes (and a simulation) vouch
+        // for them all. A checklist is ticked only by a simulation or a dry run.
+        if (this.state.approval?.checklist) await this.applyControl({ kind: 'confirm', items: [], by: opts.autoConfirm, all: true, auto: true });
+        else await this.applyControl({ kind: 'approve', by: opts.autoApprove, all: true });
       }
       if (opts.signal?.aborted && opts.onAbort === 'release') return this.state;
       if (opts.signal?.aborted && !FINAL_STATUSES.includes(this.state.status) && this.state.status !== 'rolling-back') {
@@ -135,7 +148,7 @@ export class Runner {
       const obs = await this.readAll();
       await this.record(tick(plan, this.state, obs, clock.now()));
       // A tick that changed nothing and set no earlier wake: avoid spinning in advance mode.
-      if (opts.mode === 'advance' && !this.state.pending.length && !(opts.autoApprove && this.state.status === 'awaiting-approval') && (nextWake(plan, this.state, clock.now()) ?? Infinity) > clock.now()) return this.state;
+      if (opts.mode === 'advance' && !this.state.pending.length && !autoDecides(opts, this.state) && (nextWake(plan, this.state, clock.now()) ?? Infinity) > clock.now()) return this.state;
     }
     return this.state;
   }

@@ -31,6 +31,8 @@ export interface DriveOptions {
   execute?: boolean;
   pollMs?: number;
   autoApprove?: string;
+  /** Tick checklists at once as this name (simulations, dry runs; never --yes). */
+  autoConfirm?: string;
   /** Called once the run is locked and about to loop (e.g. to print "run X started"). */
   onReady?: (s: RunState, resumed: boolean) => void;
   /** Controls to apply (under the run lock) before looping, e.g. a rollback request. */
@@ -118,7 +120,7 @@ export async function drive(o: DriveOptions, existing?: RunState): Promise<RunSt
       if (r.error) throw new UsageError(r.error, { hint: r.hint });
     }
     o.onReady?.(runner.state, !created);
-    const final = await runner.loop({ mode: o.mode, signal, pollMs: o.pollMs, autoApprove: o.autoApprove });
+    const final = await runner.loop({ mode: o.mode, signal, pollMs: o.pollMs, autoApprove: o.autoApprove, autoConfirm: o.autoConfirm });
     if (lost.signal.aborted) throw new LeaseLostError(id, held.epoch, await store.readLock('run', id));
     if (FINAL_STATUSES.includes(final.status)) await store.unlockFlags(id, plan.flags);
     return final;

@@ -220,7 +220,7 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
     mode: 'follow',
     pollMs: Number.POSITIVE_INFINITY,
     signal: ac.signal,
-    ...(sc.approvals === 'approve' ? { autoApprove: 'simulation' } : {}),
+    ...(sc.approvals === 'approve' ? { autoApprove: 'simulation', autoConfirm: 'simulation' } : {}),
   });
   return { state, events, startedAt: start, endedAt: clock.t, writes: backend.writes, reads, assumed: [...assumed], assumedValues, stoppedAtLimit: ac.signal.aborted && ac.signal.reason === 'simulation time limit' };
 }
