@@ -6,6 +6,7 @@ import { confirmItems, isChecklist, openItems } from './checklist.js';
 import { partialRollback, retryRollback, startRollback } from './rollback.js';
 import { formatDuration } from '../util/duration.js';
 import { finish, freeze, pause, resumeHold } from './transitions.js';
+import { ackPages, openPages } from './pages.js';
 import { FINAL_STATUSES, type Control, type Decision, type RunState } from './types.js';
 
 export function control(plan: Plan, state: RunState, ctl: Control, now: number): Decision & { error?: string; hint?: string } {
@@ -16,13 +17,29 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
   const final = FINAL_STATUSES.includes(s.status);
   // An incomplete rollback takes only what finishes it (rollback, resume, retry-rollback) or,
   // deliberately, abandons it (abort).
-  if (s.status === 'rollback-incomplete' && !['rollback', 'resume', 'retry-rollback', 'abort'].includes(ctl.kind))
+  if (s.status === 'rollback-incomplete' && !['rollback', 'resume', 'retry-rollback', 'abort', 'ack'].includes(ctl.kind))
     return refuse(`run ${s.id} has an incomplete rollback (${s.rollback?.failures.join('; ') ?? 'steps failed'}); it cannot be ${ctl.kind}d`, `Retry it: \`rollout rollback ${s.id} --reason …\` repeats the failed steps.`);
-  if (s.status === 'rollback-incomplete' && ctl.kind !== 'abort' && !(ctl.kind === 'rollback' && ctl.to !== undefined)) {
+  if (s.status === 'rollback-incomplete' && ctl.kind !== 'abort' && ctl.kind !== 'ack' && !(ctl.kind === 'rollback' && ctl.to !== undefined)) {
     retryRollback(d, { by: ctl.by, ...('reason' in ctl && ctl.reason ? { reason: ctl.reason } : {}), ...(ctl.kind === 'retry-rollback' ? { escalate: ctl.escalate } : {}) });
+    respond(d, ctl);
     return d.done();
   }
+  // Before the control itself: an abort ends the run, which would close the pages unanswered.
+  // (A refused control returns the state as it was, acknowledgement included.)
+  respond(d, ctl);
   switch (ctl.kind) {
+    case 'ack': {
+      const open = openPages(s);
+      if (!open.length) {
+        const last = (s.pages ?? []).at(-1);
+        const was = last?.ack ? `; page #${last.id} (${last.severity}) was acknowledged by ${last.ack.name} at ${new Date(last.ack.at).toISOString()}` : last?.closed ? `; page #${last.id} (${last.severity}) closed: ${last.closed.why}` : '';
+        return refuse(`run ${s.id} has no open page: nobody is being paged${was}`, '`rollout status` shows the run\'s pages; a page opens when a check with a `severity:` breaches (or a rollback with `escalate.severity` fails).');
+      }
+      if (ctl.page !== undefined && !open.some((p) => p.id === ctl.page))
+        return refuse(`run ${s.id} has no open page #${ctl.page} (open: ${open.map((p) => `#${p.id} ${p.severity}`).join(', ')})`, `Acknowledge one of them (\`--page ${open[0]!.id}\`), or all without --page.`);
+      ackPages(d, { name: ctl.as ?? ctl.by ?? 'someone', ...(ctl.by ? { by: ctl.by } : {}), ...(ctl.note ? { note: ctl.note } : {}), via: 'ack' }, ctl.page);
+      break;
+    }
     case 'pause':
       if (s.status !== 'running' && s.status !== 'awaiting-approval') return refuse(`run ${s.id} is ${s.status}; only a running run can be paused`);
       pause(d, `${ctl.reason}${by}`);
@@ -141,4 +158,14 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       break;
   }
   return d.done();
+}
+
+/**
+ * A person who resumes, rolls back or aborts the run has responded to its pages: they are
+ * acknowledged in that person's name (escalation stops). Other controls (pause, promote,
+ * approvals, a worker's retry) are not a response to a page.
+ */
+function respond(d: Draft, ctl: Control) {
+  if ((ctl.kind !== 'resume' && ctl.kind !== 'rollback' && ctl.kind !== 'abort') || !ctl.by) return;
+  ackPages(d, { name: ctl.by, via: ctl.kind });
 }

@@ -30,6 +30,7 @@ function cloneState(s: RunState): RunState {
     ...(s.approval ? { approval: { ...s.approval } } : {}),
     ...(s.rollback ? { rollback: { ...s.rollback, failures: [...s.rollback.failures] } } : {}),
     ...(s.reportsAt ? { reportsAt: { ...s.reportsAt } } : {}),
+    ...(s.pages ? { pages: [...s.pages] } : {}),
   };
 }
 

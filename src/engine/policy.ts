@@ -8,6 +8,7 @@ import { describeThreshold, judge } from '../analysis/judge.js';
 import type { Check } from '../plan/model.js';
 import type { Draft } from './draft.js';
 import { notify } from './notice.js';
+import { openPage } from './pages.js';
 import { startRollback } from './rollback.js';
 import { freeze, pause } from './transitions.js';
 import { FINAL_STATUSES, type Readings, type RunState } from './types.js';
@@ -48,6 +49,7 @@ export function actOnVerdicts(d: Draft, checks: Check[]): void {
         if (c.freeze) freeze(d, true);
       }
       else if (c.action === 'notify') notify(d, 'breach.detected', c.tier === 'critical' ? 'critical' : 'warning', { reason: why, action: 'notify' });
+      if (c.severity) openPage(d, c.severity, why, c.name);
       if (c.action !== 'notify' && c.action !== 'pause') continue;
       if (c.action === 'pause' && s.status === 'paused') notify(d, 'breach.detected', 'warning', { reason: why, action: 'pause' });
     } else if (rec.verdict === 'no-data') {

@@ -10,6 +10,7 @@ import { blocksStep } from './gates.js';
 import { judgeChecks } from './policy.js';
 import { iso, type Draft } from './draft.js';
 import { notify } from './notice.js';
+import { openPage } from './pages.js';
 import { finish, freeze, pause } from './transitions.js';
 import type { Incident, Readings, RunState } from './types.js';
 
@@ -219,6 +220,7 @@ export function progressRollback(d: Draft) {
     const env = { ...rollbackEnv(d), ROLLOUT_FAILURES: rb.failures.join('\n') };
     for (const command of d.plan.rollback.escalate.commands) d.enqueue({ kind: 'run-command', purpose: 'escalate', command, env });
     notify(d, 'rollback.failed', 'critical', { reason: why }, d.plan.rollback.escalate.notify.length ? d.plan.rollback.escalate.notify : undefined);
+    if (d.plan.rollback.escalate.severity) openPage(d, d.plan.rollback.escalate.severity, why, 'rollback');
     return;
   }
   if (rb.failures.length) {

@@ -9,6 +9,7 @@ import { notify } from './notice.js';
 import { nextStep } from './steps.js';
 import { STOPPED_STATUSES, type RunState } from './types.js';
 import { nextOpen } from './windows.js';
+import { nextPageAt } from './pages.js';
 import { isScheduled, stepOpensAt } from './calendar.js';
 
 /** Checks to sample now: the current phase's and, at a phase boundary, the next phase's. */
@@ -36,8 +37,16 @@ export function flagsToRead(plan: Plan, s: RunState): string[] {
 /** When the runner should call tick() next (epoch ms), or undefined when the run is over. */
 export function nextWake(plan: Plan, s: RunState, now: number): number | undefined {
   if (s.pending.length) return now;
-  // An incomplete rollback waits for a retry (a human, `advance`, a worker): nothing is due.
-  if (STOPPED_STATUSES.includes(s.status)) return undefined;
+  // An open page that nobody acknowledged moves on at its deadline, whatever the run does. An
+  // incomplete rollback otherwise waits for a retry (a human, `advance`, a worker): its page is
+  // due only when its deadline has come (the driver that polls it — a worker, `advance` — moves it).
+  const page = nextPageAt(s);
+  if (STOPPED_STATUSES.includes(s.status)) return page !== undefined && page <= now ? now : undefined;
+  const wake = runWake(plan, s, now);
+  return page === undefined || wake === undefined ? wake : Math.min(wake, Math.max(now, page));
+}
+
+function runWake(plan: Plan, s: RunState, now: number): number | undefined {
   if (s.status === 'rolling-back') {
     const rb = s.rollback;
     if (rb?.stable) {

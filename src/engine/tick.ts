@@ -9,6 +9,7 @@ import { Draft } from './draft.js';
 import { blocksStep, passGates } from './gates.js';
 import { actOnVerdicts, judgeChecks } from './policy.js';
 import { progressRollback, waitForStable } from './rollback.js';
+import { movePages } from './pages.js';
 import { activeChecks, sendReports } from './schedule.js';
 import { creditHold, stopHoldWithoutData } from './transitions.js';
 import { STOPPED_STATUSES, type Decision, type Readings, type RunState } from './types.js';
@@ -16,7 +17,10 @@ import { STOPPED_STATUSES, type Decision, type Readings, type RunState } from '.
 export function tick(plan: Plan, state: RunState, obs: Readings, now: number): Decision {
   const d = new Draft(state, plan, now);
   const s = d.s;
-  if (s.pending.length || STOPPED_STATUSES.includes(s.status)) return d.done();
+  if (s.pending.length) return d.done();
+  // Pages move on their own clock, whatever the run does (an incomplete rollback too).
+  movePages(d);
+  if (STOPPED_STATUSES.includes(s.status)) return d.done();
   const prevTickAt = s.lastTickAt;
   s.lastTickAt = now;
 

@@ -1,6 +1,7 @@
 /** Status transitions several concerns share: pause, finish, and freezing the phase's flags. */
 import type { Draft } from './draft.js';
 import { notify } from './notice.js';
+import { closePages } from './pages.js';
 import type { RunState } from './types.js';
 
 /** Freeze (or unfreeze) the current phase's flags on the backend; unfreezing only what was frozen. */
@@ -84,5 +85,6 @@ export function finish(d: Draft, status: 'completed' | 'aborted' | 'rolled-back'
   d.s.holdUntil = undefined;
   d.s.approval = undefined;
   d.emit(`run.${status}`, `run ${status}: ${reason}`);
+  closePages(d, `the run ${status === 'rolled-back' ? 'rolled back' : status}`);
   notify(d, status === 'rolled-back' ? 'rollback.completed' : `run.${status}`, status === 'completed' ? 'info' : 'warning', { reason });
 }

@@ -125,6 +125,33 @@ export interface ChecklistItemState {
   confirmed?: { name: string; by?: string; at: number; note?: string };
 }
 
+/**
+ * A page (notify.escalation): a breach of a check with a `severity:` (or a failed rollback)
+ * pages the first level of its severity's chain; nobody acknowledging within `ackWithin`
+ * pages the next level, and so on. Closed by `rollout ack` (or resume / rollback / abort: a
+ * human responded) or when the run ends.
+ */
+export interface Page {
+  /** 1, 2, … within the run. */
+  id: number;
+  severity: string;
+  /** What it is about, one line. */
+  reason: string;
+  /** The check whose breach opened it; absent for a failed rollback. */
+  check?: string;
+  openedAt: number;
+  /** The chain level paged last (0 = the first). */
+  level: number;
+  /** Every time it paged someone: the level, its targets, when, and whether it was a repeat of the last level. */
+  paged: Array<{ level: number; targets: string[]; at: number; repeat?: boolean }>;
+  /** When the next level is paged unless someone acknowledges; absent when nothing more will be sent. */
+  deadline?: number;
+  /** Acknowledged: who took it (`--as`), who typed it (`by`), when, a note, and by what (ack, resume, rollback, abort). */
+  ack?: { name: string; by?: string; at: number; note?: string; via: string };
+  /** Closed without an acknowledgement: the run ended. */
+  closed?: { at: number; why: string };
+}
+
 export interface RunState {
   schema: number;
   id: string;
@@ -141,6 +168,8 @@ export interface RunState {
   step: number;
   /** notify.reports index → when that report was last sent (or became due-able). */
   reportsAt?: Record<number, number>;
+  /** Pages (notify.escalation), open and closed, oldest first. */
+  pages?: Page[];
   /** Flags a breach pause froze on the backend (unfrozen when the run moves again). */
   frozen?: string[];
   /** Flags a scoped rollback took out of this run (afterRollback: continue): later steps leave them off. */
@@ -226,6 +255,8 @@ export type Control =
   | { kind: 'abort'; reason: string; by?: string }
   | { kind: 'rollback'; reason: string; by?: string; mode?: 'immediate' | 'gradual'; /** Partial: step the phase's flags down to this percentage and pause. */ to?: number }
   | { kind: 'promote'; full: boolean; by?: string }
+  /** Acknowledge the run's open pages (or one, `page`): escalation stops. `as`: who takes it (default `by`). */
+  | { kind: 'ack'; by?: string; as?: string; note?: string; page?: number }
   /**
    * Retry the failed steps of an incomplete rollback (flags off, the failed commands, the health
    * check). `escalate`: run the escalation again if it stays incomplete (a worker retrying on its

@@ -55,6 +55,8 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
     (c.rollbackFlags ?? []).forEach((f, i) => {
       if (!plan.flags.includes(f)) err([...path, 'rollbackFlags', i], `"${f}" is not rolled out by this plan (its flags: ${plan.flags.join(', ')})`);
     });
+    if (c.severity && !plan.notify.escalation?.[c.severity])
+      err([...path, 'severity'], `check "${c.name}": unknown severity "${c.severity}"${plan.notify.escalation ? ` (notify.escalation has: ${Object.keys(plan.notify.escalation).join(', ')})` : ' — define it under notify.escalation'}`);
     const scope = path[0] === 'phases' ? `phase ${String(path[1])}` : 'plan';
     if (checkNames.get(c.name) === scope) err([...path, 'name'], `check name "${c.name}" is used twice`);
     checkNames.set(c.name, scope);
@@ -199,6 +201,17 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
   plan.rollback.escalate.notify.forEach((t, i) => {
     if (!targets.includes(t)) err(['rollback', 'escalate', 'notify', i], `unknown notify target "${t}"`);
   });
+  const sev = plan.rollback.escalate.severity;
+  if (sev && !plan.notify.escalation?.[sev])
+    err(['rollback', 'escalate', 'severity'], `unknown severity "${sev}"${plan.notify.escalation ? ` (notify.escalation has: ${Object.keys(plan.notify.escalation).join(', ')})` : ' — define it under notify.escalation'}`);
+  for (const [name, e] of Object.entries(plan.notify.escalation ?? {})) {
+    if (e.ackWithinMs < 60_000) err(['notify', 'escalation', name, 'ackWithin'], `severity ${name}: ackWithin must be at least 1m`);
+    e.chain.forEach((level, i) =>
+      level.forEach((t, j) => {
+        if (!targets.includes(t)) err(['notify', 'escalation', name, 'chain', i, ...(level.length > 1 ? [j] : [])], `unknown notify target "${t}"`);
+      }),
+    );
+  }
 
   // Windows: time zone must exist; one-off windows need start and end, weekly ones from and to.
   if (plan.windows) {

@@ -63,6 +63,19 @@ export interface Check {
   unit: string;
   /** A statistical treatment-vs-control check (instead of max/min/relative). */
   compare?: Compare;
+  /** A severity under notify.escalation: a breach opens a page at it. */
+  severity?: string;
+}
+
+/** A severity (notify.escalation): who is paged, in order, and how long each level has to acknowledge. */
+export interface Escalation {
+  description?: string;
+  ackWithinMs: number;
+  /** Levels: the targets paged together at each. */
+  chain: string[][];
+  /** After the last level: page it again every ackWithin (true) or stop. */
+  repeat: boolean;
+  notice: 'info' | 'warning' | 'critical';
 }
 
 export interface Compare {
@@ -153,7 +166,7 @@ export interface Plan {
       intervalMs: number;
       timeoutMs: number;
     };
-    escalate: { commands: Command[]; notify: string[] };
+    escalate: { commands: Command[]; notify: string[]; severity?: string };
   };
   windows?: { timezone: string; allow: Window[]; blackout: Window[] };
   notify: {
@@ -162,6 +175,8 @@ export interface Plan {
     templates: Record<string, string>;
     /** Recurring `run.report` notices (absent when the plan has none). */
     reports?: Report[];
+    /** Severity name → its escalation (absent when the plan has none). */
+    escalation?: Record<string, Escalation>;
   };
   /** Every flag the plan touches, in first-use order (rollback turns these off). */
   flags: string[];

@@ -62,6 +62,7 @@ function normalizeCheck(c: CheckDoc): Check {
     ...(c.rollbackFlags ? { rollbackFlags: c.rollbackFlags } : {}),
     ...(c.afterRollback === 'continue' ? { afterRollback: 'continue' as const } : {}),
     unit: c.unit ?? '',
+    ...(c.severity ? { severity: c.severity } : {}),
     ...(c.compare
       ? {
           compare: {
@@ -163,6 +164,7 @@ export function normalizePlan(doc: PlanDoc, file: string): Plan {
       escalate: {
         commands: (rb?.escalate?.commands ?? []).map((c, i) => normalizeCommand(c, i, 'escalation command', dirname(file))),
         notify: rb?.escalate?.notify ?? [],
+        ...(rb?.escalate?.severity ? { severity: rb.escalate.severity } : {}),
       },
     },
     windows: doc.windows && {
@@ -176,6 +178,16 @@ export function normalizePlan(doc: PlanDoc, file: string): Plan {
       templates: doc.notify?.templates ?? {},
       ...(doc.notify?.reports
         ? { reports: doc.notify.reports.map((r) => ({ ...(r.name ? { name: r.name } : {}), everyMs: ms(r.every, 0), ...(r.phases ? { phases: r.phases } : {}), ...(r.targets ? { targets: r.targets } : {}), ...(r.blocking ? { blocking: true } : {}) })) }
+        : {}),
+      ...(doc.notify?.escalation
+        ? {
+            escalation: Object.fromEntries(
+              Object.entries(doc.notify.escalation).map(([k, e]) => [
+                k,
+                { ...(e.description ? { description: e.description } : {}), ackWithinMs: ms(e.ackWithin, 0), chain: e.chain.map((l) => (Array.isArray(l) ? [...l] : [l])), repeat: e.repeat, notice: e.notice },
+              ]),
+            ),
+          }
         : {}),
     },
     flags,

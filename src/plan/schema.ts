@@ -188,6 +188,11 @@ export const check = z
       .describe('With rollbackFlags: after rolling those flags back, end the run (default) or continue the rest of the rollout without them (seed 004: roll back the recovery feature only, keep rolling out the others).'),
     phases: z.array(z.string()).optional().describe('Only in these phases (default: all).'),
     unit: z.string().optional().describe('Shown next to values, e.g. "%" or "ms".'),
+    severity: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('A severity under notify.escalation (e.g. P1): a breach of this check opens a page at that severity, which moves up its chain when nobody acknowledges (`rollout ack`) in time.'),
   })
   .strict();
 
@@ -306,7 +311,11 @@ export const plan = z
           .strict()
           .optional(),
         escalate: z
-          .object({ commands: z.array(command).optional(), notify: z.array(z.string()).optional() })
+          .object({
+            commands: z.array(command).optional(),
+            notify: z.array(z.string()).optional(),
+            severity: z.string().min(1).optional().describe('A severity under notify.escalation (seed 003: P0): a failed rollback also opens a page at that severity.'),
+          })
           .strict()
           .optional()
           .describe('When a rollback step or the health check fails.'),
@@ -346,6 +355,24 @@ export const plan = z
           )
           .optional()
           .describe('Recurring status reports (`run.report`) while the run is active: seed 000\'s "Daily: status updates", seed 003\'s "Hourly performance reports".'),
+        escalation: z
+          .record(
+            z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, dot, dash, underscore'),
+            z
+              .object({
+                description: z.string().optional().describe('What this severity means, e.g. "system down, data loss, security breach".'),
+                ackWithin: duration.describe('How long a page waits for `rollout ack` before it moves to the next target in the chain ("Response: Immediate (15 minutes)").'),
+                chain: z
+                  .array(z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]))
+                  .min(1)
+                  .describe('Who is paged, in order: notify target names; a list pages several targets together at that level.'),
+                repeat: z.boolean().default(true).describe('After the last level: page it again every ackWithin until acknowledged (default), or stop (the page stays open).'),
+                notice: z.enum(['info', 'warning', 'critical']).default('critical').describe('The severity of the notices this page sends.'),
+              })
+              .strict(),
+          )
+          .optional()
+          .describe('Severities (seed 003: P0-P3) with an acknowledgement time and an ordered chain of targets; checks name theirs with `severity:`.'),
       })
       .strict()
       .optional(),
