@@ -145,6 +145,18 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
   control('approve', 'give the go for the gate the run waits at (a gate with named approvers opens at its quorum)', (c) =>
     c.option('--note <text>', 'recorded with the approval').option('--as <name>', 'sign as this named approver of the gate (default: --by, i.e. you)'),
   );
+  control('ack', 'acknowledge the run\'s open pages (notify.escalation): escalation to the next person stops', (c) =>
+    c
+      .option('--as <name>', 'who takes the page (default: --by, i.e. you)')
+      .option('--note <text>', 'recorded with the acknowledgement and sent to everyone paged')
+      .addOption(
+        new Option('--page <n>', 'only this page (its number in `rollout status`)').argParser((v) => {
+          const n = Number(v);
+          if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a page number, e.g. --page 1');
+          return n;
+        }),
+      ),
+  );
   control('reject', 'no-go: abort the run at its gate', (c) => c.requiredOption('--reason <text>', 'why'));
   program
     .command('confirm')

@@ -4,6 +4,7 @@
  * whatever it queued (flags off, commands, notices) is carried out here too.
  */
 import { FINAL_STATUSES, type Control, type RunState } from '../engine/types.js';
+import { noOpenPage } from '../engine/pages.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { StateWriteError } from '../state/fs-guard.js';
 import { describeHolder } from '../state/index.js';
@@ -26,6 +27,7 @@ interface Opts {
   takeover?: boolean;
   detach?: boolean;
   yes?: boolean;
+  page?: number;
 }
 
 export async function steer(c: Context, ref: string | undefined, make: (o: Opts) => Control, o: Opts, then: 'flush' | 'follow'): Promise<number> {
@@ -104,6 +106,22 @@ export const handlers: Record<string, (c: Context, ref: string | undefined, o: O
       return follow(c, store, plan, s, { takeover: o.takeover, detach: o.detach, yes: o.yes });
     }
     return steer(c, ref, (x) => ({ kind: 'resume', by: c.who(x.by) }), o, 'follow');
+  },
+  async ack(c, ref, o) {
+    const store = await c.openStore();
+    const id = await store.resolve(ref);
+    const before = await store.load(id);
+    const none = noOpenPage(before, o.page);
+    if (none) throw new UsageError(none.error, { hint: none.hint });
+    const code = await steer(c, id, (x) => ({ kind: 'ack', by: c.who(x.by), ...(x.as ? { as: x.as } : {}), ...(x.note ? { note: x.note } : {}), ...(x.page !== undefined ? { page: x.page } : {}) }), o, 'flush');
+    if (!c.json) {
+      const after = await store.load(id);
+      for (const p of after.pages ?? []) {
+        const was = before.pages?.find((b) => b.id === p.id);
+        if (p.ack && !was?.ack) c.stdout(`acknowledged ${safeText(p.severity)} page #${p.id} as ${safeText(p.ack.name)} (paged: ${safeText([...new Set(p.paged.flatMap((x) => x.targets))].join(', '))}); escalation stopped`);
+      }
+    }
+    return code;
   },
   promote: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'promote', full: Boolean(x.full), by: c.who(x.by) }), o, 'flush'),
   approve: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'approve', by: c.who(x.by), ...(x.as ? { as: x.as } : {}), ...(x.note ? { note: x.note } : {}) }), o, 'flush'),

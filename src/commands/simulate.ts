@@ -10,7 +10,7 @@ import { formatDuration } from '../util/duration.js';
 import { safeText } from '../util/terminal.js';
 import { parseStart, printJson, type Context } from './context.js';
 
-const SHOWN = new Set(['run.started', 'phase.started', 'step.applied', 'approval.requested', 'approval.granted', 'approval.timeout', 'breach.detected', 'run.paused', 'flags.frozen', 'freeze.failed', 'run.resumed', 'flags.unfrozen', 'rollback.started', 'rollback.step', 'rollback.flags-off', 'command.finished', 'command.failed', 'health.ok', 'health.failed', 'rollback.escalated', 'run.completed', 'run.rolled-back', 'run.aborted', 'window.closed', 'check.changed', 'incident.recorded', 'step.scheduled', 'approval.signed', 'rollback.stable', 'rollback.unstable']);
+const SHOWN = new Set(['run.started', 'phase.started', 'step.applied', 'approval.requested', 'approval.granted', 'approval.timeout', 'breach.detected', 'run.paused', 'flags.frozen', 'freeze.failed', 'run.resumed', 'flags.unfrozen', 'rollback.started', 'rollback.step', 'rollback.flags-off', 'command.finished', 'command.failed', 'health.ok', 'health.failed', 'rollback.escalated', 'run.completed', 'run.rolled-back', 'run.aborted', 'window.closed', 'check.changed', 'incident.recorded', 'step.scheduled', 'approval.signed', 'rollback.stable', 'rollback.unstable', 'page.opened', 'page.escalated', 'page.acknowledged', 'page.closed', 'page.unanswered']);
 
 export async function loadScenario(file: string, cwd = '.'): Promise<Scenario> {
   let text: string;

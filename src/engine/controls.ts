@@ -6,7 +6,7 @@ import { confirmItems, isChecklist, openItems } from './checklist.js';
 import { partialRollback, retryRollback, startRollback } from './rollback.js';
 import { formatDuration } from '../util/duration.js';
 import { finish, freeze, pause, resumeHold } from './transitions.js';
-import { ackPages, openPages } from './pages.js';
+import { ackPages, noOpenPage } from './pages.js';
 import { FINAL_STATUSES, type Control, type Decision, type RunState } from './types.js';
 
 export function control(plan: Plan, state: RunState, ctl: Control, now: number): Decision & { error?: string; hint?: string } {
@@ -29,14 +29,8 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
   respond(d, ctl);
   switch (ctl.kind) {
     case 'ack': {
-      const open = openPages(s);
-      if (!open.length) {
-        const last = (s.pages ?? []).at(-1);
-        const was = last?.ack ? `; page #${last.id} (${last.severity}) was acknowledged by ${last.ack.name} at ${new Date(last.ack.at).toISOString()}` : last?.closed ? `; page #${last.id} (${last.severity}) closed: ${last.closed.why}` : '';
-        return refuse(`run ${s.id} has no open page: nobody is being paged${was}`, '`rollout status` shows the run\'s pages; a page opens when a check with a `severity:` breaches (or a rollback with `escalate.severity` fails).');
-      }
-      if (ctl.page !== undefined && !open.some((p) => p.id === ctl.page))
-        return refuse(`run ${s.id} has no open page #${ctl.page} (open: ${open.map((p) => `#${p.id} ${p.severity}`).join(', ')})`, `Acknowledge one of them (\`--page ${open[0]!.id}\`), or all without --page.`);
+      const none = noOpenPage(s, ctl.page);
+      if (none) return refuse(none.error, none.hint);
       ackPages(d, { name: ctl.as ?? ctl.by ?? 'someone', ...(ctl.by ? { by: ctl.by } : {}), ...(ctl.note ? { note: ctl.note } : {}), via: 'ack' }, ctl.page);
       break;
     }

@@ -15,6 +15,19 @@ import type { Page, RunState } from './types.js';
 
 export const openPages = (s: RunState): Page[] => (s.pages ?? []).filter((p) => !p.ack && !p.closed);
 
+/** Why `rollout ack` has nothing to do on this run (page `only`, or any), or undefined when it has. */
+export function noOpenPage(s: RunState, only?: number): { error: string; hint: string } | undefined {
+  const open = openPages(s);
+  if (!open.length) {
+    const last = (s.pages ?? []).at(-1);
+    const was = last?.ack ? `; page #${last.id} (${last.severity}) was acknowledged by ${last.ack.name} at ${new Date(last.ack.at).toISOString()}` : last?.closed ? `; page #${last.id} (${last.severity}) closed: ${last.closed.why}` : '';
+    return { error: `run ${s.id} has no open page: nobody is being paged${was}`, hint: `\`rollout status ${s.id}\` shows the run's pages; a page opens when a check with a \`severity:\` breaches (or a rollback with \`escalate.severity\` fails).` };
+  }
+  if (only !== undefined && !open.some((p) => p.id === only))
+    return { error: `run ${s.id} has no open page #${only} (open: ${open.map((p) => `#${p.id} ${p.severity}`).join(', ')})`, hint: `Acknowledge one of them (\`--page ${open[0]!.id}\`), or all of them without --page.` };
+  return undefined;
+}
+
 /** When the next open page moves on (its deadline), if any. */
 export function nextPageAt(s: RunState): number | undefined {
   const at = openPages(s)

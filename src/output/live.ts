@@ -243,6 +243,30 @@ function checkLines(plan: Plan | undefined, s: RunState, o: LiveOptions): string
   return rows.map((r) => `${r.mark} ${pad(r.name, nw)}  ${pad(r.value, vw)}  ${pad(r.verdict, dw)}  ${style.dim(r.threshold)}`);
 }
 
+/**
+ * Pages (notify.escalation): each open one — severity, who is paged now, since when, the
+ * acknowledgement deadline and who comes next — then the last few answered or closed ones.
+ */
+function pageLines(plan: Plan | undefined, s: RunState, o: LiveOptions): string[] {
+  const all = s.pages ?? [];
+  if (!all.length) return [];
+  const out: string[] = [];
+  for (const p of all.filter((x) => !x.ack && !x.closed)) {
+    const esc = plan?.notify.escalation?.[p.severity];
+    const now = p.paged.at(-1)!;
+    const before = [...new Set(p.paged.slice(0, -1).flatMap((x) => x.targets))].filter((t) => !now.targets.includes(t));
+    const nextLevel = esc ? (esc.chain[p.level + 1] ?? (esc.repeat ? now.targets : undefined)) : undefined;
+    const due = p.deadline !== undefined ? `ack by ${clock(p.deadline, o)} (${p.deadline > o.now ? `in ${formatDuration(Math.max(1000, Math.round((p.deadline - o.now) / 1000) * 1000))}` : 'due now'})${nextLevel ? `, then ${nextLevel.map(text).join(', ')}` : ''}` : 'nobody else will be paged';
+    out.push(`${style.red('📟')} ${style.bold(`#${p.id} ${text(p.severity)}`)} paging ${style.bold(now.targets.map(text).join(', '))} since ${clock(now.at, o)}${before.length ? style.dim(` (no answer from ${before.map(text).join(', ')})`) : ''}; open since ${clock(p.openedAt, o)}; ${due}`);
+    out.push(style.dim(`     ${text(p.reason)} — \`rollout ack ${s.id}\``));
+  }
+  for (const p of all.filter((x) => x.ack || x.closed).slice(-3)) {
+    if (p.ack) out.push(`${style.green('✔')} #${p.id} ${text(p.severity)} acknowledged by ${text(p.ack.name)} at ${clock(p.ack.at, o)}${p.ack.via !== 'ack' ? style.dim(` (${p.ack.via})`) : ''}${p.ack.note ? `: ${text(p.ack.note)}` : ''}`);
+    else out.push(style.dim(`· #${p.id} ${text(p.severity)} closed unacknowledged at ${clock(p.closed!.at, o)}: ${text(p.closed!.why)}`));
+  }
+  return out;
+}
+
 /** The whole view, one string, every line within `o.width`. */
 export function renderRun(plan: Plan | undefined, s: RunState, o: LiveOptions): string {
   const color = statusColor(s.status);
@@ -269,6 +293,8 @@ export function renderRun(plan: Plan | undefined, s: RunState, o: LiveOptions): 
     if (s.status === 'rollback-incomplete') head.push(`${label('Retry with')} ${style.red(`rollout rollback ${s.id} --reason "…"`)}`);
   }
   const lines = [...head];
+  const pages = pageLines(plan, s, o);
+  if (pages.length) lines.push('', style.bold('Pages'), ...pages.map((l) => `  ${l}`));
   if (plan) lines.push('', style.bold('Steps'), ...ladder(plan, s, o).map((l) => `  ${l}`));
   const list = checklistLines(s, o);
   if (list.length) lines.push('', style.bold('Checklist'), ...list.map((l) => `  ${l}`));

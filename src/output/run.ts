@@ -37,6 +37,20 @@ export function runJson(plan: Plan | undefined, s: RunState, extra: Record<strin
     rollback: s.rollback ? { ...s.rollback, startedAt: iso(s.rollback.startedAt), nextAt: iso(s.rollback.nextAt) } : null,
     /** An incomplete rollback: what failed and how to retry it (null otherwise). */
     rollbackIncomplete: s.status === 'rollback-incomplete' ? { failures: s.rollback?.failures ?? [], failed: s.rollback?.failed ?? [], retries: s.rollback?.retries ?? 0, retry: retryCommand(s) } : null,
+    /** Pages (notify.escalation), oldest first: `open` ones are still escalating. */
+    pages: (s.pages ?? []).map((p) => ({
+      id: p.id,
+      severity: p.severity,
+      open: !p.ack && !p.closed,
+      reason: p.reason,
+      check: p.check ?? null,
+      openedAt: iso(p.openedAt),
+      paging: p.paged.at(-1)?.targets ?? [],
+      paged: p.paged.map((x) => ({ level: x.level, targets: x.targets, at: iso(x.at), ...(x.repeat ? { repeat: true } : {}) })),
+      deadline: iso(p.deadline),
+      acknowledged: p.ack ? { by: p.ack.name, typedBy: p.ack.by ?? null, at: iso(p.ack.at), note: p.ack.note ?? null, via: p.ack.via } : null,
+      closed: p.closed ? { at: iso(p.closed.at), why: p.closed.why } : null,
+    })),
     pendingActions: s.pending.map((a) => a.kind),
     startedAt: iso(s.startedAt),
     startedBy: s.startedBy ?? null,

@@ -153,6 +153,13 @@ export const CLIENT_JS = String.raw`
         return h('tr', null, [h('td', { text: iso(a.at) }), h('td', { text: a.key || '-' }), h('td', { text: a.msg }), h('td', { text: a.by || (a.approvers ? 'approvers: ' + a.approvers.join(', ') : '-') })]);
       }))));
     }
+    if (r.pages && r.pages.length) {
+      root.appendChild(h('h2', { text: 'Pages (escalation)' }));
+      root.appendChild(h('table', { cls: 'log', id: 'pages' }, [h('tr', null, [h('th', { text: '#' }), h('th', { text: 'severity' }), h('th', { text: 'opened' }), h('th', { text: 'paged (in order)' }), h('th', { text: 'now' }), h('th', { text: 'why' })])].concat(r.pages.map(function (p) {
+        var state = p.acknowledged ? 'acknowledged by ' + p.acknowledged.by + ' at ' + iso(Date.parse(p.acknowledged.at)) + (p.acknowledged.note ? ': ' + p.acknowledged.note : '') : p.closed ? 'closed: ' + p.closed.why : 'OPEN: paging ' + p.paging.join(', ') + (p.deadline ? ', ack by ' + iso(Date.parse(p.deadline)) : '');
+        return h('tr', { cls: p.open ? 'v-breach' : '' }, [h('td', { text: String(p.id) }), h('td', { text: p.severity }), h('td', { text: iso(Date.parse(p.openedAt)) }), h('td', { text: p.paged.map(function (x) { return x.targets.join(' + ') + ' ' + iso(Date.parse(x.at)) + (x.repeat ? ' (again)' : ''); }).join(' → ') }), h('td', { text: state }), h('td', { text: p.reason })]);
+      }))));
+    }
     if (model.incidents.length) {
       root.appendChild(h('h2', { text: 'Incidents' }));
       model.incidents.forEach(function (i) { root.appendChild(h('pre', { cls: 'incident', text: JSON.stringify(i, null, 2) })); });

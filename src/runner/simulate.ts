@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { CheckReading } from '../analysis/judge.js';
 import { activeChecks, blocksStep, createRun, nextWake } from '../engine/engine.js';
 import type { Control, RunEvent, RunState } from '../engine/types.js';
+import { openPages } from '../engine/pages.js';
 import type { Check, Plan } from '../plan/model.js';
 import { parseDuration } from '../util/duration.js';
 import { VirtualClock } from './clock.js';
@@ -31,7 +32,7 @@ export const scenarioSchema = z
     flags: z.record(z.string(), z.union([z.boolean(), z.number().min(0).max(100)])).default({}),
     /** Human actions during the run: [{after: "3h", kind: rollback, reason: "…"}]. */
     controls: z
-      .array(z.object({ after: dur, kind: z.enum(['pause', 'resume', 'rollback', 'abort', 'promote']), reason: z.string().optional() }).strict())
+      .array(z.object({ after: dur, kind: z.enum(['pause', 'resume', 'rollback', 'abort', 'promote', 'ack']), reason: z.string().optional(), as: z.string().optional().describe('ack: who takes the page') }).strict())
       .default([]),
     /** Commands (rollback, health check) fail in this scenario. */
     failCommands: z.boolean().default(false),
@@ -200,8 +201,9 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
   clock.sleep = async (ms: number) => {
     const next = controls[0];
     const st = runner.state;
-    // Nobody will come: a paused run (or a gate without deadline nobody decides) ends the simulation.
-    if (!next && (st.status === 'paused' || (st.status === 'awaiting-approval' && st.approval?.deadline === undefined))) {
+    // Nobody will come: a paused run (or a gate without deadline nobody decides) ends the
+    // simulation — once its pages have climbed their whole chain (the escalation is on the timeline).
+    if (!next && (st.status === 'paused' || (st.status === 'awaiting-approval' && st.approval?.deadline === undefined)) && !pagesClimbing(plan, st)) {
       ac.abort(`the run is ${st.status}`);
       return;
     }
@@ -210,7 +212,13 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
       controls.shift();
       const reason = next.reason ?? `scenario: ${next.kind} at ${next.after}`;
       store.inbox.push(
-        next.kind === 'promote' ? { kind: 'promote', full: false, by: 'scenario' } : next.kind === 'resume' ? { kind: 'resume', by: 'scenario' } : ({ kind: next.kind, reason, by: 'scenario' } as Control),
+        next.kind === 'promote'
+          ? { kind: 'promote', full: false, by: 'scenario' }
+          : next.kind === 'resume'
+            ? { kind: 'resume', by: 'scenario' }
+            : next.kind === 'ack'
+              ? { kind: 'ack', by: 'scenario', ...(next.as ? { as: next.as } : {}), ...(next.reason ? { note: next.reason } : {}) }
+              : ({ kind: next.kind, reason, by: 'scenario' } as Control),
       );
       return;
     }
@@ -223,4 +231,9 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
     ...(sc.approvals === 'approve' ? { autoApprove: 'simulation', autoConfirm: 'simulation' } : {}),
   });
   return { state, events, startedAt: start, endedAt: clock.t, writes: backend.writes, reads, assumed: [...assumed], assumedValues, stoppedAtLimit: ac.signal.aborted && ac.signal.reason === 'simulation time limit' };
+}
+
+/** An open page that has not yet reached the end of its chain: its escalation is still to come. */
+function pagesClimbing(plan: Plan, s: RunState): boolean {
+  return openPages(s).some((p) => p.deadline !== undefined && p.level + 1 < (plan.notify.escalation?.[p.severity]?.chain.length ?? 0));
 }

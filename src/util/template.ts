@@ -89,6 +89,19 @@ export const TEMPLATE_VARIABLES: Readonly<Record<string, string>> = {
   runbook: 'runbook link from the plan, if any',
   owner: 'who to contact (on-call) from the plan, if any',
   report: 'run.report: the report\'s name from notify.reports, if any',
+  severity: 'page.*: the page\'s severity (notify.escalation), e.g. P0',
+  severityMeans: 'page.*: what the severity means (its description)',
+  page: 'page.*: the page\'s number in the run',
+  paged: 'page.opened / page.escalated: who is paged now',
+  skipped: 'page.escalated: who was paged before and did not acknowledge',
+  next: 'page.opened / page.escalated: who is paged next if nobody acknowledges',
+  repeat: 'page.escalated: "yes" when the chain has ended and its last level is paged again',
+  waitingSince: 'page.*: when the page opened (ISO time)',
+  ackBy: 'page.opened / page.escalated: acknowledge before this (ISO time)',
+  ackWithin: 'page.*: the severity\'s acknowledgement time, e.g. "15m"',
+  acknowledgedBy: 'page.acknowledged: who took the page',
+  note: 'page.acknowledged: the note given with `rollout ack --note`',
+  waited: 'page.acknowledged: how long the page waited',
 };
 
 /** Events rollout notifies about. */
@@ -103,6 +116,10 @@ export const NOTICE_EVENTS = [
   'rollback.failed',
   'approval.requested',
   'run.report',
+  'page.opened',
+  'page.escalated',
+  'page.acknowledged',
+  'page.closed',
 ] as const;
 export type NoticeEvent = (typeof NOTICE_EVENTS)[number];
 
@@ -183,6 +200,29 @@ export const DEFAULT_TEMPLATES: Readonly<Record<NoticeEvent, string>> = {
     'Next: {{nextPercentage|n/a}}% at {{nextAt|n/a}}',
     'Running for {{duration|n/a}}.',
   ].join('\n'),
+  'page.opened': [
+    '📟 {{severity|page}} #{{page|?}}: {{plan}} (run {{run}}) at {{percentage}}% ({{phase|not started}})',
+    'Why: {{reason}}',
+    'Paging: {{paged|the first level}}. Acknowledge within {{ackWithin|the acknowledgement time}} (by {{ackBy|n/a}}), or it goes to {{next|nobody else}}.',
+    'Acknowledge: {{command|rollout ack}}',
+  ].join('\n'),
+  'page.escalated': [
+    '⏫ ESCALATION {{severity|page}} #{{page|?}}: {{plan}} (run {{run}}): nobody acknowledged within {{ackWithin|the acknowledgement time}}',
+    'Waiting since: {{waitingSince|n/a}}',
+    'Skipped past (no acknowledgement): {{skipped|nobody}}',
+    'Now paging: {{paged|the next level}} (chain ended, paged again: {{repeat|no}}); next: {{next|nobody else}} by {{ackBy|n/a}}',
+    'Why: {{reason}}',
+    'Acknowledge: {{command|rollout ack}}',
+  ].join('\n'),
+  'page.acknowledged': [
+    '✅ {{severity|page}} #{{page|?}} acknowledged by {{acknowledgedBy|someone}} after {{waited|n/a}}: escalation stopped ({{plan}}, run {{run}})',
+    'Note: {{note|none}}',
+    'Why it paged: {{reason}}',
+  ].join('\n'),
+  'page.closed': [
+    '{{severity|page}} #{{page|?}} closed without an acknowledgement ({{plan}}, run {{run}})',
+    'Why: {{reason}}',
+  ].join('\n'),
   'approval.requested': [
     '✋ Approval needed: {{plan}} wants to go from {{percentage}}% to {{nextPercentage}}% ({{phase}}, run {{run}})',
     'Metrics: {{checks|n/a}}',
@@ -202,6 +242,10 @@ export const DEFAULT_TITLES: Readonly<Record<NoticeEvent, string>> = {
   'rollback.failed': 'Rollback FAILED: {{plan}} (manual intervention required)',
   'approval.requested': 'Approval needed: {{plan}}',
   'run.report': '{{plan}}: {{report|status report}}, {{percentage}}% enabled',
+  'page.opened': '📟 {{severity|page}} page: {{plan}}',
+  'page.escalated': '⏫ ESCALATION {{severity|page}}: {{plan}} (not acknowledged since {{waitingSince|n/a}})',
+  'page.acknowledged': '✅ {{severity|page}} acknowledged by {{acknowledgedBy|someone}}: {{plan}}',
+  'page.closed': '{{severity|page}} page closed: {{plan}}',
 };
 
 export const DEFAULT_SEVERITY: Readonly<Record<NoticeEvent, Severity>> = {
@@ -215,6 +259,10 @@ export const DEFAULT_SEVERITY: Readonly<Record<NoticeEvent, Severity>> = {
   'rollback.failed': 'critical',
   'approval.requested': 'warning',
   'run.report': 'info',
+  'page.opened': 'critical',
+  'page.escalated': 'critical',
+  'page.acknowledged': 'info',
+  'page.closed': 'info',
 };
 
 export function isNoticeEvent(event: string): event is NoticeEvent {

@@ -3,6 +3,7 @@
  * module loading per call); `cli`/`spawn` start the built binary (dist/, built by `npm test`)
  * for what only a process shows — signals, crashes, two processes racing for a lock.
  */
+import type { Clock } from '../../src/runner/clock.js';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -56,13 +57,14 @@ function capture(): { stream: PassThrough; text: () => string } {
  * Run the CLI in-process: the same main() the binary calls, with captured streams, the
  * binary's test environment (NO_COLOR, CI), no terminal, no signals and no prompt.
  */
-export async function run(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<Run> {
+export async function run(args: string[], opts: { cwd: string; env?: Record<string, string>; clock?: Clock }): Promise<Run> {
   const { main } = await import('../../src/cli.js');
   const out = capture();
   const err = capture();
   const code = await main(args, {
     cwd: opts.cwd,
     env: { ...process.env, NO_COLOR: '1', CI: '1', ...opts.env },
+    ...(opts.clock ? { clock: opts.clock } : {}),
     stdout: out.stream,
     stderr: err.stream,
     tty: false,

@@ -1,0 +1,136 @@
+/**
+ * Escalation through the CLI, in-process on a virtual clock (no test sleeps for real): a breach
+ * of a P0 check pages on-call (webhook) and the log; `advance` 16 minutes later, with nobody
+ * acknowledging, pages the CTO (Slack) and says whom it skipped past; `rollout ack` stops it;
+ * `status` (human and --json) shows who is paged, the deadline and who acknowledged; ack with no
+ * open page exits 2 with a clear message. Notices go to real webhook and Slack receivers on
+ * loopback.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VirtualClock } from '../../src/runner/clock.js';
+import { run, tempDir, write } from './helpers.js';
+
+interface Got {
+  path: string;
+  body: Record<string, unknown>;
+}
+
+let server: Server;
+let base = '';
+const got: Got[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let data = '';
+    req.on('data', (c: Buffer) => (data += c.toString()));
+    req.on('end', () => {
+      got.push({ path: req.url ?? '', body: JSON.parse(data || '{}') as Record<string, unknown> });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+const M = 60_000;
+
+const plan = () => `name: esc
+backend: { type: local }
+metrics:
+  sim: { type: simulated, series: { errors: 9 } }
+defaults: { hold: 1h, interval: 1m, maxJump: 100 }
+checks:
+  - { name: errors, provider: sim, query: errors, max: 5, unit: '%', tier: critical, action: pause, severity: P0 }
+phases:
+  - { name: main, flags: [esc-flag], steps: [10, 100] }
+notify:
+  targets:
+    oncall: { type: webhook, url: "${base}/oncall" }
+    cto: { type: slack, url: "${base}/cto" }
+    log: { type: log, format: json }
+  events: { run.paused: [log] }
+  escalation:
+    P0: { description: "system down", ackWithin: 15m, chain: [[oncall, log], cto] }
+`;
+
+describe('rollout ack and escalation (in-process, virtual clock)', () => {
+  it('pages on-call, escalates to the CTO after 15 minutes without an ack, and ack stops it', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      await write(dir, 'esc.yaml', plan());
+      const clock = new VirtualClock(Date.parse('2026-03-02T09:00:00Z'));
+      const opts = { cwd: dir, clock, env: { ROLLOUT_USER: 'ci' } };
+      got.length = 0;
+
+      const first = await run(['advance', 'esc.yaml'], opts);
+      expect(first.code, first.stderr).toBe(4); // paused: a No-Go waits for a human
+      expect(got.map((g) => [g.path, g.body.event])).toEqual([['/oncall', 'page.opened']]);
+      expect(got[0]!.body.fields).toMatchObject({ severity: 'P0', page: 1, paged: 'oncall, log', next: 'cto', ackWithin: '15m', ackBy: '2026-03-02T09:15:00.000Z' });
+      expect(first.stdout + first.stderr).toMatch(/"event":"page.opened"/); // the log target is on the first level too
+
+      let st = await run(['status', 'esc', '--json'], opts);
+      const page = (JSON.parse(st.stdout) as { pages: Array<Record<string, unknown>> }).pages[0]!;
+      expect(page).toMatchObject({ id: 1, severity: 'P0', open: true, paging: ['oncall', 'log'], deadline: '2026-03-02T09:15:00.000Z', acknowledged: null, check: 'errors' });
+
+      // 10 minutes on: not yet due, nobody else is paged
+      clock.t += 10 * M;
+      expect((await run(['advance', 'esc'], opts)).code).toBe(4);
+      expect(got).toHaveLength(1);
+
+      // 16 minutes after the page: the CTO is paged, and told it is an escalation past on-call
+      clock.t += 6 * M;
+      const second = await run(['advance', 'esc'], opts);
+      expect(second.code).toBe(4);
+      const slack = got.find((g) => g.path === '/cto')!;
+      expect(slack).toBeTruthy();
+      expect(JSON.stringify(slack.body)).toMatch(/ESCALATION P0/);
+      expect(JSON.stringify(slack.body)).toMatch(/Skipped past \(no acknowledgement\): oncall, log/);
+      expect(JSON.stringify(slack.body)).toMatch(/Waiting since: 2026-03-02T09:00:00.000Z/);
+
+      st = await run(['status', 'esc'], opts);
+      expect(st.stdout).toMatch(/Pages/);
+      expect(st.stdout).toMatch(/#1 P0 paging cto since .*no answer from oncall, log/);
+
+      clock.t += 2 * M;
+      const ack = await run(['ack', 'esc', '--as', 'alice', '--note', 'on it', '--by', 'alice-laptop'], opts);
+      expect(ack.code, ack.stderr).toBe(0);
+      expect(ack.stdout).toMatch(/acknowledged P0 page #1 as alice \(paged: oncall, log, cto\); escalation stopped/);
+      const acks = got.filter((g) => g.body.event === 'page.acknowledged' || (g.body as { text?: string }).text?.includes('acknowledged by alice'));
+      expect(acks.map((g) => g.path).sort()).toEqual(['/cto', '/oncall']);
+
+      st = await run(['status', 'esc', '--json'], opts);
+      expect((JSON.parse(st.stdout) as { pages: Array<Record<string, unknown>> }).pages[0]).toMatchObject({ open: false, acknowledged: { by: 'alice', typedBy: 'alice-laptop', note: 'on it', via: 'ack' }, deadline: null });
+      st = await run(['status', 'esc'], opts);
+      expect(st.stdout).toMatch(/#1 P0 acknowledged by alice at .*: on it/);
+
+      // an hour on, nothing more is paged
+      const before = got.length;
+      clock.t += 60 * M;
+      await run(['advance', 'esc'], opts);
+      expect(got).toHaveLength(before);
+
+      const again = await run(['ack', 'esc'], opts);
+      expect(again.code).toBe(2);
+      expect(again.stderr).toMatch(/run esc-\S+ has no open page: nobody is being paged; page #1 \(P0\) was acknowledged by alice/);
+      expect(again.stderr).toMatch(/hint: .*rollout status/);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('validate refuses an unknown severity and an unknown target in a chain', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      await write(dir, 'bad.yaml', plan().replace('severity: P0', 'severity: P9').replace('chain: [[oncall, log], cto]', 'chain: [[oncall, log], ctoo]'));
+      const r = await run(['validate', 'bad.yaml', '--no-programs'], { cwd: dir });
+      expect(r.code).toBe(2);
+      expect(r.stdout + r.stderr).toMatch(/unknown severity "P9" \(notify.escalation has: P0\)/);
+      expect(r.stdout + r.stderr).toMatch(/unknown notify target "ctoo"/);
+    } finally {
+      await cleanup();
+    }
+  });
+});
