@@ -54,15 +54,22 @@ function parseRetryAfter(v: string | string[] | undefined): number | undefined {
   return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
 }
 
-function serverMessage(text: string): string {
+/**
+ * A server's own error text from its answer: JSON `message` / `error` / `errors`, with the
+ * `details` list when there is one (Unleash's validation errors say only "refer to the details"
+ * in `message`: the details are the useful part); the raw text (cut to 300) when not JSON.
+ */
+export function serverMessage(text: string): string {
   try {
     const j = JSON.parse(text) as Record<string, unknown>;
-    const details = Array.isArray(j.details) ? (j.details as Array<Record<string, unknown>>).map((d) => d.message).filter(Boolean).join('; ') : '';
-    const m = j.message ?? j.error ?? j.errors ?? details;
-    const msg = typeof m === 'string' ? m : m ? JSON.stringify(m) : '';
-    // Unleash-style "validation failed, see details": the details are the useful part.
-    if (details && msg && !msg.includes(details)) return `${msg}: ${details}`;
-    if (msg) return msg;
+    const details = Array.isArray(j.details)
+      ? (j.details as Array<Record<string, unknown> | null>).map((d) => d?.message ?? d?.description).filter((m): m is string => typeof m === 'string' && m.length > 0)
+      : [];
+    const m = j.message ?? j.error ?? j.errors;
+    // "…invalid data. Refer to the `details` list for more information." — the details follow.
+    const msg = typeof m === 'string' ? m.replace(/\.?\s*Refer to the `?details`? list[^]*$/i, '') : m ? JSON.stringify(m) : '';
+    const extra = [...new Set(details)].filter((d) => !msg.includes(d)).join('; ');
+    if (msg || extra) return [msg, extra].filter(Boolean).join(': ');
   } catch {
     /* not JSON */
   }

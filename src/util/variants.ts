@@ -26,14 +26,22 @@ export function toWeights(shares: Array<{ name: string; percent: number }>): Var
 }
 
 function largestRemainder(shares: Array<{ name: string; percent: number }>): VariantWeight[] {
-  const raw = shares.map((s) => s.percent * 10);
-  const out = raw.map((r, i) => ({ name: shares[i]!.name, weight: Math.floor(r + 1e-9) }));
-  let left = 1000 - out.reduce((s, v) => s + v.weight, 0);
-  // Hand the rounding remainder to the largest fractional parts (ties: the later variant).
+  const weights = distributeRemainder(shares.map((s) => s.percent * 10), 1000);
+  return shares.map((s, i) => ({ name: s.name, weight: weights[i]! }));
+}
+
+/**
+ * Largest remainder: real-valued parts (`raw`, summing to `total`) → integers summing to
+ * `total`. Each part is rounded down, and the rounding remainder goes one by one to the largest
+ * fractional parts (ties: the later part).
+ */
+export function distributeRemainder(raw: number[], total: number): number[] {
+  const out = raw.map((r) => Math.floor(r + 1e-9));
+  let left = total - out.reduce((s, w) => s + w, 0);
   const order = raw.map((r, i) => ({ i, frac: r - Math.floor(r + 1e-9) })).sort((a, b) => b.frac - a.frac || b.i - a.i);
   for (const { i } of order) {
     if (left <= 0) break;
-    out[i]!.weight++;
+    out[i]!++;
     left--;
   }
   return out;
