@@ -2,6 +2,23 @@
  * All HTTP goes through here (undici). Idempotent requests retry with exponential backoff and
  * full jitter under a time budget, honouring Retry-After; non-idempotent ones never retry.
  * Failures become BackendError naming the backend, the HTTP status and the server's message.
+ *
+ * Why not undici's RetryAgent / RetryHandler (weighed for issue 11, undici 7.30): the retry
+ * loop in http() is ~25 lines, and RetryHandler differs where the fault matrix
+ * (test/reliability/faults.test.ts) and the adapters rely on this one:
+ *   - it counts retries (maxRetries) and caps a long Retry-After at maxTimeout, then waits;
+ *     here a budget in time (`retryBudgetMs`) bounds the whole call, and a Retry-After beyond
+ *     the budget fails at once with the server's 429 message (the run pauses, no silent wait);
+ *   - which calls may repeat is per request here (`idempotent`: Unleash's on/off POSTs and
+ *     LaunchDarkly's semantic PATCH state an end value and retry; creating a flag never does),
+ *     per agent there (`methods`);
+ *   - per-attempt timeouts are not retried there (UND_ERR_HEADERS_TIMEOUT is not in its
+ *     errorCodes) and its backoff has no jitter, so workers sharing a backend retry in step;
+ *   - on giving up it throws RequestRetryError('Request failed', status) without the answer's
+ *     body (throwOnError: false hands the last answer on instead, but then says nothing of the
+ *     attempts): the server's own message ("HTTP 503: service temporarily unavailable"), the
+ *     "gave up after N attempts in T ms" and the hint every failure carries would be rebuilt
+ *     around it anyway.
  */
 import { BackendError, errorMessage } from '../errors.js';
 import { redact } from './redact.js';

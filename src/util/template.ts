@@ -1,6 +1,21 @@
 /**
  * Message templates for notifications. Pure, no dependencies.
  *
+ * Why not a template library (weighed for issue 11, mustache 4.2, handlebars 4.7, eta 4.6): the
+ * engine is the 15 lines of renderTemplate; the rest of this file is data (the variables, the
+ * default texts). Each library does something these messages must not:
+ *   - all three HTML-escape `{{x}}` by default ("checkout <v2> & co" → "checkout &lt;v2&gt;
+ *     &amp; co"), wrong for Slack text, log lines and webhook JSON;
+ *   - an unknown name renders as "" (mustache, handlebars) or "undefined" (eta), where this
+ *     engine shows "{{name?}}" — and plan validation warns from templateVars(), which needs
+ *     the names without rendering; handlebars' `strict` throws instead, on the first name only;
+ *   - none has `{{name|fallback}}` (the default texts use it throughout) or our number
+ *     shortening (33.3333333 → "33.3333");
+ *   - eta compiles templates to JavaScript (`<%= process.version %>` runs): plan-supplied text
+ *     must never be code;
+ *   - size in dist/rollout.cjs: mustache 12 KB minified, handlebars 88 KB (29 KB runtime-only,
+ *     which cannot compile plan text), for no gain in behaviour.
+ *
  * Syntax
  *   {{name}}  or  {{ name }}         the variable's value
  *   {{name|fallback text}}           the fallback when the value is missing, null, undefined or ""
