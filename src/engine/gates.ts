@@ -1,8 +1,9 @@
 /**
  * Gates: why the run does not advance. After the checks are judged, a step (or completion)
- * goes ahead only when every gate lets it through, in this order: a pending approval (and its
- * decision window), the step's hold, blocking checks, the rollout windows, the next phase's
- * `requires:`, and the next step's approval gate. Each gate that stops the run says so in
+ * goes ahead only when every gate lets it through, in this order: a pending approval or checklist
+ * (and its decision window), the step's hold, blocking checks, the next step's checklist, the
+ * rollout windows, the step's weekday schedule, the next phase's `requires:`, and the next
+ * step's approval gate. Each gate that stops the run says so in
  * `waitingFor` (and an event when that is news).
  */
 import type { CheckRecord } from '../analysis/judge.js';
@@ -81,6 +82,15 @@ export function passGates(d: Draft, obs: Readings, verdictChanged: boolean): { p
     return undefined;
   }
   const target = plan.phases[nxt.phase]!;
+  // A checklist before this step is asked as soon as the step is next (people tick items while a
+  // rollout window is still closed); every item confirmed, then the window, the schedule,
+  // `requires:` and the go/no-go (if any) at the same point.
+  const list = checklistFor(plan, nxt.phase, nxt.step);
+  const listKey = checklistKey(plan, nxt.phase, nxt.step);
+  if (list && listKey && !s.approved.includes(listKey)) {
+    requestChecklist(d, nxt.phase, nxt.step, listKey, list);
+    return undefined;
+  }
   if (plan.windows && !isOpen(plan.windows, now)) {
     const open = nextOpen(plan.windows, now);
     const w = `rollout window (opens ${open ? iso(open) : 'not within 60 days'})`;
@@ -113,13 +123,6 @@ export function passGates(d: Draft, obs: Readings, verdictChanged: boolean): { p
         return undefined;
       }
     }
-  }
-  // A checklist at this point comes first: every item confirmed, then the go/no-go (if any).
-  const list = checklistFor(plan, nxt.phase, nxt.step);
-  const listKey = checklistKey(plan, nxt.phase, nxt.step);
-  if (list && listKey && !s.approved.includes(listKey)) {
-    requestChecklist(d, nxt.phase, nxt.step, listKey, list);
-    return undefined;
   }
   const gate = approvalFor(plan, nxt.phase, nxt.step);
   const key = gateKey(plan, nxt.phase, nxt.step);

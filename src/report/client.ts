@@ -128,6 +128,7 @@ export const CLIENT_JS = String.raw`
       ['next step', r.nextStep ? r.nextStep.phase + ' ' + r.nextStep.step + (r.nextStep.at ? ' at ' + iso(Date.parse(r.nextStep.at)) : '') : '-'],
       ['waiting for', r.waitingFor || '-'],
       r.approval ? ['approval', (r.approval.message || r.approval.key) + (r.approval.approvers ? ' — approvers: ' + r.approval.approvers.join(', ') + ' (' + (r.approval.quorum || r.approval.approvers.length) + ' must sign)' : '') + (r.approval.signed && r.approval.signed.length ? ' — signed: ' + r.approval.signed.map(function (x) { return x.name; }).join(', ') : '') + (r.approval.deadline ? ' — decide by ' + iso(Date.parse(r.approval.deadline)) : '')] : null,
+      r.checklist ? ['checklist', r.checklist.items.filter(function (i) { return i.confirmed; }).length + ' of ' + r.checklist.items.length + ' confirmed — ' + r.checklist.items.map(function (i) { return (i.confirmed ? '☑ ' + i.id + ' (' + i.confirmed.name + ')' : '☐ ' + i.id); }).join(' · ')] : null,
       'driver' in r ? ['driven by', r.driver ? 'pid ' + r.driver.pid + ' on ' + r.driver.host : 'no live process'] : null,
       ['started', iso(Date.parse(r.startedAt)) + (r.startedBy ? ' by ' + r.startedBy : '') + (r.finishedAt ? ', finished ' + iso(Date.parse(r.finishedAt)) : '')],
       ['duration', dur((r.finishedAt ? Date.parse(r.finishedAt) : model.to) - Date.parse(r.startedAt))],
@@ -160,6 +161,12 @@ export const CLIENT_JS = String.raw`
         return h('tr', { cls: p.open ? 'v-breach' : '' }, [h('td', { text: String(p.id) }), h('td', { text: p.severity }), h('td', { text: iso(Date.parse(p.openedAt)) }), h('td', { text: p.paged.map(function (x) { return x.targets.join(' + ') + ' ' + iso(Date.parse(x.at)) + (x.repeat ? ' (again)' : ''); }).join(' → ') }), h('td', { text: state }), h('td', { text: p.reason })]);
       }))));
     }
+    (model.checklists || []).forEach(function (c) {
+      root.appendChild(h('h2', { text: 'Checklist ' + c.key.replace(/^checklist:/, '') + ' — ' + (c.completedAt ? 'complete ' + iso(c.completedAt) : c.items.filter(function (i) { return i.at != null; }).length + ' of ' + c.items.length + ' confirmed') }));
+      root.appendChild(h('table', { cls: 'log checklist' }, [h('tr', null, [h('th', { text: '' }), h('th', { text: 'item' }), h('th', { text: 'confirmed by' }), h('th', { text: 'when' }), h('th', { text: 'note' })])].concat(c.items.map(function (i) {
+        return h('tr', null, [h('td', { text: i.at != null ? '☑' : '☐' }), h('td', { text: i.id + ': ' + i.text }), h('td', { text: i.name ? i.name + (i.by ? ' (typed by ' + i.by + ')' : '') : '-' }), h('td', { text: i.at != null ? iso(i.at) : '-' }), h('td', { text: i.note || '' })]);
+      }))));
+    });
     if (model.incidents.length) {
       root.appendChild(h('h2', { text: 'Incidents' }));
       model.incidents.forEach(function (i) { root.appendChild(h('pre', { cls: 'incident', text: JSON.stringify(i, null, 2) })); });

@@ -61,9 +61,18 @@ export interface ReportModel {
   flags: Array<{ flag: string; points: Array<[number, number]> }>;
   checks: CheckSeries[];
   markers: Marker[];
-  approvals: Array<{ at: number; key: string | null; kind: 'requested' | 'signed' | 'granted' | 'timeout'; by: string | null; approvers: string[] | null; msg: string }>;
+  approvals: Array<{ at: number; key: string | null; kind: 'requested' | 'signed' | 'granted' | 'timeout' | 'checklist'; by: string | null; approvers: string[] | null; msg: string }>;
+  /** Every checklist gate the run reached: each item, who confirmed it and when (null: open). */
+  checklists: ChecklistView[];
   incidents: unknown[];
   log: Array<{ seq: number; at: number; type: string; msg: string; data?: Record<string, unknown> }>;
+}
+
+export interface ChecklistView {
+  key: string;
+  requestedAt: number;
+  completedAt: number | null;
+  items: Array<{ id: string; text: string; name: string | null; by: string | null; at: number | null; note: string | null }>;
 }
 
 type Change = { flag: string; enabled: boolean; percentage?: number };
@@ -76,6 +85,8 @@ const MARKERS: Record<string, Marker['kind']> = {
   'approval.granted': 'approved',
   'approval.signed': 'approved',
   'approval.timeout': 'gate',
+  'checklist.requested': 'gate',
+  'checklist.completed': 'approved',
   'run.promoted': 'promote',
   'breach.detected': 'breach',
   'rollback.started': 'rollback',
@@ -134,6 +145,8 @@ export function reportModel(input: ReportInput): ReportModel {
   const noDataOpen = new Map<string, number>();
   const markers: Marker[] = [];
   const approvals: ReportModel['approvals'] = [];
+  const checklists: ChecklistView[] = [];
+  const listOf = (key: unknown): ChecklistView | undefined => [...checklists].reverse().find((c) => c.key === key);
   const incidents: unknown[] = [];
   const holds: Array<[number, number]> = [];
   const endHold = (at: number) => {
@@ -196,6 +209,30 @@ export function reportModel(input: ReportInput): ReportModel {
           msg: e.msg,
         });
         break;
+      case 'checklist.requested':
+        if (typeof d.key === 'string' && Array.isArray(d.items))
+          checklists.push({ key: d.key, requestedAt: e.at, completedAt: null, items: (d.items as Array<{ id: string; text: string }>).map((i) => ({ id: i.id, text: i.text, name: null, by: null, at: null, note: null })) });
+        approvals.push({ at: e.at, key: typeof d.key === 'string' ? d.key : null, kind: 'checklist', by: null, approvers: null, msg: e.msg });
+        break;
+      case 'checklist.confirmed':
+      case 'checklist.unconfirmed': {
+        const item = listOf(d.key)?.items.find((i) => i.id === d.item);
+        if (item && !d.duplicate && !d.noop) {
+          const on = e.type === 'checklist.confirmed';
+          item.name = on && typeof d.name === 'string' ? d.name : null;
+          item.by = on && typeof d.by === 'string' && d.by !== d.name ? d.by : null;
+          item.at = on ? e.at : null;
+          item.note = on && typeof d.note === 'string' ? d.note : null;
+        }
+        approvals.push({ at: e.at, key: typeof d.key === 'string' ? d.key : null, kind: 'checklist', by: typeof d.name === 'string' ? `${d.name}${typeof d.by === 'string' && d.by !== d.name ? ` (by ${d.by})` : ''}` : typeof d.by === 'string' ? d.by : null, approvers: null, msg: e.msg });
+        break;
+      }
+      case 'checklist.completed': {
+        const l = listOf(d.key);
+        if (l) l.completedAt = e.at;
+        approvals.push({ at: e.at, key: typeof d.key === 'string' ? d.key : null, kind: 'checklist', by: null, approvers: null, msg: e.msg });
+        break;
+      }
       case 'incident.recorded':
         if (d.incident) incidents.push(d.incident);
         break;
@@ -235,6 +272,7 @@ export function reportModel(input: ReportInput): ReportModel {
     markers,
     holds,
     approvals,
+    checklists,
     incidents,
     log: events.map((e) => ({ seq: e.seq, at: e.at, type: e.type, msg: e.msg, ...(e.data ? { data: e.data } : {}) })),
   });

@@ -12,17 +12,61 @@ import { D, H, flagStates, iso, load, M, sim, stepDates } from './helpers.js';
 const DAY4 = Date.parse('2025-03-06T08:00:00Z');
 const SIGNERS = ['engineering-lead', 'product-manager', 'qa-lead', 'devops-lead'] as const;
 
+/** The phases 1-2 checklist, every item confirmed at once 30 minutes in (tests about what comes after it). */
+const CHECKED = { at: 30 * M, ctl: { kind: 'confirm' as const, items: [], all: true, by: 'lead-developer' } };
+
 describe('seed 001: domain migration', () => {
+  it('"Phase 1: Pre-Production Validation": "- [ ] Review all migration code with team" … "Phase 2: Staging Deployment": "- [ ] Validate UI components" — each item confirmed (who, when) before the sign-offs are asked', async () => {
+    const plan = await load('domain-migration');
+    const items = plan.phases[0]!.checklist!;
+    expect(items.map((i) => i.text)).toEqual([
+      'Review all migration code with team',
+      'Validate mapper implementations',
+      'Check repository patterns',
+      'Verify service adapters',
+      'Run full test suite',
+      'Manual testing of critical paths',
+      'Performance benchmarking',
+      'Memory leak detection',
+      'iOS build and archive',
+      'Android build and bundle',
+      'Web build (if applicable)',
+      'Merge to staging branch',
+      'Deploy to TestFlight (iOS)',
+      'Deploy to Internal Testing (Android)',
+      'Monitor for 48 hours',
+      'Test data migration',
+      'Verify sync functionality',
+      'Check notification services',
+      'Validate UI components',
+    ]);
+    const obs = observer(plan, {}, {}, DAY4);
+    // "Lead Developer: Code review", "QA Engineer: Testing, validation, monitoring", "DevOps: Deployment".
+    const who = (id: string) => (['review-code', 'mappers', 'repositories', 'service-adapters'].includes(id) ? 'lead-developer' : ['ios-build', 'android-build', 'web-build', 'staging-branch', 'testflight', 'android-internal'].includes(id) ? 'devops' : 'qa-engineer');
+    const ticks = items.map((it, i) => ({ at: (i + 1) * 10 * M, ctl: { kind: 'confirm' as const, items: [it.id], by: who(it.id) } }));
+    // An approver signing before the checklist is complete is refused: the sign-offs come after it.
+    const early = { at: 25 * M, ctl: { kind: 'approve' as const, by: 'x', as: 'qa-lead' } };
+    const t = drive(plan, { start: DAY4, obs, controls: [...ticks, early], limitMs: 5 * H });
+    expect(t.refused).toEqual([expect.stringMatching(/waits at a checklist, not a go\/no-go: 17 item\(s\) still to confirm/)]);
+    expect(t.of('checklist.confirmed')).toHaveLength(19);
+    expect(t.of('checklist.confirmed')[0]!.msg).toBe('☑ review-code: Review all migration code with team — confirmed by lead-developer — 1 of 19');
+    // 18 of 19 confirmed: still waiting; the 19th opens it and the four sign-offs are asked.
+    expect(t.of('checklist.completed')[0]!.at).toBe(DAY4 + 190 * M);
+    expect(t.of('approval.requested')[0]!.at).toBe(DAY4 + 190 * M);
+    expect(t.state.waitingFor).toMatch(/0 of 4 sign-offs/);
+    expect(t.of('step.applied')).toEqual([]);
+  });
+
   it('"Approval Sign-offs: Engineering Lead, Product Manager, QA Lead, DevOps Lead" — one sign-off does not open the gate, the fourth does', async () => {
     const plan = await load('domain-migration');
     const obs = observer(plan, {}, {}, DAY4);
-    const signs = SIGNERS.map((as, i) => ({ at: (i + 1) * H, ctl: { kind: 'approve' as const, by: `person-${i}`, as } }));
+    const signs = [CHECKED, ...SIGNERS.map((as, i) => ({ at: (i + 1) * H, ctl: { kind: 'approve' as const, by: `person-${i}`, as } }))];
     const t = drive(plan, { start: DAY4, obs, controls: [...signs, { at: 90 * M, ctl: { kind: 'approve', by: 'person-0', as: 'engineering-lead' } }], until: (s) => s.step >= 0 });
     expect(t.of('approval.signed').filter((e) => !(e.data as { duplicate?: boolean }).duplicate)).toHaveLength(4);
     expect(t.of('approval.signed').filter((e) => (e.data as { duplicate?: boolean }).duplicate)).toHaveLength(1); // signing twice counts once
     expect((t.of('approval.granted')[0]!.at - DAY4) / H).toBe(4); // not at 1, 2 or 3 sign-offs
     // Before the last sign-off, the run said who was missing.
-    const t3 = drive(plan, { start: DAY4, obs, controls: signs.slice(0, 3), limitMs: 5 * H });
+    const t3 = drive(plan, { start: DAY4, obs, controls: signs.slice(0, 4), limitMs: 5 * H });
     expect(t3.state.status).toBe('awaiting-approval');
     expect(t3.state.waitingFor).toMatch(/3 of 4 sign-offs \(signed: engineering-lead, product-manager, qa-lead; not signed: devops-lead\)/);
   });
@@ -39,7 +83,7 @@ describe('seed 001: domain migration', () => {
 
   it('"MigrationConfig(enableMigration: true, useDomainEntities: false, enableDualProviders: true, rolloutPercentage: 5)" … through "enableDualProviders: false, // Disable old providers"', async () => {
     const plan = await load('domain-migration');
-    const t = drive(plan, { start: DAY4, obs: observer(plan, {}, {}, DAY4), controls: [{ at: (s) => s.status === 'awaiting-approval', ctl: { kind: 'approve', by: 'ci (--yes)', all: true } }] });
+    const t = drive(plan, { start: DAY4, obs: observer(plan, {}, {}, DAY4), controls: [CHECKED, { at: (s) => s.status === 'awaiting-approval' && !s.approval?.checklist, ctl: { kind: 'approve', by: 'ci (--yes)', all: true } }] });
     const writes = t.performed
       .filter((p) => p.action.kind === 'apply-flags')
       .map((p) => Object.fromEntries((p.action as Extract<Action, { kind: 'apply-flags' }>).changes.map((c) => [c.flag, c.enabled ? (c.percentage ?? 100) : false])));

@@ -3,21 +3,67 @@
  * clock, deployment on Monday 2025-03-03 08:00 UTC.
  */
 import { describe, expect, it } from 'vitest';
+import type { RunState } from '../../src/engine/types.js';
 import { drive, observer } from '../unit/helpers.js';
 import { D, flagStates, H, iso, load, M, MONDAY, noticeTargets, sim, stepDates } from './helpers.js';
 
+/** Every item of the checklist `key` confirmed as soon as the run waits at it (tests about what comes after). */
+const CHECKLIST = (key: string) => ({ at: (s: RunState) => s.approval?.key === key, ctl: { kind: 'confirm' as const, items: [], all: true, by: 'release-manager' } });
+
 describe('seed 003: DojoPool', () => {
+  it('Phase 1 "Pre-Deployment Checklist": "- [ ] All staging environment tests passed" … "- [ ] Security audit completed" … "- [ ] Communication plan distributed" — nothing deploys until each is confirmed', async () => {
+    const plan = await load('dojopool');
+    expect(plan.phases[0]!.checklist!.map((i) => i.text)).toEqual([
+      'All staging environment tests passed',
+      'Production infrastructure provisioned',
+      'Security audit completed',
+      'Performance baseline established',
+      'Rollback procedures tested',
+      'Communication plan distributed',
+    ]);
+    const obs = observer(plan, {}, {}, MONDAY);
+    const first5 = ['staging-tests', 'infrastructure', 'performance-baseline', 'rollback-tested', 'communication-plan'];
+    const t = drive(plan, {
+      start: MONDAY,
+      obs,
+      limitMs: 12 * H,
+      controls: [
+        { at: H, ctl: { kind: 'confirm', items: first5, by: 'devops-lead' } },
+        { at: 2 * H, ctl: { kind: 'confirm', items: ['security-audti'], by: 'security' } }, // a typo: refused
+        { at: 3 * H, ctl: { kind: 'approve', by: 'cto' } }, // a go/no-go does not replace the checklist
+        { at: 4 * H, ctl: { kind: 'confirm', items: ['security-audit'], by: 'security', note: 'pen test report 2025-02' } },
+      ],
+    });
+    expect(t.refused).toEqual([
+      '"security-audti" is not an item of the pre-rollout checklist for phase internal — did you mean "security-audit"?',
+      expect.stringMatching(/waits at a checklist, not a go\/no-go: 1 item\(s\) still to confirm \(security-audit\)/),
+    ]);
+    expect(t.of('step.applied')[0]!.at).toBe(MONDAY + 4 * H); // "Deploy" only after the last item
+    const done = t.of('checklist.completed')[0]!;
+    expect(done.msg).toBe('pre-rollout checklist for phase internal complete: staging-tests (devops-lead), infrastructure (devops-lead), security-audit (security), performance-baseline (devops-lead), rollback-tested (devops-lead), communication-plan (devops-lead)');
+  });
+
+  it('Phase 2 "Pre-Deployment Checklist": "- [ ] Phase 1 success criteria met" … "- [ ] Database performance optimized" — asked 48 hours after deployment, before the go/no-go', async () => {
+    const plan = await load('dojopool');
+    const t = drive(plan, { start: MONDAY, obs: observer(plan, {}, {}, MONDAY), controls: [CHECKLIST('checklist:p0'), { at: 50 * H, ctl: { kind: 'confirm', items: [], all: true, by: 'beta-lead' } }], limitMs: 3 * D });
+    const asked = t.of('checklist.requested')[1]!;
+    expect(asked.at - MONDAY).toBe(48 * H);
+    expect((asked.data!.items as Array<{ text: string }>).map((i) => i.text)).toEqual(['Phase 1 success criteria met', 'Load testing completed for target user volume', 'Beta user communication plan ready', 'Support team briefed and ready', 'Database performance optimized']);
+    expect(t.of('approval.requested')[0]!.at - MONDAY).toBe(50 * H); // then the go/no-go
+    expect(plan.phases.slice(1).map((p) => p.checklist!.length)).toEqual([5, 5, 5]); // phases 2, 3, 4
+  });
+
   it('"Decision Window: 48 hours after deployment" — the phase-2 go/no-go is asked 48 hours after phase 1 deploys', async () => {
     const r = await sim(await load('dojopool'));
     const deployed = r.events.find((e) => e.type === 'step.applied' && /internal: 5%/.test(e.msg))!.at;
-    const asked = r.events.filter((e) => e.type === 'approval.requested')[1]!;
+    const asked = r.events.filter((e) => e.type === 'approval.requested')[0]!; // phase 1 has a checklist, no go/no-go
     expect(asked.at - deployed).toBe(48 * H);
     expect(asked.msg).toMatch(/decision window until 2025-03-08T08:00:00.000Z/); // decided by day 5 ("3-5 days")
   });
 
   it('"Duration: 3-5 days" / "Decision Window: 48 hours after deployment" — with no decision the run stops (no-go by default) at day 5', async () => {
     const plan = await load('dojopool');
-    const t = drive(plan, { start: MONDAY, obs: observer(plan, {}, {}, MONDAY), controls: [{ at: (s) => s.status === 'awaiting-approval' && s.approval?.key === 'p0', ctl: { kind: 'approve', by: 'lead' } }] });
+    const t = drive(plan, { start: MONDAY, obs: observer(plan, {}, {}, MONDAY), controls: [CHECKLIST('checklist:p0'), CHECKLIST('checklist:p1')] });
     expect(t.state.status).toBe('paused');
     expect(t.of('approval.timeout')[0]!.at - MONDAY).toBe(5 * D);
   });
@@ -78,6 +124,6 @@ describe('seed 003: DojoPool', () => {
   it('"Go Criteria: All success criteria met" — phase 1 criteria failing keep the phase-2 go/no-go from being asked', async () => {
     const r = await sim(await load('dojopool'), { checks: { 'error-rate-p1': [{ after: '0s', value: 0.0005 }, { after: '1d', value: 0.005 }, { after: '4d', value: 0.0005 }] } });
     const asked = r.events.filter((e) => e.type === 'approval.requested');
-    expect((asked[1]!.at - MONDAY) / D).toBe(4);
+    expect((asked[0]!.at - MONDAY) / D).toBe(4);
   });
 });

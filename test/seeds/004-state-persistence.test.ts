@@ -58,11 +58,43 @@ describe('seed 004: state persistence', () => {
     });
   });
 
-  it('"Pre-Rollout Checklist: All tests passing in staging … Customer support notified" — a go/no-go before the first step', async () => {
+  it('"### Pre-Rollout Checklist" "- [ ] All tests passing in staging" … "- [ ] Customer support notified" — each item confirmed by a person before the first step', async () => {
     const plan = await load('state-persistence');
-    expect(plan.phases[0]!.approval!.message).toMatch(/Pre-Rollout Checklist: all tests passing in staging, rollback script tested/);
+    expect(plan.phases[0]!.checklist!.map((i) => i.text)).toEqual([
+      'All tests passing in staging',
+      'Rollback script tested',
+      'Monitoring dashboards ready',
+      'Alert thresholds configured',
+      'On-call team briefed',
+      'Customer support notified',
+    ]);
+    expect(plan.phases[0]!.approval).toBeUndefined();
+    // Nobody confirms: the simulation waits at the checklist and no flag is written.
     const r = await sim(plan, { approvals: 'wait' });
     expect(r.events.some((e) => e.type === 'step.applied')).toBe(false);
+    expect(r.events.filter((e) => e.type === 'checklist.requested').map((e) => e.data!.key)).toEqual(['checklist:p0']);
+    expect(r.state.approval!.checklist!.every((i) => !i.confirmed)).toBe(true);
+    // People tick the items one by one on Monday morning, before the 09:00 window: five of six
+    // do not open the gate; the sixth does, and "Day 1: 09:00 - Deploy at 0%" follows.
+    const ids = plan.phases[0]!.checklist!.map((i) => i.id);
+    const t = drive(plan, {
+      obs: observer(plan),
+      start: MONDAY,
+      limitMs: 2 * H,
+      controls: ids.map((id, i) => ({ at: (i + 1) * 5 * 60_000, ctl: { kind: 'confirm' as const, items: [id], by: i < 3 ? 'qa-lead' : 'sre-oncall' } })),
+    });
+    const confirmed = t.of('checklist.confirmed');
+    expect(confirmed.map((e) => [e.data!.item, e.data!.name, new Date(e.at).toISOString().slice(11, 16)])).toEqual([
+      ['staging-tests', 'qa-lead', '08:05'],
+      ['rollback-script', 'qa-lead', '08:10'],
+      ['dashboards', 'qa-lead', '08:15'],
+      ['alert-thresholds', 'sre-oncall', '08:20'],
+      ['oncall-briefed', 'sre-oncall', '08:25'],
+      ['support-notified', 'sre-oncall', '08:30'],
+    ]);
+    expect(t.of('checklist.requested')[0]!.at).toBe(MONDAY); // asked at once, not when the window opens
+    expect(t.of('checklist.completed')[0]!.at).toBe(MONDAY + 30 * 60_000);
+    expect(t.of('step.applied')[0]!.at).toBe(MONDAY + H); // 09:00, when the window opens
   });
 
   it('"DON\'T: Rollout during peak hours" — every step on a weekday between 09:00 and 17:00', async () => {
@@ -115,7 +147,7 @@ describe('seed 004: state persistence', () => {
     const plan = await load('state-persistence');
     const t = drive(plan, {
       start: MONDAY,
-      autoApprove: true, // the Pre-Rollout Checklist gate
+      autoApprove: true, // the Pre-Rollout Checklist (ticked at once)
       obs: observer(plan, {}, {}, MONDAY),
       controls: [
         { at: 26 * H, ctl: { kind: 'rollback', reason: 'errors at 50%', to: 25 } },

@@ -93,7 +93,7 @@ export interface DriveOptions {
   /** Virtual time budget (default 60 days). */
   limitMs?: number;
   maxIterations?: number;
-  /** Approve gates at once (like --yes). */
+  /** Approve gates at once (like --yes), and tick checklists at once (like a simulation). */
   autoApprove?: boolean;
   /** Continue from this state instead of createRun. */
   state?: RunState;
@@ -176,7 +176,8 @@ export function drive(plan: Plan, opts: DriveOptions = {}): Trace {
   for (let i = 0; ; i++) {
     if (i >= max) throw new Error(`drive: no end after ${max} iterations (status ${state.status}, waiting for ${state.waitingFor})`);
     applyDueControls();
-    if (opts.autoApprove && state.status === 'awaiting-approval' && !state.pending.length) record(control(plan, state, { kind: 'approve', by: 'test' }, now), 'auto-approve');
+    if (opts.autoApprove && state.status === 'awaiting-approval' && !state.pending.length)
+      record(control(plan, state, state.approval?.checklist ? { kind: 'confirm', items: [], all: true, auto: true, by: 'test' } : { kind: 'approve', by: 'test' }, now), 'auto-approve');
     const a = state.pending[0];
     if (a) {
       const outcome = opts.outcome?.(a, now, state) ?? okOutcome(a);
