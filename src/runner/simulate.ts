@@ -151,7 +151,7 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
   const onEvent = (e: RunEvent, s: RunState) => {
     events.push(e);
     opts.onEvent?.(e, s);
-    if (e.type === 'approval.requested' && sc.approvals === 'reject') store.inbox.push({ kind: 'reject', by: 'scenario', reason: 'scenario rejects gates' });
+    if ((e.type === 'approval.requested' || e.type === 'checklist.requested') && sc.approvals === 'reject') store.inbox.push({ kind: 'reject', by: 'scenario', reason: 'scenario rejects gates' });
   };
   const d = createRun(plan, `simulation-${plan.name}`, start);
   for (const e of d.events) onEvent(e, d.state);

@@ -44,9 +44,10 @@ describe('plans/scenarios', () => {
     expect(r.state.status).toBe('completed');
   });
 
-  it('dojopool-gate-rejected: the first go/no-go is rejected, the run is aborted and no flag is written', async () => {
+  it('dojopool-gate-rejected: the first gate (the pre-deployment checklist) is answered no-go, the run is aborted and no flag is written', async () => {
     const r = await run('dojopool-gate-rejected.yaml');
-    expect(r.of('approval.requested')).toHaveLength(1);
+    expect(r.of('checklist.requested')).toHaveLength(1); // phase 1's pre-deployment checklist: a no-go there
+    expect(r.of('approval.requested')).toHaveLength(0);
     expect(r.state.status).toBe('aborted');
     expect(r.of('step.applied')).toHaveLength(0);
     expect(r.writes).toBe(0);
