@@ -1,39 +1,15 @@
 /**
- * `command`: flags driven by your own programs (a deploy script, a CLI of an in-house flag
- * service). No shell is involved anywhere.
+ * `command` flag backend: flags driven by your own programs (a deploy script, the CLI of an
+ * in-house flag service). Placeholders, environment, the `read` output and errors are in
+ * docs/adapters.md (`command`).
  *
- *   backend:
- *     type: command
- *     apply: ["./scripts/set-flag.sh", "--flag", "{flag}", "--percentage", "{percentage}"]
- *     read:  ["./scripts/get-flag.sh", "{flag}"]          # optional
- *     timeoutMs: 30000
- *
- * Running
- *   - argv arrays only. Placeholders {flag}, {enabled} (true/false), {percentage} and {users}
- *     (comma-separated) are replaced inside argv elements; a value never splits or joins
- *     elements, so it cannot inject arguments (flag names starting with "-" are refused, so a
- *     value cannot pose as an option either). Any other {word} is an options error.
- *   - The same values are in the environment: ROLLOUT_FLAG, ROLLOUT_ENABLED ("true"/"false"),
- *     ROLLOUT_PERCENTAGE (0 when disabling), ROLLOUT_USERS (comma-separated, only when the change
- *     has users: absent means "leave the allowlist as it is") and ROLLOUT_CHANGE (the whole
- *     change as JSON).
- *   - A relative program (./x, ../x) and `cwd` resolve against the plan's directory; the program
- *     runs in `cwd`, else the working directory.
- *   - A non-zero exit, a timeout or a missing program → BackendError with the stderr tail
- *     (redacted). The apply program must be idempotent: rollout may run it again with the same
- *     values (after a crash, on resume).
- *
- * Reading
- *   - With `read`: its stdout is either JSON {"enabled": bool, "percentage": number, "users"?:
- *     [...], "exists"?: bool}, or a bare number (the percentage; enabled when > 0). Empty output,
- *     `null` or {"exists": false} mean the flag does not exist. When stdout is not JSON as a
- *     whole, its last non-empty line is parsed (so scripts may log before answering).
- *   - Without `read`: read() returns what this backend last applied successfully, recorded in a
- *     small JSON file (`recordPath`, default <state dir>/command-flags.json, i.e.
- *     $ROLLOUT_STATE_DIR or .rollout in the working directory), keyed by flag. It does not see
- *     changes made outside rollout; give a `read` command when that matters.
- */
-import { mkdir, readFile } from 'node:fs/promises';
+ * Decisions a reader needs here:
+ *   - argv only, never a shell: a placeholder is replaced inside one argv element, so a value
+ *     can neither split nor join arguments, and flag names starting with "-" are refused.
+ *   - Without `read`, read() returns what this backend last applied successfully, recorded in
+ *     `recordPath` (default <state dir>/command-flags.json: $ROLLOUT_STATE_DIR or .rollout in
+ *     the working directory); it does not see changes made outside rollout.
+ */import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';

@@ -1,48 +1,17 @@
 /**
- * `env-file`: flags as variables in a dotenv file (the style of seed 000:
+ * `env-file` flag backend: flags as variables in a dotenv file (seed 000's
  * DOMAIN_ADAPTERS_ENABLED=true, DOMAIN_ROLLOUT_PERCENTAGE=25), for apps that read their flags
- * from the environment.
+ * from the environment. Options, variable naming, reading and `reload` are in docs/adapters.md
+ * (`env-file`).
  *
- *   backend:
- *     type: env-file
- *     path: ../deploy/.env                       # relative to the plan's directory
- *     flags:                                     # optional per-flag variable names
- *       domain:
- *         enabledVar: DOMAIN_ADAPTERS_ENABLED
- *         percentVar: DOMAIN_ROLLOUT_PERCENTAGE
- *         usersVar: DOMAIN_ENABLED_USERS
- *     decimals: 0                                # the app does int(...): write whole numbers
- *     reload: ["docker", "compose", "up", "-d", "app"]   # optional, argv, no shell
- *
- * Variable names: per-flag `flags.<flag>` entries win; otherwise `naming` templates where
- * {FLAG} is the flag name upper-cased with every non-alphanumeric run turned into "_"
- * (checkout-v2 → CHECKOUT_V2_ENABLED, CHECKOUT_V2_ROLLOUT_PERCENTAGE, CHECKOUT_V2_ENABLED_USERS).
- * A variable set to null is not used: with no enabled variable the percentage alone is the
- * switch (disable writes 0, read says enabled when > 0); with no percentage variable only 0 or
- * 100 % can be expressed.
- *
- * Reading: the flag exists when its enabled or percentage variable is in the file. A flag with
- * only its enabled variable present reads as 100 % when enabled (the first apply writes the
- * percentage variable too); only the last occurrence of a variable counts.
- *
- * Writing:
- *   - only the lines of those variables change (every occurrence, since the last one wins for
- *     dotenv, docker compose and shells); `export ` prefixes, quotes, spacing around "=", and
- *     trailing comments are kept; comments, blank lines, other variables and line endings are
- *     untouched. A variable not in the file yet is appended at the end. A missing file is created
- *     (mode 0600, as .env files tend to hold secrets).
- *   - disabling writes enabled=false and, with `zeroOnDisable` (default), percentage 0, so an app
- *     that only reads the percentage (seed 000's should_use_domain) is switched off too.
- *   - the users variable (comma-separated, seed 000's DOMAIN_ENABLED_USERS) is written only when
- *     a change carries `users`.
- *   - the file is replaced atomically (write-file-atomic; an existing file keeps its mode) and not
- *     rewritten when nothing changes. Writes are serialised per file within this process.
- *   - `reload` runs after a write (in the plan's directory, with ROLLOUT_FLAG, ROLLOUT_ENABLED,
- *     ROLLOUT_PERCENTAGE, ROLLOUT_ENV_FILE in its environment). If it fails the apply fails with
- *     its stderr tail; the next apply to that file in this process runs it again even if the
- *     file is already as wanted (a new process reloads only when the file changes).
- */
-import { mkdir, readFile } from 'node:fs/promises';
+ * Decisions a reader needs here:
+ *   - Every occurrence of a variable is rewritten (the last one wins in dotenv, docker compose
+ *     and shells), in place: prefixes, quotes, spacing, comments and line endings are kept.
+ *   - A new file is 0600 (.env files tend to hold secrets); the file is replaced atomically and
+ *     not rewritten when nothing changes; writes are serialised per file in this process.
+ *   - A failed `reload` is run again by the next apply to that file in this process, even if
+ *     the file is already as wanted.
+ */import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';

@@ -1,71 +1,21 @@
 /**
  * flagd flag backend: edits a flagd flag-definition file (https://flagd.dev/schema/v0/flags.json)
- * that flagd (or an in-process flagd provider) watches.
+ * that flagd, or an in-process flagd provider, watches. The targeting it writes (an if/else-if
+ * chain: users, segments, rings, then the percentage; variant experiments), the options and the
+ * rounding rules are in docs/adapters.md (`flagd`).
  *
- * A flag rollout writes:
- *
- *   "my-flag": {
- *     "state": "ENABLED",                       // "DISABLED" after apply({enabled:false})
- *     "variants": { "on": true, "off": false },
- *     "defaultVariant": "off",
- *     "targeting": {
- *       "if": [ { "in": [ { "var": "targetingKey" }, ["alice", "bob"] ] },   // only with users
- *               "on",
- *               { "fractional": [ ["on", 25], ["off", 75] ] } ]
- *     }
- *   }
- *
- * - Bucketing: with the default `bucketBy: targetingKey` the fractional carries no bucketing
- *   expression, so flagd hashes flagKey + targetingKey (its documented default, the same as
- *   {"cat": [{"var": "$flagd.flagKey"}, {"var": "targetingKey"}]}) and an evaluation without a
- *   targetingKey gets the default variant ("off"). Another `bucketBy` attribute is written as
- *   that explicit `cat` expression, guarded so that an evaluation without the attribute gets
- *   "off" (unguarded, every such evaluation would hash the same string and land in one bucket):
- *   {"if": [{"var": "email"}, {"fractional": [{"cat": [...]}, ["on", 25], ["off", 75]]}, "off"]}.
- * - 0 % and 100 % are written without a fractional: defaultVariant "off" / "on" (plus the user
- *   rule when there are users), so 100 % also reaches evaluations without a targetingKey.
- * - Weights: flagd's fractional takes integer weights. With `decimals: 0` (default) a percentage
- *   is rounded to the nearest whole percent ([["on", 13], ["off", 87]] for 12.5 → 13; 0.4 → 0:
- *   nobody); a note is logged whenever rounding changes the value. `decimals: 1..3` writes
- *   weights out of 1000/10000/100000 instead (e.g. 12.5 → [["on",125],["off",875]]): flagd
- *   treats weights as relative, but providers older than flagd's relative-weights change
- *   required weights summing to 100, so only raise this if your providers support it.
- * - Allowlists and rings come first, as an if/else-if chain before the percentage rule:
- *     {"if": [ {"in": [{"var": "targetingKey"}, ["alice"]]}, "on",              // users
- *              {"in": [{"var": "segment"}, ["internal-team", "beta"]]}, "on",    // segments
- *              {"in": [{"var": "ring"}, ["internal"]]}, <rule for 100 %>,       // one per ring
- *              {"in": [{"var": "ring"}, ["beta"]]}, <rule for 50 %>,
- *              <the percentage rule: everybody else> ]}
- *   The attributes are options (`usersAttribute`, `segmentsAttribute`, `ringAttribute`); the
- *   application puts its user's segment and ring into the evaluation context. A ring step's
- *   ring without users/segments (seed 004's "ga") is the percentage rule itself.
- * - The user and segment allowlists are replaced when a change carries `users` / `segments` (an
- *   empty list clears it) and kept as they are in the file when it has none; rings are those of
- *   the change (a percentage step drops the ring rules).
- * - Variant experiments (a phase's `variants: {control: 50, treatment: 50}`): the flag's
- *   variants become string variants, one per name plus "off" ({"control": "control",
- *   "treatment": "treatment", "off": "off"}; the application evaluates the flag as a string),
- *   and each rule above that gives the flag becomes "in the rollout → split over the variants":
- *     {"if": [ {"==": [ {"fractional": [["on", 25], ["off", 75]]}, "on" ]},          // who is in
- *              {"fractional": [ {"cat": [{"var": "$flagd.flagKey"}, "/variant/", {"var": "targetingKey"}]},
- *                               ["control", 5000], ["treatment", 5000] ]},           // which variant
- *              "off" ]}
- *   The in/out rule is exactly the plain rollout's (same hash: users in at 10 % stay in at
- *   25 %); the split hashes flagKey + "/variant/" + key, independent of it, so a user keeps
- *   their variant as the rollout grows. Variant shares are weights of 10,000 (×100, so
- *   33.33/33.33/33.34 stays exact: 3333/3333/3334), sorted by name. At 100 % the in/out rule
- *   is {"var": <bucketBy>}; allowlisted users/segments get the split alone. Evaluations without
- *   the bucketing attribute get "off". A variant may not be called "off". read() reports the
- *   variants as shares of 1000 (as Unleash and the local store do).
- * - Disabling sets "state": "DISABLED" and keeps the targeting (re-enabling rewrites it).
- *   NB: flagd then answers with reason DISABLED and the SDK returns the *code default* of the
- *   evaluation call, so the application's default for this flag should be false.
- * - Other flags, other keys of this flag (metadata) and top-level keys ($schema, $evaluators,
- *   metadata) are preserved; the file is replaced atomically (write-file-atomic keeps its mode)
- *   and not rewritten at all when nothing changes. Writes within this process are serialised
- *   per file; concurrent writers in other processes are not coordinated.
- */
-import { mkdir, readFile } from 'node:fs/promises';
+ * Decisions a reader needs here:
+ *   - With the default `bucketBy: targetingKey` the fractional carries no bucketing expression
+ *     (flagd's documented default hash); another attribute is an explicit `cat`, guarded so an
+ *     evaluation without it gets "off" instead of all landing in one bucket.
+ *   - 0 % and 100 % are written without a fractional, so 100 % also reaches evaluations without
+ *     a key. Experiments hash "/variant/" apart from the in/out rule, so a user keeps their
+ *     variant as the rollout grows.
+ *   - Disabling sets state DISABLED and keeps the targeting; the SDK then returns the code's
+ *     default, so the application's default should be false.
+ *   - Everything else in the file is preserved; it is replaced atomically and not rewritten
+ *     when nothing changes. Writes are serialised per file in this process only.
+ */import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
