@@ -10,7 +10,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src/runner/clock.js';
-import { run, tempDir, write } from './helpers.js';
+import { join } from 'node:path';
+import { ROOT, run, tempDir, write } from './helpers.js';
 
 interface Got {
   path: string;
@@ -116,6 +117,19 @@ describe('rollout ack and escalation (in-process, virtual clock)', () => {
       expect(again.code).toBe(2);
       expect(again.stderr).toMatch(/run esc-\S+ has no open page: nobody is being paged; page #1 \(P0\) was acknowledged by alice/);
       expect(again.stderr).toMatch(/hint: .*rollout status/);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('simulate shows the escalation on its timeline (seed 003: P0 pages on-call, then the CTO 15 minutes later)', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const sc = await write(dir, 'sc.yaml', 'checks:\n  system-down: [{ after: 0s, value: 1 }, { after: 1d, value: 0 }]\n');
+      const r = await run(['simulate', join(ROOT, 'plans/dojopool.yaml'), '--scenario', sc], { cwd: dir });
+      expect(r.code).toBe(4);
+      expect(r.stdout).toMatch(/T\+1d +P0 page #1: paging oncall — check "system-down" breached/);
+      expect(r.stdout).toMatch(/T\+1d15m +P0 page #1 not acknowledged within 15m .*ESCALATING to cto, past oncall/);
     } finally {
       await cleanup();
     }

@@ -75,7 +75,8 @@ describe('seed 003: DojoPool', () => {
     const first = r.events.find((e) => e.type === 'check.changed' && /error-rate-critical-p1: fail/.test(e.msg))!;
     expect(r.events.find((e) => e.type === 'breach.detected')!.at - first.at).toBe(30 * M);
     expect(r.state.reason).toMatch(/`rollout resume` or `rollout rollback`/);
-    expect(noticeTargets(r.events, 'run.paused')[0]).toEqual(['engineering', 'oncall', 'log']);
+    expect(noticeTargets(r.events, 'run.paused')[0]).toEqual(['engineering', 'log']);
+    expect(noticeTargets(r.events, 'page.opened')[0]).toEqual(['team-lead']); // P1: the engineering team lead is paged
     expect(flagStates(r.state)).toEqual({ 'dojopool-production': '5%' });
   });
 
@@ -125,5 +126,82 @@ describe('seed 003: DojoPool', () => {
     const r = await sim(await load('dojopool'), { checks: { 'error-rate-p1': [{ after: '0s', value: 0.0005 }, { after: '1d', value: 0.005 }, { after: '4d', value: 0.0005 }] } });
     const asked = r.events.filter((e) => e.type === 'approval.requested');
     expect((asked[0]!.at - MONDAY) / D).toBe(4);
+  });
+
+  describe('"Alert Response Procedures: Severity Levels" (notify.escalation)', () => {
+    const pages = (r: { events: Array<{ type: string; at: number; data?: Record<string, unknown> }> }) =>
+      r.events.filter((e) => e.type.startsWith('page.')).map((e) => [e.type, (e.data as { targets?: string[] }).targets ?? null, e.at] as const);
+
+    it('"P0 (Critical): System down" — "Response: Immediate (15 minutes)", "Escalation: On-call engineer + CTO": on-call first, the CTO 15 minutes later without an ack', async () => {
+      const r = await sim(await load('dojopool'), { checks: { 'system-down': [{ after: '0s', value: 1 }, { after: '1d', value: 0 }] } });
+      expect(r.state.status).toBe('paused'); // stop and ask, like every No-Go
+      const breach = r.events.find((e) => e.type === 'breach.detected')!;
+      expect(breach.at - MONDAY).toBe(D);
+      expect(pages(r).slice(0, 2)).toEqual([
+        ['page.opened', ['oncall'], breach.at],
+        ['page.escalated', ['cto'], breach.at + 15 * M],
+      ]);
+      expect(noticeTargets(r.events, 'page.opened')[0]).toEqual(['oncall']);
+      expect(noticeTargets(r.events, 'page.escalated')[0]).toEqual(['cto']);
+      const esc = r.events.find((e) => e.type === 'page.escalated')!;
+      expect(esc.msg).toMatch(/P0 page #1 not acknowledged within 15m \(waiting since 2025-03-04T08:00:00.000Z\): ESCALATING to cto, past oncall/);
+      expect(r.state.pages![0]).toMatchObject({ severity: 'P0', check: 'system-down', level: 1 });
+    });
+
+    it('"Response: Immediate (15 minutes)" — on-call acknowledging within 15 minutes means the CTO is never paged', async () => {
+      const r = await sim(await load('dojopool'), {
+        checks: { 'system-down': [{ after: '0s', value: 1 }, { after: '1d', value: 0 }] },
+        controls: [{ after: '1d10m', kind: 'ack', as: 'oncall-engineer' }, { after: '1d2h', kind: 'abort', reason: 'stop the simulation' }],
+      });
+      expect(pages(r).map((p) => p[0])).toEqual(['page.opened', 'page.acknowledged']);
+      expect(r.state.pages![0]!.ack).toMatchObject({ name: 'oncall-engineer', at: MONDAY + D + 10 * M });
+      expect(noticeTargets(r.events, 'page.acknowledged')[0]).toEqual(['oncall']);
+    });
+
+    it('"P1 (High): Degraded performance" — "Response: Within 1 hour", "Escalation: Engineering team lead": > 1% errors for 30+ minutes pages the team lead, again after an hour unanswered', async () => {
+      const r = await sim(await load('dojopool'), {
+        checks: { 'error-rate-critical-p1': [{ after: '1d', value: 0.015 }] },
+        controls: [{ after: '1d2h', kind: 'ack', as: 'team-lead' }, { after: '1d3h', kind: 'rollback', reason: 'no-go' }],
+      });
+      const opened = r.events.find((e) => e.type === 'page.opened')!;
+      expect(opened.data).toMatchObject({ severity: 'P1', targets: ['team-lead'] });
+      expect(opened.at - MONDAY).toBe(D + 30 * M);
+      const again = r.events.filter((e) => e.type === 'page.escalated');
+      expect(again.map((e) => [(e.at - opened.at) / H, (e.data as { repeat: boolean }).repeat])).toEqual([[1, true]]);
+      expect(r.state.pages![0]!.ack).toMatchObject({ name: 'team-lead', via: 'ack' });
+    });
+
+    it('"P2 (Medium): Performance degradation" — "Response: Within 4 hours", "Escalation: Engineering team": a missed success criterion pages engineering with 4 hours to answer', async () => {
+      const r = await sim(await load('dojopool'), { checks: { 'api-response-p1': [{ after: '0s', value: 100 }, { after: '12h', value: 250 }, { after: '20h', value: 100 }] } });
+      const opened = r.events.find((e) => e.type === 'page.opened')!;
+      expect(opened.data).toMatchObject({ severity: 'P2', targets: ['engineering'], deadline: opened.at + 4 * H });
+      expect(opened.at - MONDAY).toBe(12 * H);
+      // unanswered, engineering is paged again every 4 hours; the run goes on (a success criterion only gates)
+      expect(r.events.filter((e) => e.type === 'page.escalated').map((e) => (e.at - opened.at) / H).slice(0, 2)).toEqual([4, 8]);
+      expect(r.state.status).toBe('completed');
+      expect(r.state.pages![0]!.closed).toMatchObject({ why: 'the run completed' });
+    });
+
+    it('"P3 (Low): Minor issues" — "Response: Within 24 hours", "Escalation: Development team": support load just above its GA target pages development', async () => {
+      const r = await sim(await load('dojopool'), { checks: { 'support-load-p4': [{ after: '0s', value: 10 }, { after: '16d1h', value: 30 }, { after: '16d3h', value: 10 }] } });
+      expect(r.state.status).toBe('completed');
+      const opened = r.events.find((e) => e.type === 'page.opened')!;
+      expect(opened.data).toMatchObject({ severity: 'P3', targets: ['development'], deadline: opened.at + 24 * H });
+      expect(noticeTargets(r.events, 'page.opened')[0]).toEqual(['development']);
+    });
+
+    it('a rollback that fails pages P0 ("Critical") — on-call, with 15 minutes to acknowledge', async () => {
+      const r = await sim(await load('dojopool'), {
+        checks: { 'error-rate-critical-p1': [{ after: '1d', value: 0.015 }] },
+        controls: [{ after: '1d2h', kind: 'rollback', reason: 'no-go' }],
+        failCommands: true,
+      });
+      expect(r.state.status).toBe('rollback-incomplete');
+      const p0 = r.state.pages!.find((p) => p.severity === 'P0')!;
+      expect(p0).toMatchObject({ level: 0, deadline: p0.openedAt + 15 * M });
+      expect(p0.paged[0]!.targets).toEqual(['oncall']);
+      // the human who rolled back answered the P1 page; the P0 one is new and open
+      expect(r.state.pages!.find((p) => p.severity === 'P1')!.ack).toMatchObject({ via: 'rollback' });
+    });
   });
 });
