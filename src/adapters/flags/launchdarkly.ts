@@ -16,7 +16,7 @@
  *     off variation is what users outside the experiment get. rollout never creates flags.
  */
 import { z } from 'zod';
-import { httpUrl } from '../options.js';
+import { httpUrl, flagRetryBudgetMs, flagTimeoutMs } from '../options.js';
 import { BackendError } from '../../errors.js';
 import { registerSecret, safeUrl } from '../../util/redact.js';
 import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
@@ -44,9 +44,9 @@ export const options = z.strictObject({
   projectKey: z.string().min(1),
   environmentKey: z.string().min(1),
   /** Per-request timeout, ms. */
-  timeoutMs: z.number().int().positive().max(300_000).default(10_000),
+  timeoutMs: flagTimeoutMs,
   /** Total time budget for retrying 429/5xx, ms (0 = no retries). */
-  retryBudgetMs: z.number().int().min(0).max(600_000).default(15_000),
+  retryBudgetMs: flagRetryBudgetMs,
   /** Context kind used for the percentage rollout and the user allowlist. */
   contextKind: z.string().min(1).default('user'),
   /** Context attribute the rollout buckets by. */

@@ -14,7 +14,7 @@
  *     segment names: an unknown one changes nothing).
  */
 import { z } from 'zod';
-import { httpUrl, insecureTls, warnInsecureTls } from '../options.js';
+import { httpUrl, insecureTls, warnInsecureTls, flagRetryBudgetMs, flagTimeoutMs } from '../options.js';
 import { BackendError, UsageError } from '../../errors.js';
 import { registerSecret, safeUrl } from '../../util/redact.js';
 import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
@@ -53,9 +53,9 @@ export const options = z.strictObject({
   /** Unleash context field the application sets to its user's ring (ring steps); created if missing. */
   ringContextField: z.string().min(1).default('ring'),
   /** Per-request timeout, ms. */
-  timeoutMs: z.number().int().positive().max(300_000).default(10_000),
+  timeoutMs: flagTimeoutMs,
   /** Total time budget for retrying 429/5xx on safe calls, ms (0 = no retries). */
-  retryBudgetMs: z.number().int().min(0).max(600_000).default(15_000),
+  retryBudgetMs: flagRetryBudgetMs,
   /** Skip TLS certificate verification (a warning is logged). */
   insecureTls,
 });

@@ -4,7 +4,7 @@
  * requests the backend sends.
  */
 import { z } from 'zod';
-import { httpUrl, insecureTls } from '../../options.js';
+import { httpUrl, insecureTls, flagRetryBudgetMs, flagTimeoutMs } from '../../options.js';
 import { TEMPLATE_VARIABLES, templateNames } from './templates.js';
 
 export const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -106,8 +106,8 @@ export const options = z
     freeze: requestSpec.optional(),
     unfreeze: requestSpec.optional(),
     read: readSpec.optional(),
-    timeoutMs: z.number().int().positive().max(300_000).default(10_000),
-    retryBudgetMs: z.number().int().min(0).max(600_000).default(15_000),
+    timeoutMs: flagTimeoutMs,
+    retryBudgetMs: flagRetryBudgetMs,
     insecureTls,
   })
   .superRefine((o, ctx) => {
