@@ -95,7 +95,9 @@ export async function follow(c: FollowIo, store: Store, plan: Plan, existing: Ru
     const open = (s.approval?.checklist ?? []).filter((i) => !i.confirmed);
     const how = `confirm each item: \`rollout confirm ${s.id} <item> [--as <name>]\` (open: ${open.map((i) => i.id).join(', ')})`;
     if (o.dryRun && !c.interactive) return; // the runner ticks them (autoConfirm)
-    if (!c.interactive || o.yes) {
+    // Detached (start --detach, advance, a control command such as `rollout confirm` itself):
+    // do what is due and return, never sit at a question.
+    if (!c.interactive || o.yes || o.detach) {
       reporter.line(`waiting for the checklist: ${how}${o.yes ? '; --yes does not tick checklist items' : ''}`);
       return;
     }
