@@ -94,6 +94,23 @@ async function runRefs(c: Context): Promise<string[]> {
   }
 }
 
+/** The item ids of the checklist the run (named, else the active one) waits at. */
+async function checklistIds(c: Context, ref?: string): Promise<string[]> {
+  try {
+    const store = await openStore(c);
+    try {
+      const runs = await store.list();
+      const named = ref !== undefined && runs.some((r) => r.id === ref || r.plan.name === ref);
+      const s = await store.load(await store.resolve(named ? ref : undefined));
+      return (s.approval?.checklist ?? []).map((i) => i.id);
+    } finally {
+      await (store as { close?: () => Promise<void> }).close?.();
+    }
+  } catch {
+    return [];
+  }
+}
+
 async function flagNames(c: Context, store?: string): Promise<string[]> {
   try {
     return Object.keys(JSON.parse(await readFile(resolve(c.cwd, store ?? join(c.stateDir, 'flags.json')), 'utf8'))).sort();
@@ -159,6 +176,9 @@ export async function complete(program: Command, c: Context, cword: number, word
       return planFiles(c.cwd, cur);
     case 'run':
       return cmd.name() === 'advance' ? [...match(await runRefs(c)), ...(await planFiles(c.cwd, cur))] : match(await runRefs(c));
+    case 'run-and-items':
+      // `rollout confirm [run] <item…>`: run ids first, then the items of the checklist it waits at.
+      return match([...(positionals.length ? [] : await runRefs(c)), ...(await checklistIds(c, positionals[0]))]);
     case 'flag':
       return match(await flagNames(c, given.store));
     case 'shell':

@@ -47,6 +47,9 @@ describe('rollout confirm', () => {
 
   it('ticks items one by one (who, when, note), refuses unknown items with did-you-mean, unticks with --undo, opens the gate at the last item', async () => {
     expect((await run(['start', 'p.yaml', '--detach'], { cwd: dir })).code).toBe(4);
+    // TAB after `rollout confirm ck ` completes the open items.
+    const tab = await run(['__complete', '3', 'rollout', 'confirm', 'ck', ''], { cwd: dir });
+    expect(tab.stdout.split('\n')).toEqual(['staging-tests', 'rollback-script', 'on-call-team-briefed']);
     const typo = await run(['confirm', 'staging-test'], { cwd: dir });
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain('"staging-test" is not an item of the pre-rollout checklist for phase core — did you mean "staging-tests"?');

@@ -1,13 +1,41 @@
 /**
  * Seed 000 "Domain Layer Rollout Strategy" → plans/domain-layer.yaml, run on the virtual clock.
  * Each test quotes the seed line it proves. The run starts on Monday 2025-03-03 (week 3 day 1,
- * after the phase 1-2 go/no-go) unless a test says otherwise.
+ * once the phase 1-2 success criteria are confirmed) unless a test says otherwise.
  */
 import { describe, expect, it } from 'vitest';
 import { drive, observer } from '../unit/helpers.js';
 import { D, H, flagStates, iso, load, MONDAY, noticeTargets, sim, stepDates, weekday } from './helpers.js';
 
 describe('seed 000: domain layer', () => {
+  it('Phase 1 "Success Criteria: - [ ] All game features work correctly … - [ ] No memory leaks" and Phase 2 "- [ ] Handles expected load … - [ ] Support team trained" — confirmed one by one before the canary', async () => {
+    const plan = await load('domain-layer');
+    expect(plan.phases[0]!.checklist!.map((i) => i.text)).toEqual([
+      'All game features work correctly',
+      'No performance degradation',
+      'Event broadcasts match legacy',
+      'No memory leaks',
+      'Handles expected load',
+      'Response times within 10% of legacy',
+      'All events properly broadcast',
+      'Support team trained',
+    ]);
+    const ids = plan.phases[0]!.checklist!.map((i) => i.id);
+    // The developers confirm phase 1 on Monday; "Support team trained" is the last to come (Tuesday).
+    const t = drive(plan, {
+      start: MONDAY,
+      obs: observer(plan, {}, {}, MONDAY),
+      limitMs: 3 * D,
+      controls: [
+        { at: H, ctl: { kind: 'confirm', items: ids.slice(0, 7), by: 'dev-lead' } },
+        { at: D + 2 * H, ctl: { kind: 'confirm', items: ['support-trained'], by: 'support-lead', note: 'training session held' } },
+      ],
+    });
+    expect(t.of('checklist.confirmed').map((e) => e.data!.name)).toEqual([...Array(7).fill('dev-lead'), 'support-lead']);
+    expect(t.of('step.applied')[0]!.at).toBe(MONDAY + D + 2 * H); // 1% only once the last criterion is confirmed
+    expect(t.of('step.applied')[0]!.msg).toMatch(/^canary: 1%/);
+  });
+
   it('"Day 1-2: 1% of traffic / Day 3-4: 5% / Day 5-6: 10% / Day 7: 25% of traffic"', async () => {
     const r = await sim(await load('domain-layer'));
     expect(stepDates(r.events).slice(0, 4)).toEqual([

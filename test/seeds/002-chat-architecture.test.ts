@@ -92,7 +92,10 @@ describe('seed 002: chat architecture', () => {
     // Checks judged hourly instead of every minute: the same decisions, 60× fewer ticks over 6 weeks.
     const plan = { ...(await load('chat-architecture')), intervalMs: 60 * M };
     type S = import('../../src/engine/types.js').RunState;
-    const gates = [1, 2, 3, 4, 5].map((i) => ({ at: (s: S) => s.status === 'awaiting-approval' && s.approval?.key === `p${i}`, ctl: { kind: 'approve' as const, by: 'product' } }));
+    const gates = [1, 2, 3, 4, 5].flatMap((i) => [
+      { at: (s: S) => s.approval?.key === `checklist:p${i}`, ctl: { kind: 'confirm' as const, items: [], all: true, by: 'team' } }, // the milestones
+      { at: (s: S) => s.status === 'awaiting-approval' && s.approval?.key === `p${i}`, ctl: { kind: 'approve' as const, by: 'product' } },
+    ]);
     const t = drive(plan, { start: MONDAY, obs: observer(plan, {}, {}, MONDAY), controls: gates });
     const moderate = t.of('phase.started').find((e) => /moderate/.test(e.msg))!.at;
     expect(t.state.status).toBe('awaiting-approval');
@@ -105,6 +108,30 @@ describe('seed 002: chat architecture', () => {
     const t2 = drive(plan, { start: MONDAY, obs: observer(plan, {}, {}, MONDAY), controls: [...gates, ...reviews], until: (s) => s.phase === 4 });
     expect(t2.of('approval.granted').filter((e) => /reviewer/.test(e.msg))).toHaveLength(3);
     expect(t2.state.phase).toBe(4); // majority (3c)
+  });
+
+  it('"Timeline and Milestones": "Week 1-2: Phase 1 (Shadow Deployment) - [ ] Configure monitoring and alerting … - [ ] Team training on new monitoring tools" — confirmed before the beta go/no-go', async () => {
+    const plan = await load('chat-architecture');
+    const texts = (name: string) => plan.phases.find((p) => p.name === name)!.checklist!.map((i) => i.text);
+    expect(texts('beta')).toEqual(['Deploy new architecture in shadow mode', 'Configure monitoring and alerting', 'Validate production environment compatibility', 'Team training on new monitoring tools']);
+    expect(texts('limited')).toEqual(['Collect user feedback and usage data', 'Optimize performance based on real traffic', 'Document any issues and resolutions']);
+    expect(texts('moderate')).toEqual(['Enhanced monitoring and alerting', 'Performance optimization', 'Stakeholder reporting']);
+    expect(texts('majority')).toEqual(['Mid-rollout health assessment', 'Performance benchmarking', 'Prepare for majority rollout']);
+    expect(texts('full')).toEqual(['Final optimization round', 'Full deployment preparation', 'Team readiness assessment']);
+    // Shadow's week ends on day 7: its milestones are asked; three of four confirmed do not
+    // bring the beta go/no-go; "Team training on new monitoring tools" on day 9 does.
+    const t = drive(plan, {
+      start: MONDAY,
+      obs: observer(plan, {}, {}, MONDAY),
+      limitMs: 10 * D,
+      controls: [
+        { at: 7 * D + 60 * M, ctl: { kind: 'confirm', items: ['shadow-deployed', 'monitoring-alerting', 'environment-compatibility'], by: 'eng-lead' } },
+        { at: 9 * D, ctl: { kind: 'confirm', items: ['team-training'], by: 'ops-lead' } },
+      ],
+    });
+    expect(t.of('checklist.requested')[0]!.at - MONDAY).toBe(7 * D);
+    expect(t.of('approval.requested').map((e) => e.at - MONDAY)).toEqual([9 * D]);
+    expect(t.state.waiting).toEqual({ kind: 'approval', gate: 'p1' });
   });
 
   it('"Instant Rollback (< 30 seconds): Disable useNewArchitecture globally" — only that flag; the other flags stay', async () => {
