@@ -62,7 +62,7 @@ describe('seed 000: domain layer', () => {
     expect(percents(p, 'progressive')).toEqual([50, 75, 90]);
     expect(percents(p, 'full')).toEqual([100]);
     expect(holds(p, 'full')).toEqual([7 * D]);
-    expect(p.phases[0]!.approval).toBeDefined();
+    expect(p.phases[0]!.checklist).toHaveLength(8); // phases 1-2 success criteria, confirmed before the canary
   });
   it('rolls back gradually 50 → 25 → 10 → 0 with the seed waits', async () => {
     const p = await load('domain-layer');
