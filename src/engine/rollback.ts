@@ -220,7 +220,9 @@ export function progressRollback(d: Draft) {
     const env = { ...rollbackEnv(d), ROLLOUT_FAILURES: rb.failures.join('\n') };
     for (const command of d.plan.rollback.escalate.commands) d.enqueue({ kind: 'run-command', purpose: 'escalate', command, env });
     notify(d, 'rollback.failed', 'critical', { reason: why }, d.plan.rollback.escalate.notify.length ? d.plan.rollback.escalate.notify : undefined);
-    if (d.plan.rollback.escalate.severity) openPage(d, d.plan.rollback.escalate.severity, why, 'rollback');
+    // One page per rollback: a retry that fails again (a worker retries on its own, with backoff)
+    // does not page anew once someone has the page — acknowledged or still escalating.
+    if (d.plan.rollback.escalate.severity && !(s.pages ?? []).some((p) => !p.check && p.openedAt >= rb.startedAt)) openPage(d, d.plan.rollback.escalate.severity, why, 'rollback');
     return;
   }
   if (rb.failures.length) {

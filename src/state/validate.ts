@@ -71,6 +71,17 @@ export function runRecordProblems(s: unknown, expectedId?: string): string[] {
     int(s.approval as Obj, 'step', 'approval.step');
   }
   if (s.frozen !== undefined) need('frozen', Array.isArray(s.frozen), 'a list of flags', s.frozen);
+  if (s.pages !== undefined && need('pages', Array.isArray(s.pages), 'a list of pages', s.pages))
+    (s.pages as unknown[]).forEach((p, i) => {
+      if (!need(`pages.${i}`, isObj(p), 'an object {id, severity, openedAt, level, paged}', p)) return;
+      const o = p as Obj;
+      int(o, 'id', `pages.${i}.id`);
+      str(o, 'severity', `pages.${i}.severity`);
+      num(o, 'openedAt', `pages.${i}.openedAt`);
+      int(o, 'level', `pages.${i}.level`);
+      need(`pages.${i}.paged`, Array.isArray(o.paged) && o.paged.length > 0 && o.paged.every((x) => isObj(x) && Array.isArray(x.targets) && typeof x.at === 'number'), 'a list of {level, targets, at}', o.paged);
+      optNum(o, 'deadline', `pages.${i}.deadline`);
+    });
   num(s, 'startedAt');
   optStr(s, 'startedBy');
   num(s, 'updatedAt');

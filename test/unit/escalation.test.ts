@@ -9,6 +9,8 @@ import { control, createRun, nextWake, tick } from '../../src/engine/engine.js';
 import type { Action, RunState } from '../../src/engine/types.js';
 import { noticeVarsOf } from '../../src/output/notice.js';
 import type { Plan } from '../../src/plan/model.js';
+import { runRecordProblems } from '../../src/state/validate.js';
+import { reportModel } from '../../src/report/model.js';
 import { drive, H, M, mkPlan, observer, T0, type Script } from './helpers.js';
 
 const plan = (opts: { repeat?: boolean; action?: string; chain?: string; escalate?: string } = {}) =>
@@ -124,8 +126,15 @@ describe('escalation on the virtual clock', () => {
     const d = tick(p, s0, { checks: {} }, page.deadline!);
     expect(d.events.map((e) => e.type)).toContain('page.escalated');
     expect(d.state.pages!.find((x) => x.id === page.id)!.paged.at(-1)!.targets).toEqual(['cto']);
-    // a retry that fails again does not open a second page for the same rollback
     expect(d.state.status).toBe('rollback-incomplete');
+    // someone takes it; a worker's retry (escalate: true) that fails again does not page anew
+    const acked = control(p, d.state, { kind: 'ack', by: 'ops' }, page.deadline! + M).state;
+    const failing = (a: Action) => (a.kind === 'run-command' ? { ok: false, detail: 'exit 1' } : undefined);
+    const retried = drive(p, { state: acked, start: page.deadline! + 2 * M, outcome: failing, controls: [{ at: 0, ctl: { kind: 'retry-rollback', by: 'worker w1', escalate: true } }] });
+    expect(retried.of('rollback.escalated')).toHaveLength(1);
+    expect(retried.state.status).toBe('rollback-incomplete');
+    expect(retried.state.pages!.filter((x) => !x.check)).toHaveLength(1);
+    expect(retried.of('page.opened')).toEqual([]);
   });
 
   it('ack with no open page is refused with a clear message', async () => {
@@ -144,6 +153,25 @@ describe('escalation on the virtual clock', () => {
     expect(control(p, t.state, { kind: 'ack', by: 'a', page: 9 }, t.now).error).toMatch(/no open page #9/);
     const d = control(p, t.state, { kind: 'ack', by: 'a', page: open[1] }, t.now);
     expect(d.state.pages!.filter((x) => x.ack).map((x) => x.id)).toEqual([open[1]]);
+  });
+});
+
+describe('pages in the stored record and the report', () => {
+  it('a run record with pages is accepted; a malformed page is named by its path', async () => {
+    const p = await plan();
+    const t = drive(p, { obs: observer(p, { err: bad(H) }), until: (s) => (s.pages?.length ?? 0) > 0 });
+    const rec = JSON.parse(JSON.stringify(t.state)) as RunState;
+    expect(runRecordProblems(rec, rec.id)).toEqual([]);
+    expect(runRecordProblems({ ...rec, pages: [{ ...rec.pages![0], paged: 'oncall' }] }, rec.id)).toEqual(['pages.0.paged: expected a list of {level, targets, at}, found string "oncall"']);
+  });
+
+  it('the report carries the pages (who was paged when, who acknowledged) ', async () => {
+    const p = await plan();
+    const t = drive(p, { obs: observer(p, { err: bad(H) }), controls: [{ at: H + 20 * M, ctl: { kind: 'ack', by: 'dana', note: 'on it' } }, { at: 2 * H, ctl: { kind: 'abort', reason: 'x', by: 'dana' } }] });
+    const m = reportModel({ state: t.state, events: t.events, plan: p, now: t.now });
+    expect(m.run.pages).toEqual([
+      expect.objectContaining({ id: 1, severity: 'P0', open: false, paged: [expect.objectContaining({ targets: ['oncall'] }), expect.objectContaining({ targets: ['cto'] })], acknowledged: expect.objectContaining({ by: 'dana', note: 'on it', via: 'ack' }) }),
+    ]);
   });
 });
 
