@@ -270,6 +270,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .description('is this flag on for this user? (local store, Unleash-compatible sticky bucketing)')
     .requiredOption('-k, --key <user>', 'the user id (stickiness key)')
     .option('--ring <ring>', 'evaluate as a member of this ring')
+    .option('--segment <segment>', 'evaluate as a member of this segment')
     .option('--store <file>', 'flag store file (default <state dir>/flags.json)')
     .addOption(json())
     .action(lazy(() => import('./commands/flags.js').then((m) => ({ default: m.evaluate }))));

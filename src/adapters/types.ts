@@ -24,7 +24,24 @@ export interface FlagChange {
    * (summing to 100), with Unleash's variant hashing (src/util/variants.ts).
    */
   variants?: Array<{ name: string; percent: number }>;
+  /**
+   * Cohorts rolled back (a partial rollback for some users, seed 002): the flag is off for the
+   * callers in these segments / rings whatever the percentage, allowlists or ring shares say;
+   * everybody else keeps what the rest of the change gives them. Absent: the backend's
+   * exclusions stay as they are; `{segments: [], rings: []}` lifts them all. Only backends with
+   * `excludes: true` honour it; the others refuse a change that excludes anyone.
+   */
+  exclude?: Exclusion;
 }
+
+/** Who a flag is turned off for while the rest keep their percentage: segment and ring names. */
+export interface Exclusion {
+  segments?: string[];
+  rings?: string[];
+}
+
+/** True when the exclusion excludes somebody. */
+export const excludesAnyone = (x: Exclusion | undefined): boolean => Boolean(x?.segments?.length || x?.rings?.length);
 
 /** What a backend reports for a flag. `exists: false` when the backend has no such flag. */
 export interface FlagState {
@@ -37,6 +54,8 @@ export interface FlagState {
   segments?: string[];
   /** Variant weights as the backend holds them (integer shares of 1000), when it has variants. */
   variants?: Array<{ name: string; weight: number }>;
+  /** Cohorts the flag is off for (backends that can say; see FlagChange.exclude). */
+  exclude?: Exclusion;
 }
 
 export interface FlagBackend {
@@ -61,6 +80,8 @@ export interface FlagBackend {
   close?(): Promise<void>;
   /** True when apply() honours FlagChange.variants; other backends refuse a change with variants. */
   readonly variants?: boolean;
+  /** True when apply() honours FlagChange.exclude (turn the flag off for some segments/rings). */
+  readonly excludes?: boolean;
 }
 
 /**

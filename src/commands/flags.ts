@@ -27,7 +27,7 @@ export async function list(c: Context, o: { store?: string }): Promise<number> {
   return 0;
 }
 
-export async function evaluate(c: Context, flag: string, o: { key: string; ring?: string; store?: string }): Promise<number> {
+export async function evaluate(c: Context, flag: string, o: { key: string; ring?: string; segment?: string; store?: string }): Promise<number> {
   const path = storePath(c, o);
   const flags = await readStore(path);
   if (!Object.hasOwn(flags, flag)) {
@@ -44,8 +44,8 @@ export async function evaluate(c: Context, flag: string, o: { key: string; ring?
           : 'A run of a plan with `backend: {type: local}` writes the flags here; --store <file> or --state-dir picks another store.',
     });
   }
-  const r = evalFlag(flag, flags[flag], o.key, { ring: o.ring });
-  if (c.json) printJson(c, { flag, key: o.key, ...(o.ring ? { ring: o.ring } : {}), enabled: r.enabled, ...(r.variant ? { variant: r.variant } : {}), reason: r.reason });
+  const r = evalFlag(flag, flags[flag], o.key, { ring: o.ring, segment: o.segment });
+  if (c.json) printJson(c, { flag, key: o.key, ...(o.ring ? { ring: o.ring } : {}), ...(o.segment ? { segment: o.segment } : {}), enabled: r.enabled, ...(r.variant ? { variant: r.variant } : {}), reason: r.reason });
   else c.stdout(`${flag} for ${o.key}: ${r.enabled ? style.green('ON') : style.dim('off')}${r.variant ? ` variant ${style.green(r.variant)}` : ''} (${r.reason})`);
   return 0;
 }

@@ -14,7 +14,8 @@
  *         kinds: turnFlagOn, turnFlagOff, updateFallthroughVariationOrRollout (variationId |
  *         rolloutWeights{variationId: thousandths} summing to 100000 + rolloutBucketBy +
  *         rolloutContextKind), updateOffVariation, addTargets, removeTargets, replaceTargets,
- *         clearTargets, addRule (clauses + variationId | rolloutWeights…, description),
+ *         clearTargets, addRule (clauses + variationId | rolloutWeights…, description,
+ *         beforeRuleId: added before that rule, else last),
  *         removeRule (ruleId), updateRuleVariationOrRollout (ruleId + variationId |
  *         rolloutWeights…), addVariation (value, name?, description? — flag-level: no
  *         environmentKey needed; refused on boolean flags, which have only true and false, and
@@ -279,7 +280,13 @@ export async function startLaunchDarklyFake(opts: { token?: string; environments
             return { _id: randomUUID(), contextKind: kindOf(c.contextKind), attribute: c.attribute, op: c.op, values: c.values as unknown[], negate: c.negate === true };
           });
           if (raw.description !== undefined && typeof raw.description !== 'string') throw new HttpError(400, 'description must be a string');
-          env.rules.push({ _id: randomUUID(), ...(raw.description ? { description: raw.description as string } : {}), clauses, ...variationOrRollout(), trackEvents: false });
+          const rule = { _id: randomUUID(), ...(raw.description ? { description: raw.description as string } : {}), clauses, ...variationOrRollout(), trackEvents: false };
+          // Documented: "If you set beforeRuleId, this adds the new rule before the indicated rule. Otherwise, adds the new rule to the end of the list."
+          if (raw.beforeRuleId !== undefined) {
+            const at = env.rules.findIndex((r) => r._id === raw.beforeRuleId);
+            if (at < 0) throw new HttpError(400, `rule not found: ${String(raw.beforeRuleId)}`);
+            env.rules.splice(at, 0, rule);
+          } else env.rules.push(rule);
           break;
         }
         case 'removeRule': {

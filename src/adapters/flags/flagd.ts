@@ -11,16 +11,19 @@
  *   - 0 % and 100 % are written without a fractional, so 100 % also reaches evaluations without
  *     a key. Experiments hash "/variant/" apart from the in/out rule, so a user keeps their
  *     variant as the rollout grows.
+ *   - Rolled-back cohorts (a partial rollback for some users) are one `or` rule serving "off",
+ *     first in the chain (never a bare `in`, so it cannot be read back as a ring at 0 %).
  *   - Disabling sets state DISABLED and keeps the targeting; the SDK then returns the code's
  *     default, so the application's default should be false.
  *   - Everything else in the file is preserved; it is replaced atomically and not rewritten
  *     when nothing changes. Writes are serialised per file in this process only.
- */import { mkdir, readFile } from 'node:fs/promises';
+ */
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
 import { BackendError, errorMessage } from '../../errors.js';
-import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
+import type { AdapterContext, Exclusion, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
 import { toWeights } from '../../util/variants.js';
 import { checkChange, serialised } from './shared.js';
 
@@ -57,6 +60,8 @@ interface FlagdFile extends JsonObject {
 interface Allow {
   users: string[];
   segments: string[];
+  /** Cohorts rolled back: one `or` rule first in the chain, serving "off". */
+  exclude?: Exclusion;
 }
 
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -169,6 +174,14 @@ class FlagdBackend implements FlagBackend {
     // allowlisted callers get the flag: "on", or (experiment) a split over the variants alone
     const all: Json = variants ? this.rule(100, flag, variants) : 'on';
     const chain: Json[] = [];
+    const ex = allow.exclude;
+    if (ex?.segments?.length || ex?.rings?.length) {
+      // One `or` rule (never a bare `in`, so it cannot be mistaken for a ring at 0 % on reading).
+      const any: Json[] = [];
+      if (ex.segments?.length) any.push({ in: [{ var: this.o.segmentsAttribute }, [...new Set(ex.segments)]] });
+      if (ex.rings?.length) any.push({ in: [{ var: this.o.ringAttribute }, [...new Set(ex.rings)]] });
+      chain.push({ or: any }, OFF);
+    }
     if (allow.users.length) chain.push({ in: [{ var: this.o.usersAttribute }, [...new Set(allow.users)]] }, all);
     if (allow.segments.length) chain.push({ in: [{ var: this.o.segmentsAttribute }, [...new Set(allow.segments)]] }, all);
     for (const [ring, p] of Object.entries(rings ?? {})) chain.push({ in: [{ var: this.o.ringAttribute }, [ring]] }, this.rule(p, `${flag} (ring ${ring})`, variants));
@@ -178,6 +191,8 @@ class FlagdBackend implements FlagBackend {
 
   /** Experiments: the variants are written as string variants with fractional weights. */
   readonly variants = true;
+  /** Rolled-back cohorts: an `or` rule of `in` tests on the segment / ring attributes serving "off", first in the chain. */
+  readonly excludes = true;
 
   async apply(change: FlagChange): Promise<void> {
     const pct = checkChange(change, this.name);
@@ -196,14 +211,14 @@ class FlagdBackend implements FlagBackend {
       if (change.enabled) {
         // users / segments not given → keep the allowlists already in the file (as the other backends do)
         let kept: Allow = { users: [], segments: [] };
-        if ((change.users === undefined || change.segments === undefined) && isObject(existing)) {
+        if ((change.users === undefined || change.segments === undefined || change.exclude === undefined) && isObject(existing)) {
           try {
             kept = this.parse(existing, change.flag);
           } catch {
             /* targeting we cannot read is replaced, as documented */
           }
         }
-        const allow = { users: change.users ?? kept.users, segments: change.segments ?? kept.segments };
+        const allow = { users: change.users ?? kept.users, segments: change.segments ?? kept.segments, exclude: change.exclude ?? kept.exclude };
         const { defaultVariant, targeting } = this.targeting(pct, allow, change.rings, change.flag, variants);
         const values: JsonObject = variants ? Object.fromEntries([...variants.map(([n]) => [n, n]), [OFF, OFF]]) : { on: true, off: false };
         next = { ...prev, state: 'ENABLED', variants: values, defaultVariant };
@@ -240,6 +255,7 @@ class FlagdBackend implements FlagBackend {
       ...(parsed.segments.length ? { segments: parsed.segments } : {}),
       ...(Object.keys(parsed.rings).length ? { rings: parsed.rings } : {}),
       ...(parsed.variants ? { variants: parsed.variants } : {}),
+      ...(parsed.exclude ? { exclude: parsed.exclude } : {}),
     };
   }
 
@@ -299,15 +315,29 @@ class FlagdBackend implements FlagBackend {
       }
       return unknown();
     };
-    const out = { users: [] as string[], segments: [] as string[], rings: {} as Record<string, number> };
+    const out: Allow & { rings: Record<string, number> } = { users: [], segments: [], rings: {} };
     const t = def.targeting;
     if (t === undefined || t === null || (isObject(t) && Object.keys(t).length === 0)) return { ...out, percentage: share(def.defaultVariant ?? null) };
     const withSplit = (percentage: number) => ({ ...out, percentage, ...(split ? { variants: split } : {}) });
     // The chain: [cond, value]… else — recognised when its first condition is an `in` rule.
     const chain = isObject(t) && Array.isArray(t.if) && t.if.length >= 3 && t.if.length % 2 === 1 ? t.if : undefined;
     const first = chain?.[0];
-    if (!chain || !(isObject(first) && Array.isArray(first.in))) return withSplit(share(t));
-    for (let i = 0; i + 1 < chain.length; i += 2) {
+    const excluding = isObject(first) && Array.isArray(first.or) && chain?.[1] === OFF;
+    if (!chain || !((isObject(first) && Array.isArray(first.in)) || excluding)) return withSplit(share(t));
+    if (excluding) {
+      const ex: Exclusion = {};
+      for (const rule of first.or as Json[]) {
+        const args = isObject(rule) && Array.isArray(rule.in) ? rule.in : undefined;
+        const attr = args && isObject(args[0]) ? args[0].var : undefined;
+        const list = args && Array.isArray(args[1]) ? args[1].filter((x): x is string => typeof x === 'string') : undefined;
+        if (!list) return unknown();
+        if (attr === this.o.segmentsAttribute) ex.segments = list;
+        else if (attr === this.o.ringAttribute) ex.rings = list;
+        else return unknown();
+      }
+      out.exclude = ex;
+    }
+    for (let i = excluding ? 2 : 0; i + 1 < chain.length; i += 2) {
       const cond = chain[i];
       const value = chain[i + 1] ?? null;
       const args = isObject(cond) && Array.isArray(cond.in) ? cond.in : undefined;

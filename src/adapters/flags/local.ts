@@ -12,7 +12,7 @@ import { inRollout } from '../../util/bucket.js';
 import { selectVariant, toWeights, type VariantWeight } from '../../util/variants.js';
 import { withDirLock } from '../../util/dirlock.js';
 import { serialised } from './shared.js';
-import type { FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
+import { excludesAnyone, type Exclusion, type FlagBackend, type FlagBackendFactory, type FlagChange, type FlagState } from '../types.js';
 
 export const options = z
   .object({
@@ -29,6 +29,8 @@ export interface StoredFlag {
   stickiness?: string;
   /** An experiment's variants, Unleash weights (shares of 1000, sorted by name as Unleash keeps them). */
   variants?: VariantWeight[];
+  /** Cohorts rolled back: off for these segments / rings whatever else the flag says. */
+  exclude?: Exclusion;
   updatedAt: string;
 }
 
@@ -71,11 +73,18 @@ export function evaluate(flag: string, f: StoredFlag | undefined, key: string, c
   };
   if (!f) return { enabled: false, reason: 'flag not in the store' };
   if (!f.enabled) return { enabled: false, reason: 'flag is off' };
+  if (ctx.segment && f.exclude?.segments?.includes(ctx.segment)) return { enabled: false, reason: `segment ${ctx.segment} is rolled back` };
+  if (ctx.ring && f.exclude?.rings?.includes(ctx.ring)) return { enabled: false, reason: `ring ${ctx.ring} is rolled back` };
   if (f.users?.includes(key)) return withVariant({ enabled: true, reason: 'user is allowlisted' });
   if (ctx.segment && f.segments?.includes(ctx.segment)) return withVariant({ enabled: true, reason: `segment ${ctx.segment} is allowlisted` });
   const pct = ctx.ring && f.rings && ctx.ring in f.rings ? f.rings[ctx.ring]! : f.percentage;
   const on = inRollout(key, flag, pct);
   return withVariant({ enabled: on, reason: `${ctx.ring && f.rings && ctx.ring in f.rings ? `ring ${ctx.ring} at` : 'gradual rollout'} ${pct}%: ${on ? 'in' : 'not in'} bucket` });
+}
+
+/** An exclusion as stored: only the non-empty lists, each name once. */
+function tidy(x: Exclusion): Exclusion {
+  return { ...(x.segments?.length ? { segments: [...new Set(x.segments)] } : {}), ...(x.rings?.length ? { rings: [...new Set(x.rings)] } : {}) };
 }
 
 export const create: FlagBackendFactory = (opts, ctx) => {
@@ -85,6 +94,7 @@ export const create: FlagBackendFactory = (opts, ctx) => {
   const backend: FlagBackend = {
     name,
     variants: true,
+    excludes: true,
     async apply(change: FlagChange) {
       const pct = change.enabled ? (change.percentage ?? 100) : 0;
       if (!(pct >= 0 && pct <= 100)) throw new BackendError(name, `percentage ${pct} for ${change.flag} is outside 0..100`);
@@ -96,6 +106,8 @@ export const create: FlagBackendFactory = (opts, ctx) => {
           // A change without users/segments leaves the allowlist as it is (as other backends do).
           const users = change.users ?? prev?.users;
           const segments = change.segments ?? prev?.segments;
+          // Likewise a change without `exclude` keeps the cohorts rolled back so far.
+          const exclude = change.exclude ? tidy(change.exclude) : prev?.exclude;
           store[change.flag] = {
             enabled: change.enabled,
             percentage: pct,
@@ -104,6 +116,7 @@ export const create: FlagBackendFactory = (opts, ctx) => {
             ...(segments ? { segments } : {}),
             ...(change.stickiness ? { stickiness: change.stickiness } : {}),
             ...(change.variants ? { variants: toWeights(change.variants) } : {}),
+            ...(excludesAnyone(exclude) ? { exclude } : {}),
             updatedAt: new Date().toISOString(),
           };
           await writeFileAtomic(path, JSON.stringify(store, null, 2) + '\n', { mode: 0o600 });
@@ -113,7 +126,7 @@ export const create: FlagBackendFactory = (opts, ctx) => {
     async read(flag: string): Promise<FlagState> {
       const f = (await readStore(path, name))[flag];
       if (!f) return { flag, exists: false, enabled: false, percentage: 0 };
-      return { flag, exists: true, enabled: f.enabled, percentage: f.percentage, ...(f.rings ? { rings: f.rings } : {}), ...(f.users ? { users: f.users } : {}), ...(f.segments ? { segments: f.segments } : {}), ...(f.variants ? { variants: f.variants } : {}) };
+      return { flag, exists: true, enabled: f.enabled, percentage: f.percentage, ...(f.rings ? { rings: f.rings } : {}), ...(f.users ? { users: f.users } : {}), ...(f.segments ? { segments: f.segments } : {}), ...(f.variants ? { variants: f.variants } : {}), ...(excludesAnyone(f.exclude) ? { exclude: f.exclude } : {}) };
     },
   };
   return backend;
