@@ -3,7 +3,7 @@
  * plan names (lazily, from the registry); simulations get an in-memory backend and scripted
  * metrics, with the very same runner and engine.
  */
-import type { FlagBackend, FlagChange, FlagState, MetricsProvider, Notifier, AdapterContext, RangeSeries } from '../adapters/types.js';
+import { excludesAnyone, type FlagBackend, type FlagChange, type FlagState, type MetricsProvider, type Notifier, type AdapterContext, type RangeSeries } from '../adapters/types.js';
 import { flagBackends, metricsProviders, notifiers } from '../adapters/registry.js';
 import type { CheckReading } from '../analysis/judge.js';
 import type { RunEvent, RunState } from '../engine/types.js';
@@ -167,6 +167,7 @@ export async function buildServices(o: BuildOptions): Promise<Services & { close
 export class MemoryBackend implements FlagBackend {
   readonly name = 'simulation';
   readonly variants = true;
+  readonly excludes = true;
   readonly flags = new Map<string, FlagState>();
   writes = 0;
   constructor(external: Record<string, number | boolean> = {}) {
@@ -181,7 +182,8 @@ export class MemoryBackend implements FlagBackend {
     const cur = this.flags.get(c.flag);
     if (this.frozen.has(c.flag) && c.enabled && cur && (c.percentage ?? 100) !== cur.percentage) throw new Error(`flag ${c.flag} is frozen`);
     this.writes++;
-    this.flags.set(c.flag, { flag: c.flag, exists: true, enabled: c.enabled, percentage: c.enabled ? (c.percentage ?? 100) : 0, ...(c.rings ? { rings: c.rings } : {}) });
+    const exclude = c.exclude ?? cur?.exclude;
+    this.flags.set(c.flag, { flag: c.flag, exists: true, enabled: c.enabled, percentage: c.enabled ? (c.percentage ?? 100) : 0, ...(c.rings ? { rings: c.rings } : {}), ...(excludesAnyone(exclude) ? { exclude } : {}) });
   }
   async read(flag: string): Promise<FlagState> {
     return this.flags.get(flag) ?? { flag, exists: false, enabled: false, percentage: 0 };

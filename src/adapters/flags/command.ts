@@ -17,7 +17,7 @@ import { BackendError, UsageError, errorMessage } from '../../errors.js';
 import { runCommand } from '../../util/exec.js';
 import { redact } from '../../util/redact.js';
 import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
-import { checkChange as checkShared, serialised } from './shared.js';
+import { checkChange as checkShared, refuseExclusion, serialised } from './shared.js';
 
 export const PLACEHOLDERS = ['flag', 'enabled', 'percentage', 'users'] as const;
 const WORD = /\{([A-Za-z_]+)\}/g;
@@ -137,6 +137,7 @@ class CommandFlagBackend implements FlagBackend {
 
   async apply(change: FlagChange): Promise<void> {
     const pct = checkChange(change, this.name);
+    refuseExclusion(change, this.name, 'segments and rings are not passed to commands');
     if (change.segments?.length || change.rings) this.ctx.log(`${this.name}: ${change.flag}: segments/rings are not passed to commands and were ignored`);
     const percentage = change.enabled ? pct : (change.percentage ?? 0);
     const users = change.users ? [...new Set(change.users)] : undefined;

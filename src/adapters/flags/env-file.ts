@@ -19,7 +19,7 @@ import { BackendError, UsageError, errorMessage } from '../../errors.js';
 import { runCommand } from '../../util/exec.js';
 import { redact } from '../../util/redact.js';
 import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
-import { checkChange, serialised } from './shared.js';
+import { checkChange, refuseExclusion, serialised } from './shared.js';
 
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const varName = z.string().regex(VAR_NAME, 'must be a variable name (letters, digits, _)');
@@ -195,6 +195,7 @@ class EnvFileBackend implements FlagBackend {
   async apply(change: FlagChange): Promise<void> {
     const pct = checkChange(change, this.name);
     const vars = this.varsOf(change.flag);
+    refuseExclusion(change, this.name, 'an env file has no segments or rings');
     if (change.segments?.length || change.rings) this.ctx.log(`${this.name}: ${change.flag}: segments/rings are not supported by this adapter and were ignored`);
     const want = new Map<string, string>();
     if (vars.enabled) want.set(vars.enabled, change.enabled ? this.o.enabledValues.on : this.o.enabledValues.off);

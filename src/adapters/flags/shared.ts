@@ -1,6 +1,23 @@
 /** Small pieces every flag backend shares. */
-import { UsageError } from '../../errors.js';
-import type { FlagChange } from '../types.js';
+import { BackendError, UsageError } from '../../errors.js';
+import { excludesAnyone, type FlagChange } from '../types.js';
+
+/** The flag backends whose apply() honours FlagChange.exclude (http: when its write request sends {{exclude}}). */
+export const EXCLUDE_BACKENDS = ['local', 'unleash', 'flagd', 'launchdarkly'];
+
+/** Who a change rolls back, in words: "segment eu-users, ring beta". */
+export const cohortWords = (c: FlagChange) => [...(c.exclude?.segments ?? []).map((s) => `segment ${s}`), ...(c.exclude?.rings ?? []).map((r) => `ring ${r}`)].join(', ');
+
+/**
+ * A backend that cannot turn a flag off for some users only refuses such a change rather than
+ * leave the rolled-back cohort on (a flag that is off for everybody needs no exclusion).
+ */
+export function refuseExclusion(change: FlagChange, backend: string, why: string): void {
+  if (!change.enabled || !excludesAnyone(change.exclude)) return;
+  throw new BackendError(backend, `${change.flag}: cannot turn the flag off for ${cohortWords(change)} only: ${why}`, {
+    hint: `Backends that can: ${EXCLUDE_BACKENDS.join(', ')}, and http when its write request sends {{exclude}}. Or roll back everybody: \`rollout rollback --reason …\`.`,
+  });
+}
 
 /** Validate a change; returns the target percentage (0..100) of an enabled flag. */
 export function checkChange(change: FlagChange, backend: string): number {
