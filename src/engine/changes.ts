@@ -6,6 +6,7 @@ import type { FlagChange } from '../adapters/types.js';
 import type { Plan } from '../plan/model.js';
 import { fmt, type Draft } from './draft.js';
 import { stepLabel } from './steps.js';
+import { withExclusion } from './cohorts.js';
 
 export function stepChanges(plan: Plan, phaseIdx: number, stepIdx: number): FlagChange[] {
   const p = plan.phases[phaseIdx]!;
@@ -41,7 +42,8 @@ export function stepChanges(plan: Plan, phaseIdx: number, stepIdx: number): Flag
 export function queueStep(d: Draft, nxt: { phase: number; step: number }): void {
   const { s, plan } = d;
   const target = plan.phases[nxt.phase]!;
-  const all = stepChanges(plan, nxt.phase, nxt.step);
+  // Cohorts rolled back in this run stay out: every step's write carries the exclusion.
+  const all = withExclusion(plan, s, stepChanges(plan, nxt.phase, nxt.step));
   // Flags a scoped rollback took out of the run (afterRollback: continue) stay off.
   const changes = s.dropped?.length ? all.filter((c) => !s.dropped!.includes(c.flag)) : all;
   if (all.length && !changes.length) {

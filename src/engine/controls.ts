@@ -4,6 +4,7 @@ import { Draft } from './draft.js';
 import { approvalFor, approvalWaiting } from './gates.js';
 import { confirmItems, isChecklist, openItems } from './checklist.js';
 import { partialRollback, retryRollback, startRollback } from './rollback.js';
+import { excludeCohorts, reassertCohorts, restoreCohorts } from './cohorts.js';
 import { formatDuration } from '../util/duration.js';
 import { finish, freeze, pause, resumeHold } from './transitions.js';
 import { ackPages, noOpenPage } from './pages.js';
@@ -56,6 +57,8 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
         d.emit('run.resumed', `resumed${by}${left !== undefined && s.holdUntil !== undefined ? `; ${formatDuration(left)} of the hold left (paused time counts only while checks ran and passed)` : ''}`, left !== undefined ? { holdLeftMs: left } : undefined);
       }
       freeze(d, false);
+      // A cohort write may have failed while it ran (that paused it): write the exclusion again.
+      if (s.excluded?.length) reassertCohorts(d);
       break;
     case 'confirm': {
       const no = confirmItems(d, ctl);
@@ -143,6 +146,11 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       }
       startRollback(d, ctl.reason, 'manual', ctl.mode ?? plan.rollback.mode, undefined, ctl.by);
       break;
+    case 'exclude': {
+      const no = ctl.undo ? restoreCohorts(d, ctl.cohorts, { reason: ctl.reason, by: ctl.by }) : excludeCohorts(d, ctl.cohorts, { reason: ctl.reason, by: ctl.by, trigger: 'manual', pause: ctl.pause });
+      if (no) return refuse(no.error, no.hint);
+      break;
+    }
     case 'promote':
       if (s.status !== 'running') return refuse(`run ${s.id} is ${s.status}; only a running run can be promoted`, s.status === 'paused' ? 'Resume it first.' : undefined);
       if (s.holdUntil !== undefined && s.holdUntil > now) s.holdUntil = now;

@@ -11,6 +11,7 @@ import type { Check, Plan } from '../plan/model.js';
 import { iso, type Draft } from './draft.js';
 import { notify } from './notice.js';
 import { startRollback } from './rollback.js';
+import { holdForCohorts } from './cohorts.js';
 import { activeChecks } from './schedule.js';
 import { nextStep, stepLabel } from './steps.js';
 import { finish, pause } from './transitions.js';
@@ -78,6 +79,8 @@ export function passGates(d: Draft, obs: Readings, verdictChanged: boolean): { p
     return undefined;
   }
   if (!nxt) {
+    // A cohort still rolled back: the plan's end state ("everybody") is not reached.
+    if (holdForCohorts(d)) return undefined;
     finish(d, 'completed', 'every phase reached its final step and held healthy');
     return undefined;
   }

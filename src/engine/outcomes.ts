@@ -46,6 +46,15 @@ export function complete(plan: Plan, state: RunState, actionId: number, outcome:
           s.waiting = { kind: 'hold', until: s.holdUntil };
         }
         notify(d, 'step.applied', 'info');
+      } else if (a.purpose === 'cohort') {
+        const what = a.cohorts ?? 'a cohort';
+        if (outcome.ok) d.emit('rollback.cohort-applied', `${what}: ${a.changes.map((c) => `${c.flag} ${c.enabled ? `${c.percentage ?? 100}%` : 'off'}${c.exclude?.segments?.length || c.exclude?.rings?.length ? ` except ${[...(c.exclude.segments ?? []).map((x) => `segment ${x}`), ...(c.exclude.rings ?? []).map((x) => `ring ${x}`)].join(', ')}` : ''}`).join(', ')} written`, { changes: a.changes });
+        else {
+          d.emit('rollback.cohort-failed', `${what}: the flag write FAILED: ${outcome.detail}`, { readBack: outcome.readBack });
+          const why = `the flag write for ${what} FAILED (${outcome.detail}); fix the backend, then \`rollout resume\` (the next step writes it again), or \`rollout rollback\` to turn the flags off for everybody`;
+          if (s.status === 'running' || s.status === 'awaiting-approval') pause(d, why);
+          else if (s.status === 'paused') s.reason = why;
+        }
       } else if (a.purpose === 'partial') {
         const to = a.changes[0]?.percentage ?? 0;
         if (outcome.ok) d.emit('rollback.partial-done', `partial rollback: ${a.changes.map((c) => c.flag).join(', ')} at ${to}%`, { to });

@@ -10,6 +10,7 @@ import type { Draft } from './draft.js';
 import { notify } from './notice.js';
 import { openPage } from './pages.js';
 import { startRollback } from './rollback.js';
+import { excludeCohorts } from './cohorts.js';
 import { freeze, pause } from './transitions.js';
 import { FINAL_STATUSES, type Readings, type RunState } from './types.js';
 
@@ -43,7 +44,12 @@ export function actOnVerdicts(d: Draft, checks: Check[]): void {
       const why = `check "${c.name}" breached (${c.tier}): ${rec.reason}`;
       d.emit('breach.detected', why, { check: c.name, tier: c.tier, action: c.action, value: rec.value, threshold: describeThreshold(c), ...(rec.stats ? { stats: rec.stats } : {}) });
       rec.actedOn = true;
-      if (c.action === 'rollback') startRollback(d, why, 'check', plan.rollback.mode, c.rollbackFlags, undefined, c.afterRollback === 'continue');
+      const cohorts = [...(c.rollbackSegments ?? []).map((name) => ({ kind: 'segment' as const, name })), ...(c.rollbackRings ?? []).map((name) => ({ kind: 'ring' as const, name }))].filter((x) => !s.excluded?.some((e) => e.kind === x.kind && e.name === x.name));
+      if (c.action === 'rollback' && (c.rollbackSegments || c.rollbackRings)) {
+        // A partial rollback for some users: only these cohorts lose the flags; the run goes on.
+        if (cohorts.length) excludeCohorts(d, cohorts, { reason: why, trigger: 'check', check: c.name });
+        else d.emit('rollback.cohort-already', `${why}; its cohorts are already rolled back`, { check: c.name });
+      } else if (c.action === 'rollback') startRollback(d, why, 'check', plan.rollback.mode, c.rollbackFlags, undefined, c.afterRollback === 'continue');
       else if (c.action === 'pause' && (s.status === 'running' || s.status === 'awaiting-approval')) {
         pause(d, `${why}. Investigate, then \`rollout resume\` or \`rollout rollback\``, s.approval ? { keepApproval: s.approval } : {});
         if (c.freeze) freeze(d, true);

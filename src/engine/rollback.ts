@@ -6,6 +6,7 @@
 import type { Check, Plan } from '../plan/model.js';
 import { formatDuration } from '../util/duration.js';
 import { currentPercentage } from './changes.js';
+import { withExclusion } from './cohorts.js';
 import { blocksStep } from './gates.js';
 import { judgeChecks } from './policy.js';
 import { iso, type Draft } from './draft.js';
@@ -48,7 +49,7 @@ export function partialRollback(d: Draft, to: number, reason: string): { error: 
   s.holdUntil = back >= 0 ? d.now + p.steps[back]!.holdMs : undefined;
   d.emit('rollback.partial', `PARTIAL ROLLBACK of ${p.flags.join(', ')} from ${cur}% to ${to}%: ${reason}${regated.length ? `; ${regated.length} go/no-go approval(s) given before it will be asked again` : ''}`, { from: cur, to, phase: p.name, step: back, ...(regated.length ? { approvalsWithdrawn: regated } : {}) });
   pause(d, `partially rolled back to ${to}% (${reason}). \`rollout resume\` climbs again after the hold, \`rollout rollback\` turns the flags off`);
-  d.runNext(d.enqueue({ kind: 'apply-flags', purpose: 'partial', changes: p.flags.map((flag) => ({ flag, enabled: to > 0, percentage: to })), phase: s.phase }));
+  d.runNext(d.enqueue({ kind: 'apply-flags', purpose: 'partial', changes: withExclusion(d.plan, s, p.flags.map((flag) => ({ flag, enabled: to > 0, percentage: to }))), phase: s.phase }));
   // A frozen flag refuses a new percentage: release it first.
   if (s.frozen?.length) d.runNext(freeze(d, false)!);
   return undefined;

@@ -26,7 +26,8 @@ export interface FlagRecord {
 
 /** A side effect the runner performs. Recorded in state before it happens (intent). */
 export type Action =
-  | { id: number; kind: 'apply-flags'; purpose: 'step' | 'rollback' | 'partial'; changes: FlagChange[]; phase?: number; step?: number }
+  /** `cohort`: a segment/ring rolled back or restored (`cohorts` says which, in words). */
+  | { id: number; kind: 'apply-flags'; purpose: 'step' | 'rollback' | 'partial' | 'cohort'; changes: FlagChange[]; phase?: number; step?: number; cohorts?: string }
   /** `index`: a rollback command's place in the plan's rollback.commands (what a retry repeats). */
   | { id: number; kind: 'run-command'; purpose: 'rollback' | 'escalate'; command: Command; env: Record<string, string>; index?: number }
   | { id: number; kind: 'health-check'; command?: Command; http?: { url: string; expectStatus: number }; retries: number; intervalMs: number; timeoutMs: number; env: Record<string, string> }
@@ -64,6 +65,21 @@ export interface NoticeFacts {
 
 export type ActionInput = Action extends infer A ? (A extends { id: number } ? Omit<A, 'id'> : never) : never;
 
+/** A segment or ring (names as the backend and the plan's `rings:` know them). */
+export interface Cohort {
+  kind: 'segment' | 'ring';
+  name: string;
+}
+
+/** A cohort rolled back: who asked (or which check), when, why. */
+export interface ExcludedCohort extends Cohort {
+  reason: string;
+  at: number;
+  by?: string;
+  trigger: 'manual' | 'check';
+  check?: string;
+}
+
 export interface Incident {
   severity: 'critical' | 'warning';
   reason: string;
@@ -76,6 +92,8 @@ export interface Incident {
   checks: Record<string, { value: number | null; reason: string }>;
   /** The flags rolled back. */
   flags?: string[];
+  /** A partial rollback for some users: the cohorts the flags were turned off for ("segment eu-users"). */
+  cohorts?: string[];
 }
 
 export interface RollbackState {
@@ -111,7 +129,7 @@ export interface RollbackState {
  * that block a step; `gate`: the approval or review gate's key or name.
  */
 export interface Waiting {
-  kind: 'approval' | 'review' | 'checklist' | 'hold' | 'checks' | 'window' | 'schedule' | 'applying' | 'human' | 'rollback' | 'rollback-stable' | 'rollback-step' | 'rollback-retry';
+  kind: 'approval' | 'review' | 'checklist' | 'cohort' | 'hold' | 'checks' | 'window' | 'schedule' | 'applying' | 'human' | 'rollback' | 'rollback-stable' | 'rollback-step' | 'rollback-retry';
   until?: number;
   checks?: string[];
   gate?: string;
@@ -174,6 +192,12 @@ export interface RunState {
   frozen?: string[];
   /** Flags a scoped rollback took out of this run (afterRollback: continue): later steps leave them off. */
   dropped?: string[];
+  /**
+   * Cohorts rolled back (a partial rollback for some users, seed 002): the run's flags are off
+   * for them while everybody else keeps their percentage; every later step keeps them off until
+   * they are restored. The run does not complete while one is left.
+   */
+  excluded?: ExcludedCohort[];
   holdUntil?: number;
   /**
    * While paused: what is left of the step's hold. A hold is time at this percentage with the
@@ -257,6 +281,11 @@ export type Control =
   | { kind: 'promote'; full: boolean; by?: string }
   /** Acknowledge the run's open pages (or one, `page`): escalation stops. `as`: who takes it (default `by`). */
   | { kind: 'ack'; by?: string; as?: string; note?: string; page?: number }
+  /**
+   * A partial rollback for some users: turn the run's flags off for these cohorts (everybody
+   * else keeps their percentage), or with `undo` bring them back. `pause`: also pause the run.
+   */
+  | { kind: 'exclude'; cohorts: Cohort[]; reason: string; by?: string; undo?: boolean; pause?: boolean }
   /**
    * Retry the failed steps of an incomplete rollback (flags off, the failed commands, the health
    * check). `escalate`: run the escalation again if it stays incomplete (a worker retrying on its

@@ -60,6 +60,9 @@ export interface Check {
   rollbackFlags?: string[];
   /** With rollbackFlags: after that rollback, go on with the other flags instead of ending the run. */
   afterRollback?: 'end' | 'continue';
+  /** With action rollback: a partial rollback for some users — only these segments / rings lose the flags; the run goes on. */
+  rollbackSegments?: string[];
+  rollbackRings?: string[];
   unit: string;
   /** A statistical treatment-vs-control check (instead of max/min/relative). */
   compare?: Compare;

@@ -61,6 +61,8 @@ function normalizeCheck(c: CheckDoc): Check {
     freeze: c.freeze ?? false,
     ...(c.rollbackFlags ? { rollbackFlags: c.rollbackFlags } : {}),
     ...(c.afterRollback === 'continue' ? { afterRollback: 'continue' as const } : {}),
+    ...(c.rollbackSegments ? { rollbackSegments: c.rollbackSegments } : {}),
+    ...(c.rollbackRings ? { rollbackRings: c.rollbackRings } : {}),
     unit: c.unit ?? '',
     ...(c.severity ? { severity: c.severity } : {}),
     ...(c.compare

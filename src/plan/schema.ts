@@ -182,6 +182,16 @@ export const check = z
       .min(1)
       .optional()
       .describe('With action rollback: turn off only these flags, and the flags of phases that require them, instead of every flag the plan touches (seed 004: "Recovery Failures > 1% → Rollback recovery feature").'),
+    rollbackSegments: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('With action rollback: a partial rollback for some users — turn the rollback flags off for only these segments (backend segment names); everybody else keeps their percentage and the run goes on (seed 002: "Partial Rollback (Specific User Segments)"). Needs a backend that can: local, unleash, flagd, launchdarkly, http with {{exclude}}.'),
+    rollbackRings: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('With action rollback: like rollbackSegments, for rings of `rings:` (not the everybody-else ring).'),
     afterRollback: z
       .enum(['end', 'continue'])
       .optional()
