@@ -132,6 +132,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .addOption(json())
     .action(lazy(() => import('./commands/status.js')));
 
+  const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
   const control = (name: string, desc: string, extra?: (c: Command) => Command) => {
     let c = program.command(name).argument('[run]', 'run id or plan name (default: the active run)').description(desc).option('--by <who>', 'who asks (recorded; default $USER)');
     if (extra) c = extra(c);
@@ -184,7 +185,11 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
             return n;
           })
           .conflicts(['mode']),
-      ),
+      )
+      .addOption(new Option('--segment <name>', 'partial rollback for some users: turn the flags off for this segment only, everybody else keeps their percentage (repeatable)').argParser(collect).conflicts(['mode', 'to']))
+      .addOption(new Option('--ring <name>', "the same for a ring of the plan's rings: (repeatable)").argParser(collect).conflicts(['mode', 'to']))
+      .option('--undo', 'with --segment/--ring: bring the cohort back (the flags as everybody else has them)')
+      .option('--pause', 'with --segment/--ring: also pause the run (by default it goes on without the cohort)'),
   );
 
   program

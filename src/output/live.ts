@@ -113,6 +113,7 @@ export function waitingWords(plan: Plan | undefined, s: RunState, o: TimeOptions
     case 'aborted':
       return `nothing: aborted${s.reason ? ` — ${text(s.reason)}` : ''}`;
     case 'paused':
+      if (s.waiting?.kind === 'cohort' && s.waitingFor) return humanizeTimes(text(s.waitingFor), o);
       return `a person: \`rollout resume ${s.id}\` (or rollback / abort)${s.reason ? ` — paused: ${text(s.reason)}` : ''}`;
     case 'awaiting-approval': {
       const a = s.approval;
@@ -292,6 +293,9 @@ export function renderRun(plan: Plan | undefined, s: RunState, o: LiveOptions): 
     head.push(`${label('Rollback')} ${rb.mode}, ${rb.trigger}: ${text(rb.reason)}${rb.by ? ` (by ${text(rb.by)})` : ''}${rb.retries ? `, retried ${rb.retries}×` : ''}${rb.failures.length ? style.red(` — failures: ${rb.failures.map(text).join('; ')}`) : ''}`);
     if (s.status === 'rollback-incomplete') head.push(`${label('Retry with')} ${style.red(`rollout rollback ${s.id} --reason "…"`)}`);
   }
+  // A partial rollback for some users: who is out, since when, who asked and why.
+  for (const [i, x] of (s.excluded ?? []).entries())
+    head.push(`${i ? ' '.repeat(12) : label('Rolled back')} ${style.yellow(`${x.kind} ${text(x.name)}`)} ${style.dim(`since ${clock(x.at, o)}${x.check ? `, check ${text(x.check)}` : x.by ? `, by ${text(x.by)}` : ''}`)} — ${text(x.reason)}`);
   const lines = [...head];
   const pages = pageLines(plan, s, o);
   if (pages.length) lines.push('', style.bold('Pages'), ...pages.map((l) => `  ${l}`));

@@ -25,6 +25,8 @@ export function runJson(plan: Plan | undefined, s: RunState, extra: Record<strin
     nextStep: plan && nxt ? { phase: plan.phases[nxt.phase]!.name, step: stepLabel(plan, nxt.phase, nxt.step), at: iso(s.holdUntil), ...(s.holdLeftMs !== undefined ? { holdLeftMs: s.holdLeftMs } : {}) } : null,
     flags: s.flags,
     frozen: s.frozen ?? [],
+    /** Cohorts rolled back while the rest keep their percentage: who asked (or which check), when, why. */
+    excluded: (s.excluded ?? []).map((x) => ({ kind: x.kind, name: x.name, reason: x.reason, at: iso(x.at), by: x.by ?? null, trigger: x.trigger, check: x.check ?? null })),
     checks: Object.fromEntries(
       Object.entries(s.checks).map(([n, r]) => {
         const check = plan?.phases.flatMap((p) => p.checks).find((c) => c.name === n);
