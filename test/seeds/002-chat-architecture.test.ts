@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Action } from '../../src/engine/types.js';
 import { stepChanges } from '../../src/engine/engine.js';
 import { drive, observer } from '../unit/helpers.js';
-import { D, flagStates, load, M, MONDAY, sim, stepDates } from './helpers.js';
+import { D, flagStates, load, M, MONDAY, noticeTargets, sim, stepDates } from './helpers.js';
 
 describe('seed 002: chat architecture', () => {
   it('"PHASE_1_FLAGS = { useNewArchitecture: false, enableShadowLogging: true, shadowProcessingEnabled: true, performanceMonitoring: true }" for "1-2 weeks"', async () => {
@@ -141,5 +141,38 @@ describe('seed 002: chat architecture', () => {
     expect((off.action as Extract<Action, { kind: 'apply-flags' }>).changes.map((c) => c.flag)).toEqual(['useNewArchitecture']);
     expect(off.at - MONDAY).toBe(40 * D); // in the same instant
     expect(flagStates(t.state)).toMatchObject({ useNewArchitecture: 'off', enableAGUIEvents: '100%' });
+  });
+
+  it('"Partial Rollback (Specific User Segments): … 2. Targeted Flag Update: Disable new architecture for specific cohorts 3. Monitoring: Enhanced monitoring of affected users" — one segment off, everybody else keeps 25 %, the team is told, later steps keep it out until it is restored', async () => {
+    const plan = await load('chat-architecture');
+    const r = await sim(plan, {
+      controls: [
+        { after: '30d', kind: 'rollback', segment: 'android-legacy', reason: 'android-legacy clients drop messages on the new transport' },
+        { after: '40d', kind: 'rollback', segment: 'android-legacy', undo: true, reason: 'fixed in 2.3.1' },
+      ],
+    });
+    const cohort = r.events.find((e) => e.type === 'rollback.cohort')!;
+    expect(cohort.at - MONDAY).toBe(30 * D);
+    expect(cohort.msg).toMatch(/PARTIAL ROLLBACK for segment android-legacy \(by scenario\): useNewArchitecture off for them; everybody else keeps useNewArchitecture 25%/);
+    const written = r.events.find((e) => e.type === 'rollback.cohort-applied')!;
+    expect(written.data?.changes).toEqual([expect.objectContaining({ flag: 'useNewArchitecture', enabled: true, percentage: 25, exclude: { segments: ['android-legacy'], rings: [] } })]);
+    // Only that flag: the other flags are untouched, and no emergency rollback ran.
+    expect(r.events.some((e) => e.type === 'rollback.started')).toBe(false);
+    // 3. Monitoring: the alert reaches critical-alerts and the team.
+    expect(noticeTargets(r.events, 'rollback.cohort')[0]).toEqual(['critical-alerts', 'team', 'log']);
+    // 3b's 50 % (day 35) keeps the segment out; after the undo (day 40) 3c's 75 % has it back.
+    const step = (label: string) => r.events.find((e) => e.type === 'step.applied' && e.msg.startsWith(label))!.data?.changes as Array<{ flag: string; exclude?: unknown }>;
+    expect(step('moderate: 50%').find((c) => c.flag === 'useNewArchitecture')!.exclude).toEqual({ segments: ['android-legacy'], rings: [] });
+    expect(step('majority: 75%').find((c) => c.flag === 'useNewArchitecture')!.exclude).toEqual({ segments: [], rings: [] });
+    expect(r.state.status).toBe('completed');
+    expect(flagStates(r.state)).toMatchObject({ useNewArchitecture: '100%' });
+    // Never restored: the run does not call itself complete with a cohort still out.
+    const stuck = await sim(plan, { controls: [{ after: '30d', kind: 'rollback', segment: 'android-legacy', reason: 'drops messages' }] });
+    expect(stuck.state.status).toBe('paused');
+    expect(stuck.state.waitingFor).toMatch(/segment android-legacy to be restored/);
+    // "Instant Rollback" still turns it off for everybody, the cohort included.
+    const full = await sim(plan, { controls: [{ after: '30d', kind: 'rollback', segment: 'android-legacy', reason: 'r' }], checks: { 'error-rate-critical': [{ after: '31d', value: 0.009 }] } });
+    expect(full.state.status).toBe('rolled-back');
+    expect(full.state.flags.useNewArchitecture).toMatchObject({ enabled: false });
   });
 });
