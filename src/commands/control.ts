@@ -28,6 +28,11 @@ interface Opts {
   detach?: boolean;
   yes?: boolean;
   page?: number;
+  /** rollback: a partial rollback for these segments / rings only (or, with undo, their return). */
+  segment?: string[];
+  ring?: string[];
+  undo?: boolean;
+  pause?: boolean;
 }
 
 export async function steer(c: Context, ref: string | undefined, make: (o: Opts) => Control, o: Opts, then: 'flush' | 'follow'): Promise<number> {
@@ -128,6 +133,8 @@ export const handlers: Record<string, (c: Context, ref: string | undefined, o: O
   reject: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'reject', by: c.who(x.by), reason: reasonOf(x) }), o, 'flush'),
   abort: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'abort', reason: reasonOf(x, 'aborted by hand'), by: c.who(x.by) }), o, 'flush'),
   async rollback(c, ref, o) {
+    if (o.segment?.length || o.ring?.length) return cohortRollback(c, ref, o);
+    if (o.undo || o.pause) throw new UsageError(`--${o.undo ? 'undo' : 'pause'} goes with --segment or --ring`, { hint: 'e.g. `rollout rollback --segment beta-users --undo`.' });
     const make = (x: Opts): Control => ({ kind: 'rollback', reason: reasonOf(x, c.env.ROLLOUT_REASON), by: c.who(x.by), ...(x.mode ? { mode: x.mode } : {}), ...(typeof x.to === 'number' ? { to: x.to } : {}) });
     try {
       // A partial rollback leaves the run paused: do it and return (exit 4), do not wait with it.
@@ -139,6 +146,27 @@ export const handlers: Record<string, (c: Context, ref: string | undefined, o: O
     }
   },
 };
+
+/**
+ * `rollback --segment/--ring`: a partial rollback for some users (seed 002). Refused at once
+ * when the plan's backend cannot turn a flag off for some users only; otherwise it goes
+ * through the engine like every control (the driver's inbox, or here).
+ */
+async function cohortRollback(c: Context, ref: string | undefined, o: Opts): Promise<number> {
+  const store = await c.openStore();
+  const id = await store.resolve(ref);
+  const plan = await planOf(c, await store.load(id));
+  const { canExclude } = await import('../plan/lint.js');
+  if (plan && !canExclude(plan)) {
+    const { EXCLUDE_BACKENDS } = await import('../adapters/flags/shared.js');
+    throw new UsageError(`the ${plan.backend.type} backend of plan ${plan.name} cannot turn a flag off for some users only`, {
+      hint: `Backends that can: ${EXCLUDE_BACKENDS.join(', ')}, and http when its write request sends {{exclude}}. Or roll back everybody: \`rollout rollback ${id} --reason …\` (or \`--to <percent>\`).`,
+    });
+  }
+  const cohorts = [...(o.segment ?? []).map((name) => ({ kind: 'segment' as const, name })), ...(o.ring ?? []).map((name) => ({ kind: 'ring' as const, name }))];
+  const make = (x: Opts): Control => ({ kind: 'exclude', cohorts, reason: x.undo ? (x.reason ?? 'restored') : reasonOf(x, c.env.ROLLOUT_REASON), by: c.who(x.by), ...(x.undo ? { undo: true } : {}), ...(x.pause ? { pause: true } : {}) });
+  return steer(c, ref, make, o, 'flush');
+}
 
 /**
  * `rollback` when the state cannot be written: carry out the run's emergency procedure in

@@ -1,6 +1,7 @@
 /** Semantic rules the schema cannot express. Pure: plan in, issues out. */
 import type { Plan } from './model.js';
 import type { PlanDoc } from './schema.js';
+import { EXCLUDE_BACKENDS } from '../adapters/flags/shared.js';
 
 export interface LintIssue {
   path: (string | number)[];
@@ -14,6 +15,13 @@ export const SERIES_PROVIDERS = ['prometheus', 'datadog'];
 
 /** Flag backends whose apply() honours FlagChange.variants. */
 export const VARIANT_BACKENDS = ['local', 'unleash', 'flagd', 'launchdarkly'];
+
+/** Can the plan's backend turn a flag off for some segments/rings only (FlagChange.exclude)? */
+export function canExclude(plan: Plan): boolean {
+  // http: only a write request of the plan's own that sends {{exclude}} (the preset's does not).
+  if (plan.backend.type === 'http') return JSON.stringify(plan.backend.options.apply ?? null).includes('{{exclude}}');
+  return EXCLUDE_BACKENDS.includes(plan.backend.type);
+}
 
 export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
   const out: LintIssue[] = [];
@@ -57,6 +65,21 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
     });
     if (c.severity && !plan.notify.escalation?.[c.severity])
       err([...path, 'severity'], `check "${c.name}": unknown severity "${c.severity}"${plan.notify.escalation ? ` (notify.escalation has: ${Object.keys(plan.notify.escalation).join(', ')})` : ' — define it under notify.escalation'}`);
+    // A partial rollback for some users (rollbackSegments / rollbackRings).
+    for (const key of ['rollbackSegments', 'rollbackRings'] as const) {
+      const names = c[key];
+      if (!names) continue;
+      if (action !== 'rollback') err([...path, key], `check "${c.name}": ${key} applies only to action rollback (this check's action is ${action})`);
+      if (c.rollbackFlags) err([...path, key], `check "${c.name}": ${key} rolls back some users, rollbackFlags some flags; give one of them`);
+      if (!canExclude(plan))
+        err([...path, key], `check "${c.name}": the ${plan.backend.type} backend cannot turn a flag off for some users only (backends that can: ${EXCLUDE_BACKENDS.join(', ')}, and http when its write request sends {{exclude}})`);
+      if (key === 'rollbackRings')
+        names.forEach((r, i) => {
+          const ring = plan.rings[r];
+          if (!ring) err([...path, key, i], `unknown ring "${r}"${Object.keys(plan.rings).length ? ` (known: ${Object.keys(plan.rings).join(', ')})` : ' — define it under `rings:`'}`, r);
+          else if (!ring.users?.length && !ring.segments?.length) err([...path, key, i], `ring "${r}" is everybody else: rolling it back is a full rollback (drop rollbackRings)`);
+        });
+    }
     const scope = path[0] === 'phases' ? `phase ${String(path[1])}` : 'plan';
     if (checkNames.get(c.name) === scope) err([...path, 'name'], `check name "${c.name}" is used twice`);
     checkNames.set(c.name, scope);

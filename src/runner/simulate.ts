@@ -32,7 +32,20 @@ export const scenarioSchema = z
     flags: z.record(z.string(), z.union([z.boolean(), z.number().min(0).max(100)])).default({}),
     /** Human actions during the run: [{after: "3h", kind: rollback, reason: "…"}]. */
     controls: z
-      .array(z.object({ after: dur, kind: z.enum(['pause', 'resume', 'rollback', 'abort', 'promote', 'ack']), reason: z.string().optional(), as: z.string().optional().describe('ack: who takes the page') }).strict())
+      .array(
+        z
+          .object({
+            after: dur,
+            kind: z.enum(['pause', 'resume', 'rollback', 'abort', 'promote', 'ack']),
+            reason: z.string().optional(),
+            as: z.string().optional().describe('ack: who takes the page'),
+            /** rollback: a partial rollback for this segment / ring only (`rollout rollback --segment`), `undo` brings it back. */
+            segment: z.string().min(1).optional(),
+            ring: z.string().min(1).optional(),
+            undo: z.boolean().optional(),
+          })
+          .strict(),
+      )
       .default([]),
     /** Commands (rollback, health check) fail in this scenario. */
     failCommands: z.boolean().default(false),
@@ -218,6 +231,8 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
             ? { kind: 'resume', by: 'scenario' }
             : next.kind === 'ack'
               ? { kind: 'ack', by: 'scenario', ...(next.as ? { as: next.as } : {}), ...(next.reason ? { note: next.reason } : {}) }
+              : next.kind === 'rollback' && (next.segment || next.ring)
+              ? { kind: 'exclude', cohorts: [...(next.segment ? [{ kind: 'segment' as const, name: next.segment }] : []), ...(next.ring ? [{ kind: 'ring' as const, name: next.ring }] : [])], reason, by: 'scenario', ...(next.undo ? { undo: true } : {}) }
               : ({ kind: next.kind, reason, by: 'scenario' } as Control),
       );
       return;

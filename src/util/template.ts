@@ -117,6 +117,7 @@ export const TEMPLATE_VARIABLES: Readonly<Record<string, string>> = {
   acknowledgedBy: 'page.acknowledged: who took the page',
   note: 'page.acknowledged: the note given with `rollout ack --note`',
   waited: 'page.acknowledged: how long the page waited',
+  cohorts: 'rollback.cohort: the segments / rings rolled back or restored, e.g. "segment beta-users"',
 };
 
 /** Events rollout notifies about. */
@@ -129,6 +130,7 @@ export const NOTICE_EVENTS = [
   'rollback.started',
   'rollback.completed',
   'rollback.failed',
+  'rollback.cohort',
   'approval.requested',
   'run.report',
   'page.opened',
@@ -207,6 +209,12 @@ export const DEFAULT_TEMPLATES: Readonly<Record<NoticeEvent, string>> = {
     'Flags {{flags}} may still be enabled for {{percentage}}% of traffic.',
     'Contact: {{owner|on-call}}  Runbook: {{runbook|n/a}}',
   ].join('\n'),
+  'rollback.cohort': [
+    '⟲ {{plan}}: partial rollback for {{cohorts}} (run {{run}})',
+    '{{reason}}',
+    'Everybody else keeps {{flags}} at {{percentage}}% ({{phase}}); status {{status|green}}.',
+    'Metrics: {{checks|n/a}}',
+  ].join('\n'),
   'run.report': [
     '{{plan}} {{report|status report}} (run {{run}}): {{status|green}}',
     '',
@@ -255,6 +263,7 @@ export const DEFAULT_TITLES: Readonly<Record<NoticeEvent, string>> = {
   'rollback.started': '🚨 EMERGENCY ROLLBACK: {{plan}}',
   'rollback.completed': 'Rollback complete: {{plan}}',
   'rollback.failed': 'Rollback FAILED: {{plan}} (manual intervention required)',
+  'rollback.cohort': 'Partial rollback: {{plan}}, {{cohorts}}',
   'approval.requested': 'Approval needed: {{plan}}',
   'run.report': '{{plan}}: {{report|status report}}, {{percentage}}% enabled',
   'page.opened': '📟 {{severity|page}} page: {{plan}}',
@@ -272,6 +281,7 @@ export const DEFAULT_SEVERITY: Readonly<Record<NoticeEvent, Severity>> = {
   'rollback.started': 'critical',
   'rollback.completed': 'warning',
   'rollback.failed': 'critical',
+  'rollback.cohort': 'warning',
   'approval.requested': 'warning',
   'run.report': 'info',
   'page.opened': 'critical',

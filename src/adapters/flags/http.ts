@@ -17,7 +17,7 @@ import { BackendError, UsageError } from '../../errors.js';
 import { http } from '../../util/http.js';
 import { looksSecret, redact, registerSecret, safeUrl } from '../../util/redact.js';
 import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
-import { checkChange } from './shared.js';
+import { checkChange, refuseExclusion } from './shared.js';
 import { options, resolveRequests, type HttpBackendOptions, type Requests, type ResolvedRequest } from './http/options.js';
 import { jsonPathFor, renderBody, renderPath, templateNames, varsFor, type Vars } from './http/templates.js';
 
@@ -28,6 +28,8 @@ class HttpFlagBackend implements FlagBackend {
   readonly name: string;
   /** Variant experiments: only when the write request sends {{variants}}. */
   readonly variants: boolean;
+  /** Partial rollbacks for some users: only when the write request sends {{exclude}}. */
+  readonly excludes: boolean;
   private readonly base: string;
   private readonly headers: Record<string, string>;
   private readonly req: Requests;
@@ -40,6 +42,7 @@ class HttpFlagBackend implements FlagBackend {
     this.name = `http${o.preset ? ` ${o.preset}` : ''} (${safeUrl(this.base)})`;
     this.req = resolveRequests(o);
     this.variants = JSON.stringify(this.req.apply.body ?? null).includes('{{variants}}');
+    this.excludes = JSON.stringify(this.req.apply.body ?? null).includes('{{exclude}}');
     if (!this.req.bulkDisable) this.disableMany = undefined;
     if (!this.req.freeze || !this.req.unfreeze) this.freeze = undefined;
 
@@ -83,6 +86,7 @@ class HttpFlagBackend implements FlagBackend {
     const pct = checkChange(change, this.name);
     const req = !change.enabled && this.req.disable ? this.req.disable : this.req.apply;
     const used = new Set(templateNames(req.body));
+    if (!used.has('exclude')) refuseExclusion(change, this.name, 'the write request has no {{exclude}}');
     const ignored = (['users', 'segments', 'rings'] as const).filter((k) => change[k] !== undefined && !used.has(k));
     if (ignored.length) this.ctx.log(`${this.name}: ${change.flag}: ${ignored.join('/')} not sent (the request template has no {{${ignored[0]}}})`);
     const res = await this.send(req, varsFor(change, pct));

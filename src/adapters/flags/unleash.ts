@@ -10,6 +10,9 @@
  *   - apply() reads the flag first and writes only what differs (applying twice costs one GET).
  *   - Strategies are written before the environment is switched on: switching on an environment
  *     with no strategy makes Unleash add a 100 % one by itself.
+ *   - A partial rollback for some users (change.exclude) is constraints AND-ed onto every
+ *     strategy rollout owns (unleash/strategies.ts exclusionConstraints); the gradual
+ *     rollout's constraints hold it, so a change without `exclude` keeps it.
  *   - Everything is validated before the first write (percentages: Unleash accepts "150";
  *     segment names: an unknown one changes nothing).
  */
@@ -17,13 +20,16 @@ import { z } from 'zod';
 import { httpUrl, insecureTls, warnInsecureTls, flagRetryBudgetMs, flagTimeoutMs } from '../options.js';
 import { BackendError, UsageError } from '../../errors.js';
 import { registerSecret, safeUrl } from '../../util/redact.js';
-import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
+import type { AdapterContext, Exclusion, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
 import { checkChange as checkShared } from './shared.js';
 import { UnleashAdminApi } from './unleash/admin-api.js';
 import {
   RING_TITLE_PREFIX,
   SEGMENT_TITLE_PREFIX,
   allowlistStrategy,
+  allowlistUsers,
+  currentExclusion,
+  exclusionConstraints,
   findAllowlist,
   findManaged,
   managedStrategy,
@@ -34,6 +40,7 @@ import {
   titled,
   unleashVariants,
   unmanagedOpen,
+  type UnleashConstraint,
   type UnleashStrategy,
 } from './unleash/strategies.js';
 
@@ -64,6 +71,8 @@ export type UnleashOptions = z.infer<typeof options>;
 class UnleashBackend implements FlagBackend {
   readonly name: string;
   readonly variants = true;
+  /** Partial rollbacks: the negated cohort as constraints on every strategy rollout owns. */
+  readonly excludes = true;
   private readonly api: UnleashAdminApi;
 
   constructor(
@@ -104,32 +113,38 @@ class UnleashBackend implements FlagBackend {
     const strategies = env.strategies ?? [];
     // Resolve segment names before anything is written: an unknown name changes nothing.
     const segmentIds = change.enabled && change.segments?.length ? await this.api.segmentIds([...new Set(change.segments)]) : new Map<string, number>();
+    const managed = findManaged(strategies);
+    // The rolled-back cohorts as constraints on every strategy rollout owns (kept when the change has none).
+    const excluded = change.enabled ? (change.exclude ? await this.exclusion(flag, change.exclude) : currentExclusion(managed)) : [];
 
     if (!change.enabled) {
       if (env.enabled) await this.api.setEnabled(flag, false);
       return;
     }
 
-    const managed = findManaged(strategies);
-    const want = managedStrategy(flag, pct, stickiness, managed, change.variants ? unleashVariants(change.variants, stickiness) : undefined);
+    const want = managedStrategy(flag, pct, stickiness, managed, change.variants ? unleashVariants(change.variants, stickiness) : undefined, excluded);
     if (!managed || !sameStrategy(managed, want)) {
       // A change without a split keeps the split the strategy has.
       await this.api.putStrategy(flag, managed, want.variants || !managed?.variants ? want : { ...want, variants: managed.variants });
     }
 
-    if (change.users) {
-      const users = [...new Set(change.users)];
-      const list = findAllowlist(strategies);
-      await this.sync(flag, new Map<string, UnleashStrategy>(list ? [['', list]] : []), new Map<string, UnleashStrategy>(users.length ? [['', allowlistStrategy(flag, users)]] : []));
+    // Users and segments absent leave the allowlists as they are — but with the exclusion as it is now.
+    const list = findAllowlist(strategies);
+    const users = change.users ? [...new Set(change.users)] : list && list.disabled !== true ? allowlistUsers(list) : [];
+    if (change.users || users.length) {
+      await this.sync(flag, new Map<string, UnleashStrategy>(list ? [['', list]] : []), new Map<string, UnleashStrategy>(users.length ? [['', allowlistStrategy(flag, users, excluded)]] : []));
     }
-    if (change.segments) {
-      const want = new Map([...segmentIds].map(([name, id]) => [name, segmentStrategy(flag, name, id)]));
-      await this.sync(flag, titled(strategies, SEGMENT_TITLE_PREFIX), want);
+    const haveSegments = titled(strategies, SEGMENT_TITLE_PREFIX);
+    const segments = change.segments ? segmentIds : new Map([...haveSegments].filter(([, x]) => x.disabled !== true && x.segments?.length === 1).map(([n, x]) => [n, x.segments![0]!]));
+    if (change.segments || segments.size) {
+      const want = new Map([...segments].map(([name, id]) => [name, segmentStrategy(flag, name, id, excluded)]));
+      // Absent segments: only rewrite the ones there (a disabled one is left alone, never deleted).
+      await this.sync(flag, change.segments ? haveSegments : new Map([...haveSegments].filter(([n]) => want.has(n))), want);
     }
     // Rings no longer wanted (a percentage step: all) go.
     const rings = Object.entries(change.rings ?? {});
     if (rings.length) await this.api.ensureContextField(this.o.ringContextField);
-    const wantRings = new Map(rings.map(([ring, p]) => [ring, ringStrategy(flag, this.o.ringContextField, ring, p, stickiness)]));
+    const wantRings = new Map(rings.map(([ring, p]) => [ring, ringStrategy(flag, this.o.ringContextField, ring, p, stickiness, excluded)]));
     await this.sync(flag, titled(strategies, RING_TITLE_PREFIX), wantRings);
 
     const others = unmanagedOpen(strategies, managed);
@@ -142,6 +157,20 @@ class UnleashBackend implements FlagBackend {
     }
 
     if (!env.enabled) await this.api.setEnabled(flag, true);
+  }
+
+  /** A partial rollback's constraints; refuses (before any write) a segment one strategy cannot negate. */
+  private async exclusion(flag: string, x: Exclusion): Promise<UnleashConstraint[]> {
+    const names = [...new Set(x.segments ?? [])];
+    const segs = names.length ? await this.api.segments(names) : new Map();
+    const { constraints, refused } = exclusionConstraints(x, segs, this.o.ringContextField);
+    if (refused) {
+      throw new BackendError(this.name, `${flag}: cannot roll back Unleash segment "${refused.name}" on its own: it has ${refused.count} constraints${refused.count ? ' (a user leaves it when any one fails, which one strategy cannot express)' : ' (it matches everybody)'}`, {
+        hint: refused.count ? `Roll back a segment defined by one constraint (e.g. userId IN [...]), or a ring; or define "${refused.name}" with one constraint.` : 'A segment of everybody is a full rollback: `rollout rollback --reason …`.',
+      });
+    }
+    if (x.rings?.length) await this.api.ensureContextField(this.o.ringContextField);
+    return constraints;
   }
 
   /** Make the owned strategies `have` exactly `want` (by name): write the ones that differ, delete the rest. */
@@ -157,7 +186,7 @@ class UnleashBackend implements FlagBackend {
     if (typeof flag !== 'string' || flag.trim() === '') throw new UsageError(`${this.name}: flag name is empty`);
     const feature = await this.api.getFeature(flag);
     if (!feature) return { flag, exists: false, enabled: false, percentage: 0 };
-    return readEnvironment(flag, this.api.environment(feature));
+    return readEnvironment(flag, this.api.environment(feature), this.o.ringContextField);
   }
 }
 

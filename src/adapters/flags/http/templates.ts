@@ -5,7 +5,7 @@
  */
 import type { FlagChange } from '../../types.js';
 
-export const TEMPLATE_VARIABLES = ['flag', 'enabled', 'percentage', 'fraction', 'users', 'segments', 'rings', 'stickiness', 'strategy', 'variants'] as const;
+export const TEMPLATE_VARIABLES = ['flag', 'enabled', 'percentage', 'fraction', 'users', 'segments', 'rings', 'stickiness', 'strategy', 'variants', 'exclude'] as const;
 export type Vars = Partial<Record<(typeof TEMPLATE_VARIABLES)[number], unknown>>;
 
 export const PLACEHOLDER = /\{\{\s*([A-Za-z_][\w]*)\s*\}\}/g;
@@ -63,6 +63,8 @@ export function varsFor(change: FlagChange, pct: number): Vars {
     strategy: change.rings ? 'ring' : undefined,
     // An experiment's split as the seed's A/B configuration writes it: {"control": 50, "treatment": 50}.
     variants: change.variants ? Object.fromEntries(change.variants.map((v) => [v.name, v.percent])) : undefined,
+    // A partial rollback for some users: {"segments": [...], "rings": [...]} the flag is off for.
+    exclude: change.exclude ? { segments: change.exclude.segments ?? [], rings: change.exclude.rings ?? [] } : undefined,
   };
 }
 

@@ -8,7 +8,7 @@
 import { BackendError } from '../../../errors.js';
 import { http, serverMessage, type HttpRequest, type HttpResponse } from '../../../util/http.js';
 import { redact, safeUrl } from '../../../util/redact.js';
-import type { UnleashEnvironment, UnleashFeature, UnleashStrategy } from './strategies.js';
+import type { UnleashEnvironment, UnleashFeature, UnleashSegment, UnleashStrategy } from './strategies.js';
 
 export interface AdminApiOptions {
   /** Unleash base URL, without a trailing `/api`. */
@@ -205,11 +205,11 @@ export class UnleashAdminApi {
     }
   }
 
-  /** Ids of the named Unleash segments; fails naming the unknown ones. */
-  async segmentIds(names: string[]): Promise<Map<string, number>> {
+  /** The named Unleash segments, with their constraints; fails naming the unknown ones. */
+  async segments(names: string[]): Promise<Map<string, UnleashSegment>> {
     const res = await this.call({ method: 'GET', url: `${this.o.base}/api/admin/segments` });
-    const list = res.json<{ segments?: Array<{ id: number; name: string }> }>().segments ?? [];
-    const byName = new Map(list.map((x) => [x.name, x.id]));
+    const list = res.json<{ segments?: UnleashSegment[] }>().segments ?? [];
+    const byName = new Map(list.map((x) => [x.name, x]));
     const unknown = names.filter((n) => !byName.has(n));
     if (unknown.length) {
       throw new BackendError(this.name, `unknown Unleash segment${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `"${n}"`).join(', ')} (known: ${[...byName.keys()].join(', ') || 'none'})`, {
@@ -217,6 +217,11 @@ export class UnleashAdminApi {
       });
     }
     return new Map(names.map((n) => [n, byName.get(n)!]));
+  }
+
+  /** Ids of the named Unleash segments; fails naming the unknown ones. */
+  async segmentIds(names: string[]): Promise<Map<string, number>> {
+    return new Map([...(await this.segments(names))].map(([n, x]) => [n, x.id]));
   }
 
   /** Constraints need a defined context field: create the ring field once if Unleash lacks it. */

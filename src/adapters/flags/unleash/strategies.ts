@@ -6,7 +6,7 @@
  * (ROLLOUT_TITLE, or the one plain untitled strategy it may adopt), the user allowlist, one per
  * segment and one per ring. Everything else in the environment is left alone.
  */
-import type { FlagState } from '../../types.js';
+import type { Exclusion, FlagState } from '../../types.js';
 import { toWeights } from '../../../util/variants.js';
 
 /** Titles that mark the strategies rollout owns. */
@@ -44,6 +44,11 @@ export interface UnleashFeature {
   project?: string;
   archived?: boolean;
   environments: UnleashEnvironment[];
+}
+export interface UnleashSegment {
+  id: number;
+  name: string;
+  constraints?: UnleashConstraint[];
 }
 export interface UnleashVariant {
   name: string;
@@ -138,34 +143,71 @@ function owned(flag: string, title: string, pct: number, stickiness: string, mor
 }
 
 /**
- * The gradual rollout as wanted: `managed`'s own constraints, segments and extra parameters are
- * kept (an adopted strategy keeps what it had); `variants` only when the change sets a split.
+ * A partial rollback for some users, as constraints AND-ed onto every strategy rollout owns
+ * (Unleash has no "deny" strategy: a user gets the flag when any strategy matches). Rings →
+ * `<field> NOT_IN [rings]`; a segment → its one constraint negated (IN ↔ NOT_IN, other
+ * operators `inverted`). A segment of several constraints (whose negation is an OR) or none
+ * cannot be written this way: its name comes back in `refused`.
  */
-export function managedStrategy(flag: string, pct: number, stickiness: string, managed: UnleashStrategy | undefined, variants?: UnleashVariant[]): UnleashStrategy {
-  const s = owned(flag, ROLLOUT_TITLE, pct, stickiness, { constraints: managed?.constraints, segments: managed?.segments });
+export function exclusionConstraints(x: Exclusion, segments: Map<string, UnleashSegment>, ringField: string): { constraints: UnleashConstraint[]; refused?: { name: string; count: number } } {
+  const out: UnleashConstraint[] = [];
+  for (const name of new Set(x.segments ?? [])) {
+    const cs = segments.get(name)?.constraints ?? [];
+    if (cs.length !== 1) return { constraints: [], refused: { name, count: cs.length } };
+    const c = cs[0]!;
+    const flip = c.operator === 'IN' ? 'NOT_IN' : c.operator === 'NOT_IN' ? 'IN' : undefined;
+    out.push({
+      contextName: c.contextName,
+      operator: flip ?? c.operator,
+      ...(c.values ? { values: c.values } : {}),
+      ...(c.value !== undefined ? { value: c.value } : {}),
+      inverted: flip ? Boolean(c.inverted) : !c.inverted,
+      caseInsensitive: Boolean(c.caseInsensitive),
+    });
+  }
+  const rings = [...new Set(x.rings ?? [])];
+  if (rings.length) out.push({ contextName: ringField, operator: 'NOT_IN', values: rings, inverted: false, caseInsensitive: false });
+  return { constraints: out };
+}
+
+/**
+ * The exclusion the flag has now: the constraints of the gradual rollout rollout owns (it
+ * writes them there, and only them). An adopted, untitled strategy has none.
+ */
+export function currentExclusion(managed: UnleashStrategy | undefined): UnleashConstraint[] {
+  return managed?.title === ROLLOUT_TITLE ? (managed.constraints ?? []) : [];
+}
+
+/**
+ * The gradual rollout as wanted: `managed`'s own segments and extra parameters are kept (an
+ * adopted strategy keeps what it had); its constraints are the exclusion (`excluded`);
+ * `variants` only when the change sets a split.
+ */
+export function managedStrategy(flag: string, pct: number, stickiness: string, managed: UnleashStrategy | undefined, variants?: UnleashVariant[], excluded: UnleashConstraint[] = currentExclusion(managed)): UnleashStrategy {
+  const s = owned(flag, ROLLOUT_TITLE, pct, stickiness, { constraints: excluded, segments: managed?.segments });
   return { ...s, parameters: { ...managed?.parameters, ...s.parameters }, ...(variants ? { variants } : {}) };
 }
 
 /** The allowlist: 100 % of the users whose userId is in `users`. */
-export function allowlistStrategy(flag: string, users: string[]): UnleashStrategy {
+export function allowlistStrategy(flag: string, users: string[], excluded: UnleashConstraint[] = []): UnleashStrategy {
   return owned(flag, ALLOWLIST_TITLE, 100, 'default', {
-    constraints: [{ contextName: 'userId', operator: 'IN', values: users, inverted: false, caseInsensitive: false }],
+    constraints: [{ contextName: 'userId', operator: 'IN', values: users, inverted: false, caseInsensitive: false }, ...excluded],
   });
 }
 
 /** 100 % of one segment (one strategy each: segments on a single strategy must all match). */
-export function segmentStrategy(flag: string, name: string, id: number): UnleashStrategy {
-  return owned(flag, `${SEGMENT_TITLE_PREFIX}${name}`, 100, 'default', { segments: [id] });
+export function segmentStrategy(flag: string, name: string, id: number, excluded: UnleashConstraint[] = []): UnleashStrategy {
+  return owned(flag, `${SEGMENT_TITLE_PREFIX}${name}`, 100, 'default', { segments: [id], constraints: excluded });
 }
 
 /** A ring's share, for the users whose `field` is the ring's name. */
-export function ringStrategy(flag: string, field: string, ring: string, pct: number, stickiness: string): UnleashStrategy {
+export function ringStrategy(flag: string, field: string, ring: string, pct: number, stickiness: string, excluded: UnleashConstraint[] = []): UnleashStrategy {
   return owned(flag, `${RING_TITLE_PREFIX}${ring}`, pct, stickiness, {
-    constraints: [{ contextName: field, operator: 'IN', values: [ring], inverted: false, caseInsensitive: false }],
+    constraints: [{ contextName: field, operator: 'IN', values: [ring], inverted: false, caseInsensitive: false }, ...excluded],
   });
 }
 
-function allowlistUsers(s: UnleashStrategy | undefined): string[] {
+export function allowlistUsers(s: UnleashStrategy | undefined): string[] {
   const c = s?.constraints?.find((k) => k.contextName === 'userId' && k.operator === 'IN' && !k.inverted);
   return c?.values ? [...c.values] : [];
 }
@@ -183,7 +225,7 @@ function unmanagedPercentage(strategies: UnleashStrategy[]): number {
 }
 
 /** What an environment's strategies enable, as rollout reports a flag. */
-export function readEnvironment(flag: string, env: UnleashEnvironment): FlagState {
+export function readEnvironment(flag: string, env: UnleashEnvironment, ringField = 'ring'): FlagState {
   const strategies = env.strategies ?? [];
   const managed = findManaged(strategies);
   let percentage: number;
@@ -192,6 +234,8 @@ export function readEnvironment(flag: string, env: UnleashEnvironment): FlagStat
   const list = findAllowlist(strategies);
   const users = list && isActive(list) ? allowlistUsers(list) : [];
   const segments = [...titled(strategies, SEGMENT_TITLE_PREFIX)].filter(([, s]) => isActive(s)).map(([n]) => n);
+  // Rolled-back rings read back from the exclusion (segments are written as their negated constraint, not by name).
+  const notIn = currentExclusion(managed).find((c) => c.contextName === ringField && c.operator === 'NOT_IN' && !c.inverted);
   const rings = Object.fromEntries([...titled(strategies, RING_TITLE_PREFIX)].filter(([, s]) => isActive(s)).map(([n, s]) => [n, rolloutOf(s)]));
   return {
     flag,
@@ -202,5 +246,6 @@ export function readEnvironment(flag: string, env: UnleashEnvironment): FlagStat
     ...(segments.length ? { segments } : {}),
     ...(Object.keys(rings).length ? { rings } : {}),
     ...(managed?.variants?.length ? { variants: (managed.variants as UnleashVariant[]).map((v) => ({ name: v.name, weight: v.weight })) } : {}),
+    ...(notIn?.values?.length ? { exclude: { rings: [...notIn.values] } } : {}),
   };
 }
