@@ -19,7 +19,7 @@ import { z } from 'zod';
 import { httpUrl, flagRetryBudgetMs, flagTimeoutMs } from '../options.js';
 import { BackendError } from '../../errors.js';
 import { registerSecret, safeUrl } from '../../util/redact.js';
-import type { AdapterContext, FlagBackend, FlagBackendFactory, FlagChange, FlagState } from '../types.js';
+import { excludesAnyone, type AdapterContext, type FlagBackend, type FlagBackendFactory, type FlagChange, type FlagState } from '../types.js';
 import { checkChange } from './shared.js';
 import { LaunchDarklyApi, type Instruction, type LdEnvironment, type LdFlag } from './launchdarkly/api.js';
 import {
@@ -29,6 +29,7 @@ import {
   readBoolean,
   readExperiment,
   rolloutFields,
+  excludeInstructions,
   ruleInstructions,
   sameRollout,
   toWeight,
@@ -60,6 +61,8 @@ class LaunchDarklyBackend implements FlagBackend {
   readonly name: string;
   /** Experiments: multivariate string flags, split by a percentage rollout over their variations. */
   readonly variants = true;
+  /** Partial rollbacks: rules serving `false` to the rolled-back segments / rings, first (launchdarkly/targeting.ts). */
+  readonly excludes = true;
   private readonly api: LaunchDarklyApi;
 
   constructor(
@@ -117,6 +120,7 @@ class LaunchDarklyBackend implements FlagBackend {
         if (remove.length) instructions.push({ kind: 'removeTargets', contextKind: this.o.contextKind, variationId: onId, values: remove });
         if (add.length) instructions.push({ kind: 'addTargets', contextKind: this.o.contextKind, variationId: onId, values: add });
       }
+      instructions.push(...excludeInstructions(env, change, { idx: offIdx, id: offId }, this.o));
       instructions.push(...ruleInstructions(env, change, { idx: onIdx, id: onId, offId }, this.o));
     } else if (env.on) {
       instructions.push({ kind: 'turnFlagOff' });
@@ -145,8 +149,8 @@ class LaunchDarklyBackend implements FlagBackend {
     if (!flag.variations.every((v) => typeof v.value === 'string')) {
       refuse('an experiment needs a multivariate flag whose variations are strings', 'Use a string flag: rollout adds a variation per variant, valued with its name.');
     }
-    if (change.users?.length || change.segments?.length || Object.keys(change.rings ?? {}).length) {
-      refuse('an experiment on LaunchDarkly drives the default rule only; users, segments and rings are not supported with variants', 'Remove users/segments/rings from the experiment phase, or run them in a phase without variants.');
+    if (change.users?.length || change.segments?.length || Object.keys(change.rings ?? {}).length || excludesAnyone(change.exclude)) {
+      refuse('an experiment on LaunchDarkly drives the default rule only; users, segments, rings and rolled-back cohorts are not supported with variants', 'Remove users/segments/rings from the experiment phase, or run them in a phase without variants.');
     }
     const offIdx = env.offVariation;
     const off = typeof offIdx === 'number' ? flag.variations[offIdx] : undefined;

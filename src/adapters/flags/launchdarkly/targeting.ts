@@ -5,11 +5,14 @@
  * Weights are thousandths of a percent summing to 100000. Rules rollout owns are found by their
  * description: SEGMENTS_RULE, and RING_RULE_PREFIX + the ring's name.
  */
-import type { FlagChange, FlagState } from '../../types.js';
+import { excludesAnyone, type FlagChange, type FlagState } from '../../types.js';
 import { distributeRemainder, toWeights } from '../../../util/variants.js';
 import type { Instruction, LdEnvironment, LdFlag, LdRollout, LdServe } from './api.js';
 
 export const SEGMENTS_RULE = 'managed by rollout: segments';
+/** A partial rollback: callers in these segments / rings get `false`, before any other rule. */
+export const EXCLUDED_SEGMENTS_RULE = 'managed by rollout: rolled back segments';
+export const EXCLUDED_RINGS_RULE = 'managed by rollout: rolled back rings';
 export const RING_RULE_PREFIX = 'managed by rollout: ring ';
 export const ALL = 100_000;
 
@@ -87,6 +90,45 @@ export function userTargets(env: LdEnvironment, idx: number, contextKind: string
   return [...out];
 }
 
+/**
+ * A partial rollback: one rule per kind of cohort (segments: clause `segmentMatch`; rings:
+ * `<ringAttribute> in [...]`) serving `false`, placed before every other rule (`addRule` with
+ * `beforeRuleId`: LaunchDarkly serves the first rule that matches). Individual targets come
+ * before rules in LaunchDarkly, so an allowlisted user keeps the flag. Only when the change
+ * carries `exclude`; an empty list removes the rule.
+ */
+export function excludeInstructions(env: LdEnvironment, change: FlagChange, off: { idx: number; id: string }, b: Bucketing): Instruction[] {
+  if (!change.exclude) return [];
+  const rules = env.rules ?? [];
+  const ours = new Set([EXCLUDED_SEGMENTS_RULE, EXCLUDED_RINGS_RULE]);
+  const firstOther = rules.findIndex((r) => !ours.has(r.description ?? ''));
+  const out: Instruction[] = [];
+  const want: Array<[string, string[], Record<string, unknown>]> = [
+    [EXCLUDED_SEGMENTS_RULE, [...new Set(change.exclude.segments ?? [])], { attribute: 'segmentMatch', op: 'segmentMatch' }],
+    [EXCLUDED_RINGS_RULE, [...new Set(change.exclude.rings ?? [])], { contextKind: b.contextKind, attribute: b.ringAttribute, op: 'in' }],
+  ];
+  for (const [description, values, clause] of want) {
+    const i = rules.findIndex((r) => r.description === description);
+    const have = rules[i];
+    const c = have?.clauses.length === 1 ? have.clauses[0] : undefined;
+    const same =
+      c !== undefined &&
+      c.attribute === clause.attribute &&
+      c.op === clause.op &&
+      !c.negate &&
+      c.values.length === values.length &&
+      values.every((v) => c.values.includes(v)) &&
+      have!.variation === off.idx &&
+      (firstOther < 0 || i < firstOther);
+    if (same) continue;
+    if (have) out.push({ kind: 'removeRule', ruleId: have._id });
+    if (values.length) {
+      out.push({ kind: 'addRule', description, clauses: [{ ...clause, values, negate: false }], variationId: off.id, ...(firstOther >= 0 ? { beforeRuleId: rules[firstOther]!._id } : {}) });
+    }
+  }
+  return out;
+}
+
 /** Instructions that make the rules rollout owns (segments, rings) match the change. */
 export function ruleInstructions(env: LdEnvironment, change: FlagChange, on: { idx: number; id: string; offId: string }, b: Bucketing): Instruction[] {
   const out: Instruction[] = [];
@@ -131,6 +173,8 @@ export function readBoolean(flagKey: string, env: LdEnvironment, onIdx: number, 
   const rules = env.rules ?? [];
   const seg = rules.find((r) => r.description === SEGMENTS_RULE);
   const segments = (seg?.clauses[0]?.values ?? []).filter((v): v is string => typeof v === 'string');
+  const listOf = (d: string) => (rules.find((r) => r.description === d)?.clauses[0]?.values ?? []).filter((v): v is string => typeof v === 'string');
+  const exclude = { segments: listOf(EXCLUDED_SEGMENTS_RULE), rings: listOf(EXCLUDED_RINGS_RULE) };
   const rings: Record<string, number> = {};
   for (const r of rules) {
     if (!r.description?.startsWith(RING_RULE_PREFIX)) continue;
@@ -144,6 +188,7 @@ export function readBoolean(flagKey: string, env: LdEnvironment, onIdx: number, 
     ...(users.length ? { users } : {}),
     ...(segments.length ? { segments } : {}),
     ...(Object.keys(rings).length ? { rings } : {}),
+    ...(excludesAnyone(exclude) ? { exclude: { ...(exclude.segments.length ? { segments: exclude.segments } : {}), ...(exclude.rings.length ? { rings: exclude.rings } : {}) } } : {}),
   };
 }
 
