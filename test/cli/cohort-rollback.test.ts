@@ -62,7 +62,7 @@ describe('rollout rollback --segment / --ring (partial rollback for some users)'
 
     const undo = await run(['rollback', '--segment', 'eu-users', '--ring', 'internal', '--undo', '--reason', 'fixed in 2.3.1'], { cwd: dir });
     expect(undo.code, undo.stderr).toBe(0);
-    expect((await store())['quick-flag'].exclude).toBeUndefined();
+    expect((await store())['quick-flag']!.exclude).toBeUndefined();
     expect((await run(['advance'], { cwd: dir })).code).toBe(0);
     expect(JSON.parse((await run(['status', '--json'], { cwd: dir })).stdout)).toMatchObject({ status: 'completed', excluded: [] });
   });
