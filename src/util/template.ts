@@ -210,7 +210,7 @@ export const DEFAULT_TEMPLATES: Readonly<Record<NoticeEvent, string>> = {
     'Contact: {{owner|on-call}}  Runbook: {{runbook|n/a}}',
   ].join('\n'),
   'rollback.cohort': [
-    '⟲ {{plan}}: partial rollback for {{cohorts}} (run {{run}})',
+    '⟲ {{plan}}: partial rollback for {{cohorts|some users}} (run {{run}})',
     '{{reason}}',
     'Everybody else keeps {{flags}} at {{percentage}}% ({{phase}}); status {{status|green}}.',
     'Metrics: {{checks|n/a}}',
@@ -263,7 +263,7 @@ export const DEFAULT_TITLES: Readonly<Record<NoticeEvent, string>> = {
   'rollback.started': '🚨 EMERGENCY ROLLBACK: {{plan}}',
   'rollback.completed': 'Rollback complete: {{plan}}',
   'rollback.failed': 'Rollback FAILED: {{plan}} (manual intervention required)',
-  'rollback.cohort': 'Partial rollback: {{plan}}, {{cohorts}}',
+  'rollback.cohort': 'Partial rollback: {{plan}}, {{cohorts|some users}}',
   'approval.requested': 'Approval needed: {{plan}}',
   'run.report': '{{plan}}: {{report|status report}}, {{percentage}}% enabled',
   'page.opened': '📟 {{severity|page}} page: {{plan}}',
