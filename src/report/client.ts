@@ -162,9 +162,13 @@ export const CLIENT_JS = String.raw`
       }))));
     }
     (model.checklists || []).forEach(function (c) {
+      // The checklist the run waits at: on a live page, each open item has a button that
+      // confirms it as the name in the actions bar (the token comes from there too).
+      var open = opts.confirm && r.checklist && r.checklist.key === c.key;
       root.appendChild(h('h2', { text: 'Checklist ' + c.key.replace(/^checklist:/, '') + ' — ' + (c.completedAt ? 'complete ' + iso(c.completedAt) : c.items.filter(function (i) { return i.at != null; }).length + ' of ' + c.items.length + ' confirmed') }));
       root.appendChild(h('table', { cls: 'log checklist' }, [h('tr', null, [h('th', { text: '' }), h('th', { text: 'item' }), h('th', { text: 'confirmed by' }), h('th', { text: 'when' }), h('th', { text: 'note' })])].concat(c.items.map(function (i) {
-        return h('tr', null, [h('td', { text: i.at != null ? '☑' : '☐' }), h('td', { text: i.id + ': ' + i.text }), h('td', { text: i.name ? i.name + (i.by ? ' (typed by ' + i.by + ')' : '') : '-' }), h('td', { text: i.at != null ? iso(i.at) : '-' }), h('td', { text: i.note || '' })]);
+        var mark = open && i.at == null ? h('button', { id: 'confirm-' + i.id, onclick: function () { opts.confirm(r.run, i.id); }, text: 'confirm' }) : (i.at != null ? '☑' : '☐');
+        return h('tr', { 'data-item': i.id }, [h('td', null, [mark]), h('td', { text: i.id + ': ' + i.text }), h('td', { text: i.name ? i.name + (i.by ? ' (typed by ' + i.by + ')' : '') : '-' }), h('td', { text: i.at != null ? iso(i.at) : '-' }), h('td', { text: i.note || '' })]);
       }))));
     });
     if (model.incidents.length) {
@@ -234,6 +238,14 @@ export const CLIENT_JS = String.raw`
             .catch(function (e) { show('failed: ' + e, ''); });
         };
       }
+      // Checklist items are confirmed from their rows (renderRun), through the same token and name.
+      opts.confirmItem = function (run, item) {
+        sessionStorage.setItem('rollout-token', token.value); sessionStorage.setItem('rollout-by', by.value);
+        show('confirm ' + item + '…', '');
+        fetch('/api/runs/' + encodeURIComponent(run) + '/confirm', { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + token.value }, body: JSON.stringify(by.value ? { items: [item], by: by.value } : { items: [item] }) })
+          .then(function (res) { return res.json().then(function (j) { show(res.status + ' ' + (res.ok ? 'confirmed ' + item : (j.error || 'failed') + (j.hint ? ' — ' + j.hint : '')), String(res.status)); }); })
+          .catch(function (e) { show('failed: ' + e, ''); });
+      };
       [['approve', false], ['reject', true], ['pause', true], ['resume', false], ['promote', false], ['rollback', true]].forEach(function (a) {
         box.appendChild(h('button', { id: 'btn-' + a[0], onclick: act(a[0], a[1]) , text: a[0] }));
       });
@@ -252,6 +264,7 @@ export const CLIENT_JS = String.raw`
   var root = document.getElementById('root');
   if (boot.page === 'run') {
     var opts = boot.live ? { actions: actionsBar(boot.live) } : {};
+    if (boot.live && !boot.live.readOnly) opts.confirm = function (run, item) { if (boot.live.confirmItem) boot.live.confirmItem(run, item); };
     renderRun(root, boot.model, opts);
     if (boot.live) {
       var busy = false, again = false;

@@ -13,7 +13,7 @@ export type ServeContext = Partial<Omit<Context, 'stdout' | 'stderr' | 'json'>> 
 import { RolloutError } from '../errors.js';
 import { redact } from '../util/redact.js';
 
-export const ACTIONS = ['approve', 'reject', 'pause', 'resume', 'promote', 'rollback'] as const;
+export const ACTIONS = ['approve', 'reject', 'pause', 'resume', 'promote', 'rollback', 'confirm'] as const;
 export type ActionName = (typeof ACTIONS)[number];
 
 /** Constant time in the token's content and length: both sides are hashed first. */
@@ -37,6 +37,9 @@ export interface ActionBody {
   full?: unknown;
   mode?: unknown;
   to?: unknown;
+  /** confirm: the checklist item ids to tick (or untick with `undo: true`). */
+  items?: unknown;
+  undo?: unknown;
 }
 
 const str = (v: unknown, max: number): string | undefined => (typeof v === 'string' && v.trim() ? v.trim().slice(0, max) : undefined);
@@ -60,8 +63,9 @@ async function perform(base: ServeContext, action: ActionName, runId: string, b:
   const c: Context = createContext({ ...base, json: true, interactive: false, stdout: (s) => void out.push(s), stderr: () => undefined });
   const by = str(b.by, 100);
   const opts = {
-    // A named-approver gate signs as `as`, else as the name given (not "… (rollout serve)").
-    ...(action === 'approve' && (str(b.as, 100) ?? by) ? { as: str(b.as, 100) ?? by } : {}),
+    // A named-approver gate signs as `as`, else as the name given (not "… (rollout serve)");
+    // a checklist item is confirmed the same way.
+    ...((action === 'approve' || action === 'confirm') && (str(b.as, 100) ?? by) ? { as: str(b.as, 100) ?? by } : {}),
     by: by ? `${by} (rollout serve)` : 'rollout serve',
     reason: str(b.reason, 2000),
     note: str(b.note, 2000),
@@ -72,9 +76,14 @@ async function perform(base: ServeContext, action: ActionName, runId: string, b:
   } as const;
   if ((action === 'reject' || action === 'rollback') && !opts.reason)
     return { status: 400, body: { action, error: 'a reason is required', hint: 'Send {"reason": "what you saw"} in the body.', exitCode: 2 } };
+  const items = Array.isArray(b.items) ? b.items.map((i) => str(i, 200)).filter((i): i is string => Boolean(i)) : [];
+  if (action === 'confirm' && !items.length) return { status: 400, body: { action, error: 'name the checklist items to confirm', hint: 'Send {"items": ["staging-tests"]} in the body.', exitCode: 2 } };
   try {
     const { handlers } = await import('../commands/control.js');
-    const exitCode = await handlers[action]!(c, runId, opts as never);
+    const exitCode =
+      action === 'confirm'
+        ? await (await import('../commands/confirm.js')).default(c, [runId, ...items], { by: opts.by, as: 'as' in opts ? opts.as : undefined, note: opts.note, undo: b.undo === true })
+        : await handlers[action]!(c, runId, opts as never);
     let result: Record<string, unknown> = {};
     try {
       result = JSON.parse(out.join('\n')) as Record<string, unknown>;

@@ -47,6 +47,18 @@ phases:
   - { name: ga, flags: [q-flag], approval: { message: "two sign-offs", approvers: [alice, bob, carol], quorum: 2 }, steps: [30, 100] }
 `;
 
+const planC = `name: checked
+backend: { type: local }
+defaults: { hold: 1h, interval: 1s, maxJump: 100 }
+phases:
+  - name: core
+    flags: [c-flag]
+    checklist:
+      - { id: staging-tests, text: All tests passing in staging }
+      - { id: oncall-briefed, text: On-call team briefed }
+    steps: [10, 100]
+`;
+
 /** Pixels of the threshold colour (#d62728) in a chart's canvas. */
 async function thresholdPixels(page: Page, chartId: string): Promise<number> {
   return page.evaluate((id) => {
@@ -72,6 +84,8 @@ describe('rollout serve and report in chromium', () => {
     await write(dir, 'a.yaml', planA);
     await write(dir, 'b.yaml', planB);
     await write(dir, 'q.yaml', planQ);
+    await write(dir, 'c.yaml', planC);
+    expect((await cli(['advance', 'c.yaml'], { cwd: dir, env })).code).toBe(4); // waits at its checklist
     expect((await cli(['advance', 'a.yaml'], { cwd: dir, env })).code).toBe(6); // 10% applied, holding 1h
     expect((await cli(['advance', 'q.yaml'], { cwd: dir, env })).code).toBe(4);
     expect((await cli(['advance', 'b.yaml'], { cwd: dir, env })).code).toBe(4); // waits at its gate
@@ -89,7 +103,8 @@ describe('rollout serve and report in chromium', () => {
     await page.goto(served.url + '/');
     await page.waitForSelector('body[data-ready="1"]');
     const rows = await page.$$eval('#runs tr', (trs) => trs.map((t) => t.textContent ?? ''));
-    expect(rows).toHaveLength(3);
+    expect(rows).toHaveLength(4);
+    expect(rows.join('\n')).toMatch(/checked[\s\S]*awaiting-approval[\s\S]*checklist for phase core: 0 of 2 confirmed/);
     expect(rows.join('\n')).toMatch(/webshop[\s\S]*running[\s\S]*shop-v2 10%/);
     expect(rows.join('\n')).toMatch(/gated[\s\S]*awaiting-approval/);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
@@ -153,6 +168,32 @@ describe('rollout serve and report in chromium', () => {
     expect((await approve('bob')).status).toBe(200);
     await page.waitForSelector('#root[data-status="running"]', { timeout: 2000 });
     expect(await page.textContent('#root')).toMatch(/sign-off: bob/);
+    await page.close();
+  });
+
+  it('shows the checklist the run waits at and confirms its items from the page (token and name), who and when recorded', async () => {
+    const confirm = (body: unknown, token = TOKEN) => fetch(served.url + '/api/runs/checked/confirm', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+    expect((await confirm({ items: ['staging-tests'], by: 'alice' }, 'wrong')).status).toBe(401);
+    const typo = await confirm({ items: ['staging-test'], by: 'alice' });
+    expect(typo.status).toBe(409);
+    expect(((await typo.json()) as { error: string }).error).toMatch(/did you mean "staging-tests"/);
+    expect((await confirm({ items: ['staging-tests'], by: 'alice' })).status).toBe(200);
+    const page = await browser.context.newPage();
+    await page.goto(served.url + '/runs/checked');
+    await page.waitForSelector('body[data-live="open"]');
+    expect(await page.textContent('tr[data-item="staging-tests"]')).toMatch(/☑staging-tests: All tests passing in stagingalice/);
+    expect(await page.textContent('#root')).toMatch(/1 of 2 confirmed — ☑ staging-tests \(alice\) · ☐ oncall-briefed/);
+    await page.fill('#token', TOKEN);
+    await page.fill('#by', 'bob');
+    await page.click('#confirm-oncall-briefed');
+    await page.waitForSelector('#action-result[data-http="200"]', { timeout: 15_000 });
+    await page.waitForSelector('#root[data-status="running"]', { timeout: 5000 });
+    const log = JSON.parse((await cli(['log', 'checked', '--json'], { cwd: dir, env })).stdout) as { events: Array<{ type: string; data?: { name?: string; by?: string } }> };
+    expect(log.events.filter((e) => e.type === 'checklist.confirmed').map((e) => [e.data?.name, e.data?.by])).toEqual([
+      ['alice', 'alice (rollout serve)'],
+      ['bob', 'bob (rollout serve)'],
+    ]);
+    await page.screenshot({ path: join(ARTIFACTS, 'run-page-checklist.png'), fullPage: true });
     await page.close();
   });
 
