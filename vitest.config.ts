@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import SlowFirstSequencer from './test/sequencer.js';
 
 // Two projects: `unit` (pure code and the spawned CLI on the local backend: no services) and
 // `services` (adapters, live loop, reliability: real PostgreSQL, Unleash and Prometheus started
@@ -13,6 +14,8 @@ export default defineConfig({
     // on a 2-core machine (the default, cores − 1, runs them one by one).
     maxWorkers: 3,
     reporters: ['default'],
+    // Longest files first (test/sequencer.ts): the run ends when its longest file does.
+    sequence: { sequencer: SlowFirstSequencer },
     projects: [
       {
         extends: true,

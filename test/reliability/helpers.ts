@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cli, spawn, tempDir, write } from '../cli/helpers.js';
+import { run, spawn, tempDir, write } from '../cli/helpers.js';
 
 export { BIN, ROOT, cli, quickPlan, spawn, tempDir, write } from '../cli/helpers.js';
 
@@ -86,12 +86,16 @@ export interface Outcome {
   localFlags?: Record<string, { enabled: boolean; percentage: number }>;
 }
 
+/**
+ * Read-only, so in-process (`run`: the binary's main() without a node start — two spawns per
+ * crash case were a third of the sweeps' processes); the crashing and recovering commands stay
+ * real processes.
+ */
 export async function outcome(dir: string): Promise<Outcome> {
-  // Generous timeouts: these run next to many other processes on a busy machine.
-  const st = await cli(['status', '--json'], { cwd: dir, timeoutMs: 90_000 });
+  const st = await run(['status', '--json'], { cwd: dir });
   if (st.code !== 0) throw new Error(`status --json exited ${st.code}: ${st.stderr}`);
   const s = JSON.parse(st.stdout) as { run: string; status: string; flags: Outcome['flags']; pendingActions: string[] };
-  const lg = await cli(['log', '--json'], { cwd: dir, timeoutMs: 90_000 });
+  const lg = await run(['log', '--json'], { cwd: dir });
   if (lg.code !== 0) throw new Error(`log --json exited ${lg.code}: ${lg.stderr}`);
   const events = (JSON.parse(lg.stdout) as { events: Array<{ type: string; data?: { phase?: number; step?: number } }> }).events;
   const eventTypes: Record<string, number> = {};
