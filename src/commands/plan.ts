@@ -25,13 +25,15 @@ export default async function planCmd(c: Context, file: string, o: { start?: str
     const p = plan.phases[pi]!;
     const st = p.steps[si]!;
     const gate = st.approval ?? (si === 0 ? p.approval : undefined);
+    const list = st.checklist ?? (si === 0 ? p.checklist : undefined);
+    const gates = [list ? `checklist (${list.length} items)` : '', gate ? `go/no-go${gate.timeoutMs ? ` (${formatDuration(gate.timeoutMs)} window)` : ''}` : ''].filter(Boolean).join(' + ');
     rows.push({
       phase: p.name,
       step: stepLabel(plan, pi, si),
       flags: [...p.flags, ...Object.keys(st.set)].join(', '),
       at: e.at,
       holdMs: st.holdMs,
-      gate: gate ? `go/no-go${gate.timeoutMs ? ` (${formatDuration(gate.timeoutMs)} window)` : ''}` : undefined,
+      gate: gates || undefined,
       waitedForWindow: windowWaitSince !== undefined,
       checks: p.checks.map((ch) => ch.name).join(', '),
     });

@@ -40,7 +40,7 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
       pause(d, `${ctl.reason}${by}`);
       break;
     case 'resume':
-      if (s.status !== 'paused') return refuse(`run ${s.id} is ${s.status}, not paused`, s.status === 'awaiting-approval' ? 'Use `rollout approve`.' : undefined);
+      if (s.status !== 'paused') return refuse(`run ${s.id} is ${s.status}, not paused`, s.status === 'awaiting-approval' ? (s.approval?.checklist ? 'It waits at a checklist: `rollout confirm <item>` for each open item (`rollout confirm --list`).' : 'Use `rollout approve`.') : undefined);
       s.status = s.approval ? 'awaiting-approval' : 'running';
       if (s.approval?.deadline !== undefined && s.approval.deadline <= now) {
         // The window passed while paused: resuming opens a new one (else it would time out at once).

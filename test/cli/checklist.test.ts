@@ -97,6 +97,11 @@ describe('rollout confirm', () => {
     expect(rep.stdout).toMatch(/"id":"rollback-script","text":"Rollback script tested","name":"sre","by":"dave"/);
   });
 
+  it('`rollout plan` names the checklist in the gate column', async () => {
+    const plan = json((await run(['plan', 'p.yaml', '--json'], { cwd: dir })).stdout);
+    expect(plan.steps[0].gate).toBe('checklist (3 items)');
+  });
+
   it('--list on a run that is not at a checklist shows the next one; confirm there is refused with where to look', async () => {
     await write(dir, 'p2.yaml', PLAN.replace('name: ck', 'name: ck2').replace(/    checklist:[\s\S]*?    steps: \[100\]/, '    steps: [10, { percent: 100, checklist: [{ id: load-test, text: Load testing completed }] }]').replace('hold: 0s', 'hold: 1h'));
     expect((await run(['start', 'p2.yaml', '--detach'], { cwd: dir })).code).toBe(6);

@@ -43,6 +43,19 @@ describe('checklist gate', () => {
     expect(req.msg).toContain('☐ staging-tests: All tests passing in staging; ☐ rollback-tested: Rollback script tested (by devops-lead or sre)');
   });
 
+  it('the approval.requested notice lists the open items and the command to confirm them', async () => {
+    const p = await plan();
+    const withTarget = { ...p, notify: { ...p.notify, targets: { team: { type: 'log', options: {} } } } };
+    const created = { ...createRun(withTarget, 'run-1', T0).state, pending: [] }; // run.started sent
+    const t = tick(withTarget, created, observer(withTarget)(T0, created), T0);
+    const n = t.state.pending.find((a) => a.kind === 'notify' && a.event === 'approval.requested') as Extract<RunState['pending'][number], { kind: 'notify' }>;
+    const { noticeVars } = await import('../../src/output/notice.js');
+    const vars = noticeVars(withTarget, n.facts!);
+    expect(vars.command).toBe(
+      'confirm each item: rollout confirm run-1 <item> [--as <name>] — pre-rollout checklist for phase core:\n☐ staging-tests: All tests passing in staging\n☐ rollback-tested: Rollback script tested (by devops-lead or sre)\n☐ on-call-team-briefed: On-call team briefed',
+    );
+  });
+
   it('records who confirmed each item and when; one item does not open it; the last one does and the step follows', async () => {
     const { p, s } = await atChecklist();
     const a = confirm(p, s, ['staging-tests'], { note: 'CI run 1234' }, T0 + 5 * M);
