@@ -147,7 +147,7 @@ export const CLIENT_JS = String.raw`
       var cur = r.checks[c.name];
       if (cur) root.appendChild(h('p', { cls: 'dim', text: 'last: ' + (cur.value == null ? 'no data' : cur.value) + (cur.baseline != null ? ' (baseline ' + cur.baseline + ')' : '') + ' — ' + cur.reason }));
     });
-    root.appendChild(h('p', { cls: 'legend dim', text: 'Lines: dashed red = threshold; vertical marks: orange pause, green resume, purple gate/approval, red breach/rollback, black end; grey band = no data; light blue band on the flags chart = a hold.' }));
+    root.appendChild(h('p', { cls: 'legend dim', text: 'Lines: dashed red = threshold; vertical marks: orange pause, green resume (or a cohort back), purple gate/approval, red breach/rollback (or a cohort rolled back), black end; grey band = no data; light blue band on the flags chart = a hold.' }));
     if (model.approvals.length) {
       root.appendChild(h('h2', { text: 'Gates and approvals' }));
       root.appendChild(h('table', { cls: 'log' }, [h('tr', null, [h('th', { text: 'time' }), h('th', { text: 'gate' }), h('th', { text: 'what' }), h('th', { text: 'by / approvers' })])].concat(model.approvals.map(function (a) {
@@ -171,6 +171,12 @@ export const CLIENT_JS = String.raw`
         return h('tr', { 'data-item': i.id }, [h('td', null, [mark]), h('td', { text: i.id + ': ' + i.text }), h('td', { text: i.name ? i.name + (i.by ? ' (typed by ' + i.by + ')' : '') : '-' }), h('td', { text: i.at != null ? iso(i.at) : '-' }), h('td', { text: i.note || '' })]);
       }))));
     });
+    if (model.cohorts && model.cohorts.length) {
+      root.appendChild(h('h2', { text: 'Rolled back for some users (segments / rings)' }));
+      root.appendChild(h('table', { cls: 'log', id: 'cohorts' }, [h('tr', null, [h('th', { text: 'cohort' }), h('th', { text: 'rolled back' }), h('th', { text: 'by' }), h('th', { text: 'why' }), h('th', { text: 'back' })])].concat(model.cohorts.map(function (c) {
+        return h('tr', { cls: c.restoredAt == null ? 'v-breach' : '' }, [h('td', { text: c.kind + ' ' + c.name }), h('td', { text: iso(c.at) }), h('td', { text: c.check ? 'check ' + c.check : (c.by || '-') }), h('td', { text: c.reason }), h('td', { text: c.restoredAt == null ? 'still rolled back' : iso(c.restoredAt) + (c.restoredBy ? ' by ' + c.restoredBy : '') })]);
+      }))));
+    }
     if (model.incidents.length) {
       root.appendChild(h('h2', { text: 'Incidents' }));
       model.incidents.forEach(function (i) { root.appendChild(h('pre', { cls: 'incident', text: JSON.stringify(i, null, 2) })); });

@@ -65,6 +65,8 @@ export interface ReportModel {
   /** Every checklist gate the run reached: each item, who confirmed it and when (null: open). */
   checklists: ChecklistView[];
   incidents: unknown[];
+  /** Partial rollbacks for some users: each cohort rolled back (who/which check, when, why) and when it came back (null: still out). */
+  cohorts: Array<{ kind: string; name: string; at: number; by: string | null; check: string | null; reason: string; restoredAt: number | null; restoredBy: string | null }>;
   log: Array<{ seq: number; at: number; type: string; msg: string; data?: Record<string, unknown> }>;
 }
 
@@ -90,6 +92,8 @@ const MARKERS: Record<string, Marker['kind']> = {
   'run.promoted': 'promote',
   'breach.detected': 'breach',
   'rollback.started': 'rollback',
+  'rollback.cohort': 'rollback',
+  'rollback.cohort-restored': 'resume',
   'run.completed': 'end',
   'run.rolled-back': 'end',
   'run.aborted': 'end',
@@ -148,6 +152,7 @@ export function reportModel(input: ReportInput): ReportModel {
   const checklists: ChecklistView[] = [];
   const listOf = (key: unknown): ChecklistView | undefined => [...checklists].reverse().find((c) => c.key === key);
   const incidents: unknown[] = [];
+  const cohorts: ReportModel['cohorts'] = [];
   const holds: Array<[number, number]> = [];
   const endHold = (at: number) => {
     const h = holds.at(-1);
@@ -236,6 +241,19 @@ export function reportModel(input: ReportInput): ReportModel {
       case 'incident.recorded':
         if (d.incident) incidents.push(d.incident);
         break;
+      case 'rollback.cohort':
+        for (const c of (Array.isArray(d.cohorts) ? d.cohorts : []) as Array<Record<string, unknown>>)
+          cohorts.push({ kind: String(c.kind), name: String(c.name), at: e.at, by: typeof c.by === 'string' ? c.by : null, check: typeof c.check === 'string' ? c.check : null, reason: String(c.reason ?? ''), restoredAt: null, restoredBy: null });
+        break;
+      case 'rollback.cohort-restored':
+        for (const c of (Array.isArray(d.cohorts) ? d.cohorts : []) as Array<Record<string, unknown>>) {
+          const open = [...cohorts].reverse().find((x) => x.kind === c.kind && x.name === c.name && x.restoredAt === null);
+          if (open) {
+            open.restoredAt = e.at;
+            open.restoredBy = typeof d.by === 'string' ? d.by : null;
+          }
+        }
+        break;
     }
     const kind = MARKERS[e.type];
     if (kind) markers.push({ at: e.at, kind, label: e.msg.length > 80 ? e.msg.slice(0, 77) + '…' : e.msg });
@@ -274,6 +292,7 @@ export function reportModel(input: ReportInput): ReportModel {
     approvals,
     checklists,
     incidents,
+    cohorts,
     log: events.map((e) => ({ seq: e.seq, at: e.at, type: e.type, msg: e.msg, ...(e.data ? { data: e.data } : {}) })),
   });
 }

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPlan } from '../../src/plan/load.js';
-import { simulatePlan } from '../../src/runner/simulate.js';
+import { scenarioSchema, simulatePlan } from '../../src/runner/simulate.js';
 import { reportModel } from '../../src/report/model.js';
 import { renderReport } from '../../src/report/html.js';
 import { registerSecret } from '../../src/util/redact.js';
@@ -45,5 +45,15 @@ describe('reportModel', () => {
     expect(html).not.toContain(secret);
     expect(html).not.toContain('<script>alert(1)');
     expect(html).toContain('\\u003c/script\\u003e');
+  });
+
+  it('shows a partial rollback for some users: the cohort, who, why, when it came back; marks on the charts', async () => {
+    const { plan } = await loadPlan(resolve(import.meta.dirname, '../../plans/chat-architecture.yaml'), { adapters: false, env: {} });
+    const scenario = scenarioSchema.parse({ controls: [{ after: '30d', kind: 'rollback', segment: 'android-legacy', reason: 'drops messages' }, { after: '40d', kind: 'rollback', segment: 'android-legacy', undo: true }] });
+    const sim = await simulatePlan(plan, { start: Date.parse('2025-03-03T08:00:00Z'), scenario });
+    const m = reportModel({ state: sim.state, events: sim.events, plan, now: sim.endedAt });
+    expect(m.cohorts).toEqual([{ kind: 'segment', name: 'android-legacy', at: Date.parse('2025-04-02T08:00:00Z'), by: 'scenario', check: null, reason: 'drops messages', restoredAt: Date.parse('2025-04-12T08:00:00Z'), restoredBy: 'scenario' }]);
+    expect(m.markers.filter((x) => /segment android-legacy/.test(x.label)).map((x) => x.kind)).toEqual(['rollback', 'resume']);
+    expect(m.run.excluded).toEqual([]);
   });
 });
