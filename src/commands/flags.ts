@@ -18,10 +18,10 @@ export async function list(c: Context, o: { store?: string }): Promise<number> {
     return 0;
   }
   const { default: Table } = await import('cli-table3');
-  const t = new Table({ head: ['flag', 'state', 'rollout', 'rings', 'allowlist', 'updated'], style: tableStyle() });
+  const t = new Table({ head: ['flag', 'state', 'rollout', 'rings', 'allowlist', 'rolled back for', 'updated'], style: tableStyle() });
   for (const n of names) {
     const f = flags[n]!;
-    t.push([n, f.enabled ? style.green('on') : style.dim('off'), f.enabled ? `${f.percentage}%${f.variants?.length ? `\n${f.variants.map((v) => `${v.name} ${v.weight / 10}%`).join('\n')}` : ''}` : '-', f.rings ? Object.entries(f.rings).map(([k, v]) => `${k} ${v}%`).join('\n') : '', [...(f.users ?? []), ...(f.segments ?? []).map((s) => `segment:${s}`)].join(', '), f.updatedAt]);
+    t.push([n, f.enabled ? style.green('on') : style.dim('off'), f.enabled ? `${f.percentage}%${f.variants?.length ? `\n${f.variants.map((v) => `${v.name} ${v.weight / 10}%`).join('\n')}` : ''}` : '-', f.rings ? Object.entries(f.rings).map(([k, v]) => `${k} ${v}%`).join('\n') : '', [...(f.users ?? []), ...(f.segments ?? []).map((s) => `segment:${s}`)].join(', '), [...(f.exclude?.segments ?? []).map((s) => `segment:${s}`), ...(f.exclude?.rings ?? []).map((r) => `ring:${r}`)].join(', '), f.updatedAt]);
   }
   c.stdout(t.toString());
   return 0;

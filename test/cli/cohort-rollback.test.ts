@@ -34,6 +34,9 @@ describe('rollout rollback --segment / --ring (partial rollback for some users)'
     const off = JSON.parse((await run(['evaluate', 'quick-flag', '--key', IN, '--segment', 'eu-users', '--json'], { cwd: dir })).stdout);
     expect(off).toMatchObject({ enabled: false, reason: 'segment eu-users is rolled back' });
     expect(JSON.parse((await run(['evaluate', 'quick-flag', '--key', IN, '--json'], { cwd: dir })).stdout).enabled).toBe(true);
+    const table = (await run(['flags'], { cwd: dir })).stdout;
+    expect(table).toMatch(/rolled back for/);
+    expect(table).toMatch(/segment:eu-users/);
 
     const st = JSON.parse((await run(['status', '--json'], { cwd: dir })).stdout);
     expect(st).toMatchObject({ status: 'running', flags: { 'quick-flag': { percentage: 50 } }, excluded: [{ kind: 'segment', name: 'eu-users', reason: 'EU users see timeouts', by: 'alice', trigger: 'manual', check: null }] });
