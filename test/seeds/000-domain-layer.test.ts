@@ -3,7 +3,14 @@
  * Each test quotes the seed line it proves. The run starts on Monday 2025-03-03 (week 3 day 1,
  * once the phase 1-2 success criteria are confirmed) unless a test says otherwise.
  */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { create } from '../../src/adapters/flags/env-file.js';
+import { BackendError } from '../../src/errors.js';
+import { canExclude } from '../../src/plan/lint.js';
 import { drive, observer } from '../unit/helpers.js';
 import { D, H, flagStates, iso, load, MONDAY, noticeTargets, sim, stepDates, weekday } from './helpers.js';
 
@@ -134,5 +141,21 @@ describe('seed 000: domain layer', () => {
     const sent = r.events.filter((e) => e.type === 'report.sent');
     expect(sent.filter((e) => /daily/.test(e.msg))).toHaveLength(21);
     expect(sent.filter((e) => /weekly/.test(e.msg))).toHaveLength(3);
+  });
+
+  it('"If User Issues Arise: 2. Rollback affected users" — not on this plan\'s env-file backend: refused with the reason and the backends that can, nothing written', async () => {
+    const plan = await load('domain-layer');
+    expect(canExclude(plan)).toBe(false);
+    const dir = await mkdtemp(join(tmpdir(), 'seed000-'));
+    try {
+      const b = create({ ...plan.backend.options, path: 'domain.env' }, { baseDir: dir, cwd: dir, log: () => undefined, env: {} });
+      const err = (await b.apply({ flag: 'domain', enabled: true, percentage: 25, exclude: { segments: ['affected-users'] } }).catch((e: unknown) => e)) as BackendError;
+      expect(err).toBeInstanceOf(BackendError);
+      expect(err.message).toMatch(/cannot turn the flag off for segment affected-users only: an env file has no segments or rings/);
+      expect(err.hint).toMatch(/Backends that can: local, unleash, flagd, launchdarkly/);
+      expect(existsSync(join(dir, 'domain.env'))).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
