@@ -16,7 +16,7 @@ export { createRun } from './create.js';
 export { activeChecks, flagsToRead, nextWake } from './schedule.js';
 export { stepChanges } from './changes.js';
 export { tick } from './tick.js';
-export { blocksStep } from './gates.js';
+export { blocksStep } from './verdicts.js';
 export { complete } from './outcomes.js';
 export { control } from './controls.js';
 export { rollbackScope } from './rollback.js';

@@ -6,27 +6,19 @@
  * step's approval gate. Each gate that stops the run says so in
  * `waitingFor` (and an event when that is news).
  */
-import type { CheckRecord } from '../analysis/judge.js';
 import type { Check, Plan } from '../plan/model.js';
 import { iso, type Draft } from './draft.js';
 import { notify } from './notice.js';
 import { startRollback } from './rollback.js';
 import { holdForCohorts } from './cohorts.js';
 import { activeChecks } from './schedule.js';
+import { blocksStep } from './verdicts.js';
 import { nextStep, stepLabel } from './steps.js';
 import { finish, pause } from './transitions.js';
 import type { Readings } from './types.js';
 import { isOpenCached as isOpen, nextOpen } from './windows.js';
 import { checklistFor, checklistKey, checklistWaiting, isChecklist, requestChecklist } from './checklist.js';
 import { describeSchedule, isScheduled, stepOpensAt } from './calendar.js';
-
-/**
- * Does this check's record keep a step from being taken? Everything but a pass blocks,
- * except no data on a check whose `noData:` policy is pass. Not yet measured blocks.
- */
-export function blocksStep(c: Check, r: CheckRecord | undefined): boolean {
-  return !r || (r.verdict !== 'pass' && !(r.verdict === 'no-data' && c.noData === 'pass'));
-}
 
 /**
  * The step the run may take now, or undefined when a gate holds it (or the run completed,

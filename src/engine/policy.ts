@@ -1,10 +1,10 @@
 import { formatDuration } from '../util/duration.js';
 /**
- * Check policy: judge every active check on this tick, then act on what the verdicts say —
+ * Check policy: act on what the verdicts (verdicts.ts) say —
  * a sustained breach (rollback, pause, notify, as the check's `action:` says) or missing data
  * (its `noData:` policy). A check acts once per breach/no-data streak (`actedOn`).
  */
-import { describeThreshold, judge } from '../analysis/judge.js';
+import { describeThreshold } from '../analysis/judge.js';
 import type { Check } from '../plan/model.js';
 import type { Draft } from './draft.js';
 import { notify } from './notice.js';
@@ -12,26 +12,7 @@ import { openPage } from './pages.js';
 import { startRollback } from './rollback.js';
 import { excludeCohorts } from './cohorts.js';
 import { freeze, pause } from './transitions.js';
-import { FINAL_STATUSES, type Readings, type RunState } from './types.js';
-
-/** Judge `checks` on their readings; drops records of checks no longer active. True when a verdict changed. */
-export function judgeChecks(d: Draft, checks: Check[], obs: Readings): boolean {
-  const { s, now } = d;
-  let verdictChanged = false;
-  for (const c of checks) {
-    const prev = s.checks[c.name];
-    const rec: RunState['checks'][string] = judge(c, obs.checks[c.name], prev, now);
-    if (prev?.actedOn && rec.verdict === prev.verdict && (rec.failingSince ?? rec.noDataSince) === (prev.failingSince ?? prev.noDataSince))
-      rec.actedOn = true;
-    s.checks[c.name] = rec;
-    if (!prev || prev.verdict !== rec.verdict || rec.breached !== prev.breached) {
-      verdictChanged = true;
-      d.emit('check.changed', `check ${c.name}: ${rec.verdict}${rec.breached ? ' (BREACH)' : ''} — ${rec.reason}`, { check: c.name, value: rec.value, baseline: rec.baseline, verdict: rec.verdict, breached: rec.breached, ...(rec.inconclusive ? { inconclusive: true } : {}), ...(rec.stats ? { stats: rec.stats } : {}) });
-    }
-  }
-  for (const name of Object.keys(s.checks)) if (!checks.some((c) => c.name === name)) delete s.checks[name];
-  return verdictChanged;
-}
+import { FINAL_STATUSES } from './types.js';
 
 /** Act on sustained breaches and no-data policies of the checks just judged. */
 export function actOnVerdicts(d: Draft, checks: Check[]): void {

@@ -6,8 +6,9 @@
 import type { Plan } from '../plan/model.js';
 import { queueStep } from './changes.js';
 import { Draft } from './draft.js';
-import { blocksStep, passGates } from './gates.js';
-import { actOnVerdicts, judgeChecks } from './policy.js';
+import { passGates } from './gates.js';
+import { actOnVerdicts } from './policy.js';
+import { blocksStep, judgeChecks } from './verdicts.js';
 import { progressRollback, waitForStable } from './rollback.js';
 import { movePages } from './pages.js';
 import { activeChecks, sendReports } from './schedule.js';

@@ -16,7 +16,7 @@ import { link, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/pro
 import { LockError, StateError } from '../errors.js';
 import { FINAL_STATUSES, type RunState } from '../engine/types.js';
 import { withDirLock } from '../util/dirlock.js';
-import type { Store } from './index.js';
+import type { Store } from './types.js';
 import {
   LEASE_MS,
   flagLockedError,

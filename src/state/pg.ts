@@ -20,7 +20,7 @@
 import type { Control, RunEvent, RunState } from '../engine/types.js';
 import { StateError, UsageError } from '../errors.js';
 import type { Plan } from '../plan/model.js';
-import type { Store } from './index.js';
+import type { Store } from './types.js';
 import { LeaseLostError, type Fence } from './lease.js';
 import { clean, json, pgText, type PgStoreOptions } from './pg-base.js';
 import { PgLeases } from './pg-leases.js';

@@ -1,7 +1,7 @@
-/** `rollout serve [--port 7420] [--host 127.0.0.1]`: dashboard, JSON API, /metrics, OFREP. */
+/** The serve command (registered by cli.ts; here, above commands/, because the server uses the CLI's control handlers): `rollout serve [--port 7420] [--host 127.0.0.1]`: dashboard, JSON API, /metrics, OFREP. */
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import type { Context } from './context.js';
+import type { Context } from '../commands/context.js';
 
 export default async function serveCommand(c: Context, o: { port?: string; host?: string; store?: string; worker?: boolean; concurrency?: string }): Promise<number> {
   const port = Number(o.port ?? 7420);
@@ -16,7 +16,7 @@ export default async function serveCommand(c: Context, o: { port?: string; host?
   const concurrency = Number(o.concurrency ?? 100);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency takes a positive whole number, not "${o.concurrency}"`);
   const store = await c.openStore();
-  const { serve } = await import('../serve/server.js');
+  const { serve } = await import('./server.js');
   let s: Awaited<ReturnType<typeof serve>>;
   try {
     s = await serve({ store, context: { ...c, interactive: false }, flagStore: o.store ? resolve(c.cwd, o.store) : resolve(c.cwd, c.stateDir, 'flags.json'), token, host, port });
