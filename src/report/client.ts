@@ -252,7 +252,7 @@ export const CLIENT_JS = String.raw`
           .then(function (res) { return res.json().then(function (j) { show(res.status + ' ' + (res.ok ? 'confirmed ' + item : (j.error || 'failed') + (j.hint ? ' — ' + j.hint : '')), String(res.status)); }); })
           .catch(function (e) { show('failed: ' + e, ''); });
       };
-      [['approve', false], ['reject', true], ['pause', true], ['resume', false], ['promote', false], ['rollback', true]].forEach(function (a) {
+      [['approve', false], ['reject', true], ['pause', true], ['resume', false], ['promote', false], ['rollback', true], ['ack', false]].forEach(function (a) {
         box.appendChild(h('button', { id: 'btn-' + a[0], onclick: act(a[0], a[1]) , text: a[0] }));
       });
       box.appendChild(token); box.appendChild(by); box.appendChild(out);

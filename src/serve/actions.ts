@@ -13,7 +13,7 @@ export type ServeContext = Partial<Omit<Context, 'stdout' | 'stderr' | 'json'>> 
 import { RolloutError } from '../errors.js';
 import { redact } from '../util/redact.js';
 
-export const ACTIONS = ['approve', 'reject', 'pause', 'resume', 'promote', 'rollback', 'confirm'] as const;
+export const ACTIONS = ['approve', 'reject', 'pause', 'resume', 'promote', 'rollback', 'confirm', 'ack'] as const;
 export type ActionName = (typeof ACTIONS)[number];
 
 /** Constant time in the token's content and length: both sides are hashed first. */
@@ -40,6 +40,8 @@ export interface ActionBody {
   /** confirm: the checklist item ids to tick (or untick with `undo: true`). */
   items?: unknown;
   undo?: unknown;
+  /** ack: only this page (its number), else every open page. */
+  page?: unknown;
 }
 
 const str = (v: unknown, max: number): string | undefined => (typeof v === 'string' && v.trim() ? v.trim().slice(0, max) : undefined);
@@ -65,7 +67,9 @@ async function perform(base: ServeContext, action: ActionName, runId: string, b:
   const opts = {
     // A named-approver gate signs as `as`, else as the name given (not "… (rollout serve)");
     // a checklist item is confirmed the same way.
-    ...((action === 'approve' || action === 'confirm') && (str(b.as, 100) ?? by) ? { as: str(b.as, 100) ?? by } : {}),
+    // …and a page is taken in that name too.
+    ...((action === 'approve' || action === 'confirm' || action === 'ack') && (str(b.as, 100) ?? by) ? { as: str(b.as, 100) ?? by } : {}),
+    ...(action === 'ack' && Number.isInteger(b.page) && (b.page as number) > 0 ? { page: b.page as number } : {}),
     by: by ? `${by} (rollout serve)` : 'rollout serve',
     reason: str(b.reason, 2000),
     note: str(b.note, 2000),

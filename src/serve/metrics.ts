@@ -26,6 +26,8 @@ const FAMILIES = {
   rollout_check_threshold: 'Threshold of a check: bound="max" or "min"',
   rollout_check_verdict: 'Verdict of a check: 1 for the current verdict (pass, fail, no-data), 0 for the others',
   rollout_check_breached: '1 when the check is breached (failing for its `for:`)',
+  rollout_page_open: '1 while a page (notify.escalation) waits for an acknowledgement, by severity and the chain level paged (0 = first)',
+  rollout_page_ack_deadline_timestamp_seconds: 'When an open page moves on to the next level unless acknowledged',
 } as const;
 type Family = keyof typeof FAMILIES;
 const NAMES = Object.keys(FAMILIES) as Family[];
@@ -70,6 +72,12 @@ function renderRun(r: CachedRun): Partial<Record<Family, string>> {
     const def = defs.find((x) => x.name === check);
     if (def?.max !== undefined) line('rollout_check_threshold', { ...cl, bound: 'max' }, def.max);
     if (def?.min !== undefined) line('rollout_check_threshold', { ...cl, bound: 'min' }, def.min);
+  }
+  for (const p of s.pages ?? []) {
+    if (p.ack || p.closed) continue;
+    const pl = { ...l, page: String(p.id), severity: p.severity };
+    line('rollout_page_open', { ...pl, level: String(p.level) }, 1);
+    if (p.deadline !== undefined) line('rollout_page_ack_deadline_timestamp_seconds', pl, p.deadline / 1000);
   }
   rendered.set(r, out);
   return out;

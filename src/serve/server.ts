@@ -10,7 +10,7 @@
  *   GET  /api/runs/:id/report      the report's data; /report.html the report file
  *   GET  /api/flags                flags --json (the local flag store)
  *   GET  /api/stream               server-sent events: `run` with status --json on every change
- *   POST /api/runs/:id/:action     approve | reject | pause | resume | promote | rollback
+ *   POST /api/runs/:id/:action     approve | reject | pause | resume | promote | rollback | confirm | ack
  *   GET  /metrics                  Prometheus exposition
  *   POST /ofrep/v1/evaluate/flags[/:key]   OpenFeature OFREP
  */

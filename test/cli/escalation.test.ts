@@ -194,3 +194,26 @@ describe('rollout ack and escalation (in-process, virtual clock)', () => {
     }
   });
 });
+
+describe('rollout serve: ack from the page', () => {
+  it('POST …/ack takes the open page in the name given; a second one answers 409 (nothing paged)', async () => {
+    const { runAction } = await import('../../src/serve/actions.js');
+    const { dir, cleanup } = await tempDir();
+    try {
+      await write(dir, 'esc.yaml', plan());
+      const clock = new VirtualClock(Date.parse('2026-03-02T09:00:00Z'));
+      expect((await run(['advance', 'esc.yaml'], { cwd: dir, clock })).code).toBe(4);
+      const st = JSON.parse((await run(['status', 'esc', '--json'], { cwd: dir, clock })).stdout) as { run: string };
+      const base = { cwd: dir, clock, env: { ...process.env, NO_COLOR: '1', CI: '1' } };
+      const r = await runAction(base, 'ack', st.run, { by: 'frank', note: 'from the dashboard' });
+      expect(r.status).toBe(200);
+      const pages = (r.body as { pages: Array<{ acknowledged: { by: string; typedBy: string | null; note: string } }> }).pages;
+      expect(pages[0]!.acknowledged).toMatchObject({ by: 'frank', typedBy: 'frank (rollout serve)', note: 'from the dashboard' });
+      const again = await runAction(base, 'ack', st.run, { by: 'frank' });
+      expect(again.status).toBe(409);
+      expect(again.body.error).toMatch(/no open page/);
+    } finally {
+      await cleanup();
+    }
+  });
+});

@@ -32,4 +32,12 @@ describe('metricsText', () => {
     expect(metricsText([r])).toBe(t1);
     expect(metricsText([{ ...r }])).toContain('rollout_flag_percentage{run="a",plan="p",flag="f"} 50');
   });
+
+  it('an open page is a gauge with its severity and level, and its ack deadline; an acknowledged one is gone', () => {
+    const page = { id: 1, severity: 'P0', reason: 'r', openedAt: 1000, level: 1, paged: [{ level: 0, targets: ['oncall'], at: 1000 }, { level: 1, targets: ['cto'], at: 901_000 }], deadline: 1_801_000 };
+    const text = metricsText([run('a', 'p', { pages: [page, { ...page, id: 2, ack: { name: 'x', at: 5, via: 'ack' } }] })]);
+    expect(text).toContain('rollout_page_open{run="a",plan="p",page="1",severity="P0",level="1"} 1\n');
+    expect(text).toContain('rollout_page_ack_deadline_timestamp_seconds{run="a",plan="p",page="1",severity="P0"} 1801\n');
+    expect(text).not.toContain('page="2"');
+  });
 });
