@@ -129,7 +129,20 @@ export const handlers: Record<string, (c: Context, ref: string | undefined, o: O
     return code;
   },
   promote: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'promote', full: Boolean(x.full), by: c.who(x.by) }), o, 'flush'),
-  approve: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'approve', by: c.who(x.by), ...(x.as ? { as: x.as } : {}), ...(x.note ? { note: x.note } : {}) }), o, 'flush'),
+  async approve(c, ref, o) {
+    // On a terminal, `approve` at a checklist walks its items (as `rollout confirm` does): a
+    // person confirms each; off a terminal the engine refuses it with the confirm command.
+    if (c.interactive && !c.json) {
+      const store = await c.openStore();
+      const s = await store.load(await store.resolve(ref));
+      if (s.approval?.checklist && s.status === 'awaiting-approval') {
+        c.stdout(`run ${s.id} waits at a checklist, not a go/no-go: confirm each item`);
+        const { default: confirm } = await import('./confirm.js');
+        return confirm(c, [s.id], { by: o.by, as: o.as, note: o.note });
+      }
+    }
+    return steer(c, ref, (x) => ({ kind: 'approve', by: c.who(x.by), ...(x.as ? { as: x.as } : {}), ...(x.note ? { note: x.note } : {}) }), o, 'flush');
+  },
   reject: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'reject', by: c.who(x.by), reason: reasonOf(x) }), o, 'flush'),
   abort: (c, ref, o) => steer(c, ref, (x) => ({ kind: 'abort', reason: reasonOf(x, 'aborted by hand'), by: c.who(x.by) }), o, 'flush'),
   async rollback(c, ref, o) {

@@ -65,6 +65,7 @@ export function requestChecklist(d: Draft, phase: number, step: number, key: str
     items: items.map((i) => ({ id: i.id, text: i.text, ...(i.by ? { by: i.by } : {}) })),
   });
   notify(d, 'approval.requested', 'warning', {
+    nextAt: 'after the checklist',
     checklist: list.join('\n'),
     command: `confirm each item: rollout confirm ${s.id} <item> [--as <name>] — ${title}:\n${list.join('\n')}`,
   });

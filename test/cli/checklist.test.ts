@@ -136,6 +136,18 @@ describe('rollout confirm', () => {
     expect((log.events as Array<{ type: string; data?: { name?: string } }>).filter((e) => e.type === 'checklist.confirmed').map((e) => e.data?.name)).toEqual(['sre', 'sre', 'sre']);
   });
 
+  it('approve on a terminal at a checklist walks its items instead of refusing', async () => {
+    expect((await run(['start', 'p.yaml', '--detach'], { cwd: dir })).code).toBe(4);
+    const { main } = await import('../../src/cli.js');
+    const asked: string[] = [];
+    const env = { ...process.env, NO_COLOR: '1', ROLLOUT_USER: 'devops-lead' } as Record<string, string>;
+    delete env.CI;
+    const code = await main(['approve'], { cwd: dir, env, stdout: new PassThrough(), stderr: new PassThrough(), tty: true, signals: () => () => undefined, prompt: async (m) => (asked.push(m), true), exit: () => undefined });
+    expect(code).toBe(0);
+    expect(asked).toHaveLength(3);
+    expect(json((await run(['status', '--json'], { cwd: dir })).stdout).status).toBe('completed');
+  });
+
   it('on a terminal, with no item named, it asks item by item as the user; a "no" leaves the item open', async () => {
     expect((await run(['start', 'p.yaml', '--detach'], { cwd: dir })).code).toBe(4);
     const { main } = await import('../../src/cli.js');
