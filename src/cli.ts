@@ -119,6 +119,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .option('--takeover', 'take the locks of a run whose process is gone')
     .option('--resume', "resume the plan's paused run (without it, a paused run exits 4 with how to resume it)")
     .option('--detach', 'do what is due now and return (like advance), instead of following')
+    .option('--at <time>', 'schedule the run: it starts then (and announces ahead, with notify.announce); ISO 8601 with zone, "3d", "mon 09:00", or "now"; overrides the plan\'s startAt')
     .addOption(json())
     .addHelpText('after', '\nCtrl-C leaves the run paused; `rollout resume` goes on. Exit code says how it ended (see `rollout --help`).')
     .action(lazy(() => import('./commands/start.js')));
@@ -213,6 +214,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .description('for CI: do whatever is due now, then exit with a code that says where the run stands')
     .option('-y, --yes', 'approve gates without asking')
     .option('--takeover', 'take the locks of a run whose process is gone')
+    .option('--at <time>', 'with a plan file that has no run yet: schedule the new run to start then (as `start --at`)')
     .addOption(json())
     .action(lazy(() => import('./commands/advance.js')));
 
@@ -237,7 +239,8 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .command('plan')
     .argument('<plan>', 'the plan file')
     .description('the timeline as a table: each step, when it would happen, holds, gates, windows, total duration')
-    .option('--start <time>', 'assume the run starts at this time (ISO 8601; default now)')
+    .option('--start <time>', 'assume `rollout start` runs at this time (ISO 8601; default now)')
+    .option('--at <time>', 'a scheduled start, as `rollout start --at` (overrides the plan\'s startAt)')
     .addOption(json())
     .action(lazy(() => import('./commands/plan.js')));
 
@@ -246,7 +249,8 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .argument('<plan>', 'the plan file')
     .description('run the plan on a virtual clock with scripted metrics; prints breaches, pauses, rollbacks')
     .option('-s, --scenario <file>', 'scripted metric values over time (default: healthy)')
-    .option('--start <time>', 'virtual start time (ISO 8601; default now)')
+    .option('--start <time>', 'virtual time `rollout start` runs at (ISO 8601; default now)')
+    .option('--at <time>', 'a scheduled start, as `rollout start --at` (overrides the plan\'s startAt)')
     .option('--events', 'print every event, not only the summary')
     .addOption(json())
     .action(lazy(() => import('./commands/simulate.js')));

@@ -10,17 +10,24 @@ import type { Control, RunState } from '../engine/types.js';
 import { UsageError } from '../errors.js';
 import { follow } from '../runner/follow.js';
 import { activeRunOf } from '../runner/session.js';
+import { chooseStart } from '../runner/start-time.js';
 import { planOf, type Context } from './context.js';
 
-export default async function advance(c: Context, ref: string | undefined, o: { yes?: boolean; takeover?: boolean }): Promise<number> {
+export default async function advance(c: Context, ref: string | undefined, o: { yes?: boolean; takeover?: boolean; at?: string }): Promise<number> {
   const store = await c.openStore();
   const isFile = ref !== undefined && /\.ya?ml$/i.test(ref) && (await stat(resolve(c.cwd, ref)).then((s) => s.isFile(), () => false));
   if (isFile) {
     const { loadPlan } = await import('../plan/load.js');
     const { plan } = await loadPlan(ref, { env: c.env, cwd: c.cwd });
     const existing = await activeRunOf(store, plan);
-    return follow(c, store, plan, existing, { detach: true, yes: o.yes, takeover: o.takeover, handoff: !existing }, retryIfIncomplete(c, existing));
+    // A new run takes its start time from --at or the plan's startAt; an existing one has its own.
+    if (existing && o.at !== undefined)
+      throw new UsageError(`plan ${plan.name} already has run ${existing.id} (${existing.status}); --at only schedules a new run`, { hint: `Drop --at, or cancel the run with \`rollout abort ${existing.id} --reason …\` first.` });
+    const when = existing ? { notes: [] } : chooseStart(plan, o.at, c.clock.now(), ref);
+    for (const n of when.notes) c.stderr(`note: ${n}`);
+    return follow(c, store, plan, existing, { detach: true, yes: o.yes, takeover: o.takeover, handoff: !existing, startAt: when.startAt, startSource: when.source }, retryIfIncomplete(c, existing));
   }
+  if (o.at !== undefined) throw new UsageError('--at schedules a new run of a plan file', { hint: `Give the plan file: \`rollout advance plan.yaml --at <time>\`.` });
   const id = await store.resolve(ref);
   const s = await store.load(id);
   const plan = await planOf(c, s);

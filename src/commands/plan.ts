@@ -7,12 +7,18 @@ import { simulatePlan } from '../runner/simulate.js';
 import { formatDuration } from '../util/duration.js';
 import { style, tableStyle } from '../output/style.js';
 import { parseStart, printJson, type Context } from './context.js';
+import { chooseStart } from '../runner/start-time.js';
 
-export default async function planCmd(c: Context, file: string, o: { start?: string }): Promise<number> {
+export default async function planCmd(c: Context, file: string, o: { start?: string; at?: string }): Promise<number> {
   const { loadPlan } = await import('../plan/load.js');
   const { plan } = await loadPlan(file, { adapters: false, env: c.env, cwd: c.cwd });
-  const start = parseStart(c, o.start);
-  const r = await simulatePlan(plan, { start, scripted: false });
+  const created = parseStart(c, o.start);
+  // A scheduled start (startAt: / --at) is resolved from `--start`, the moment `rollout start` runs.
+  const when = chooseStart(plan, o.at, created, file);
+  for (const n of when.notes) c.stderr(`note: ${n}`);
+  const start = when.startAt ?? created;
+  const r = await simulatePlan(plan, { start: created, startAt: when.startAt, startSource: when.source, scripted: false });
+  const announced = r.events.find((e) => e.type === 'run.announced');
   const tz = plan.windows?.timezone ?? 'UTC';
   const fmt = (t: number) => new Intl.DateTimeFormat('en-GB', { timeZone: tz, weekday: 'short', day: '2-digit', month: 'short', hour: '2-digit', minute: '2-digit', hour12: false }).format(new Date(t));
   const rows: Array<{ phase: string; step: string; flags: string; at: number; holdMs: number; gate?: string; waitedForWindow: boolean; checks: string }> = [];
@@ -45,6 +51,8 @@ export default async function planCmd(c: Context, file: string, o: { start?: str
       plan: plan.name,
       timezone: tz,
       start: new Date(start).toISOString(),
+      ...(when.startAt !== undefined ? { scheduledAt: new Date(created).toISOString() } : {}),
+      announcement: announced ? { at: new Date(announced.at).toISOString(), offset: `-${formatDuration(start - announced.at)}`, late: Boolean(announced.data?.late) } : null,
       end: new Date(r.endedAt).toISOString(),
       totalMs: total,
       total: formatDuration(total),
@@ -65,6 +73,8 @@ export default async function planCmd(c: Context, file: string, o: { start?: str
   const windows = plan.windows
     ? `windows (${tz}): allow ${plan.windows.allow.map((w) => [w.days?.join(','), w.from && `${w.from}-${w.to}`, w.start && `${w.start}..${w.end}`].filter(Boolean).join(' ')).join('; ') || 'any time'}${plan.windows.blackout.length ? `; blackout ${plan.windows.blackout.map((w) => w.name ?? [w.days?.join(','), w.from && `${w.from}-${w.to}`, w.start && `${w.start}..${w.end}`].filter(Boolean).join(' ')).join('; ')}` : ''}`
     : 'no rollout windows: steps go as soon as holds and checks allow';
+  if (announced) c.stdout(`${style.bold('announcement')}: ${fmt(announced.at)}, ${start > announced.at ? `${formatDuration(start - announced.at)} before the start` : 'with the start'}${announced.data?.late ? style.yellow(' (later than notify.announce.before asks)') : ''}`);
+  if (when.startAt !== undefined) c.stdout(`${style.bold('scheduled start')}: ${fmt(start)} (${when.source === 'command' ? '--at' : "the plan's startAt"})`);
   c.stdout(`${style.bold('total')}: ${formatDuration(total)} from ${fmt(start)} to ${fmt(r.endedAt)} (${rows.length} steps, healthy metrics, approvals granted at once)`);
   c.stdout(windows);
   return 0;

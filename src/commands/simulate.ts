@@ -9,8 +9,9 @@ import { scenarioSchema, simulatePlan, type Scenario } from '../runner/simulate.
 import { formatDuration } from '../util/duration.js';
 import { safeText } from '../util/terminal.js';
 import { parseStart, printJson, type Context } from './context.js';
+import { chooseStart } from '../runner/start-time.js';
 
-const SHOWN = new Set(['run.started', 'phase.started', 'step.applied', 'approval.requested', 'approval.granted', 'approval.timeout', 'breach.detected', 'run.paused', 'flags.frozen', 'freeze.failed', 'run.resumed', 'flags.unfrozen', 'rollback.started', 'rollback.step', 'rollback.flags-off', 'command.finished', 'command.failed', 'health.ok', 'health.failed', 'rollback.escalated', 'run.completed', 'run.rolled-back', 'run.aborted', 'window.closed', 'check.changed', 'incident.recorded', 'step.scheduled', 'approval.signed', 'rollback.stable', 'rollback.unstable', 'page.opened', 'page.escalated', 'page.acknowledged', 'page.closed', 'page.unanswered']);
+const SHOWN = new Set(['run.scheduled', 'run.announced', 'run.started', 'phase.started', 'step.applied', 'approval.requested', 'approval.granted', 'approval.timeout', 'breach.detected', 'run.paused', 'flags.frozen', 'freeze.failed', 'run.resumed', 'flags.unfrozen', 'rollback.started', 'rollback.step', 'rollback.flags-off', 'command.finished', 'command.failed', 'health.ok', 'health.failed', 'rollback.escalated', 'run.completed', 'run.rolled-back', 'run.aborted', 'window.closed', 'check.changed', 'incident.recorded', 'step.scheduled', 'approval.signed', 'rollback.stable', 'rollback.unstable', 'page.opened', 'page.escalated', 'page.acknowledged', 'page.closed', 'page.unanswered']);
 
 export async function loadScenario(file: string, cwd = '.'): Promise<Scenario> {
   let text: string;
@@ -46,11 +47,18 @@ export function checkWorthShowing(e: RunEvent): boolean {
   return Boolean(d.breached) || (d.verdict !== undefined && d.verdict !== 'pass');
 }
 
-export default async function simulate(c: Context, file: string, o: { scenario?: string; start?: string; events?: boolean }): Promise<number> {
+/** "T+2h" after the run's start, "T-7d" before it (a scheduled start's announcement). */
+export const offset = (at: number, origin: number): string => (at >= origin ? `T+${at > origin ? formatDuration(at - origin) : '0'}` : `T-${formatDuration(origin - at)}`);
+
+export default async function simulate(c: Context, file: string, o: { scenario?: string; start?: string; at?: string; events?: boolean }): Promise<number> {
   const { loadPlan } = await import('../plan/load.js');
   const { plan } = await loadPlan(file, { adapters: false, env: c.env, cwd: c.cwd });
   const scenario = o.scenario ? await loadScenario(o.scenario, c.cwd) : undefined;
   const start = parseStart(c, o.start);
+  // A scheduled start (startAt: / --at) counts from `start`, the moment `rollout start` would run.
+  const when = chooseStart(plan, o.at, start, file);
+  for (const n of when.notes) c.stderr(`note: ${n}`);
+  const origin = when.startAt ?? start;
   const t0 = performance.now();
   const lines: string[] = [];
   const show = (e: RunEvent) => {
@@ -58,9 +66,9 @@ export default async function simulate(c: Context, file: string, o: { scenario?:
     // Decide on the verdict the event carries, never on its text: a check named
     // "recovery-failures" passing must not print as if it failed (nor hide a real failure).
     if (!o.events && e.type === 'check.changed' && !checkWorthShowing(e)) return;
-    lines.push(`${style.dim(`T+${(e.at > start ? formatDuration(e.at - start) : '0').padEnd(7)}`)} ${safeText(e.msg)}`);
+    lines.push(`${style.dim(offset(e.at, origin).padEnd(9))} ${safeText(e.msg)}`);
   };
-  const r = await simulatePlan(plan, { start, scenario, onEvent: c.json ? undefined : show });
+  const r = await simulatePlan(plan, { start, startAt: when.startAt, startSource: when.source, scenario, onEvent: c.json ? undefined : show });
   const ms = performance.now() - t0;
   const s = r.state;
   const steps = r.events.filter((e) => e.type === 'step.applied').length;
@@ -71,6 +79,8 @@ export default async function simulate(c: Context, file: string, o: { scenario?:
       status: s.status,
       reason: s.reason ?? null,
       virtualDurationMs: r.endedAt - r.startedAt,
+      startsAt: new Date(r.startedAt).toISOString(),
+      ...(r.createdAt !== r.startedAt ? { scheduledAt: new Date(r.createdAt).toISOString() } : {}),
       steps,
       flagWrites: r.writes,
       breaches,
@@ -79,7 +89,7 @@ export default async function simulate(c: Context, file: string, o: { scenario?:
       assumedValues: r.assumedValues,
       stoppedAtLimit: r.stoppedAtLimit,
       wallMs: Math.round(ms * 10) / 10,
-      events: r.events.map((e) => ({ ...e, offsetMs: e.at - start })),
+      events: r.events.map((e) => ({ ...e, offsetMs: e.at - origin })),
     });
   } else {
     for (const l of lines) c.stdout(l);

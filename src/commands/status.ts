@@ -56,8 +56,9 @@ export default async function status(c: Context, ref: string | undefined, o: { w
         statusColor(r.status)(r.status) + (undriven(r, drivers.get(r.id)) ? ' — nothing drives it' : ''),
         drivers.has(r.id) ? safeText(driverText(drivers.get(r.id)!)) : '-',
         Object.entries(r.flags).map(([f, v]) => `${safeText(f)}=${v.enabled ? `${v.percentage}%` : 'off'}`).join('\n'),
-        new Date(r.startedAt).toISOString(),
-        formatDuration(c.clock.now() - r.startedAt),
+        // A scheduled run's start is ahead: when, and how long until then.
+        new Date(r.startedAt).toISOString() + (r.status === 'scheduled' ? ' (scheduled)' : ''),
+        r.startedAt > c.clock.now() ? `in ${formatDuration(r.startedAt - c.clock.now())}` : formatDuration(c.clock.now() - r.startedAt),
       ]);
     c.stdout(t.toString());
     return broken.length ? broken[0]!.error.exitCode : 0;

@@ -5,10 +5,14 @@ import { approvalFor, approvalWaiting } from './gates.js';
 import { confirmItems, isChecklist, openItems } from './checklist.js';
 import { partialRollback, retryRollback, startRollback } from './rollback.js';
 import { excludeCohorts, reassertCohorts, restoreCohorts } from './cohorts.js';
+import { cancelScheduled, scheduledRefusal } from './start.js';
 import { formatDuration } from '../util/duration.js';
 import { finish, freeze, pause, resumeHold } from './transitions.js';
 import { ackPages, noOpenPage } from './pages.js';
 import { FINAL_STATUSES, type Control, type Decision, type RunState } from './types.js';
+
+/** Controls in words, for the refusal of a scheduled run. */
+const PAST = { pause: 'paused', resume: 'resumed', approve: 'approved', reject: 'rejected', promote: 'promoted', 'retry-rollback': 'retried', ack: 'acknowledged', confirm: 'confirmed', exclude: 'rolled back for a segment or ring' };
 
 export function control(plan: Plan, state: RunState, ctl: Control, now: number): Decision & { error?: string; hint?: string } {
   const d = new Draft(state, plan, now);
@@ -23,6 +27,16 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
   if (s.status === 'rollback-incomplete' && ctl.kind !== 'abort' && ctl.kind !== 'ack' && !(ctl.kind === 'rollback' && ctl.to !== undefined)) {
     retryRollback(d, { by: ctl.by, ...('reason' in ctl && ctl.reason ? { reason: ctl.reason } : {}), ...(ctl.kind === 'retry-rollback' ? { escalate: ctl.escalate } : {}) });
     respond(d, ctl);
+    return d.done();
+  }
+  // A scheduled run has written nothing: abort cancels it; nothing else applies before its start.
+  if (s.status === 'scheduled' && ctl.kind !== 'abort') {
+    const r = scheduledRefusal(s, ctl.kind === 'rollback' ? 'it has not started, so nothing was written to its flags and there is nothing to roll back' : `it cannot be ${(PAST as Record<string, string>)[ctl.kind] ?? `given "${ctl.kind}"`} before it starts`);
+    return refuse(r.error, r.hint);
+  }
+  if (s.status === 'scheduled' && ctl.kind === 'abort') {
+    s.pending = s.pending.filter((a) => a.kind === 'notify');
+    cancelScheduled(d, `${ctl.reason}${by}`);
     return d.done();
   }
   // Before the control itself: an abort ends the run, which would close the pages unanswered.

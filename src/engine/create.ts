@@ -1,14 +1,21 @@
 /** Run creation: the initial state of a run and its first event. */
 import type { Plan } from '../plan/model.js';
 import { Draft } from './draft.js';
-import { notify } from './notice.js';
-import { STATE_SCHEMA_VERSION, type Decision, type RunState } from './types.js';
+import { announceNow, emitStarted, scheduleRun } from './start.js';
+import { STATE_SCHEMA_VERSION, type Decision, type RunState, type Schedule } from './types.js';
+
+export interface CreateOptions {
+  /** A scheduled start (epoch ms, resolved by the caller from `startAt:` / `--at`): later than `now` makes the run `scheduled`. */
+  startAt?: number;
+  /** Where the start time came from. */
+  source?: Schedule['source'];
+}
 
 /**
  * `startedBy`: who started the run (`user@host`, decided by the caller: the engine does no I/O).
  * Recorded in the state and in the run.started event; absent for simulations and backtests.
  */
-export function createRun(plan: Plan, id: string, now: number, startedBy?: string): Decision {
+export function createRun(plan: Plan, id: string, now: number, startedBy?: string, o: CreateOptions = {}): Decision {
   const state: RunState = {
     schema: STATE_SCHEMA_VERSION,
     id,
@@ -27,11 +34,11 @@ export function createRun(plan: Plan, id: string, now: number, startedBy?: strin
     ...(startedBy ? { startedBy } : {}),
   };
   const d = new Draft(state, plan, now);
-  d.emit('run.started', `run ${id} of plan ${plan.name} started${startedBy ? ` by ${startedBy}` : ''}: ${plan.phases.length} phase(s), flags ${plan.flags.join(', ')}`, {
-    planHash: plan.hash,
-    phases: plan.phases.map((p) => p.name),
-    ...(startedBy ? { startedBy } : {}),
-  });
-  notify(d, 'run.started', 'info');
+  if (o.startAt !== undefined && o.startAt > now) {
+    scheduleRun(d, o.startAt, o.source ?? 'plan', startedBy);
+    return d.done();
+  }
+  announceNow(d);
+  emitStarted(d, startedBy);
   return d.done();
 }

@@ -10,9 +10,9 @@
  *   changes.ts     a step → flag changes      outcomes.ts   how a queued action went
  *   controls.ts    human controls             rollback.ts   rollback sequencing, partial rollback
  *   transitions.ts pause / finish / freeze    notice.ts     notify actions and their variables
- *   draft.ts       the copy a decision edits
+ *   draft.ts       the copy a decision edits start.ts      a scheduled start, its announcement
  */
-export { createRun } from './create.js';
+export { createRun, type CreateOptions } from './create.js';
 export { activeChecks, flagsToRead, nextWake } from './schedule.js';
 export { stepChanges } from './changes.js';
 export { tick } from './tick.js';

@@ -47,6 +47,13 @@ export function nextWake(plan: Plan, s: RunState, now: number): number | undefin
 }
 
 function runWake(plan: Plan, s: RunState, now: number): number | undefined {
+  // Scheduled: the announcement, then the start; nothing is measured before.
+  if (s.status === 'scheduled') {
+    const sch = s.schedule;
+    const at = [sch?.at ?? now];
+    if (sch?.announceAt !== undefined && sch.announcedAt === undefined) at.push(sch.announceAt);
+    return Math.max(now, Math.min(...at));
+  }
   if (s.status === 'rolling-back') {
     const rb = s.rollback;
     if (rb?.stable) {

@@ -1,7 +1,7 @@
 /**
  * A tick: the runner's periodic call. Judge the checks and apply their policy, send the
  * reports that are due, then take the next step if every gate lets it through. A rolling-back
- * run only moves its rollback on.
+ * run only moves its rollback on; a scheduled one only announces and starts (start.ts).
  */
 import type { Plan } from '../plan/model.js';
 import { queueStep } from './changes.js';
@@ -12,6 +12,7 @@ import { blocksStep, judgeChecks } from './verdicts.js';
 import { progressRollback, waitForStable } from './rollback.js';
 import { movePages } from './pages.js';
 import { activeChecks, sendReports } from './schedule.js';
+import { startIfDue } from './start.js';
 import { creditHold, stopHoldWithoutData } from './transitions.js';
 import { STOPPED_STATUSES, type Decision, type Readings, type RunState } from './types.js';
 
@@ -22,6 +23,11 @@ export function tick(plan: Plan, state: RunState, obs: Readings, now: number): D
   // Pages move on their own clock, whatever the run does (an incomplete rollback too).
   movePages(d);
   if (STOPPED_STATUSES.includes(s.status)) return d.done();
+  // Scheduled: nothing to judge before the start; announce when due, start at the time.
+  if (s.status === 'scheduled') {
+    startIfDue(d);
+    return d.done();
+  }
   const prevTickAt = s.lastTickAt;
   s.lastTickAt = now;
 

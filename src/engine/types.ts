@@ -9,8 +9,10 @@ export const STATE_SCHEMA_VERSION = 2;
  * `rollback-incomplete`: a rollback ran and some of its steps failed (flags not off, a command
  * or the health check failed). It is not an end: the run keeps its flag locks until a retry
  * (`rollout rollback`, `resume`, `advance`, a worker) gets every failed step through.
+ * `scheduled`: created with a start time in the future (`startAt:`, `--at`); it holds its flag
+ * locks and writes nothing until then (engine/start.ts).
  */
-export type RunStatus = 'running' | 'paused' | 'awaiting-approval' | 'rolling-back' | 'rollback-incomplete' | 'completed' | 'rolled-back' | 'aborted';
+export type RunStatus = 'scheduled' | 'running' | 'paused' | 'awaiting-approval' | 'rolling-back' | 'rollback-incomplete' | 'completed' | 'rolled-back' | 'aborted';
 export const FINAL_STATUSES: readonly RunStatus[] = ['completed', 'rolled-back', 'aborted'];
 /** Statuses in which nothing happens until someone acts: the final ones and an incomplete rollback. */
 export const STOPPED_STATUSES: readonly RunStatus[] = [...FINAL_STATUSES, 'rollback-incomplete'];
@@ -58,6 +60,9 @@ export interface NoticeFacts {
   reason?: string;
   failures?: string[];
   startedAt: number;
+  /** A scheduled start: when the run starts, and how long ahead of it the announcement went out. */
+  startsAt?: number;
+  leadMs?: number;
   at: number;
   /** Event-specific variables (report name, breach reason…). */
   extra: Record<string, string | number | null>;
@@ -129,7 +134,7 @@ export interface RollbackState {
  * that block a step; `gate`: the approval or review gate's key or name.
  */
 export interface Waiting {
-  kind: 'approval' | 'review' | 'checklist' | 'cohort' | 'hold' | 'checks' | 'window' | 'schedule' | 'applying' | 'human' | 'rollback' | 'rollback-stable' | 'rollback-step' | 'rollback-retry';
+  kind: 'start' | 'approval' | 'review' | 'checklist' | 'cohort' | 'hold' | 'checks' | 'window' | 'schedule' | 'applying' | 'human' | 'rollback' | 'rollback-stable' | 'rollback-step' | 'rollback-retry';
   until?: number;
   checks?: string[];
   gate?: string;
@@ -237,7 +242,10 @@ export interface RunState {
   /** Side effects decided but not yet completed, in order. */
   pending: Action[];
   rollback?: RollbackState;
+  /** When the run started; while `scheduled`, when it is to start (set to the real start when it does). */
   startedAt: number;
+  /** A scheduled start (engine/start.ts): kept after the start, for status and the log. */
+  schedule?: Schedule;
   /** Who started the run: `user@host` ($ROLLOUT_USER or the OS account). Absent in older records. */
   startedBy?: string;
   /** When the engine last judged the run: a hold that ended since then makes the next step due at once. */
@@ -247,6 +255,25 @@ export interface RunState {
   /** Next event sequence number and next action id. */
   seq: number;
   nextActionId: number;
+}
+
+export interface Schedule {
+  /** When the run starts. */
+  at: number;
+  /** When `rollout start` scheduled it. */
+  scheduledAt: number;
+  /** Where the time came from: the plan's `startAt:` or the command line's `--at`. */
+  source: 'plan' | 'command';
+  /** When the announcement is due (notify.announce: `before` ahead of `at`, never before `scheduledAt`). */
+  announceAt?: number;
+  /** When it went out (decided; the notice itself is a pending action like every notice). */
+  announcedAt?: number;
+  /** The announcement went out less than `before` ahead of the start (scheduled too close to it, or started at once). */
+  announcedLate?: boolean;
+  /** The targets the announcement went to (a cancellation goes to the same). */
+  announcedTo?: string[];
+  /** When the run really started (later than `at` when nothing drove it at its time). */
+  startedAt?: number;
 }
 
 export interface RunEvent {

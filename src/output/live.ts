@@ -29,6 +29,7 @@ export interface LiveOptions extends TimeOptions {
 }
 
 export const STATUS_ICON: Record<string, string> = {
+  scheduled: '◷',
   running: '◌',
   paused: '॥',
   'awaiting-approval': '?',
@@ -131,6 +132,8 @@ export function waitingWords(plan: Plan | undefined, s: RunState, o: TimeOptions
       return `a retry: rollback incomplete, the run keeps its flags — failed: ${(s.rollback?.failures ?? []).map(text).join('; ')}; retry with: ${retryCommand(s)} (or rollout resume / rollout advance ${s.id})`;
     case 'rolling-back':
       return humanizeTimes(text(s.waitingFor ?? 'the rollback to finish'), o);
+    case 'scheduled':
+      return `the scheduled start ${s.schedule ? `${relative(s.schedule.at, o.now)} (${clock(s.schedule.at, o)})` : ''}: nothing is written to its flags until then; \`rollout abort ${s.id}\` cancels it`;
     default:
       if (s.holdUntil && s.holdUntil > o.now && s.waitingFor?.startsWith('hold'))
         return `the hold: ${nextLabel ? `next step ${nextLabel}` : 'the end of the phase'} ${relative(s.holdUntil, o.now)} (${clock(s.holdUntil, o)}), if the checks keep passing`;
@@ -268,6 +271,17 @@ function pageLines(plan: Plan | undefined, s: RunState, o: LiveOptions): string[
   return out;
 }
 
+/** When the announcement went (or goes) out, and to whom. */
+export function announceWords(s: RunState, o: TimeOptions): string {
+  const sch = s.schedule!;
+  if (sch.announcedAt !== undefined) {
+    const lead = Math.max(0, sch.at - sch.announcedAt);
+    return `sent ${clock(sch.announcedAt, o)} to ${(sch.announcedTo ?? []).map(text).join(', ') || 'nobody'} ${style.dim(`(${formatDuration(lead)} before the start${sch.announcedLate ? ', later than notify.announce.before asks: scheduled closer than that' : ''})`)}`;
+  }
+  if (s.status === 'aborted') return style.dim('never sent (cancelled before it was due)');
+  return `due ${clock(sch.announceAt!, o)} ${style.dim(`(${relative(sch.announceAt!, o.now)})`)}`;
+}
+
 /** The whole view, one string, every line within `o.width`. */
 export function renderRun(plan: Plan | undefined, s: RunState, o: LiveOptions): string {
   const color = statusColor(s.status);
@@ -284,7 +298,15 @@ export function renderRun(plan: Plan | undefined, s: RunState, o: LiveOptions): 
   if (plan && phase) head.push(`${label('Phase')} ${text(phase.name)} ${style.dim(`(${s.phase + 1}/${plan.phases.length})`)}`);
   if (plan) head.push(`${label('Step')} ${Math.max(0, done)}/${total}${s.step >= 0 && phase ? ` ${style.dim(`(${stepLabel(plan, s.phase, s.step)})`)}` : style.dim(' (none applied yet)')}`);
   head.push(`${label('Flags')} ${flagsLine(s)}`);
-  head.push(`${label('Started')} ${clock(s.startedAt, o)} ${style.dim(`(${relative(s.startedAt, o.now)}${s.finishedAt ? `, took ${formatDuration(s.finishedAt - s.startedAt)}` : ''})`)}${s.startedBy ? ` by ${text(s.startedBy)}` : ''}`);
+  const sch = s.schedule;
+  const cancelled = sch !== undefined && sch.startedAt === undefined && s.status === 'aborted';
+  if (sch && s.status === 'scheduled')
+    head.push(`${label('Starts')} ${clock(sch.at, o)} ${style.dim(`(${relative(sch.at, o.now)}, ${sch.source === 'command' ? '--at' : "the plan's startAt"})`)}${s.startedBy ? ` · scheduled by ${text(s.startedBy)}` : ''} ${style.dim(`at ${clock(sch.scheduledAt, o)}`)}`);
+  else if (cancelled) head.push(`${label('Cancelled')} ${style.dim(`was to start ${clock(sch.at, o)}; scheduled ${clock(sch.scheduledAt, o)}`)}${s.startedBy ? ` by ${text(s.startedBy)}` : ''}`);
+  else head.push(`${label('Started')} ${clock(s.startedAt, o)} ${style.dim(`(${relative(s.startedAt, o.now)}${s.finishedAt ? `, took ${formatDuration(s.finishedAt - s.startedAt)}` : ''})`)}${s.startedBy ? ` by ${text(s.startedBy)}` : ''}`);
+  if (sch && !cancelled && s.status !== 'scheduled')
+    head.push(`${label('Scheduled')} ${style.dim(`for ${clock(sch.at, o)}${sch.startedAt !== undefined && sch.startedAt - sch.at >= 60_000 ? `, started ${formatDuration(sch.startedAt - sch.at)} late` : ''}`)}`);
+  if (sch?.announceAt !== undefined) head.push(`${label('Announce')} ${announceWords(s, o)}`);
   if (o.driver !== undefined && (o.driver || undriven(s, undefined)))
     head.push(`${label('Driven by')} ${o.driver ? text(driverText(o.driver)) : style.yellow(`${UNDRIVEN}: \`rollout resume\`, \`rollout advance\` or a \`rollout worker\` picks it up`)}`);
   head.push(...wrap(waitingWords(plan, s, o), o.width - 13).map((l, i) => `${i ? ' '.repeat(12) : label('Waiting for')} ${l}`));

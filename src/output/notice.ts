@@ -7,6 +7,8 @@ import { describeThreshold } from '../analysis/judge.js';
 import { stepLabel } from '../engine/steps.js';
 import type { Action, NoticeFacts } from '../engine/types.js';
 import type { Plan } from '../plan/model.js';
+import { formatDuration } from '../util/duration.js';
+import { zoneName } from './time.js';
 
 export type NoticeVars = Record<string, string | number | null>;
 
@@ -18,6 +20,18 @@ export function noticeDuration(ms: number): string {
   if (ms >= 86400_000) return `${Math.floor(ms / 86400_000)}d${Math.floor((ms % 86400_000) / 3600_000)}h`;
   if (ms >= 3600_000) return `${Math.floor(ms / 3600_000)}h${Math.floor((ms % 3600_000) / 60_000)}m`;
   return `${Math.round(ms / 1000)}s`;
+}
+
+/** "Mon 7 Dec 2026" and "09:00 CET": the day and time of `t` in the plan's zone (windows.timezone, else UTC). */
+export function dayAndTime(t: number, timeZone: string): { date: string; time: string } {
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short' }).formatToParts(t);
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+  return { date: `${get('weekday')} ${get('day')} ${get('month')} ${get('year')}`, time: `${get('hour')}:${get('minute')} ${zoneName(t, timeZone, get('timeZoneName'))}` };
+}
+
+/** The whole plan in one line: "canary 1% → 5% → 25%; full 100%". */
+export function planSummary(plan: Plan): string {
+  return plan.phases.map((p, i) => `${p.name} ${p.steps.map((_, j) => stepLabel(plan, i, j)).join(' → ')}`).join('; ');
 }
 
 export function noticeVars(plan: Plan, f: NoticeFacts): NoticeVars {
@@ -46,9 +60,14 @@ export function noticeVars(plan: Plan, f: NoticeFacts): NoticeVars {
     reason: f.reason ?? null,
     failed: f.failures?.join('; ') || null,
     command: f.status === 'awaiting-approval' ? `rollout approve ${f.run}` : f.status === 'paused' ? `rollout resume ${f.run} (or rollout rollback ${f.run} --reason …)` : null,
-    duration: noticeDuration(f.at - f.startedAt),
+    duration: noticeDuration(Math.max(0, f.at - f.startedAt)),
     startedAt: iso(f.startedAt),
     now: iso(f.at),
+    // When the run starts (a scheduled start, else its start): the announcement's [Date] at [Time].
+    startsAt: iso(f.startsAt ?? f.startedAt),
+    ...dayAndTime(f.startsAt ?? f.startedAt, plan.windows?.timezone ?? 'UTC'),
+    lead: f.leadMs !== undefined ? (f.leadMs >= 1000 ? formatDuration(f.leadMs) : '0s') : null,
+    summary: planSummary(plan),
     ...f.extra,
   };
 }

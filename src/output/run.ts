@@ -53,6 +53,20 @@ export function runJson(plan: Plan | undefined, s: RunState, extra: Record<strin
       acknowledged: p.ack ? { by: p.ack.name, typedBy: p.ack.by ?? null, at: iso(p.ack.at), note: p.ack.note ?? null, via: p.ack.via } : null,
       closed: p.closed ? { at: iso(p.closed.at), why: p.closed.why } : null,
     })),
+    /** A scheduled start: when it starts, when the announcement is due / went out and to whom (null: started at once). */
+    schedule: s.schedule
+      ? {
+          startsAt: iso(s.schedule.at),
+          scheduledAt: iso(s.schedule.scheduledAt),
+          source: s.schedule.source,
+          announceAt: iso(s.schedule.announceAt),
+          announcedAt: iso(s.schedule.announcedAt),
+          announcedLate: s.schedule.announcedLate ?? false,
+          announcedTo: s.schedule.announcedTo ?? null,
+          startedAt: iso(s.schedule.startedAt),
+          cancelled: s.status === 'aborted' && s.schedule.startedAt === undefined,
+        }
+      : null,
     pendingActions: s.pending.map((a) => a.kind),
     startedAt: iso(s.startedAt),
     startedBy: s.startedBy ?? null,
@@ -74,7 +88,9 @@ export function summary(plan: Plan, s: RunState) {
   if (flags.length) lines.push(`flags: ${flags.map(([f, r]) => `${safeText(f)}=${r.enabled ? `${r.percentage}%` : 'off'}${s.frozen?.includes(f) ? ' (frozen)' : ''}`).join(', ')}`);
   if (s.rollback?.failures.length) lines.push(style.red(`rollback failures: ${safeText(s.rollback.failures.join('; '))}`));
   if (s.status === 'rollback-incomplete') lines.push(style.red(`rollback INCOMPLETE: the run keeps its flags; retry the failed steps with: ${retryCommand(s)}`));
-  if (s.finishedAt) lines.push(`took ${formatDuration(s.finishedAt - s.startedAt)}`);
+  if (s.status === 'scheduled' && s.schedule)
+    lines.push(`scheduled: starts ${new Date(s.schedule.at).toISOString()}${s.schedule.announceAt !== undefined ? `; announcement ${s.schedule.announcedAt !== undefined ? `sent ${new Date(s.schedule.announcedAt).toISOString()}` : `due ${new Date(s.schedule.announceAt).toISOString()}`}` : ''}; nothing is written to its flags until then`);
+  if (s.finishedAt) lines.push(`took ${formatDuration(Math.max(0, s.finishedAt - s.startedAt))}`);
   return { ...runJson(plan, s), lines };
 }
 

@@ -31,7 +31,7 @@ function fmt(timeZone: string | undefined, withDay: boolean): Intl.DateTimeForma
 }
 
 /** "CET", "EST", "UTC": an abbreviation from whichever English locale knows one, else "GMT+5". */
-function zoneName(t: number, timeZone: string | undefined, fallback: string): string {
+export function zoneName(t: number, timeZone: string | undefined, fallback: string): string {
   if (!/^GMT[+-]/.test(fallback)) return fallback;
   for (const locale of ['en-US', 'en-IN', 'en-AU']) {
     const name = new Intl.DateTimeFormat(locale, { timeZone, timeZoneName: 'short' }).formatToParts(t).find((p) => p.type === 'timeZoneName')?.value;

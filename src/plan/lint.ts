@@ -2,6 +2,7 @@
 import type { Plan } from './model.js';
 import type { PlanDoc } from './schema.js';
 import { EXCLUDE_BACKENDS } from '../adapters/flags/shared.js';
+import { parseStartAt } from './start-at.js';
 
 export interface LintIssue {
   path: (string | number)[];
@@ -221,6 +222,15 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
       if (!seen.has(p)) err(['notify', 'reports', i, 'phases', j], `unknown phase "${p}"`);
     });
   });
+  plan.notify.announce?.targets?.forEach((t, i) => {
+    if (!targets.includes(t)) err(['notify', 'announce', 'targets', i], `unknown notify target "${t}"`);
+  });
+  if (plan.notify.announce && !targets.length) err(['notify', 'announce'], 'an announcement needs somewhere to go: add notify.targets');
+  // A scheduled start: its form (the hint names the plan's zone for a time written without one).
+  if (doc.startAt !== undefined) {
+    const r = parseStartAt(doc.startAt, plan.windows?.timezone);
+    if ('error' in r) err(['startAt'], `startAt: ${r.error}. ${r.hint}`);
+  }
   plan.rollback.escalate.notify.forEach((t, i) => {
     if (!targets.includes(t)) err(['rollback', 'escalate', 'notify', i], `unknown notify target "${t}"`);
   });

@@ -1,4 +1,5 @@
 /** The normalized plan the engine works on: durations in ms, defaults applied, checks merged. */
+import type { StartSpec } from './start-at.js';
 export type NoDataPolicy = 'hold' | 'pause' | 'rollback' | 'pass';
 export type BreachAction = 'pause' | 'rollback' | 'notify';
 
@@ -144,6 +145,8 @@ export interface Window {
 export interface Plan {
   name: string;
   description?: string;
+  /** A scheduled start (`startAt:`), resolved against the moment `rollout start` runs (plan/start-at.ts). */
+  startAt?: StartSpec;
   /** Absolute path of the plan file, and a hash of its normalized content. */
   file: string;
   dir: string;
@@ -180,6 +183,8 @@ export interface Plan {
     reports?: Report[];
     /** Severity name → its escalation (absent when the plan has none). */
     escalation?: Record<string, Escalation>;
+    /** An announcement `beforeMs` ahead of a scheduled start (`run.announced`); `targets`: where it (and a cancellation) goes. */
+    announce?: { beforeMs: number; targets?: string[] };
   };
   /** Every flag the plan touches, in first-use order (rollback turns these off). */
   flags: string[];

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { parseDuration } from '../util/duration.js';
 import type { ApprovalDoc, CheckDoc, ChecklistDoc, CommandDoc, PlanDoc } from './schema.js';
 import type { AdapterSpec, Approval, Check, ChecklistItem, Command, Plan, Step } from './model.js';
+import { parseStartAt } from './start-at.js';
 
 const ms = (d: string | undefined, fallback: number): number => (d === undefined ? fallback : (parseDuration(d) ?? fallback));
 
@@ -135,9 +136,12 @@ export function normalizePlan(doc: PlanDoc, file: string): Plan {
     };
   });
   const rb = doc.rollback;
+  const start = doc.startAt === undefined ? undefined : parseStartAt(doc.startAt, doc.windows?.timezone);
   const plan: Omit<Plan, 'hash'> = {
     name: doc.name,
     description: doc.description,
+    // An unparseable startAt is reported by lint (with the plan's zone in the hint).
+    ...(start && 'spec' in start ? { startAt: start.spec } : {}),
     file,
     dir: dirname(file),
     backend: adapterSpec(doc.backend),
@@ -191,6 +195,7 @@ export function normalizePlan(doc: PlanDoc, file: string): Plan {
             ),
           }
         : {}),
+      ...(doc.notify?.announce ? { announce: { beforeMs: ms(doc.notify.announce.before, 0), ...(doc.notify.announce.targets ? { targets: doc.notify.announce.targets } : {}) } } : {}),
     },
     flags,
   };

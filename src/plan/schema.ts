@@ -260,6 +260,20 @@ export const plan = z
       .regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, dot, dash, underscore')
       .describe('Plan name: runs are addressable by it.'),
     description: z.string().optional(),
+    startAt: z
+      .union([
+        z.string().min(1),
+        z
+          .object({
+            day: z.union([weekday, z.array(weekday).min(1)]).optional(),
+            at: hhmm.optional(),
+          })
+          .strict(),
+      ])
+      .optional()
+      .describe(
+        'A scheduled start (seeds 000, 004: announce first, start later): the run is created by `rollout start` as `scheduled`, holds its flag locks, and writes nothing until this time. An ISO 8601 time with its zone ("2026-12-07T09:00:00+01:00"), a duration after `rollout start` ("3d"), or the next weekday/time in windows.timezone ("mon 09:00" or {day: mon, at: "09:00"}). `rollout start --at` overrides it.',
+      ),
     backend: adapter('flag backend'),
     metrics: z.record(z.string(), adapter('metrics provider')).optional(),
     defaults: z
@@ -383,6 +397,14 @@ export const plan = z
           )
           .optional()
           .describe('Severities (seed 003: P0-P3) with an acknowledgement time and an ordered chain of targets; checks name theirs with `severity:`.'),
+        announce: z
+          .object({
+            before: duration.describe('How long before the scheduled start the announcement (`run.announced`) goes out, e.g. "7d" (seed 000: "Week -1: Announce rollout plan").'),
+            targets: z.array(z.string()).optional().describe('Targets (default: the `run.announced` event\'s in notify.events, else `run.started`\'s, else every target).'),
+          })
+          .strict()
+          .optional()
+          .describe('An announcement ahead of the start (seed 004\'s "Pre-Rollout Announcement"): `run.announced`, its text from notify.templates["run.announced"] with {{date}}, {{time}}, {{startsAt}}, {{summary}}. A run scheduled closer than `before` (or started at once) announces at once and says so; aborting an announced run sends `run.cancelled` to the same targets.'),
       })
       .strict()
       .optional(),

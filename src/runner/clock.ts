@@ -37,3 +37,25 @@ export class VirtualClock implements Clock {
     if (this.limit && this.t >= this.limit.at && !this.limit.ac.signal.aborted) this.limit.ac.abort(this.limit.reason);
   }
 }
+
+/**
+ * Real time, except that a wait before the last of `marks` is skipped: a sleep jumps to the
+ * next mark. A dry run of a scheduled start uses it: the announcement and the start come at
+ * once, at the times they would have; what follows runs in real time, shifted by the skip.
+ */
+export class SkipClock implements Clock {
+  private offset = 0;
+  constructor(
+    private marks: number[],
+    private base: Clock = realClock,
+  ) {}
+  now() {
+    return this.base.now() + this.offset;
+  }
+  async sleep(ms: number, signal?: AbortSignal) {
+    const now = this.now();
+    const next = this.marks.filter((m) => m > now).sort((a, b) => a - b)[0];
+    if (next === undefined) return this.base.sleep(ms, signal);
+    if (!signal?.aborted) this.offset += next - now;
+  }
+}

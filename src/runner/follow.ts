@@ -40,6 +40,9 @@ export interface FollowOptions {
   resume?: boolean;
   /** After doing what is due now: say whether a worker will drive the run from here. */
   handoff?: boolean;
+  /** A new run's scheduled start (epoch ms) and where it came from (`startAt:` or `--at`). */
+  startAt?: number;
+  startSource?: 'plan' | 'command';
 }
 
 /** Drive a run in the foreground with live output; the exit code says how it ended. */
@@ -49,6 +52,7 @@ export async function follow(c: FollowIo, store: Store, plan: Plan, existing: Ru
   if (o.dryRun) reporter.line('dry run: no flag is written, no command runs');
   const ac = new AbortController();
   let interrupted = 0;
+  let lastStatus = existing?.status;
   const onSignal = (sig: NodeJS.Signals) => {
     interrupted++;
     if (interrupted > 1) {
@@ -56,7 +60,7 @@ export async function follow(c: FollowIo, store: Store, plan: Plan, existing: Ru
       c.exit(ExitCode.PAUSED);
       return;
     }
-    reporter.line(o.dryRun ? `${sig}: stopping the dry run…` : `${sig}: finishing the action in flight, then pausing the run…`);
+    reporter.line(o.dryRun ? `${sig}: stopping the dry run…` : lastStatus === 'scheduled' ? `${sig}: stopping; the run stays scheduled` : `${sig}: finishing the action in flight, then pausing the run…`);
     ac.abort(sig);
   };
   const offSignals = c.signals(onSignal);
@@ -133,6 +137,7 @@ export async function follow(c: FollowIo, store: Store, plan: Plan, existing: Ru
   };
   const onEvent = (e: RunEvent, s: RunState) => {
     runId = s.id;
+    lastStatus = s.status;
     if (prompt && s.status !== 'awaiting-approval') closePrompt(`prompt closed: ${e.type === 'approval.granted' ? 'approved' : e.type === 'checklist.completed' ? 'checklist complete' : e.type === 'run.aborted' ? 'rejected or aborted' : `the run is ${s.status}`} elsewhere`);
     reporter.event(e, s);
     if (e.type === 'approval.requested' || e.type === 'checklist.requested' || (e.type === 'run.resumed' && s.status === 'awaiting-approval')) void approve(s);
@@ -154,6 +159,7 @@ export async function follow(c: FollowIo, store: Store, plan: Plan, existing: Ru
         execute: !o.dryRun,
         controls,
         startedBy: startedBy(c.env),
+        ...(o.startAt !== undefined ? { startAt: o.startAt, startSource: o.startSource } : {}),
         ...(o.yes ? { autoApprove: `${c.who()} (--yes)` } : o.dryRun && !c.interactive ? { autoApprove: 'dry run (a real run would wait for `rollout approve`)' } : {}),
         ...(o.dryRun && !c.interactive ? { autoConfirm: 'dry run (a real run would wait for `rollout confirm`)' } : {}),
         onReady: (s, resumed) => {
@@ -181,7 +187,11 @@ export async function follow(c: FollowIo, store: Store, plan: Plan, existing: Ru
     if (handoff) c.stdout(handoff);
     for (const l of summary(plan, final).lines) c.stdout(l);
     if (o.dryRun) c.stdout('dry run: nothing was written and nothing was recorded; there is nothing to resume');
-    else {
+    else if (final.status === 'scheduled') {
+      // Still ahead: say who starts it on time (a worker, a later `advance`, `start` again), and how to cancel it.
+      if (!handoff) c.stdout(`the run stays scheduled: \`rollout start ${plan.file}\`, \`rollout advance ${runId}\` or a \`rollout worker\` starts it on time; \`rollout abort ${runId}\` cancels it`);
+      else c.stdout(`\`rollout abort ${runId}\` cancels it`);
+    } else {
       if (interrupted || final.status === 'paused') c.stdout(`resume with: rollout resume ${runId}`);
       if (final.status === 'awaiting-approval' && final.approval?.checklist) c.stdout(`confirm with: rollout confirm ${runId} <item> (open: ${final.approval.checklist.filter((i) => !i.confirmed).map((i) => i.id).join(', ')})`);
       else if (final.status === 'awaiting-approval') c.stdout(`approve with: rollout approve ${runId}`);

@@ -39,6 +39,9 @@ export interface DriveOptions {
   controls?: Control[];
   /** Who starts a new run (`user@host`, see startedBy()); recorded in it. Unused when picking one up. */
   startedBy?: string;
+  /** A new run's scheduled start (epoch ms; `startAt:` / `--at`, resolved by the command) and where it came from. */
+  startAt?: number;
+  startSource?: 'plan' | 'command';
 }
 
 /** Who starts a run: $ROLLOUT_USER, else the OS account, plus `@host`. */
@@ -85,7 +88,7 @@ export async function drive(o: DriveOptions, existing?: RunState): Promise<RunSt
   if (!o.takeover) await refuseOverIncompleteRollback(store, plan.flags, existing?.id);
   try {
     if (!state) {
-      const d = createRun(plan, newRunId(plan, clock.now()), clock.now(), o.startedBy);
+      const d = createRun(plan, newRunId(plan, clock.now()), clock.now(), o.startedBy, { startAt: o.startAt, source: o.startSource });
       // A new run is locked before it is saved: a process that finds it in the store (`start`
       // of the same plan at the same moment) sees a driven run and backs off (exit 5) instead
       // of picking it up under our feet. Saved before the flag locks: another process judging

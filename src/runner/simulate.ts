@@ -58,6 +58,8 @@ export type Scenario = z.infer<typeof scenarioSchema>;
 export interface SimulationResult {
   state: RunState;
   events: RunEvent[];
+  /** When the run was created; `startedAt` is when it started (later for a scheduled start). */
+  createdAt: number;
   startedAt: number;
   endedAt: number;
   /** Flag writes the run made. */
@@ -112,11 +114,25 @@ class MemoryStore implements RunStore {
   }
 }
 
-export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?: Scenario; onEvent?: (e: RunEvent, s: RunState) => void; /** Use the plan's `simulated` providers' scripts (default true; `plan` wants healthy). */ scripted?: boolean } = {}): Promise<SimulationResult> {
+export async function simulatePlan(
+  plan: Plan,
+  opts: {
+    /** When the run is created (`rollout start` is run): the virtual clock's first instant. */
+    start?: number;
+    /** A scheduled start (resolved `startAt:` / `--at`, after `start`): scenario times and scripted metrics count from it. */
+    startAt?: number;
+    startSource?: 'plan' | 'command';
+    scenario?: Scenario;
+    onEvent?: (e: RunEvent, s: RunState) => void;
+    /** Use the plan's `simulated` providers' scripts (default true; `plan` wants healthy). */ scripted?: boolean;
+  } = {},
+): Promise<SimulationResult> {
   const sc = opts.scenario ?? scenarioSchema.parse({});
-  const start = opts.start ?? Date.now();
+  const created = opts.start ?? Date.now();
+  // Everything the scenario scripts counts from the run's start, which a schedule puts later.
+  const start = opts.startAt !== undefined && opts.startAt > created ? opts.startAt : created;
   const ac = new AbortController();
-  const clock = new VirtualClock(start, { at: start + (sc.limit ? parseDuration(sc.limit)! : 90 * 86400_000), ac, reason: 'simulation time limit' });
+  const clock = new VirtualClock(created, { at: start + (sc.limit ? parseDuration(sc.limit)! : 90 * 86400_000), ac, reason: 'simulation time limit' });
   const store = new MemoryStore();
   const backend = new MemoryBackend(sc.flags);
   const assumed = new Set<string>();
@@ -166,7 +182,7 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
     opts.onEvent?.(e, s);
     if ((e.type === 'approval.requested' || e.type === 'checklist.requested') && sc.approvals === 'reject') store.inbox.push({ kind: 'reject', by: 'scenario', reason: 'scenario rejects gates' });
   };
-  const d = createRun(plan, `simulation-${plan.name}`, start);
+  const d = createRun(plan, `simulation-${plan.name}`, created, undefined, { startAt: opts.startAt, source: opts.startSource ?? 'plan' });
   for (const e of d.events) onEvent(e, d.state);
   const runner = new Runner(
     {
@@ -245,7 +261,7 @@ export async function simulatePlan(plan: Plan, opts: { start?: number; scenario?
     signal: ac.signal,
     ...(sc.approvals === 'approve' ? { autoApprove: 'simulation', autoConfirm: 'simulation' } : {}),
   });
-  return { state, events, startedAt: start, endedAt: clock.t, writes: backend.writes, reads, assumed: [...assumed], assumedValues, stoppedAtLimit: ac.signal.aborted && ac.signal.reason === 'simulation time limit' };
+  return { state, events, createdAt: created, startedAt: start, endedAt: clock.t, writes: backend.writes, reads, assumed: [...assumed], assumedValues, stoppedAtLimit: ac.signal.aborted && ac.signal.reason === 'simulation time limit' };
 }
 
 /** An open page that has not yet reached the end of its chain: its escalation is still to come. */

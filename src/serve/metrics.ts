@@ -83,7 +83,7 @@ function renderRun(r: CachedRun): Partial<Record<Family, string>> {
   return out;
 }
 
-const STATUSES: RunStatus[] = ['running', 'paused', 'awaiting-approval', 'rolling-back', 'rollback-incomplete', 'completed', 'rolled-back', 'aborted'];
+const STATUSES: RunStatus[] = ['scheduled', 'running', 'paused', 'awaiting-approval', 'rolling-back', 'rollback-incomplete', 'completed', 'rolled-back', 'aborted'];
 
 export function metricsText(runs: CachedRun[]): string {
   const parts = runs.map(renderRun);

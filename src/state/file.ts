@@ -104,9 +104,11 @@ export class FileStore extends FileRuns implements Store {
           const holder = await this.readLock('flag', flag);
           if (holder?.owner === runId) break; // ours already (resume)
           let active = false;
+          let held: RunState | undefined;
           if (holder) {
             try {
-              active = !FINAL_STATUSES.includes((await this.load(holder.owner)).status);
+              held = await this.load(holder.owner);
+              active = !FINAL_STATUSES.includes(held.status);
             } catch (err) {
               // A vanished run's lock is stale; one whose state is unreadable is not known to be
               // finished, so it keeps its flags (until --takeover).
@@ -117,7 +119,7 @@ export class FileStore extends FileRuns implements Store {
           if (active && !opts.takeover) {
             const drv = await this.driver(holder!.owner);
             // The last process known to drive it: its run lease, else whoever took the flag lock.
-            throw flagLockedError(flag, holder!, drv, drv ?? (await this.readLock('run', holder!.owner)) ?? holder!);
+            throw flagLockedError(flag, holder!, drv, drv ?? (await this.readLock('run', holder!.owner)) ?? holder!, held);
           }
           await rm(file, { force: true });
         }

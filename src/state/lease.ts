@@ -103,7 +103,13 @@ export function runLockedError(runId: string, h: LockInfo, here = hostname()): L
 }
 
 /** The conflict when a flag belongs to another active run. */
-export function flagLockedError(flag: string, holder: LockInfo, drv: LockInfo | undefined, last: LockInfo): LockError {
+export function flagLockedError(flag: string, holder: LockInfo, drv: LockInfo | undefined, last: LockInfo, run?: Pick<RunState, 'status' | 'schedule'>): LockError {
+  // A scheduled run holds its flags from the moment it was started: say when it starts, and how to cancel it.
+  if (run?.status === 'scheduled')
+    return new LockError(
+      `flag ${flag} is locked by run ${holder.owner}, scheduled to start at ${run.schedule ? new Date(run.schedule.at).toISOString() : 'a later time'} (${drv ? `driven by ${describeHolder(drv)}` : 'no live process drives it yet'}; locked since ${holder.acquiredAt})`,
+      `A scheduled run holds its flags until it ends. Let it run, or cancel it: \`rollout abort ${holder.owner} --reason …\` (\`rollout status ${holder.owner}\` shows it).`,
+    );
   return new LockError(
     `flag ${flag} is locked by run ${holder.owner} (${drv ? `driven by ${describeHolder(drv)}, alive` : `no live process drives it: its driver pid ${last.pid} on ${last.host} is not running`}; locked since ${holder.acquiredAt})`,
     drv

@@ -4,7 +4,7 @@
  * FOR UPDATE SKIP LOCKED.
  */
 import { hostname } from 'node:os';
-import { FINAL_STATUSES } from '../engine/types.js';
+import { FINAL_STATUSES, type RunState } from '../engine/types.js';
 import { LockError, StateError } from '../errors.js';
 import { LEASE_MS, flagLockedError, holderAlive, pidAlive, runLockedError, unreadableHolderError, type Fence, type Lease, type LockInfo, type WorkerInfo } from './lease.js';
 import { FINAL_SQL, lockInfo, NOW_MS, PgBase, pgText, type Db, type LockRow } from './pg-base.js';
@@ -30,11 +30,12 @@ export class PgLeases extends PgBase {
    * Is the run still active? A vanished run is not; one whose record cannot be read is not
    * known to be finished: `unreadable` carries its StateError.
    */
-  protected async active(db: Db, runId: string): Promise<{ active: boolean; unreadable?: StateError }> {
+  protected async active(db: Db, runId: string): Promise<{ active: boolean; unreadable?: StateError; state?: RunState }> {
     const { rows } = await db.query<{ state: unknown }>(`SELECT state FROM ${this.t('runs')} WHERE id = $1`, [runId]);
     if (!rows[0]) return { active: false };
     try {
-      return { active: !FINAL_STATUSES.includes(this.check(runId, rows[0].state).status) };
+      const state = this.check(runId, rows[0].state);
+      return { active: !FINAL_STATUSES.includes(state.status), state };
     } catch (err) {
       if (err instanceof StateError) return { active: false, unreadable: err };
       throw err;
@@ -72,7 +73,7 @@ export class PgLeases extends PgBase {
             if (judged.unreadable && !opts.takeover) throw unreadableHolderError(flag, holder.owner, judged.unreadable);
             if (judged.active && !opts.takeover) {
               const drv = await this.driverOn(c, holder.owner);
-              throw flagLockedError(flag, holder, drv, drv ?? (await this.readLockOn(c, 'run', holder.owner)) ?? holder);
+              throw flagLockedError(flag, holder, drv, drv ?? (await this.readLockOn(c, 'run', holder.owner)) ?? holder, judged.state);
             }
             // Stale (or taken over): replaced under the row lock we hold.
             await c.query(`UPDATE ${this.t('flag_locks')} SET owner = $2, host = $3, pid = $4, acquired_at = $5, lease_until = $6 WHERE flag = $1`, [

@@ -7,7 +7,7 @@
  */
 import { STATE_SCHEMA_VERSION } from '../engine/types.js';
 
-const STATUSES = ['running', 'paused', 'awaiting-approval', 'rolling-back', 'rollback-incomplete', 'completed', 'rolled-back', 'aborted'];
+const STATUSES = ['scheduled', 'running', 'paused', 'awaiting-approval', 'rolling-back', 'rollback-incomplete', 'completed', 'rolled-back', 'aborted'];
 const ACTION_KINDS = ['apply-flags', 'run-command', 'health-check', 'notify', 'record-incident', 'freeze-flags'];
 
 type Obj = Record<string, unknown>;
@@ -69,6 +69,13 @@ export function runRecordProblems(s: unknown, expectedId?: string): string[] {
     str(s.approval as Obj, 'key', 'approval.key');
     int(s.approval as Obj, 'phase', 'approval.phase');
     int(s.approval as Obj, 'step', 'approval.step');
+  }
+  // A scheduled run waits for schedule.at: without it nothing would ever start it.
+  if ((s.schedule !== undefined || s.status === 'scheduled') && need('schedule', isObj(s.schedule), 'an object {at, scheduledAt, source}', s.schedule)) {
+    num(s.schedule as Obj, 'at', 'schedule.at');
+    num(s.schedule as Obj, 'scheduledAt', 'schedule.scheduledAt');
+    optNum(s.schedule as Obj, 'announceAt', 'schedule.announceAt');
+    optNum(s.schedule as Obj, 'announcedAt', 'schedule.announcedAt');
   }
   if (s.frozen !== undefined) need('frozen', Array.isArray(s.frozen), 'a list of flags', s.frozen);
   if (s.pages !== undefined && need('pages', Array.isArray(s.pages), 'a list of pages', s.pages))

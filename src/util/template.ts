@@ -36,7 +36,7 @@
  * Variables the engine provides (TEMPLATE_VARIABLES; not every one exists for every event):
  *   plan, run, phase, step, flags, percentage, previousPercentage, nextPercentage, nextAt,
  *   targetPercentage, steps, status, checks, reason, failed, action, command, duration,
- *   startedAt, now, dashboard, runbook, owner.
+ *   startedAt, now, dashboard, runbook, owner; for announcements startsAt, date, time, lead, summary.
  */
 
 export type TemplateValue = string | number | boolean | null | undefined;
@@ -118,6 +118,11 @@ export const TEMPLATE_VARIABLES: Readonly<Record<string, string>> = {
   note: 'page.acknowledged: the note given with `rollout ack --note`',
   waited: 'page.acknowledged: how long the page waited',
   cohorts: 'rollback.cohort: the segments / rings rolled back or restored, e.g. "segment beta-users"',
+  startsAt: 'when the run starts (ISO time): the scheduled start (startAt / --at), else when it started',
+  date: 'the day the run starts, in windows.timezone, e.g. "Mon 7 Dec 2026"',
+  time: 'the time of day the run starts, in windows.timezone, e.g. "09:00 CET"',
+  lead: 'run.announced: how long before the start the announcement went out, e.g. "7d"',
+  summary: 'the whole plan in one line: each phase with its steps, e.g. "canary 1% → 5% → 25%; full 100%"',
 };
 
 /** Events rollout notifies about. */
@@ -137,6 +142,8 @@ export const NOTICE_EVENTS = [
   'page.escalated',
   'page.acknowledged',
   'page.closed',
+  'run.announced',
+  'run.cancelled',
 ] as const;
 export type NoticeEvent = (typeof NOTICE_EVENTS)[number];
 
@@ -246,6 +253,24 @@ export const DEFAULT_TEMPLATES: Readonly<Record<NoticeEvent, string>> = {
     '{{severity|page}} #{{page|?}} closed without an acknowledgement ({{plan}}, run {{run}})',
     'Why: {{reason}}',
   ].join('\n'),
+  'run.announced': [
+    'Rollout of {{flags}} starting {{date|soon}} (plan {{plan}})',
+    '',
+    'We will begin rolling out {{flags}} on {{date|the scheduled day}} at {{time|the scheduled time}}.',
+    '',
+    'Rollout plan: {{summary|see the plan}}',
+    '- Target: {{targetPercentage|100}}%',
+    '- Checks: {{checks|the plan\'s checks}}; rollback ready if needed',
+    '',
+    'Monitor: {{dashboard|n/a}}',
+    'Runbook: {{runbook|n/a}}',
+    'Contact {{owner|the rollout owner}} with questions. (run {{run}})',
+  ].join('\n'),
+  'run.cancelled': [
+    'Cancelled: the rollout of {{flags}} announced for {{date|the scheduled day}} at {{time|the scheduled time}} will not start (plan {{plan}}, run {{run}}).',
+    'Reason: {{reason|cancelled by an operator}}',
+    'No flag was changed.',
+  ].join('\n'),
   'approval.requested': [
     '✋ Approval needed: {{plan}} wants to go from {{percentage}}% to {{nextPercentage}}% ({{phase}}, run {{run}})',
     'Metrics: {{checks|n/a}}',
@@ -270,6 +295,8 @@ export const DEFAULT_TITLES: Readonly<Record<NoticeEvent, string>> = {
   'page.escalated': '⏫ ESCALATION {{severity|page}}: {{plan}} (not acknowledged since {{waitingSince|n/a}})',
   'page.acknowledged': '✅ {{severity|page}} acknowledged by {{acknowledgedBy|someone}}: {{plan}}',
   'page.closed': '{{severity|page}} page closed: {{plan}}',
+  'run.announced': 'Rollout starting {{date|soon}}: {{plan}}',
+  'run.cancelled': 'Rollout cancelled: {{plan}} (was to start {{date|soon}})',
 };
 
 export const DEFAULT_SEVERITY: Readonly<Record<NoticeEvent, Severity>> = {
@@ -288,6 +315,8 @@ export const DEFAULT_SEVERITY: Readonly<Record<NoticeEvent, Severity>> = {
   'page.escalated': 'critical',
   'page.acknowledged': 'info',
   'page.closed': 'info',
+  'run.announced': 'info',
+  'run.cancelled': 'warning',
 };
 
 export function isNoticeEvent(event: string): event is NoticeEvent {

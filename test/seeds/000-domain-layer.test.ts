@@ -12,7 +12,7 @@ import { create } from '../../src/adapters/flags/env-file.js';
 import { BackendError } from '../../src/errors.js';
 import { canExclude } from '../../src/plan/lint.js';
 import { drive, observer } from '../unit/helpers.js';
-import { D, H, flagStates, iso, load, MONDAY, noticeTargets, sim, stepDates, weekday } from './helpers.js';
+import { D, H, flagStates, iso, load, MONDAY, noticeTargets, noticeText, sim, stepDates, weekday } from './helpers.js';
 
 describe('seed 000: domain layer', () => {
   it('Phase 1 "Success Criteria: - [ ] All game features work correctly … - [ ] No memory leaks" and Phase 2 "- [ ] Handles expected load … - [ ] Support team trained" — confirmed one by one before the canary', async () => {
@@ -134,6 +134,41 @@ describe('seed 000: domain layer', () => {
     expect(t.of('rollback.step')).toEqual([]);
     expect(t.of('rollback.flags-off')[0]!.at - MONDAY).toBe(8 * D);
     expect(flagStates(t.state)).toEqual({ domain: 'off' });
+  });
+
+  it('"Week -1: Announce rollout plan" — started with --at a week and more ahead, the team hears of it 7 days before; nothing moves until the start', async () => {
+    const plan = await load('domain-layer');
+    const { r, text } = await noticeText(plan, 'run.announced', { start: MONDAY - 10 * D, startAt: MONDAY });
+    expect(r.events[0]!.type).toBe('run.scheduled');
+    const ann = r.events.find((e) => e.type === 'run.announced')!;
+    expect(iso(ann.at)).toBe('2025-02-24T08:00:00.000Z'); // week -1
+    expect(ann.data).toMatchObject({ late: false });
+    expect(noticeTargets(r.events, 'run.announced')).toEqual([['team', 'log']]);
+    expect(text).toMatch(/^Week -1: domain layer rollout plan\n/);
+    expect(text).toContain('starts Mon 3 Mar 2025 at 08:00 UTC (7d from now)');
+    expect(text).toContain('Plan: canary 1% → 5% → 10% → 25%; progressive 50% → 75% → 90%; full 100%');
+    // Before the start the flag is not touched; from it, the timeline is the seed's, as for a run started that Monday.
+    expect(r.events.filter((e) => e.type === 'step.applied' || e.type === 'step.intent').every((e) => e.at >= MONDAY)).toBe(true);
+    expect(stepDates(r.events).slice(0, 4)).toEqual([
+      ['canary: 1%', '2025-03-03T08:00:00.000Z'],
+      ['canary: 5%', '2025-03-05T08:00:00.000Z'],
+      ['canary: 10%', '2025-03-07T08:00:00.000Z'],
+      ['canary: 25%', '2025-03-09T08:00:00.000Z'],
+    ]);
+    expect(iso(r.state.finishedAt!)).toBe('2025-03-24T08:00:00.000Z');
+    // The daily status updates are "during rollout": none in the week of waiting.
+    expect(r.events.filter((e) => e.type === 'report.sent').every((e) => e.at > MONDAY)).toBe(true);
+  });
+
+  it('"Week -1: Announce rollout plan" — a start closer than a week still announces, at once, and says it is late', async () => {
+    const plan = await load('domain-layer');
+    const r = await sim(plan, {}, MONDAY);
+    const ann = r.events.find((e) => e.type === 'run.announced')!;
+    expect(ann.at).toBe(MONDAY);
+    expect(ann.msg).toMatch(/the run starts now, not 7d ahead as notify.announce.before asks/);
+    const soon = await noticeText(plan, 'run.announced', { start: MONDAY - 2 * D, startAt: MONDAY });
+    expect(soon.r.events.find((e) => e.type === 'run.announced')!.msg).toMatch(/2d from now — less than the 7d ahead/);
+    expect(soon.text).toContain('(2d from now)');
   });
 
   it('"Daily: Status updates during rollout" / "Weekly: Progress reports to stakeholders"', async () => {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { drive, observer } from '../unit/helpers.js';
-import { D, flagStates, H, load, MONDAY, sim, stepDates, weekday } from './helpers.js';
+import { D, flagStates, H, load, MONDAY, noticeText, sim, stepDates, weekday } from './helpers.js';
 
 describe('seed 004: state persistence', () => {
   it('"Day 1: 09:00 - Deploy at 0% … 15:00 - Increase to 25% / Day 2: 09:00 - Increase to 50% … 15:00 - Increase to 75% / Day 3: 09:00 - Increase to 100%"', async () => {
@@ -19,6 +19,26 @@ describe('seed 004: state persistence', () => {
       ['core: 75%', '2025-03-04T15:00:00.000Z'],
       ['core: 100%', '2025-03-05T09:00:00.000Z'],
     ]);
+  });
+
+  it('"Pre-Rollout Announcement: Subject: State Persistence Rollout Starting [Date] … We will begin rolling out state persistence on [Date] at [Time]" — a week before a scheduled start', async () => {
+    const plan = await load('state-persistence');
+    const nine = Date.parse('2025-03-03T09:00:00Z'); // `rollout start … --at "mon 09:00"`, a fortnight ahead
+    const { r, title, text } = await noticeText(plan, 'run.announced', { start: nine - 14 * D, startAt: nine });
+    const ann = r.events.find((e) => e.type === 'run.announced')!;
+    expect(new Date(ann.at).toISOString()).toBe('2025-02-24T09:00:00.000Z');
+    expect(title).toBe('Rollout starting Mon 3 Mar 2025: state-persistence');
+    expect(text.split('\n').slice(0, 5)).toEqual(['Subject: State Persistence Rollout Starting Mon 3 Mar 2025', '', 'Team,', '', 'We will begin rolling out state persistence on Mon 3 Mar 2025 at 09:00 UTC.']);
+    expect(text).toContain('- Initial: 1% of traffic');
+    expect(text).toContain('Monitor: https://grafana.prod/d/state-health');
+    expect(text).toMatch(/- Phases: core 0% → 1% → 5% → 10% → 25% → 50% → 75% → 100%; snapshots internal 100% · beta 0% · ga 0%; recovery 1% → /);
+    // Announced to the team, then the week-1 timeline from the scheduled start, exactly as before.
+    expect(r.events.filter((e) => e.type === 'notify.sent' && e.msg.startsWith('notice run.announced:')).map((e) => e.msg)).toEqual(['notice run.announced: sent to team, log']);
+    expect(stepDates(r.events).filter(([s]) => s.startsWith('core')).slice(0, 2)).toEqual([
+      ['core: 0%', '2025-03-03T09:00:00.000Z'],
+      ['core: 1%', '2025-03-03T09:30:00.000Z'],
+    ]);
+    expect(r.state.status).toBe('completed');
   });
 
   it('"Week 2: Additional Features — Enable Snapshots: # Start with internal ring" — Monday of week 2, {"internal": 100, "beta": 0, "ga": 0}', async () => {

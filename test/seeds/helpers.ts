@@ -3,7 +3,9 @@
  * (simulatePlan), or the pure engine (drive) where a test needs a human's exact controls.
  */
 import { join, resolve } from 'node:path';
-import type { RunEvent, RunState } from '../../src/engine/types.js';
+import type { Action, RunEvent, RunState } from '../../src/engine/types.js';
+import { noticeVarsOf } from '../../src/output/notice.js';
+import { renderer } from '../../src/runner/services.js';
 import { loadPlan } from '../../src/plan/load.js';
 import type { Plan } from '../../src/plan/model.js';
 import { scenarioSchema, simulatePlan, type SimulationResult } from '../../src/runner/simulate.js';
@@ -40,4 +42,19 @@ export function flagStates(s: RunState): Record<string, string> {
   return Object.fromEntries(
     Object.entries(s.flags).map(([f, r]) => [f, r.enabled ? `${r.percentage}%${r.rings ? ` ${Object.entries(r.rings).map(([k, v]) => `${k}:${v}`).join(',')}` : ''}` : 'off']),
   );
+}
+
+/** The text of the first `event` notice the run sent: the queued action rendered as the runner renders it. */
+export async function noticeText(plan: Plan, event: string, opts: { start: number; startAt?: number }): Promise<{ r: SimulationResult; title: string; text: string }> {
+  let action: Extract<Action, { kind: 'notify' }> | undefined;
+  const r = await simulatePlan(plan, {
+    start: opts.start,
+    startAt: opts.startAt,
+    scenario: scenarioSchema.parse({}),
+    onEvent: (_e, s) => {
+      action ??= s.pending.find((a): a is Extract<Action, { kind: 'notify' }> => a.kind === 'notify' && a.event === event);
+    },
+  });
+  if (!action) throw new Error(`no ${event} notice`);
+  return { r, ...renderer(plan)(event, noticeVarsOf(plan, action)) };
 }

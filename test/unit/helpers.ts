@@ -9,7 +9,7 @@
 import { expect } from 'vitest';
 import type { FlagState } from '../../src/adapters/types.js';
 import type { CheckReading } from '../../src/analysis/judge.js';
-import { activeChecks, complete, control, createRun, flagsToRead, nextWake, tick } from '../../src/engine/engine.js';
+import { activeChecks, complete, control, createRun, flagsToRead, nextWake, tick, type CreateOptions } from '../../src/engine/engine.js';
 import { FINAL_STATUSES, type Action, type Control, type Decision, type Readings, type Outcome, type RunEvent, type RunState } from '../../src/engine/types.js';
 import { parsePlanText } from '../../src/plan/load.js';
 import type { Check, Plan } from '../../src/plan/model.js';
@@ -97,6 +97,8 @@ export interface DriveOptions {
   autoApprove?: boolean;
   /** Continue from this state instead of createRun. */
   state?: RunState;
+  /** createRun's options (a scheduled start). */
+  create?: CreateOptions;
   /** Store the state as JSON between decisions (what the runner persists and reloads). */
   persist?: boolean;
   /** Called after every decision with the state before and after it. */
@@ -157,7 +159,7 @@ export function drive(plan: Plan, opts: DriveOptions = {}): Trace {
   };
   state = undefined as unknown as RunState;
   if (opts.state) state = opts.state;
-  else record(createRun(plan, 'run-1', start), 'createRun');
+  else record(createRun(plan, 'run-1', start, undefined, opts.create), 'createRun');
   let sameInstantTicks = 0;
   let lastTickAt = -1;
   let stop: Trace['stop'] = 'limit';

@@ -223,7 +223,10 @@ describe('seed 004: state persistence', () => {
   });
   it('has the announcement, progress and completion templates', async () => {
     const p = await load('state-persistence');
-    expect(p.notify.templates['run.started']).toContain('State Persistence Rollout Starting');
+    // The Pre-Rollout Announcement goes out ahead of a scheduled start (run.announced), not with it.
+    expect(p.notify.templates['run.announced']).toContain('State Persistence Rollout Starting {{date}}');
+    expect(p.notify.templates['run.announced']).toContain('We will begin rolling out state persistence on {{date}} at {{time}}.');
+    expect(p.notify.announce).toEqual({ beforeMs: 7 * 86_400_000 });
     expect(p.notify.templates['step.applied']).toContain('State Persistence Rollout Update');
     expect(p.notify.templates['run.completed']).toContain('State Persistence Rollout Complete ✅');
   });
