@@ -167,10 +167,12 @@ export async function buildServices(o: BuildOptions): Promise<Services & { close
 export class MemoryBackend implements FlagBackend {
   readonly name = 'simulation';
   readonly variants = true;
-  readonly excludes = true;
+  /** Whether a partial rollback for some users can be written: as the plan's real backend (a simulation must not succeed where the run would fail). */
+  readonly excludes: boolean;
   readonly flags = new Map<string, FlagState>();
   writes = 0;
-  constructor(external: Record<string, number | boolean> = {}) {
+  constructor(external: Record<string, number | boolean> = {}, opts: { excludes?: boolean } = {}) {
+    this.excludes = opts.excludes ?? true;
     for (const [flag, v] of Object.entries(external)) {
       const pct = v === true ? 100 : v === false ? 0 : v;
       this.flags.set(flag, { flag, exists: true, enabled: pct > 0, percentage: pct });

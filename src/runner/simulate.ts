@@ -4,6 +4,7 @@
  * milliseconds. The default scenario is healthy: every check gets a value inside its
  * thresholds, approvals are granted at once, flags the plan requires are assumed on.
  */
+import { canExclude } from '../plan/lint.js';
 import { z } from 'zod';
 import type { CheckReading } from '../analysis/judge.js';
 import { activeChecks, blocksStep, createRun, nextWake } from '../engine/engine.js';
@@ -134,7 +135,7 @@ export async function simulatePlan(
   const ac = new AbortController();
   const clock = new VirtualClock(created, { at: start + (sc.limit ? parseDuration(sc.limit)! : 90 * 86400_000), ac, reason: 'simulation time limit' });
   const store = new MemoryStore();
-  const backend = new MemoryBackend(sc.flags);
+  const backend = new MemoryBackend(sc.flags, { excludes: canExclude(plan) });
   const assumed = new Set<string>();
   const assumedValues: SimulationResult['assumedValues'] = {};
   const read = backend.read.bind(backend);

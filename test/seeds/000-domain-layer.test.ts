@@ -192,5 +192,9 @@ describe('seed 000: domain layer', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+    // A simulation does not pretend otherwise: the write fails and the run pauses, as it would for real.
+    const r = await sim(plan, { controls: [{ after: '2d', kind: 'rollback', segment: 'affected-users', reason: 'r' }] });
+    expect(r.events.find((e) => e.type === 'rollback.cohort-failed')!.msg).toMatch(/cannot turn a flag off for some users only/);
+    expect(r.state.status).toBe('paused');
   });
 });
