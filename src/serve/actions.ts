@@ -1,6 +1,7 @@
 /**
  * Steering a run from the page: the CLI's own handlers (src/commands/control.ts), so a click
- * does exactly what `rollout pause|resume|promote|approve|reject|rollback` does — to a live
+ * does exactly what `rollout pause|resume|promote|approve|reject|rollback` does (rollback with
+ * `segment`/`ring` in the body: `rollout rollback --segment/--ring`, a partial rollback) — to a live
  * driver's inbox, or applied here when no process drives the run — and lands in the run's log
  * with who asked. The server never becomes the run's long-lived driver: it does what is due
  * now (as `--detach` / `advance`) and returns.
@@ -42,9 +43,18 @@ export interface ActionBody {
   undo?: unknown;
   /** ack: only this page (its number), else every open page. */
   page?: unknown;
+  /** rollback: a partial rollback for these segments / rings only (a name or a list); `undo` brings them back, `pause` also pauses. */
+  segment?: unknown;
+  ring?: unknown;
+  pause?: unknown;
 }
 
 const str = (v: unknown, max: number): string | undefined => (typeof v === 'string' && v.trim() ? v.trim().slice(0, max) : undefined);
+/** A segment/ring name or a list of them (at most 50, 200 characters each); undefined when none. */
+const names = (v: unknown): string[] | undefined => {
+  const list = (Array.isArray(v) ? v : [v]).map((x) => str(x, 200)).filter((x): x is string => Boolean(x)).slice(0, 50);
+  return list.length ? list : undefined;
+};
 
 export interface ActionResult {
   status: number;
@@ -76,9 +86,14 @@ async function perform(base: ServeContext, action: ActionName, runId: string, b:
     full: b.full === true,
     mode: b.mode === 'immediate' || b.mode === 'gradual' ? b.mode : undefined,
     to: typeof b.to === 'number' ? b.to : undefined,
+    segment: names(b.segment),
+    ring: names(b.ring),
+    undo: action === 'rollback' && b.undo === true ? true : undefined,
+    pause: b.pause === true ? true : undefined,
     detach: true,
   } as const;
-  if ((action === 'reject' || action === 'rollback') && !opts.reason)
+  const undoCohort = opts.undo && (opts.segment?.length || opts.ring?.length);
+  if ((action === 'reject' || action === 'rollback') && !opts.reason && !undoCohort)
     return { status: 400, body: { action, error: 'a reason is required', hint: 'Send {"reason": "what you saw"} in the body.', exitCode: 2 } };
   const items = Array.isArray(b.items) ? b.items.map((i) => str(i, 200)).filter((i): i is string => Boolean(i)) : [];
   if (action === 'confirm' && !items.length) return { status: 400, body: { action, error: 'name the checklist items to confirm', hint: 'Send {"items": ["staging-tests"]} in the body.', exitCode: 2 } };
