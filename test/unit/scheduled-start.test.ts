@@ -214,3 +214,32 @@ describe('start time forms', () => {
     await expect(mkPlan(PLAN.replace('announce: { before: 7d }', 'announce: { before: 7 }'))).rejects.toThrow(/a duration needs a unit/);
   });
 });
+
+describe('the scheduled run on screen', () => {
+  it('the live view counts down to the start on a terminal; plain output has no countdown', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { Reporter } = await import('../../src/output/reporter.js');
+    const { renderRun } = await import('../../src/output/live.js');
+    const plan = await mkPlan(PLAN);
+    const startAt = T0 + 2 * H;
+    const s = createRun(plan, 'r', T0, 'ann@host', { startAt }).state;
+    const at = (now: number) => renderRun(plan, s, { now, width: 200, timeZone: 'UTC' });
+    expect(at(T0)).toMatch(/Waiting for +the scheduled start in 2h \(10:00:00 UTC\): nothing is written to its flags until then; `rollout abort r` cancels it/);
+    expect(at(T0 + 61_000)).toMatch(/the scheduled start in 1h58m/);
+    expect(at(T0)).toMatch(/Starts +10:00:00 UTC \(in 2h, the plan's startAt\) · scheduled by ann@host at 08:00:00 UTC/);
+    expect(at(T0)).toMatch(/Announce +sent 08:00:00 UTC to team \(2h before the start, later than notify.announce.before asks/);
+
+    const shown = async (tty: boolean) => {
+      const out = Object.assign(new PassThrough(), { isTTY: tty, columns: 120, rows: 40 });
+      let text = '';
+      out.on('data', (b: Buffer) => (text += b.toString()));
+      const r = new Reporter({ json: false, plan, out, env: {}, tty, now: () => T0 });
+      await r.init();
+      r.status(s);
+      r.stop();
+      return text;
+    };
+    expect(await shown(true)).toMatch(/the scheduled start in 2h/);
+    expect(await shown(false)).toBe('');
+  });
+});
