@@ -84,7 +84,8 @@ function resolveItem(items: ChecklistItemState[], typed: string): ChecklistItemS
 export function confirmItems(d: Draft, ctl: Extract<Control, { kind: 'confirm' }>): { error: string; hint?: string } | undefined {
   const s = d.s;
   const a = s.approval;
-  if (!isChecklist(a) || (s.status !== 'awaiting-approval' && s.status !== 'paused'))
+  // A scheduled run's checklist before its first step is open during the wait (engine/start.ts).
+  if (!isChecklist(a) || (s.status !== 'awaiting-approval' && s.status !== 'paused' && s.status !== 'scheduled'))
     return { error: `run ${s.id} is not waiting at a checklist (it is ${s.status}${s.waitingFor ? `: ${s.waitingFor}` : ''})`, hint: '`rollout confirm --list` shows the next checklist of the plan; its items can be confirmed when the run reaches it.' };
   const name = ctl.as ?? ctl.by ?? '';
   const items = a.checklist.map((i) => ({ ...i }));
@@ -139,7 +140,8 @@ export function confirmItems(d: Draft, ctl: Extract<Control, { kind: 'confirm' }
     setWaiting(d);
     return undefined;
   }
-  // Every item ticked: the gate opens. A paused run stays paused (resume goes on from here).
+  // Every item ticked: the gate opens. A paused run stays paused (resume goes on from here), a
+  // scheduled one scheduled.
   s.approved.push(a.key);
   s.approval = undefined;
   d.emit('checklist.completed', `${checklistTitle(d.plan, a)} complete: ${items.map((i) => `${i.id} (${i.confirmed!.name})`).join(', ')}`, {

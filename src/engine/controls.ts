@@ -30,7 +30,8 @@ export function control(plan: Plan, state: RunState, ctl: Control, now: number):
     return d.done();
   }
   // A scheduled run has written nothing: abort cancels it; nothing else applies before its start.
-  if (s.status === 'scheduled' && ctl.kind !== 'abort') {
+  // (A checklist before the first step is open while scheduled: its items can be confirmed.)
+  if (s.status === 'scheduled' && ctl.kind !== 'abort' && !(ctl.kind === 'confirm' && s.approval?.checklist)) {
     const r = scheduledRefusal(s, ctl.kind === 'rollback' ? 'it has not started, so nothing was written to its flags and there is nothing to roll back' : `it cannot be ${(PAST as Record<string, string>)[ctl.kind] ?? `given "${ctl.kind}"`} before it starts`);
     return refuse(r.error, r.hint);
   }

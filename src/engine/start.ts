@@ -9,6 +9,7 @@
  */
 import { formatDuration } from '../util/duration.js';
 import type { Plan } from '../plan/model.js';
+import { checklistFor, checklistKey, checklistWaiting, isChecklist, requestChecklist } from './checklist.js';
 import { iso, type Draft } from './draft.js';
 import { notify } from './notice.js';
 import type { RunState, Schedule } from './types.js';
@@ -35,6 +36,23 @@ export function scheduleRun(d: Draft, at: number, source: Schedule['source'], st
     { startsAt: at, source, ...(ann !== undefined ? { announceAt: ann } : {}), ...(startedBy ? { startedBy } : {}) },
   );
   announceIfDue(d);
+  openFirstChecklist(d, at);
+}
+
+/**
+ * A checklist before the first step (seed 004's Pre-Rollout Checklist) opens when the run is
+ * scheduled, so people confirm its items during the wait (`rollout confirm`) rather than at the
+ * start time. Incomplete at the start, the run waits at it there.
+ */
+function openFirstChecklist(d: Draft, at: number) {
+  const list = checklistFor(d.plan, 0, 0);
+  const key = checklistKey(d.plan, 0, 0);
+  if (!list || !key) return;
+  requestChecklist(d, 0, 0, key, list);
+  // Still scheduled: what it waits for first is the start.
+  d.s.status = 'scheduled';
+  d.s.waiting = { kind: 'start', until: at };
+  d.s.waitingFor = `the scheduled start at ${iso(at)}`;
 }
 
 /** Send the announcement when it is due (once). */
@@ -92,6 +110,12 @@ export function startIfDue(d: Draft) {
   s.waiting = undefined;
   s.waitingFor = undefined;
   s.lastTickAt = undefined; // due at once: the first judgment and step come now
+  // The checklist opened at scheduling time and not yet complete: the run waits at it now.
+  if (isChecklist(s.approval)) {
+    s.status = 'awaiting-approval';
+    s.waitingFor = checklistWaiting(d.plan, s.approval);
+    s.waiting = { kind: 'checklist', gate: s.approval.key };
+  }
   const late = d.now - sch.at;
   emitStarted(d, s.startedBy, late > d.plan.intervalMs ? ` — ${formatDuration(late)} after its scheduled time ${iso(sch.at)} (nothing drove the run then)` : ` as scheduled (${iso(sch.at)})`);
 }
@@ -106,6 +130,7 @@ export function cancelScheduled(d: Draft, reason: string) {
   s.waitingFor = undefined;
   s.startedAt = sch?.scheduledAt ?? s.startedAt;
   s.finishedAt = d.now;
+  s.approval = undefined; // a checklist opened for the start goes with it
   d.emit('run.aborted', `run aborted before its start: ${s.reason}`, { cancelled: true, ...(sch ? { startsAt: sch.at } : {}) });
   if (sch?.announcedAt !== undefined) notify(d, 'run.cancelled', 'warning', { reason }, sch.announcedTo);
 }

@@ -133,7 +133,7 @@ export function waitingWords(plan: Plan | undefined, s: RunState, o: TimeOptions
     case 'rolling-back':
       return humanizeTimes(text(s.waitingFor ?? 'the rollback to finish'), o);
     case 'scheduled':
-      return `the scheduled start ${s.schedule ? `${relative(s.schedule.at, o.now)} (${clock(s.schedule.at, o)})` : ''}: nothing is written to its flags until then; \`rollout abort ${s.id}\` cancels it`;
+      return `the scheduled start ${s.schedule ? `${relative(s.schedule.at, o.now)} (${clock(s.schedule.at, o)})` : ''}: nothing is written to its flags until then; \`rollout abort ${s.id}\` cancels it${s.approval?.checklist ? `; meanwhile the checklist is open: ${s.approval.checklist.filter((i) => i.confirmed).length} of ${s.approval.checklist.length} confirmed (\`rollout confirm ${s.id} <item>\`)` : ''}`;
     default:
       if (s.holdUntil && s.holdUntil > o.now && s.waitingFor?.startsWith('hold'))
         return `the hold: ${nextLabel ? `next step ${nextLabel}` : 'the end of the phase'} ${relative(s.holdUntil, o.now)} (${clock(s.holdUntil, o)}), if the checks keep passing`;

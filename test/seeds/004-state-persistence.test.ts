@@ -41,6 +41,30 @@ describe('seed 004: state persistence', () => {
     expect(r.state.status).toBe('completed');
   });
 
+  it('"Pre-Rollout Announcement" … "Pre-Rollout Checklist" — scheduled a week ahead, the items are confirmed during the wait and "Day 1: 09:00 - Deploy at 0%" comes on time', async () => {
+    const plan = await load('state-persistence');
+    const nine = Date.parse('2025-03-03T09:00:00Z');
+    const ids = plan.phases[0]!.checklist!.map((i) => i.id);
+    // Scheduled on the Monday before; the checklist is open from then, ticked on Wednesday.
+    const t = drive(plan, {
+      obs: observer(plan, {}, {}, nine),
+      start: nine - 7 * D,
+      create: { startAt: nine, source: 'command' },
+      controls: [{ at: 2 * D, ctl: { kind: 'confirm', items: ids, by: 'release-manager' } }],
+      until: (s) => s.step >= 0,
+    });
+    expect(t.of('checklist.requested')[0]!.at).toBe(nine - 7 * D);
+    expect(t.of('checklist.completed')[0]!.at).toBe(nine - 5 * D);
+    expect(t.of('run.announced')[0]!.at).toBe(nine - 7 * D);
+    expect(t.of('run.started')[0]!.at).toBe(nine);
+    expect(t.of('step.applied')[0]!.at).toBe(nine); // "09:00 - Deploy at 0%", not held up by the checklist
+    // Nobody confirms during the wait: at 09:00 the run waits at the checklist, writing nothing.
+    const idle = drive(plan, { obs: observer(plan, {}, {}, nine), start: nine - 7 * D, create: { startAt: nine }, limitMs: 7 * D + 2 * H });
+    expect(idle.state.status).toBe('awaiting-approval');
+    expect(idle.state.waiting).toEqual({ kind: 'checklist', gate: 'checklist:p0' });
+    expect(idle.of('step.applied')).toEqual([]);
+  });
+
   it('"Week 2: Additional Features — Enable Snapshots: # Start with internal ring" — Monday of week 2, {"internal": 100, "beta": 0, "ga": 0}', async () => {
     const r = await sim(await load('state-persistence'));
     const snap = stepDates(r.events).filter(([s]) => s.startsWith('snapshots'));

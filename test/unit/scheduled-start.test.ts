@@ -114,6 +114,31 @@ describe('scheduled start', () => {
     expect(control(plan, s, { kind: 'rollback', reason: 'x' }, T0).error).toMatch(/nothing was written to its flags and there is nothing to roll back/);
   });
 
+  it('a checklist before the first step is open during the wait: confirmed then, the run starts on time', async () => {
+    const plan = await mkPlan(PLAN.replace("  - { name: main, flags: [f], steps: [10, 100] }", "  - { name: main, flags: [f], steps: [10, 100], checklist: [{ id: tests, text: All tests passing }, { id: oncall, text: On-call briefed }] }"));
+    const startAt = T0 + 3 * D;
+    const s = createRun(plan, 'r', T0, undefined, { startAt }).state;
+    expect(s.status).toBe('scheduled');
+    expect(s.waiting).toEqual({ kind: 'start', until: startAt });
+    expect(s.approval?.checklist?.map((i) => i.id)).toEqual(['tests', 'oncall']);
+    // Confirmed one by one while scheduled: it stays scheduled, the gate is open for the start.
+    const one = control(plan, s, { kind: 'confirm', items: ['tests'], by: 'qa' }, T0 + D);
+    expect(one.error).toBeUndefined();
+    expect(one.state.status).toBe('scheduled');
+    const two = control(plan, one.state, { kind: 'confirm', items: ['oncall'], by: 'sre' }, T0 + D);
+    expect(two.state).toMatchObject({ status: 'scheduled', approved: ['checklist:p0'] });
+    expect(two.state.approval).toBeUndefined();
+    const t = drive(plan, { state: two.state, start: T0 + D, until: (x) => x.step >= 0 });
+    expect(stepTimes(t)[0]).toBe(startAt - (T0 + D));
+    // Not confirmed by the start: the run waits at the checklist then, and only then.
+    const idle = drive(plan, { create: { startAt }, limitMs: 4 * D });
+    expect(idle.of('checklist.requested')[0]!.at).toBe(T0);
+    expect(idle.state).toMatchObject({ status: 'awaiting-approval', waiting: { kind: 'checklist', gate: 'checklist:p0' } });
+    expect(writes(idle)).toEqual([]);
+    // Abort takes the open checklist with it.
+    expect(control(plan, s, { kind: 'abort', reason: 'x' }, T0).state.approval).toBeUndefined();
+  });
+
   it('a run picked up after a crash past its start time starts at once, saying how late', async () => {
     const plan = await mkPlan(PLAN);
     const startAt = T0 + 2 * D;
