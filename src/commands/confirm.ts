@@ -12,7 +12,7 @@ import { style } from '../output/style.js';
 import type { Plan } from '../plan/model.js';
 import { safeText } from '../util/terminal.js';
 import { planOf, printJson, type Context } from './context.js';
-import { steer } from './control.js';
+import { confirmControl, steer, walkChecklist } from './steer.js';
 
 interface Opts {
   by?: string;
@@ -84,14 +84,7 @@ export default async function confirm(c: Context, args: string[], o: Opts): Prom
       });
     // On a terminal: ask item by item, as the person typing (or --as).
     const me = o.as ?? c.who(o.by);
-    const picked: string[] = [];
-    for (const i of todo) {
-      if (i.by?.length && !i.by.includes(me)) {
-        c.stdout(`☐ ${safeText(i.id)}: to be confirmed by ${safeText(i.by.join(' or '))}`);
-        continue;
-      }
-      if (await c.prompt(`Checklist: ${safeText(i.text)} — confirmed?`, { signal: new AbortController().signal })) picked.push(i.id);
-    }
+    const picked = await walkChecklist(c, todo, me);
     if (!picked.length) {
       c.stdout('nothing confirmed');
       return 0;
@@ -99,11 +92,5 @@ export default async function confirm(c: Context, args: string[], o: Opts): Prom
     items.push(...picked);
   }
 
-  return steer(
-    c,
-    id,
-    (x) => ({ kind: 'confirm', items, by: c.who(x.by), ...(x.as ? { as: x.as } : {}), ...(x.note ? { note: x.note } : {}), ...(o.undo ? { undo: true } : {}), ...(o.all ? { all: true } : {}) }),
-    { by: o.by, as: o.as, note: o.note },
-    'flush',
-  );
+  return steer(c, id, confirmControl(c, items, o), { by: o.by, as: o.as, note: o.note }, 'flush');
 }

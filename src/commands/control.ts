@@ -1,90 +1,17 @@
 /**
  * Steering a run: pause, resume, promote, approve, reject, abort, rollback. When a live
  * process drives the run, the request goes to its inbox; otherwise it is applied here, and
- * whatever it queued (flags off, commands, notices) is carried out here too.
+ * whatever it queued (flags off, commands, notices) is carried out here too (steer.ts).
  */
-import { FINAL_STATUSES, type Control, type RunState } from '../engine/types.js';
+import { FINAL_STATUSES, type Control } from '../engine/types.js';
 import { noOpenPage } from '../engine/pages.js';
-import { ExitCode, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { StateWriteError } from '../state/fs-guard.js';
-import { describeHolder } from '../state/index.js';
 import { runJson } from '../output/run.js';
-import { statusColor } from '../output/style.js';
 import { follow } from '../runner/follow.js';
-import { exitCodeFor, sendControl } from '../runner/session.js';
 import { planOf, printJson, type Context } from './context.js';
 import { safeText } from '../util/terminal.js';
-
-interface Opts {
-  by?: string;
-  /** approve: the named approver signing (default: --by, i.e. the user). */
-  as?: string;
-  reason?: string;
-  note?: string;
-  full?: boolean;
-  mode?: 'immediate' | 'gradual';
-  to?: number;
-  takeover?: boolean;
-  detach?: boolean;
-  yes?: boolean;
-  page?: number;
-  /** rollback: a partial rollback for these segments / rings only (or, with undo, their return). */
-  segment?: string[];
-  ring?: string[];
-  undo?: boolean;
-  pause?: boolean;
-}
-
-export async function steer(c: Context, ref: string | undefined, make: (o: Opts) => Control, o: Opts, then: 'flush' | 'follow'): Promise<number> {
-  const store = await c.openStore();
-  const id = await store.resolve(ref);
-  const before = await store.load(id);
-  const plan = await planOf(c, before);
-  const ctl = make(o);
-  const driver = await store.driver(id);
-  const sent = driver ? await sendControl(store, id, ctl, { clock: c.clock, waitMs: ctl.kind === 'rollback' ? 60_000 : 15_000 }) : undefined;
-  if (!driver || (sent && 'driverGone' in sent)) {
-    // No live driver (or it died while we waited): take the run over here. A request already
-    // posted to the inbox is taken by our own loop; otherwise it is applied directly.
-    const posted = Boolean(sent);
-    if (!plan) throw new UsageError(`the plan of run ${id} (${before.plan.file}) no longer loads`, { hint: `Run \`rollout validate ${before.plan.file}\` and fix it; the run needs its plan to go on.` });
-    if (FINAL_STATUSES.includes(before.status) && ctl.kind !== 'rollback') throw new UsageError(`run ${id} already ${before.status}`);
-    // Apply and carry out here: rollback and resume follow the run; others flush what they queued.
-    if (posted && !c.json) c.stderr(`the driver of run ${id} is gone (its lease lapsed); taking the run over here`);
-    const code = await follow(c, store, plan, posted ? await store.load(id) : before, { takeover: o.takeover, detach: then === 'flush' || o.detach, yes: o.yes }, posted ? [] : [ctl]);
-    // resume drives the run like start, so it exits like start: where the run stands.
-    if (ctl.kind === 'resume') return code;
-    return controlExit(ctl, code);
-  }
-  let state = sent as RunState;
-  // A full rollback sent to a driver: wait (bounded) until it has been carried out, so the exit
-  // code can say whether it was complete.
-  const deadline = c.clock.now() + 120_000;
-  while (ctl.kind === 'rollback' && ctl.to === undefined && !FINAL_STATUSES.includes(state.status) && exitCodeFor(state) !== ExitCode.ROLLBACK_FAILED && c.clock.now() < deadline) {
-    await c.clock.sleep(250);
-    state = await store.load(id);
-  }
-  report(c, state, `sent to ${describeHolder(driver)}, which drives the run`);
-  // Sent to the driver, which goes on with it: done as asked (resume too: it does not follow here).
-  return controlExit(ctl, exitCodeFor(state));
-}
-
-/**
- * A control command that did what was asked exits 0, so `rollout abort && next-step` works in
- * scripts; the run's state is in the output (and --json). 7 when a rollback ran but some of its
- * steps failed. A full rollback that has not finished (still stepping down, or interrupted)
- * keeps the run's code (6 in progress, 4 paused).
- */
-function controlExit(ctl: Control, runCode: number): number {
-  if (runCode === ExitCode.ROLLBACK_FAILED) return ExitCode.ROLLBACK_FAILED;
-  if (ctl.kind === 'rollback' && ctl.to === undefined) return runCode === ExitCode.ROLLED_BACK ? ExitCode.OK : runCode;
-  return ExitCode.OK;
-}
-
-function report(c: Context, s: RunState, note?: string) {
-  if (c.json) printJson(c, { ...runJson(undefined, s), note: note ?? null, exitCode: exitCodeFor(s) });
-  else c.stdout(`run ${s.id}: ${statusColor(s.status)(s.status)}${s.reason ? ` — ${safeText(s.reason)}` : ''}${s.waitingFor ? ` (${safeText(s.waitingFor)})` : ''}${note ? `\n${note}` : ''}`);
-}
+import { confirmControl, steer, walkChecklist, type Opts } from './steer.js';
 
 const reasonOf = (o: Opts, fallback?: string): string => {
   const r = o.reason ?? fallback;
@@ -137,8 +64,13 @@ export const handlers: Record<string, (c: Context, ref: string | undefined, o: O
       const s = await store.load(await store.resolve(ref));
       if (s.approval?.checklist && s.status === 'awaiting-approval') {
         c.stdout(`run ${s.id} waits at a checklist, not a go/no-go: confirm each item`);
-        const { default: confirm } = await import('./confirm.js');
-        return confirm(c, [s.id], { by: o.by, as: o.as, note: o.note });
+        const me = o.as ?? c.who(o.by);
+        const picked = await walkChecklist(c, s.approval.checklist.filter((i) => !i.confirmed), me);
+        if (!picked.length) {
+          c.stdout('nothing confirmed');
+          return 0;
+        }
+        return steer(c, s.id, confirmControl(c, picked, {}), { by: o.by, as: o.as, note: o.note }, 'flush');
       }
     }
     return steer(c, ref, (x) => ({ kind: 'approve', by: c.who(x.by), ...(x.as ? { as: x.as } : {}), ...(x.note ? { note: x.note } : {}) }), o, 'flush');

@@ -1,12 +1,13 @@
 /**
  * From a step to flag changes: what a plan step writes to the backend, queuing it, and the
- * percentages a run is at (for notices and partial rollbacks).
+ * percentages a run is at (for notices and partial rollbacks), and the exclusion a partial rollback
+ * for some users adds to every write of its flags.
  */
-import type { FlagChange } from '../adapters/types.js';
+import type { Exclusion, FlagChange } from '../adapters/types.js';
 import type { Plan } from '../plan/model.js';
 import { fmt, type Draft } from './draft.js';
 import { stepLabel } from './steps.js';
-import { withExclusion } from './cohorts.js';
+import type { RunState } from './types.js';
 
 export function stepChanges(plan: Plan, phaseIdx: number, stepIdx: number): FlagChange[] {
   const p = plan.phases[phaseIdx]!;
@@ -78,4 +79,25 @@ export function pctOf(plan: Plan, phase: number, step: number): number | null {
   const flag = plan.phases[phase]!.flags[0];
   const ch = stepChanges(plan, phase, step).find((c) => c.flag === flag);
   return ch ? (ch.enabled ? (ch.percentage ?? 100) : 0) : null;
+}
+
+// ——— a partial rollback's exclusion (cohorts.ts) rides on every write of the flags it covers ———
+
+/** The exclusion every flag write of this run carries (undefined: the run never excluded anyone). */
+export function exclusionOf(s: RunState): Exclusion | undefined {
+  if (!s.excluded) return undefined;
+  return { segments: s.excluded.filter((c) => c.kind === 'segment').map((c) => c.name), rings: s.excluded.filter((c) => c.kind === 'ring').map((c) => c.name) };
+}
+
+/** The flags an exclusion applies to: the plan's rollback flags that are still in the run. */
+export function cohortFlags(plan: Plan, s: RunState): string[] {
+  return plan.rollback.flags.filter((f) => !s.dropped?.includes(f));
+}
+
+/** Add the run's exclusion to the changes of the flags it applies to (a step must not undo it). */
+export function withExclusion(plan: Plan, s: RunState, changes: FlagChange[]): FlagChange[] {
+  const ex = exclusionOf(s);
+  if (!ex) return changes;
+  const flags = cohortFlags(plan, s);
+  return changes.map((c) => (flags.includes(c.flag) ? { ...c, exclude: ex } : c));
 }

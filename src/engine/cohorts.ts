@@ -8,9 +8,9 @@
  * flag as it stands (the last step that wrote it, at the percentage the run has it at) plus the
  * exclusion, so it changes nothing else.
  */
-import type { Exclusion, FlagChange } from '../adapters/types.js';
+import type { FlagChange } from '../adapters/types.js';
 import type { Plan } from '../plan/model.js';
-import { stepChanges } from './changes.js';
+import { cohortFlags, exclusionOf, stepChanges } from './changes.js';
 import { iso, type Draft } from './draft.js';
 import { notify } from './notice.js';
 import { pause } from './transitions.js';
@@ -18,25 +18,6 @@ import type { Cohort, ExcludedCohort, RunState } from './types.js';
 
 export const cohortName = (c: Cohort) => `${c.kind} ${c.name}`;
 const same = (a: Cohort, b: Cohort) => a.kind === b.kind && a.name === b.name;
-
-/** The exclusion every flag write of this run carries (undefined: the run never excluded anyone). */
-export function exclusionOf(s: RunState): Exclusion | undefined {
-  if (!s.excluded) return undefined;
-  return { segments: s.excluded.filter((c) => c.kind === 'segment').map((c) => c.name), rings: s.excluded.filter((c) => c.kind === 'ring').map((c) => c.name) };
-}
-
-/** The flags an exclusion applies to: the plan's rollback flags that are still in the run. */
-export function cohortFlags(plan: Plan, s: RunState): string[] {
-  return plan.rollback.flags.filter((f) => !s.dropped?.includes(f));
-}
-
-/** Add the run's exclusion to the changes of the flags it applies to (a step must not undo it). */
-export function withExclusion(plan: Plan, s: RunState, changes: FlagChange[]): FlagChange[] {
-  const ex = exclusionOf(s);
-  if (!ex) return changes;
-  const flags = cohortFlags(plan, s);
-  return changes.map((c) => (flags.includes(c.flag) ? { ...c, exclude: ex } : c));
-}
 
 /**
  * The flag as the run has it now: the last step (up to the current one) that wrote it, with the

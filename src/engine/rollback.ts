@@ -5,8 +5,7 @@
  */
 import type { Check, Plan } from '../plan/model.js';
 import { formatDuration } from '../util/duration.js';
-import { currentPercentage } from './changes.js';
-import { withExclusion } from './cohorts.js';
+import { currentPercentage, withExclusion } from './changes.js';
 import { blocksStep, judgeChecks } from './verdicts.js';
 import { iso, type Draft } from './draft.js';
 import { notify } from './notice.js';
