@@ -10,7 +10,7 @@ import type { Control, RunState } from '../engine/types.js';
 import { UsageError } from '../errors.js';
 import { follow } from '../runner/follow.js';
 import { activeRunOf } from '../runner/session.js';
-import { chooseStart } from '../runner/start-time.js';
+import { chooseStart, estimateEnd } from '../runner/start-time.js';
 import { planOf, type Context } from './context.js';
 
 export default async function advance(c: Context, ref: string | undefined, o: { yes?: boolean; takeover?: boolean; at?: string }): Promise<number> {
@@ -25,7 +25,7 @@ export default async function advance(c: Context, ref: string | undefined, o: { 
       throw new UsageError(`plan ${plan.name} already has run ${existing.id} (${existing.status}); --at only schedules a new run`, { hint: `Drop --at, or cancel the run with \`rollout abort ${existing.id} --reason …\` first.` });
     const when = existing ? { notes: [] } : chooseStart(plan, o.at, c.clock.now(), ref);
     for (const n of when.notes) c.stderr(`note: ${n}`);
-    return follow(c, store, plan, existing, { detach: true, yes: o.yes, takeover: o.takeover, handoff: !existing, startAt: when.startAt, startSource: when.source }, retryIfIncomplete(c, existing));
+    return follow(c, store, plan, existing, { detach: true, yes: o.yes, takeover: o.takeover, handoff: !existing, startAt: when.startAt, startSource: when.source, endsAt: await estimateEnd(plan, c.clock.now(), when.startAt) }, retryIfIncomplete(c, existing));
   }
   if (o.at !== undefined) throw new UsageError('--at schedules a new run of a plan file', { hint: `Give the plan file: \`rollout advance plan.yaml --at <time>\`.` });
   const id = await store.resolve(ref);

@@ -4,7 +4,7 @@ import type { Plan } from '../plan/model.js';
 import { loadPlan } from '../plan/load.js';
 import { follow, type FollowOptions } from '../runner/follow.js';
 import { activeRunOf, incompleteRollbackError } from '../runner/session.js';
-import { chooseStart } from '../runner/start-time.js';
+import { chooseStart, estimateEnd } from '../runner/start-time.js';
 import type { Context } from './context.js';
 import { safeText } from '../util/terminal.js';
 
@@ -36,7 +36,7 @@ export default async function start(c: Context, file: string, o: FollowOptions &
   if (existing?.status === 'rollback-incomplete') throw incompleteRollbackError(existing, plan.flags);
   if (existing && !c.json) c.stderr(`picking up unfinished run ${existing.id} (${existing.status}) of plan ${safeText(plan.name)}`);
   if (existing && existing.plan.hash !== plan.hash) c.stderr(`warning: ${file} changed since run ${existing.id} started; going on with the plan as it is now`);
-  return follow(c, store, plan, existing, { ...o, handoff: o.detach, startAt: when.startAt, startSource: when.source }, existing?.status === 'paused' ? [{ kind: 'resume', by: c.who() }] : []);
+  return follow(c, store, plan, existing, { ...o, handoff: o.detach, startAt: when.startAt, startSource: when.source, endsAt: await estimateEnd(plan, c.clock.now(), when.startAt) }, existing?.status === 'paused' ? [{ kind: 'resume', by: c.who() }] : []);
 }
 
 /**

@@ -9,6 +9,8 @@ export interface CreateOptions {
   startAt?: number;
   /** Where the start time came from. */
   source?: Schedule['source'];
+  /** The plan's estimated end from that start (the caller simulates it): the announcement's end date. */
+  endsAt?: number;
 }
 
 /**
@@ -35,7 +37,7 @@ export function createRun(plan: Plan, id: string, now: number, startedBy?: strin
   };
   const d = new Draft(state, plan, now);
   if (o.startAt !== undefined && o.startAt > now) {
-    scheduleRun(d, o.startAt, o.source ?? 'plan', startedBy);
+    scheduleRun(d, o.startAt, o.source ?? 'plan', startedBy, o.endsAt);
     return d.done();
   }
   announceNow(d);

@@ -28,7 +28,7 @@ function facts(d: Draft, extra: Record<string, string | number | null>): NoticeF
     ...(s.reason !== undefined ? { reason: s.reason } : {}),
     ...(s.rollback?.failures.length ? { failures: [...s.rollback.failures] } : {}),
     startedAt: s.startedAt,
-    ...(s.schedule ? { startsAt: s.schedule.at, ...(s.schedule.announcedAt !== undefined ? { leadMs: Math.max(0, s.schedule.at - s.schedule.announcedAt) } : {}) } : {}),
+    ...(s.schedule ? { startsAt: s.schedule.at, ...(s.schedule.endsAt !== undefined ? { endsAt: s.schedule.endsAt } : {}), ...(s.schedule.announcedAt !== undefined ? { leadMs: Math.max(0, s.schedule.at - s.schedule.announcedAt) } : {}) } : {}),
     at: d.now,
     extra,
   };

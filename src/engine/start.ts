@@ -21,12 +21,12 @@ export function announceTargets(plan: Plan): string[] {
 }
 
 /** Make the new run a scheduled one: it starts at `at` (in the future). */
-export function scheduleRun(d: Draft, at: number, source: Schedule['source'], startedBy?: string) {
+export function scheduleRun(d: Draft, at: number, source: Schedule['source'], startedBy?: string, endsAt?: number) {
   const s = d.s;
   const a = d.plan.notify.announce;
   s.status = 'scheduled';
   s.startedAt = at;
-  s.schedule = { at, scheduledAt: d.now, source, ...(a ? { announceAt: Math.max(d.now, at - a.beforeMs) } : {}) };
+  s.schedule = { at, scheduledAt: d.now, source, ...(a ? { announceAt: Math.max(d.now, at - a.beforeMs) } : {}), ...(endsAt !== undefined && endsAt >= at ? { endsAt } : {}) };
   s.waiting = { kind: 'start', until: at };
   s.waitingFor = `the scheduled start at ${iso(at)}`;
   const ann = s.schedule.announceAt;

@@ -63,6 +63,8 @@ export interface NoticeFacts {
   /** A scheduled start: when the run starts, and how long ahead of it the announcement went out. */
   startsAt?: number;
   leadMs?: number;
+  /** The estimated end of a scheduled run (Schedule.endsAt). */
+  endsAt?: number;
   at: number;
   /** Event-specific variables (report name, breach reason…). */
   extra: Record<string, string | number | null>;
@@ -274,6 +276,8 @@ export interface Schedule {
   announcedTo?: string[];
   /** When the run really started (later than `at` when nothing drove it at its time). */
   startedAt?: number;
+  /** When the plan would end from `at` (healthy metrics, gates approved at once), estimated when it was scheduled: the announcement's [End Date]. */
+  endsAt?: number;
 }
 
 export interface RunEvent {

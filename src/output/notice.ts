@@ -66,6 +66,7 @@ export function noticeVars(plan: Plan, f: NoticeFacts): NoticeVars {
     // When the run starts (a scheduled start, else its start): the announcement's [Date] at [Time].
     startsAt: iso(f.startsAt ?? f.startedAt),
     ...dayAndTime(f.startsAt ?? f.startedAt, plan.windows?.timezone ?? 'UTC'),
+    endDate: f.endsAt !== undefined ? dayAndTime(f.endsAt, plan.windows?.timezone ?? 'UTC').date : null,
     lead: f.leadMs !== undefined ? (f.leadMs >= 1000 ? formatDuration(f.leadMs) : '0s') : null,
     summary: planSummary(plan),
     ...f.extra,

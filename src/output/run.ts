@@ -64,6 +64,7 @@ export function runJson(plan: Plan | undefined, s: RunState, extra: Record<strin
           announcedLate: s.schedule.announcedLate ?? false,
           announcedTo: s.schedule.announcedTo ?? null,
           startedAt: iso(s.schedule.startedAt),
+          estimatedEnd: iso(s.schedule.endsAt),
           cancelled: s.status === 'aborted' && s.schedule.startedAt === undefined,
         }
       : null,

@@ -43,6 +43,7 @@ export interface FollowOptions {
   /** A new run's scheduled start (epoch ms) and where it came from (`startAt:` or `--at`). */
   startAt?: number;
   startSource?: 'plan' | 'command';
+  endsAt?: number;
 }
 
 /** Drive a run in the foreground with live output; the exit code says how it ended. */
@@ -159,7 +160,7 @@ export async function follow(c: FollowIo, store: Store, plan: Plan, existing: Ru
         execute: !o.dryRun,
         controls,
         startedBy: startedBy(c.env),
-        ...(o.startAt !== undefined ? { startAt: o.startAt, startSource: o.startSource } : {}),
+        ...(o.startAt !== undefined ? { startAt: o.startAt, startSource: o.startSource, endsAt: o.endsAt } : {}),
         ...(o.yes ? { autoApprove: `${c.who()} (--yes)` } : o.dryRun && !c.interactive ? { autoApprove: 'dry run (a real run would wait for `rollout approve`)' } : {}),
         ...(o.dryRun && !c.interactive ? { autoConfirm: 'dry run (a real run would wait for `rollout confirm`)' } : {}),
         onReady: (s, resumed) => {

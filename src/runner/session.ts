@@ -42,6 +42,8 @@ export interface DriveOptions {
   /** A new run's scheduled start (epoch ms; `startAt:` / `--at`, resolved by the command) and where it came from. */
   startAt?: number;
   startSource?: 'plan' | 'command';
+  /** Its estimated end (estimateEnd), for the announcement. */
+  endsAt?: number;
 }
 
 /** Who starts a run: $ROLLOUT_USER, else the OS account, plus `@host`. */
@@ -88,7 +90,7 @@ export async function drive(o: DriveOptions, existing?: RunState): Promise<RunSt
   if (!o.takeover) await refuseOverIncompleteRollback(store, plan.flags, existing?.id);
   try {
     if (!state) {
-      const d = createRun(plan, newRunId(plan, clock.now()), clock.now(), o.startedBy, { startAt: o.startAt, source: o.startSource });
+      const d = createRun(plan, newRunId(plan, clock.now()), clock.now(), o.startedBy, { startAt: o.startAt, source: o.startSource, endsAt: o.endsAt });
       // A new run is locked before it is saved: a process that finds it in the store (`start`
       // of the same plan at the same moment) sees a driven run and backs off (exit 5) instead
       // of picking it up under our feet. Saved before the flag locks: another process judging
@@ -114,7 +116,16 @@ export async function drive(o: DriveOptions, existing?: RunState): Promise<RunSt
   keeper.add(lease, () => lost.abort('lease lost'));
   const signal = o.signal ? AbortSignal.any([o.signal, lost.signal]) : lost.signal;
   const held = lease;
-  const svc = await buildServices({ plan, store: fenced(store, held), clock, cwd: o.cwd, env: o.env, log: o.log, onEvent: o.onEvent, execute: o.execute, runStartedAt: state.startedAt });
+  let svc: Awaited<ReturnType<typeof buildServices>>;
+  try {
+    svc = await buildServices({ plan, store: fenced(store, held), clock, cwd: o.cwd, env: o.env, log: o.log, onEvent: o.onEvent, execute: o.execute, runStartedAt: state.startedAt });
+  } catch (err) {
+    // An adapter that cannot be built (a missing token): let go of the run, or the lease
+    // keeper's timer would keep this process alive after the error.
+    keeper.stop();
+    await releaseRun();
+    throw err;
+  }
   try {
     state = await store.load(id); // the freshest copy, now that we hold the lock
     const runner = new Runner(svc, state);

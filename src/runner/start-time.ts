@@ -45,3 +45,15 @@ export function chooseStart(plan: Plan, at: string | undefined, now: number, pla
   }
   return { startAt, source, notes };
 }
+
+/**
+ * When the plan would end if it started at `startAt` (healthy metrics, gates approved at once:
+ * `rollout plan`'s timeline), for a scheduled run's announcement ("Target: 100% by [End Date]").
+ * Only for plans that announce; undefined when the simulation does not complete.
+ */
+export async function estimateEnd(plan: Plan, now: number, startAt: number | undefined): Promise<number | undefined> {
+  if (startAt === undefined || !plan.notify.announce) return undefined;
+  const { simulatePlan } = await import('./simulate.js');
+  const r = await simulatePlan(plan, { start: now, startAt, scripted: false });
+  return r.state.status === 'completed' ? r.endedAt : undefined;
+}

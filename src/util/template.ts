@@ -122,6 +122,7 @@ export const TEMPLATE_VARIABLES: Readonly<Record<string, string>> = {
   date: 'the day the run starts, in windows.timezone, e.g. "Mon 7 Dec 2026"',
   time: 'the time of day the run starts, in windows.timezone, e.g. "09:00 CET"',
   lead: 'run.announced: how long before the start the announcement went out, e.g. "7d"',
+  endDate: 'a scheduled run: the day the plan would end from its start (healthy, gates approved at once), e.g. "Mon 28 Dec 2026"; give a fallback',
   summary: 'the whole plan in one line: each phase with its steps, e.g. "canary 1% → 5% → 25%; full 100%"',
 };
 

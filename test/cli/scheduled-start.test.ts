@@ -85,7 +85,7 @@ describe('rollout start --at (in-process, virtual clock)', () => {
 
       let st = JSON.parse((await run(['status', 'sched', '--json'], opts)).stdout) as Record<string, unknown>;
       expect(st).toMatchObject({ status: 'scheduled', flags: {}, startedBy: expect.stringMatching(/^ann@/) });
-      expect(st.schedule).toMatchObject({ startsAt: '2026-03-09T08:00:00.000Z', scheduledAt: '2026-03-01T07:00:00.000Z', source: 'command', announceAt: '2026-03-02T08:00:00.000Z', announcedAt: null, cancelled: false });
+      expect(st.schedule).toMatchObject({ startsAt: '2026-03-09T08:00:00.000Z', scheduledAt: '2026-03-01T07:00:00.000Z', source: 'command', announceAt: '2026-03-02T08:00:00.000Z', announcedAt: null, cancelled: false, estimatedEnd: '2026-03-09T10:00:00.000Z' });
       let human = await run(['status', 'sched', '--utc'], opts);
       expect(human.stdout).toMatch(/Status +◷ scheduled — nothing drives it/);
       expect(human.stdout).toMatch(/Starts +Mon 9 Mar 08:00:00 UTC \(in 8d1h, --at\) · scheduled by ann@\S+ at 07:00:00 UTC/);
@@ -115,7 +115,8 @@ describe('rollout start --at (in-process, virtual clock)', () => {
       expect((await run(['advance', 'sched'], opts)).code).toBe(6);
       expect(got.map((g) => [g.path, g.body.event])).toEqual([['/team', 'run.announced']]);
       expect(got[0]!.body.text).toBe('We will begin rolling out sched-flag on Mon 9 Mar 2026 at 09:00 CET.');
-      expect(got[0]!.body.fields).toMatchObject({ startsAt: '2026-03-09T08:00:00.000Z', date: 'Mon 9 Mar 2026', time: '09:00 CET', lead: '7d' });
+      // endDate: the plan's end from its start (two steps an hour apart, then the final hour), estimated when scheduled.
+      expect(got[0]!.body.fields).toMatchObject({ startsAt: '2026-03-09T08:00:00.000Z', date: 'Mon 9 Mar 2026', time: '09:00 CET', lead: '7d', endDate: 'Mon 9 Mar 2026' });
       human = await run(['status', 'sched', '--utc'], opts);
       expect(human.stdout).toMatch(/Announce +sent 08:00:00 UTC to team \(7d before the start\)/);
       expect(existsSync(flagsFile(dir))).toBe(false);

@@ -30,6 +30,7 @@ describe('seed 004: state persistence', () => {
     expect(title).toBe('Rollout starting Mon 3 Mar 2025: state-persistence');
     expect(text.split('\n').slice(0, 5)).toEqual(['Subject: State Persistence Rollout Starting Mon 3 Mar 2025', '', 'Team,', '', 'We will begin rolling out state persistence on Mon 3 Mar 2025 at 09:00 UTC.']);
     expect(text).toContain('- Initial: 1% of traffic');
+    expect(text).toContain('- Target: 100% on day 3; the whole plan done by its end'); // [End Date]: `rollout start --at` estimates it (test/unit/scheduled-start)
     expect(text).toContain('Monitor: https://grafana.prod/d/state-health');
     expect(text).toMatch(/- Phases: core 0% → 1% → 5% → 10% → 25% → 50% → 75% → 100%; snapshots internal 100% · beta 0% · ga 0%; recovery 1% → /);
     // Announced to the team, then the week-1 timeline from the scheduled start, exactly as before.

@@ -178,6 +178,21 @@ windows: { timezone: Europe/Berlin }
   });
 });
 
+describe('the end date', () => {
+  it('"Target: 100% by [End Date]": the end estimated at scheduling time, as `rollout plan` would show it', async () => {
+    const { estimateEnd } = await import('../../src/runner/start-time.js');
+    const plan = await mkPlan(PLAN);
+    const startAt = T0 + 10 * D;
+    const endsAt = await estimateEnd(plan, T0, startAt);
+    expect(endsAt).toBe(startAt + 2 * H); // 10% and its hour, 100% and its hour
+    const s = createRun(plan, 'r', T0, undefined, { startAt, endsAt }).state;
+    const d = tick(plan, s, { checks: {}, flags: {} }, startAt - 7 * D);
+    const a = d.state.pending.find((x) => x.kind === 'notify') as Extract<Action, { kind: 'notify' }>;
+    expect(noticeVarsOf(plan, a)).toMatchObject({ endDate: 'Thu 13 Mar 2025', date: 'Thu 13 Mar 2025', time: '08:00 UTC' });
+    expect(await estimateEnd(plan, T0, undefined)).toBeUndefined();
+  });
+});
+
 describe('start time forms', () => {
   const now = Date.parse('2025-03-05T10:30:00Z'); // a Wednesday
   const at = (text: string | { day?: string; at?: string }, zone?: string) => {
