@@ -63,6 +63,7 @@ export function parseStartAt(input: StartInput, zone = 'UTC'): Parsed {
     return { spec: { kind: 'at', at: t.toMillis(), text } };
   }
   const rel = text.replace(/^(\+|in\s+)/i, '');
+  if (/^\d+:\d+$/.test(rel) && !HHMM.test(rel)) return { error: `"${text}" is not a time of day`, hint: 'Write it as HH:MM (24 h, 00:00-23:59), e.g. "09:00" or "mon 09:00".' };
   if (/^\d/.test(rel) && !HHMM.test(rel)) {
     const ms = parseDuration(rel);
     if (ms !== null) return { spec: { kind: 'after', ms, text } };

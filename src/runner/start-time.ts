@@ -27,7 +27,7 @@ export function chooseStart(plan: Plan, at: string | undefined, now: number, pla
     if (plan.startAt) notes.push(`--at ${at} overrides the plan's startAt (${plan.startAt.text})`);
     if (/^\s*now\s*$/i.test(at)) return { notes };
     const r = parseStartAt(at, zone);
-    if ('error' in r) throw new UsageError(`--at: ${r.error}`, { hint: `${r.hint} --at takes ${FORMS}, or "now".` });
+    if ('error' in r) throw new UsageError(`--at: ${r.error}`, { hint: r.hint.includes(FORMS) ? `${r.hint.replace(/\.$/, '')}, or "now".` : `${r.hint} --at takes ${FORMS}, or "now".` });
     startAt = startTime(r.spec, now, zone);
     source = 'command';
     if (startAt <= now) throw new UsageError(`--at ${at} is in the past (${iso(startAt)}; it is now ${iso(now)})`, { hint: 'Give a time ahead, e.g. --at "mon 09:00" or --at 2h, or leave out --at to start now.' });

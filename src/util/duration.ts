@@ -1,9 +1,17 @@
 import parse from 'parse-duration';
 
+/**
+ * Every number carries its unit ("1h30m", "2 days", "1.5h"); nothing else in the text. parse-duration
+ * alone reads "25:00" as 25 ms, "1h30" as 1h30ms and "3d garbage" as 3d: a start time or hold
+ * that silently means something else.
+ */
+const UNIT = '(?:ms|msecs?|milliseconds?|[µμ]s|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?|y|yrs?|years?)';
+const WHOLE = new RegExp(`^(?:\\s*\\d+(?:\\.\\d+)?\\s*${UNIT}\\s*,?)+$`, 'i');
+
 /** "90s", "5m", "1h30m", "2d", "1 week" → ms. Bare numbers are refused: units must be explicit. */
 export function parseDuration(text: string): number | null {
   const t = text.trim();
-  if (!t || /^[\d.]+$/.test(t)) return null;
+  if (!t || !WHOLE.test(t)) return null;
   const ms = parse(t);
   return ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0 ? null : ms;
 }

@@ -12,6 +12,7 @@ import { noticeVarsOf } from '../../src/output/notice.js';
 import { parseStartAt, startTime } from '../../src/plan/start-at.js';
 import { renderer } from '../../src/runner/services.js';
 import { chooseStart } from '../../src/runner/start-time.js';
+import { parseDuration } from '../../src/util/duration.js';
 import { D, H, M, drive, mkPlan, stepTimes, T0, writes } from './helpers.js';
 
 const PLAN = `
@@ -224,6 +225,20 @@ describe('start time forms', () => {
     expect(err('next week').error).toBe('"next week" is not a start time');
     expect(err('3 fortnights').error).toBe('"3 fortnights" is not a duration');
     expect(err('2025-13-40T09:00Z').error).toMatch(/is not a valid time/);
+    // parse-duration alone read these as 25 ms, 9 ms, 1h + 30 ms and 3 days: a start "now".
+    expect(err('25:00').error).toBe('"25:00" is not a time of day');
+    expect(err('9:0').error).toBe('"9:0" is not a time of day');
+    expect(err('1h30').error).toBe('"1h30" is not a duration');
+    expect(err('3d garbage').error).toBe('"3d garbage" is not a duration');
+    expect(err('-5m').error).toBe('"-5m" is not a start time');
+  });
+
+  it('durations: every number carries its unit, nothing else in the text', () => {
+    expect(parseDuration('1h30m')).toBe(90 * M);
+    expect(parseDuration('1.5h')).toBe(90 * M);
+    expect(parseDuration('2 days')).toBe(2 * D);
+    expect(parseDuration('1h, 30m')).toBe(90 * M);
+    for (const bad of ['25:00', '1h30', '3d garbage', '10 0', '1e3m', '-5m', '5', '']) expect(parseDuration(bad), bad).toBeNull();
   });
 
   it('chooseStart: --at wins over the plan, a past time is an error with a hint, now starts at once', async () => {
@@ -240,7 +255,9 @@ describe('start time forms', () => {
       expect.unreachable();
     } catch (err) {
       expect((err as { exitCode: number }).exitCode).toBe(2);
-      expect((err as { hint: string }).hint).toMatch(/--at takes an ISO 8601 time with its zone/);
+      // The forms once, not twice ("Give …. --at takes …").
+      expect((err as { hint: string }).hint).toMatch(/^Give an ISO 8601 time with its zone .*, or "now"\.$/);
+      expect((err as { hint: string }).hint.match(/ISO 8601/g)).toHaveLength(1);
     }
     // A start outside the windows: said, since the first step will wait for them.
     const win = await mkPlan(`${PLAN}windows: { allow: [{ days: [mon, tue, wed, thu, fri], from: "09:00", to: "17:00" }] }\n`);
