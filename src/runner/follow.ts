@@ -193,7 +193,9 @@ export async function follow(c: FollowIo, store: Store, plan: Plan, existing: Ru
       if (!handoff) c.stdout(`the run stays scheduled: \`rollout start ${plan.file}\`, \`rollout advance ${runId}\` or a \`rollout worker\` starts it on time; \`rollout abort ${runId}\` cancels it`);
       else c.stdout(`\`rollout abort ${runId}\` cancels it`);
     } else {
-      if (interrupted || final.status === 'paused') c.stdout(`resume with: rollout resume ${runId}`);
+      // Paused at the end with a cohort still rolled back: resume only pauses again there.
+      if (final.status === 'paused' && final.waiting?.kind === 'cohort') c.stdout(`restore with: rollout rollback ${runId} ${(final.excluded ?? []).map((x) => `--${x.kind} ${x.name}`).join(' ')} --undo --reason … (the run then completes), or end it as it is: rollout abort ${runId}`);
+      else if (interrupted || final.status === 'paused') c.stdout(`resume with: rollout resume ${runId}`);
       if (final.status === 'awaiting-approval' && final.approval?.checklist) c.stdout(`confirm with: rollout confirm ${runId} <item> (open: ${final.approval.checklist.filter((i) => !i.confirmed).map((i) => i.id).join(', ')})`);
       else if (final.status === 'awaiting-approval') c.stdout(`approve with: rollout approve ${runId}`);
     }

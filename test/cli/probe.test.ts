@@ -1,0 +1,43 @@
+/**
+ * Issue 10's four features used together, as a new user and a CI job would (found by trying
+ * them): what the CLI tells a person to do next must work, and every record stays visible.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { quickPlan, run, tempDir, write } from './helpers.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+beforeEach(async () => {
+  ({ dir, cleanup } = await tempDir());
+});
+afterEach(async () => cleanup());
+
+describe('next steps the CLI prints', () => {
+  it('a run paused at its end with a segment rolled back says how to restore it, not "resume" (which only pauses again)', async () => {
+    const f = await write(dir, 'plan.yaml', quickPlan({ hold: '1h', steps: '[10, 100]' }));
+    expect((await run(['advance', f], { cwd: dir })).code).toBe(6);
+    expect((await run(['rollback', '--segment', 'eu-users', '--reason', 'timeouts'], { cwd: dir })).code).toBe(0);
+    expect((await run(['promote'], { cwd: dir })).code).toBe(0);
+    expect((await run(['advance'], { cwd: dir })).code).toBe(6);
+    expect((await run(['promote'], { cwd: dir })).code).toBe(0);
+    const end = await run(['advance'], { cwd: dir });
+    expect(end.code).toBe(4);
+    expect(end.stdout).not.toMatch(/resume with/);
+    expect(end.stdout).toMatch(/restore with: rollout rollback \S+ --segment eu-users --undo --reason … \(the run then completes\), or end it as it is: rollout abort \S+/);
+    // And resuming really does only pause it again there.
+    const again = await run(['resume', '--detach'], { cwd: dir });
+    expect(again.code).toBe(4);
+    expect(again.stdout).toMatch(/restore with:/);
+  });
+
+  it('the checklist notice lists its items readably (no literal "\\n" between them)', async () => {
+    const plan = quickPlan({ steps: '[10, 100]', extra: 'notify:\n  targets: { team: { type: log } }\n' }).replace('    steps: [10, 100]', '    checklist: [Tests green, Docs updated]\n    steps: [10, 100]');
+    const f = await write(dir, 'plan.yaml', plan);
+    const r = await run(['advance', f], { cwd: dir });
+    expect(r.code).toBe(4);
+    const out = r.stdout + r.stderr;
+    const notice = out.slice(out.indexOf('approval.requested'));
+    expect(notice).toMatch(/To decide: confirm each item: rollout confirm \S+ <item> \[--as <name>\] — pre-rollout checklist for phase main: ☐ tests-green: Tests green; ☐ docs-updated: Docs updated/);
+    expect(notice).not.toContain('\\n');
+  });
+});
