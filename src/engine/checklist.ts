@@ -66,8 +66,9 @@ export function requestChecklist(d: Draft, phase: number, step: number, key: str
   });
   notify(d, 'approval.requested', 'warning', {
     nextAt: 'after the checklist',
-    checklist: list.join('\n'),
-    command: `confirm each item: rollout confirm ${s.id} <item> [--as <name>] — ${title}:\n${list.join('\n')}`,
+    // One line each: notice values have their newlines shown as "\n" (a value cannot forge lines).
+    checklist: list.join('; '),
+    command: `confirm each item: rollout confirm ${s.id} <item> [--as <name>] — ${title}: ${list.join('; ')}`,
   });
 }
 

@@ -52,7 +52,7 @@ describe('checklist gate', () => {
     const { noticeVars } = await import('../../src/output/notice.js');
     const vars = noticeVars(withTarget, n.facts!);
     expect(vars.command).toBe(
-      'confirm each item: rollout confirm run-1 <item> [--as <name>] — pre-rollout checklist for phase core:\n☐ staging-tests: All tests passing in staging\n☐ rollback-tested: Rollback script tested (by devops-lead or sre)\n☐ on-call-team-briefed: On-call team briefed',
+      'confirm each item: rollout confirm run-1 <item> [--as <name>] — pre-rollout checklist for phase core: ☐ staging-tests: All tests passing in staging; ☐ rollback-tested: Rollback script tested (by devops-lead or sre); ☐ on-call-team-briefed: On-call team briefed',
     );
   });
 
