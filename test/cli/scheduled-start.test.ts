@@ -188,7 +188,7 @@ describe('rollout start --at (in-process, virtual clock)', () => {
       expect(zoneless.stderr).toMatch(/"2026-03-09T09:00:00\+01:00" for Europe\/Berlin/);
       const junk = await run(['start', 'p.yaml', '--at', 'soonish'], opts);
       expect(junk.code).toBe(2);
-      expect(junk.stderr).toMatch(/hint: .*--at takes an ISO 8601 time with its zone/);
+      expect(junk.stderr).toMatch(/hint: Give an ISO 8601 time with its zone .*, or "now"\./);
 
       const bad = await run(['validate', 'bad.yaml'], opts);
       expect(bad.code).toBe(2);
