@@ -170,9 +170,15 @@ export async function parsePlanText(text: string, abs: string, file: string, opt
       } else if (iss.code === 'invalid_type' && meant.has(path.join('.')) && getIn(value, path) === undefined) {
         continue;
       } else if (iss.code === 'invalid_union') {
-        const best = bestBranch(iss);
-        const full = best ? [...path, ...best.path.filter((p): p is string | number => typeof p !== 'symbol')] : path;
-        issues.push(at(full, best?.message ?? iss.message)); // the path is the issue's own field
+        const { full, issue } = deepestIssue(iss, path);
+        if (issue.code === 'unrecognized_keys' && issue.keys?.length) {
+          // A misspelt key inside a union member (a checklist item's "txt:"): name it, with its "did you mean".
+          const known = keysAt(schemaMod.plan, full);
+          for (const k of issue.keys) {
+            const hint = suggestKey(k, known);
+            issues.push(at(full, `unknown key "${k}"${hint ? ` — did you mean "${hint}"?` : ''}`, 'error', k));
+          }
+        } else issues.push(at(full, issue.message)); // the path is the issue's own field
       } else {
         issues.push(at(path, iss.message));
       }
@@ -250,8 +256,24 @@ function protoKeys(v: unknown, path: Path = [], out: Path[] = [], d = 0): Path[]
   return out;
 }
 
-function bestBranch(iss: { errors?: Array<Array<{ message: string; path: PropertyKey[] }>> }) {
-  // Report the branch that got furthest: its first error is the most specific one.
-  const branches = iss.errors ?? [];
-  return branches.slice().sort((a, b) => (b[0]?.path.length ?? 0) - (a[0]?.path.length ?? 0))[0]?.[0];
+type UnionIssue = { code?: string; message: string; path: PropertyKey[]; keys?: string[]; errors?: UnionIssue[][] };
+
+/**
+ * The issue to report for a union that matched no member: the member that got furthest, and
+ * inside it a misspelt key if there is one (the missing key it was meant to be is the same
+ * mistake), descending through nested unions (a step is a number or an object whose checklist
+ * items are a string or an object).
+ */
+function deepestIssue(iss: UnionIssue, path: (string | number)[]): { full: (string | number)[]; issue: UnionIssue } {
+  let cur = iss;
+  let full = path;
+  for (let depth = 0; depth < 10 && cur.code === 'invalid_union'; depth++) {
+    const branches = cur.errors ?? [];
+    const best = branches.slice().sort((a, b) => (b[0]?.path.length ?? 0) - (a[0]?.path.length ?? 0))[0];
+    if (!best?.length) break;
+    const next = best.find((e) => e.code === 'unrecognized_keys') ?? best[0]!;
+    full = [...full, ...next.path.filter((p): p is string | number => typeof p !== 'symbol')];
+    cur = next;
+  }
+  return { full, issue: cur };
 }

@@ -41,3 +41,25 @@ describe('next steps the CLI prints', () => {
     expect(notice).not.toContain('\\n');
   });
 });
+
+describe('validate: typos in the new keys', () => {
+  it('a misspelt key of a checklist item (inside a step) gets its "did you mean", line and caret, not "Invalid input"', async () => {
+    const f = await write(
+      dir,
+      'plan.yaml',
+      `name: typo
+backend: { type: local }
+phases:
+  - name: main
+    flags: [f]
+    checklist: [ { id: a, text: b, bi: qa-lead } ]
+    steps: [10, { percent: 20, checklist: [ { id: c, txt: d } ] }, 30]
+`,
+    );
+    const r = await run(['validate', f], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toMatch(/Invalid input/);
+    expect(r.stderr).toMatch(/plan\.yaml:6:36: error: unknown key "bi" — did you mean "by"\? \(phases\.0\.checklist\.0\.bi\)/);
+    expect(r.stderr).toMatch(/plan\.yaml:7:54: error: unknown key "txt" — did you mean "text"\? \(phases\.0\.steps\.1\.checklist\.0\.txt\)\n\s+7 \| .*\n\s+\| +\^/);
+  });
+});
