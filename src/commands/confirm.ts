@@ -7,6 +7,7 @@
  */
 import type { ChecklistItemState, RunState } from '../engine/types.js';
 import { UsageError } from '../errors.js';
+import { checklistKey } from '../engine/checklist.js';
 import { checklistJson } from '../output/run.js';
 import { style } from '../output/style.js';
 import type { Plan } from '../plan/model.js';
@@ -27,10 +28,12 @@ const iso = (t: number) => new Date(t).toISOString();
 
 /** The next checklist ahead of a run that is not waiting at one (to show, not to tick). */
 function nextChecklist(plan: Plan, s: RunState): { where: string; items: ChecklistItemState[] } | undefined {
+  if (['completed', 'rolled-back', 'aborted'].includes(s.status)) return undefined; // nothing is ahead of a run that ended
   for (let pi = Math.max(0, s.phase); pi < plan.phases.length; pi++) {
     const p = plan.phases[pi]!;
     for (let si = pi === s.phase ? s.step + 1 : 0; si < p.steps.length; si++) {
       const list = p.steps[si]!.checklist ?? (si === 0 ? p.checklist : undefined);
+      if (list && s.approved.includes(checklistKey(plan, pi, si) ?? '')) continue; // confirmed already: shown as done
       if (list) return { where: si === 0 && p.checklist ? `phase ${p.name}` : `phase ${p.name}, step ${si + 1}`, items: list.map((i) => ({ ...i })) };
     }
   }
@@ -66,8 +69,19 @@ export default async function confirm(c: Context, args: string[], o: Opts): Prom
     }
     const plan = await planOf(c, s);
     const ahead = plan ? nextChecklist(plan, s) : undefined;
-    if (c.json) printJson(c, { run: id, waiting: false, next: ahead ? { where: ahead.where, items: checklistJson(ahead.items) } : null });
-    else if (ahead) {
+    // Checklists the run got past: who confirmed each item and when (from the log).
+    const done = (await store.events(id))
+      .filter((e) => e.type === 'checklist.completed')
+      .map((e) => ({ key: String(e.data?.['key'] ?? ''), title: e.msg.replace(/ complete:.*$/s, ''), items: (e.data?.['items'] as Array<{ id: string; name: string; at: number }> | undefined) ?? [] }));
+    if (c.json) printJson(c, { run: id, waiting: false, next: ahead ? { where: ahead.where, items: checklistJson(ahead.items) } : null, done: done.map((d) => ({ key: d.key, items: d.items.map((i) => ({ id: i.id, name: i.name, at: iso(i.at) })) })) });
+    else {
+      for (const d of done) {
+        c.stdout(`${safeText(d.title)}: confirmed`);
+        for (const i of d.items) c.stdout(`  ${style.green('☑')} ${safeText(i.id)}${style.dim(` — ${safeText(i.name)}, ${iso(i.at)}`)}`);
+      }
+    }
+    if (c.json) return 0;
+    if (ahead) {
       c.stdout(`run ${id} is not at a checklist (${s.status}); the next one, before ${safeText(ahead.where)}:`);
       for (const i of ahead.items) c.stdout(`  ${itemLine(i)}`);
     } else c.stdout(`run ${id} is not at a checklist (${s.status}) and none is ahead of it`);

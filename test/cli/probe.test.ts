@@ -63,3 +63,18 @@ phases:
     expect(r.stderr).toMatch(/plan\.yaml:7:54: error: unknown key "txt" — did you mean "text"\? \(phases\.0\.steps\.1\.checklist\.0\.txt\)\n\s+7 \| .*\n\s+\| +\^/);
   });
 });
+
+describe('confirm --list after the checklist', () => {
+  it('shows who confirmed a checklist the run got past (not ☐ as if never ticked), and nothing "next" on a run that ended', async () => {
+    const f = await write(dir, 'plan.yaml', quickPlan({ hold: '1h', steps: '[10, 100]' }).replace('    steps: [10, 100]', '    checklist: [Tests green]\n    steps: [10, 100]'));
+    expect((await run(['advance', f], { cwd: dir })).code).toBe(4);
+    expect((await run(['confirm', 'tests-green', '--as', 'alice'], { cwd: dir })).code).toBe(0);
+    const during = await run(['confirm', '--list'], { cwd: dir });
+    expect(during.stdout).toMatch(/pre-rollout checklist for phase main: confirmed\n {2}☑ tests-green — alice, /);
+    expect(during.stdout).not.toMatch(/☐/);
+    expect((await run(['abort', '--reason', 'stop'], { cwd: dir })).code).toBe(0);
+    const after = await run(['confirm', '--list', '--json'], { cwd: dir });
+    expect(after.code).toBe(0);
+    expect(JSON.parse(after.stdout)).toMatchObject({ waiting: false, next: null, done: [{ key: 'checklist:p0', items: [{ id: 'tests-green', name: 'alice' }] }] });
+  });
+});
