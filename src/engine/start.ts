@@ -62,7 +62,9 @@ export function announceIfDue(d: Draft) {
   const a = d.plan.notify.announce;
   if (!a || !sch || sch.announcedAt !== undefined || sch.announceAt === undefined || d.now < sch.announceAt) return;
   const lead = Math.max(0, sch.at - d.now);
-  const late = lead < a.beforeMs;
+  // Late only by more than a tick: `--at 7d` with `before: 7d` is resolved a moment before the
+  // run exists, and a driver sees the due time at its next interval.
+  const late = a.beforeMs - lead > Math.max(d.plan.intervalMs, 60_000);
   const targets = announceTargets(d.plan);
   s.schedule = { ...sch, announcedAt: d.now, announcedTo: targets, ...(late ? { announcedLate: true } : {}) };
   d.emit(

@@ -35,6 +35,16 @@ const notices = (t: { performed: Array<{ action: Action; at: number }> }) =>
   t.performed.filter((p) => p.action.kind === 'notify').map((p) => ({ event: (p.action as Extract<Action, { kind: 'notify' }>).event, at: p.at, targets: (p.action as Extract<Action, { kind: 'notify' }>).targets }));
 
 describe('scheduled start', () => {
+  it('`--at 7d` with `before: 7d` is not a late announcement: the start was computed a moment before the run was created', async () => {
+    const plan = await mkPlan(PLAN);
+    const t = drive(plan, { create: { startAt: T0 + 7 * D - 3, source: 'command' } }); // --at 7d, resolved 3 ms before createRun
+    expect(t.of('run.announced')[0]!.data).toMatchObject({ late: false });
+    expect(t.of('run.announced')[0]!.msg).not.toMatch(/less than/);
+    // Really closer than asked (a day short): late, and said so.
+    const short = drive(plan, { create: { startAt: T0 + 6 * D, source: 'command' } });
+    expect(short.of('run.announced')[0]!.data).toMatchObject({ late: true });
+  });
+
   it('waits as scheduled, writing nothing; announces 7 days ahead; starts at its time', async () => {
     const plan = await mkPlan(PLAN);
     const startAt = T0 + 10 * D;
