@@ -90,7 +90,10 @@ export async function drive(o: DriveOptions, existing?: RunState): Promise<RunSt
   if (!o.takeover) await refuseOverIncompleteRollback(store, plan.flags, existing?.id);
   try {
     if (!state) {
-      const d = createRun(plan, newRunId(plan, clock.now()), clock.now(), o.startedBy, { startAt: o.startAt, source: o.startSource, endsAt: o.endsAt });
+      // The plan's last run ended with a cohort still excluded on the backend: this run takes it over.
+      const last = (await store.list()).filter((r) => r.plan.name === plan.name && FINAL_STATUSES.includes(r.status)).sort((a, b) => (b.finishedAt ?? b.updatedAt) - (a.finishedAt ?? a.updatedAt))[0];
+      const carried = last?.excluded?.length ? { excluded: last.excluded, excludedFrom: last.id } : {};
+      const d = createRun(plan, newRunId(plan, clock.now()), clock.now(), o.startedBy, { startAt: o.startAt, source: o.startSource, endsAt: o.endsAt, ...carried });
       // A new run is locked before it is saved: a process that finds it in the store (`start`
       // of the same plan at the same moment) sees a driven run and backs off (exit 5) instead
       // of picking it up under our feet. Saved before the flag locks: another process judging

@@ -78,3 +78,22 @@ describe('confirm --list after the checklist', () => {
     expect(JSON.parse(after.stdout)).toMatchObject({ waiting: false, next: null, done: [{ key: 'checklist:p0', items: [{ id: 'tests-green', name: 'alice' }] }] });
   });
 });
+
+describe('a segment left rolled back by an aborted run', () => {
+  it('the next run of the plan takes it over: status shows it, and --undo restores it (it was stuck out: the new run kept the backend\'s exclusion and refused --undo)', async () => {
+    const f = await write(dir, 'plan.yaml', quickPlan({ hold: '1h', steps: '[10, 100]' }));
+    expect((await run(['advance', f], { cwd: dir })).code).toBe(6);
+    expect((await run(['rollback', '--segment', 'beta', '--reason', 'broken'], { cwd: dir })).code).toBe(0);
+    expect((await run(['abort', '--reason', 'start over'], { cwd: dir })).code).toBe(0);
+
+    expect((await run(['advance', f], { cwd: dir })).code).toBe(6);
+    const st = JSON.parse((await run(['status', '--json'], { cwd: dir })).stdout);
+    expect(st).toMatchObject({ status: 'running', excluded: [{ kind: 'segment', name: 'beta', reason: 'broken' }] });
+    const log = JSON.parse((await run(['log', '--json'], { cwd: dir })).stdout) as { events: Array<{ type: string; msg: string }> };
+    expect(log.events.find((e) => e.type === 'rollback.cohort')!.msg).toMatch(/segment beta still rolled back on the backend from run quick-\S+: this run keeps it out until `rollout rollback \S+ --segment beta --undo`/);
+    const undo = await run(['rollback', '--segment', 'beta', '--undo', '--reason', 'fixed'], { cwd: dir });
+    expect(undo.code, undo.stderr).toBe(0);
+    const ev = JSON.parse((await run(['evaluate', 'quick-flag', '--key', 'user-1', '--segment', 'beta', '--json'], { cwd: dir })).stdout);
+    expect(ev.reason).not.toMatch(/rolled back/);
+  });
+});
