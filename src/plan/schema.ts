@@ -4,55 +4,10 @@
  * Durations stay strings here ("30m", "1h30m", "2d"); normalize.ts turns them into ms.
  */
 import { z } from 'zod';
-import { parseDuration } from '../util/duration.js';
+import { adapter, command, duration, name, percent } from './schema-parts.js';
+import { notify } from './schema-notify.js';
 
-const name = z.string().min(1).max(200);
-/** The input as the user wrote it, for messages: 10% → "10%". */
-const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
-const percent = z
-  .number({
-    error: (iss) => {
-      const v = iss.input;
-      if (typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*%\s*$/.test(v)) return `write a percentage as a plain number: ${v.replace(/[\s%]/g, '')}, not ${shown(v)}`;
-      if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return `write a percentage as a plain number: ${v.trim()}, not ${shown(v)} (no quotes)`;
-      return v === undefined ? 'a percentage is required' : `a percentage is a number from 0 to 100, not ${shown(v)}`;
-    },
-  })
-  .min(0, 'a percentage is at least 0')
-  .max(100, 'a percentage is at most 100');
-export const duration = z
-  .string({
-    error: (iss) =>
-      typeof iss.input === 'number'
-        ? `a duration needs a unit: write "${iss.input}s" or "${iss.input}m" (or h, d), not ${iss.input}`
-        : iss.input === undefined
-          ? 'a duration is required'
-          : `not a duration: ${shown(iss.input)}; write it with a unit, e.g. "30s", "15m", "2h"`,
-  })
-  .refine((s) => parseDuration(s) !== null, { message: 'not a duration: write it with a unit, e.g. "30s", "15m", "2h", "1h30m", "3d"' })
-  .describe('A duration with a unit: "30s", "15m", "2h", "1h30m", "3d".');
-
-/** A command in argv form (no shell): ["./rollback.sh", "--phase", "{{phase}}"]. */
-const argv = z.array(z.string()).min(1).describe('argv: program and arguments; no shell is involved.');
-export const command = z.union([
-  argv,
-  z
-    .object({
-      run: argv,
-      timeout: duration.optional().describe('Kill the command after this long (default 5m).'),
-      cwd: z.string().optional(),
-      env: z.record(z.string(), z.string()).optional(),
-      shell: z.boolean().optional().describe('Run run[0] through /bin/sh -c. Off by default; user values still arrive only as env vars.'),
-      name: z.string().optional(),
-    })
-    .strict(),
-]);
-
-const adapter = (what: string) =>
-  z
-    .object({ type: z.string().min(1).describe(`The ${what} type.`) })
-    .catchall(z.unknown())
-    .describe(`A ${what}: \`type\` plus that type's options (see docs/adapters.md). Use \${VAR} for secrets.`);
+export { command, duration } from './schema-parts.js';
 
 export const approval = z.union([
   z.boolean(),
@@ -354,60 +309,7 @@ export const plan = z
       })
       .strict()
       .optional(),
-    notify: z
-      .object({
-        targets: z.record(z.string(), adapter('notification target')),
-        events: z
-          .record(z.string(), z.array(z.string()))
-          .optional()
-          .describe('Event → target names. Default: every target gets every default event.'),
-        templates: z.record(z.string(), z.string()).optional().describe('Event → message template with {{variables}}.'),
-        reports: z
-          .array(
-            z
-              .object({
-                name: z.string().optional().describe('Shown in the report ({{report}}).'),
-                every: duration.describe('How often (at least 1m).'),
-                phases: z.array(z.string()).optional().describe('Only while the run is in these phases (the first report one `every` after entering them).'),
-                targets: z.array(z.string()).optional().describe('Targets (default: the `run.report` event\'s, else all).'),
-                blocking: z
-                  .boolean()
-                  .optional()
-                  .describe('A review checkpoint, not a reminder (seed 002: "manual review checkpoints every 2 days"): after each report the run waits for `rollout approve` before its next step.'),
-              })
-              .strict(),
-          )
-          .optional()
-          .describe('Recurring status reports (`run.report`) while the run is active: seed 000\'s "Daily: status updates", seed 003\'s "Hourly performance reports".'),
-        escalation: z
-          .record(
-            z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, dot, dash, underscore'),
-            z
-              .object({
-                description: z.string().optional().describe('What this severity means, e.g. "system down, data loss, security breach".'),
-                ackWithin: duration.describe('How long a page waits for `rollout ack` before it moves to the next target in the chain ("Response: Immediate (15 minutes)").'),
-                chain: z
-                  .array(z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]))
-                  .min(1)
-                  .describe('Who is paged, in order: notify target names; a list pages several targets together at that level.'),
-                repeat: z.boolean().default(true).describe('After the last level: page it again every ackWithin until acknowledged (default), or stop (the page stays open).'),
-                notice: z.enum(['info', 'warning', 'critical']).default('critical').describe('The severity of the notices this page sends.'),
-              })
-              .strict(),
-          )
-          .optional()
-          .describe('Severities (seed 003: P0-P3) with an acknowledgement time and an ordered chain of targets; checks name theirs with `severity:`.'),
-        announce: z
-          .object({
-            before: duration.describe('How long before the scheduled start the announcement (`run.announced`) goes out, e.g. "7d" (seed 000: "Week -1: Announce rollout plan").'),
-            targets: z.array(z.string()).optional().describe('Targets (default: the `run.announced` event\'s in notify.events, else `run.started`\'s, else every target).'),
-          })
-          .strict()
-          .optional()
-          .describe('An announcement ahead of the start (seed 004\'s "Pre-Rollout Announcement"): `run.announced`, its text from notify.templates["run.announced"] with {{date}}, {{time}}, {{startsAt}}, {{summary}}. A run scheduled closer than `before` (or started at once) announces at once and says so; aborting an announced run sends `run.cancelled` to the same targets.'),
-      })
-      .strict()
-      .optional(),
+    notify,
   })
   .strict();
 
