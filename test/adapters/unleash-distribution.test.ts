@@ -5,11 +5,10 @@
  * (the local backend's bucketing), and a user in at a lower step must stay in at higher ones.
  */
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { InMemStorageProvider, Unleash as UnleashClient } from 'unleash-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { create } from '../../src/adapters/flags/unleash.js';
 import type { AdapterContext, FlagBackend } from '../../src/adapters/types.js';
+import { unleashSdk, type UnleashClient } from './unleash-sdk.js';
 import { inRollout } from '../../src/util/bucket.js';
 
 const STEPS = [1, 5, 10, 25, 50, 75, 100];
@@ -45,22 +44,7 @@ async function applyAndSync(flag: string, pct: number, users?: string[]): Promis
 
 beforeAll(async () => {
   backend = create({ url: inject('unleashUrl'), token: inject('unleashAdminToken'), create: true, timeoutMs: 5_000, retryBudgetMs: 5_000 }, ctx);
-  client = new UnleashClient({
-    url: `${inject('unleashUrl')}/api/`,
-    appName: 'rollout-distribution-test',
-    customHeaders: { Authorization: inject('unleashClientToken') },
-    refreshInterval: 100,
-    disableMetrics: true,
-    storageProvider: new InMemStorageProvider(),
-    skipInstanceCountWarning: true,
-    timeout: 5_000,
-  });
-  client.on('error', (e: Error) => clientErrors.push(e.message));
-  client.on('warn', (m: string) => clientErrors.push(`warn: ${m}`));
-  const timer = AbortSignal.timeout(20_000);
-  await once(client, 'synchronized', { signal: timer }).catch((err: unknown) => {
-    throw new Error(`unleash-client did not synchronize within 20 s (${(err as Error).message}); client errors: ${clientErrors.join('; ') || 'none'}`);
-  });
+  client = await unleashSdk('rollout-distribution-test', clientErrors);
 }, 30_000);
 
 afterAll(() => {

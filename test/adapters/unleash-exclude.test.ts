@@ -5,12 +5,11 @@
  * while everybody else keeps exactly the bucket a plain rollout gives them (src/util/bucket.ts,
  * Unleash's own hashing) — through a later step, until the exclusion is lifted.
  */
-import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { InMemStorageProvider, Unleash as UnleashClient } from 'unleash-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { create } from '../../src/adapters/flags/unleash.js';
 import type { AdapterContext, FlagBackend } from '../../src/adapters/types.js';
+import { unleashSdk, type UnleashClient } from './unleash-sdk.js';
 import { BackendError } from '../../src/errors.js';
 import { inRollout } from '../../src/util/bucket.js';
 import { UnleashAdmin } from './unleash-admin.js';
@@ -31,18 +30,7 @@ const clientErrors: string[] = [];
 beforeAll(async () => {
   backend = create({ url: inject('unleashUrl'), token: inject('unleashAdminToken'), create: true, timeoutMs: 5_000, retryBudgetMs: 5_000 }, ctx);
   admin = new UnleashAdmin(inject('unleashUrl'), inject('unleashAdminToken'));
-  client = new UnleashClient({
-    url: `${inject('unleashUrl')}/api/`,
-    appName: 'rollout-exclude-test',
-    customHeaders: { Authorization: inject('unleashClientToken') },
-    refreshInterval: 100,
-    disableMetrics: true,
-    storageProvider: new InMemStorageProvider(),
-    skipInstanceCountWarning: true,
-    timeout: 5_000,
-  });
-  client.on('error', (e: Error) => clientErrors.push(e.message));
-  await once(client, 'synchronized', { signal: AbortSignal.timeout(20_000) });
+  client = await unleashSdk('rollout-exclude-test', clientErrors);
 }, 30_000);
 afterAll(() => client?.destroy());
 

@@ -4,11 +4,10 @@
  * configured shares within ±1 % — and gives every user the same variant `rollout evaluate`
  * computes for the local store (src/util/variants.ts).
  */
-import { once } from 'node:events';
-import { InMemStorageProvider, Unleash as UnleashClient } from 'unleash-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { create } from '../../src/adapters/flags/unleash.js';
 import type { AdapterContext, FlagBackend } from '../../src/adapters/types.js';
+import { unleashSdk, type UnleashClient } from './unleash-sdk.js';
 import { selectVariant, toWeights } from '../../src/util/variants.js';
 
 const N = 10_000;
@@ -22,18 +21,7 @@ const clientErrors: string[] = [];
 
 beforeAll(async () => {
   backend = create({ url: inject('unleashUrl'), token: inject('unleashAdminToken'), create: true, timeoutMs: 5_000, retryBudgetMs: 5_000 }, ctx);
-  client = new UnleashClient({
-    url: `${inject('unleashUrl')}/api/`,
-    appName: 'rollout-variants-test',
-    customHeaders: { Authorization: inject('unleashClientToken') },
-    refreshInterval: 100,
-    disableMetrics: true,
-    storageProvider: new InMemStorageProvider(),
-    skipInstanceCountWarning: true,
-    timeout: 5_000,
-  });
-  client.on('error', (e: Error) => clientErrors.push(e.message));
-  await once(client, 'synchronized', { signal: AbortSignal.timeout(20_000) });
+  client = await unleashSdk('rollout-variants-test', clientErrors);
 }, 30_000);
 afterAll(() => client?.destroy());
 
