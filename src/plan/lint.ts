@@ -3,6 +3,7 @@ import type { Plan } from './model.js';
 import type { PlanDoc } from './schema.js';
 import { EXCLUDE_BACKENDS } from '../adapters/flags/shared.js';
 import { parseStartAt } from './start-at.js';
+import { suggest } from '../util/suggest.js';
 
 export interface LintIssue {
   path: (string | number)[];
@@ -207,23 +208,27 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
   if (plan.rollback.healthCheck && !plan.rollback.healthCheck.command && !plan.rollback.healthCheck.http)
     err(['rollback', 'healthCheck'], 'healthCheck needs command or http');
 
-  // Notify targets referenced.
+  // Notify targets referenced: an unknown one names the closest defined target ("tt" → "t").
   const targets = Object.keys(plan.notify.targets);
+  const unknownTarget = (t: string) => {
+    const hint = suggest(t, targets);
+    return `unknown notify target "${t}"${hint ? ` — did you mean "${hint}"?` : ''}${targets.length ? ` (known: ${targets.join(', ')})` : ' — define it under notify.targets'}`;
+  };
   for (const [ev, list] of Object.entries(plan.notify.events ?? {}))
     list.forEach((t, i) => {
-      if (!targets.includes(t)) err(['notify', 'events', ev, i], `unknown notify target "${t}"`);
+      if (!targets.includes(t)) err(['notify', 'events', ev, i], unknownTarget(t));
     });
   (plan.notify.reports ?? []).forEach((r, i) => {
     if (r.everyMs < 60_000) err(['notify', 'reports', i, 'every'], 'a report needs every: of at least 1m');
     r.targets?.forEach((t, j) => {
-      if (!targets.includes(t)) err(['notify', 'reports', i, 'targets', j], `unknown notify target "${t}"`);
+      if (!targets.includes(t)) err(['notify', 'reports', i, 'targets', j], unknownTarget(t));
     });
     r.phases?.forEach((p, j) => {
       if (!seen.has(p)) err(['notify', 'reports', i, 'phases', j], `unknown phase "${p}"`);
     });
   });
   plan.notify.announce?.targets?.forEach((t, i) => {
-    if (!targets.includes(t)) err(['notify', 'announce', 'targets', i], `unknown notify target "${t}"`);
+    if (!targets.includes(t)) err(['notify', 'announce', 'targets', i], unknownTarget(t));
   });
   if (plan.notify.announce && !targets.length) err(['notify', 'announce'], 'an announcement needs somewhere to go: add notify.targets');
   // A scheduled start: its form (the hint names the plan's zone for a time written without one).
@@ -232,7 +237,7 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
     if ('error' in r) err(['startAt'], `startAt: ${r.error}. ${r.hint}`);
   }
   plan.rollback.escalate.notify.forEach((t, i) => {
-    if (!targets.includes(t)) err(['rollback', 'escalate', 'notify', i], `unknown notify target "${t}"`);
+    if (!targets.includes(t)) err(['rollback', 'escalate', 'notify', i], unknownTarget(t));
   });
   const sev = plan.rollback.escalate.severity;
   if (sev && !plan.notify.escalation?.[sev])
@@ -241,7 +246,7 @@ export function lintPlan(plan: Plan, doc: PlanDoc): LintIssue[] {
     if (e.ackWithinMs < 60_000) err(['notify', 'escalation', name, 'ackWithin'], `severity ${name}: ackWithin must be at least 1m`);
     e.chain.forEach((level, i) =>
       level.forEach((t, j) => {
-        if (!targets.includes(t)) err(['notify', 'escalation', name, 'chain', i, ...(level.length > 1 ? [j] : [])], `unknown notify target "${t}"`);
+        if (!targets.includes(t)) err(['notify', 'escalation', name, 'chain', i, ...(level.length > 1 ? [j] : [])], unknownTarget(t));
       }),
     );
   }

@@ -72,4 +72,38 @@ describe('schema messages in the user\'s words', () => {
     expect(lines[1]).toBe('  7 |   - { name: e, provider: sim, query: e, max: "5" }');
     expect(lines[2]).toBe(`    | ${' '.repeat(45)}^`);
   });
+
+  it('an unknown notify target names the closest one ("tt" → "t") wherever a target is named, at its line with a caret', async () => {
+    const text = `${BASE}notify:
+  targets:
+    t: { type: log }
+    ops: { type: log }
+  events:
+    run.started: [tt]
+  announce: { before: 1d, targets: [tt] }
+  escalation:
+    P1: { ackWithin: 15m, chain: [tt, [t, opz]] }
+  reports: [{ every: 1h, targets: [tt] }]
+rollback:
+  escalate: { notify: [tt] }
+`;
+    const found = await issues(text);
+    expect(found.map((i) => `${i.path}: ${i.message}`)).toEqual(
+      expect.arrayContaining([
+        'notify.events.run.started.0: unknown notify target "tt" — did you mean "t"? (known: t, ops)',
+        'notify.announce.targets.0: unknown notify target "tt" — did you mean "t"? (known: t, ops)',
+        'notify.escalation.P1.chain.0: unknown notify target "tt" — did you mean "t"? (known: t, ops)',
+        'notify.escalation.P1.chain.1.1: unknown notify target "opz" — did you mean "ops"? (known: t, ops)',
+        'notify.reports.0.targets.0: unknown notify target "tt" — did you mean "t"? (known: t, ops)',
+        'rollback.escalate.notify.0: unknown notify target "tt" — did you mean "t"? (known: t, ops)',
+      ]),
+    );
+    const ev = found.find((i) => i.path === 'notify.events.run.started.0')!;
+    expect(ev).toMatchObject({ line: 17, source: '    run.started: [tt]' });
+    const lines = formatIssues(new PlanError('p.yaml', [ev])).map((l) => stripVTControlCharacters(l));
+    expect(lines[0]).toMatch(/^p\.yaml:17:19: error: unknown notify target "tt" — did you mean "t"\?/);
+    expect(lines[2]).toBe(`     | ${' '.repeat(18)}^`);
+    // Nothing close: no guess, just the known names.
+    expect((await issues(text.replaceAll('tt', 'pagerduty'))).map((i) => i.message)).toContain('unknown notify target "pagerduty" (known: t, ops)');
+  });
 });
