@@ -3,7 +3,7 @@
  * process drives the run, the request goes to its inbox; otherwise it is applied here, and
  * whatever it queued (flags off, commands, notices) is carried out here too (steer.ts).
  */
-import { FINAL_STATUSES, type Control } from '../engine/types.js';
+import { FINAL_STATUSES, type Cohort, type Control, type RunState } from '../engine/types.js';
 import { noOpenPage } from '../engine/pages.js';
 import { UsageError } from '../errors.js';
 import { StateWriteError } from '../state/fs-guard.js';
@@ -100,7 +100,8 @@ export const handlers: Record<string, (c: Context, ref: string | undefined, o: O
 async function cohortRollback(c: Context, ref: string | undefined, o: Opts): Promise<number> {
   const store = await c.openStore();
   const id = await store.resolve(ref);
-  const plan = await planOf(c, await store.load(id));
+  const state = await store.load(id);
+  const plan = await planOf(c, state);
   const { canExclude } = await import('../plan/lint.js');
   if (plan && !canExclude(plan)) {
     const { EXCLUDE_BACKENDS } = await import('../adapters/flags/shared.js');
@@ -109,8 +110,30 @@ async function cohortRollback(c: Context, ref: string | undefined, o: Opts): Pro
     });
   }
   const cohorts = [...(o.segment ?? []).map((name) => ({ kind: 'segment' as const, name })), ...(o.ring ?? []).map((name) => ({ kind: 'ring' as const, name }))];
+  if (FINAL_STATUSES.includes(state.status)) throw finishedRun(state, plan?.backend.type ?? 'flag', plan?.rollback.flags ?? Object.keys(state.flags), cohorts, o.undo);
   const make = (x: Opts): Control => ({ kind: 'exclude', cohorts, reason: x.undo ? (x.reason ?? 'restored') : reasonOf(x, c.env.ROLLOUT_REASON), by: c.who(x.by), ...(x.undo ? { undo: true } : {}), ...(x.pause ? { pause: true } : {}) });
   return steer(c, ref, make, o, 'flush');
+}
+
+/**
+ * A cohort rollback (or --undo) on a run that ended: the engine only moves cohorts of a run in
+ * progress. Say what the run left on the backend and what the user can do instead.
+ */
+function finishedRun(s: RunState, backend: string, rollbackFlags: string[], cohorts: Cohort[], undo?: boolean): UsageError {
+  const names = cohorts.map((x) => `${x.kind} ${x.name}`).join(', ');
+  const flags = rollbackFlags.join(', ');
+  const what = undo ? 'a cohort restore (--segment/--ring --undo)' : 'a cohort rollback (--segment/--ring)';
+  const onBackend = `exclude ${names} on the ${backend} backend itself`;
+  const everybody = `\`rollout rollback ${s.id} --reason …\` turns ${flags} off for everybody`;
+  const startNext = `\`rollout start ${s.plan.file}\``;
+  const leftOut = s.excluded?.filter((x) => cohorts.some((c) => c.kind === x.kind && c.name === x.name)) ?? [];
+  let hint: string;
+  if (s.status === 'rolled-back') hint = `${flags} ${flags.includes(',') ? 'are' : 'is'} already off for everybody, ${names} included. To roll out again, start a new run: ${startNext}.`;
+  else if (undo && leftOut.length)
+    hint = `The run ended with ${names} still left out on the backend; the plan's next run takes ${leftOut.length > 1 ? 'them' : 'it'} over: start it (${startNext}) and run \`rollout rollback --${cohorts[0]!.kind} ${cohorts[0]!.name} --undo\` on it, or lift the exclusion on the ${backend} backend itself.`;
+  else if (undo) hint = `${names} ${cohorts.length > 1 ? 'are' : 'is'} not rolled back in this run: nothing to restore.`;
+  else hint = `The run ${s.status === 'aborted' ? 'left its flags as they were' : `left ${flags} on for everybody`}: ${onBackend}, or ${everybody}.`;
+  return new UsageError(`run ${s.id} is ${s.status}: ${what} acts on a run in progress`, { hint });
 }
 
 /**

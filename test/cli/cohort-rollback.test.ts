@@ -70,6 +70,46 @@ describe('rollout rollback --segment / --ring (partial rollback for some users)'
     expect(JSON.parse((await run(['status', '--json'], { cwd: dir })).stdout)).toMatchObject({ status: 'completed', excluded: [] });
   });
 
+  it('on a finished run (completed, aborted, rolled back) a cohort rollback or --undo is refused (exit 2) saying what can be done instead', async () => {
+    const plans = { done: 'completed', gone: 'aborted', back: 'rolled-back' } as const;
+    for (const [name, status] of Object.entries(plans)) {
+      const f = await write(dir, `${name}.yaml`, quickPlan({ name, flags: [`${name}-flag`], hold: '1h', steps: '[100]' }));
+      expect((await run(['advance', f], { cwd: dir })).code).toBe(6);
+      if (status === 'completed') {
+        expect((await run(['promote', name], { cwd: dir })).code).toBe(0);
+        expect((await run(['advance', name], { cwd: dir })).code).toBe(0);
+      } else if (status === 'aborted') expect((await run(['abort', name, '--reason', 'stop'], { cwd: dir })).code).toBe(0);
+      else expect((await run(['rollback', name, '--reason', 'bad'], { cwd: dir })).code).toBe(0);
+      expect(JSON.parse((await run(['status', name, '--json'], { cwd: dir })).stdout).status).toBe(status);
+    }
+    const msg = async (ref: string, ...more: string[]) => {
+      const r = await run(['rollback', ref, '--segment', 'eu-users', '--reason', 'x', ...more], { cwd: dir });
+      expect(r.code, r.stderr).toBe(2);
+      return r.stderr;
+    };
+    const done = await msg('done');
+    expect(done).toMatch(/run done-\S+ is completed: a cohort rollback \(--segment\/--ring\) acts on a run in progress/);
+    expect(done).toMatch(/hint: .*exclude segment eu-users on the local backend itself.*`rollout rollback done-\S+ --reason …` turns done-flag off for everybody/);
+    const gone = await msg('gone');
+    expect(gone).toMatch(/run gone-\S+ is aborted: a cohort rollback/);
+    expect(gone).toMatch(/hint: .*left its flags as they were.*exclude segment eu-users on the local backend itself.*`rollout rollback gone-\S+ --reason …` turns gone-flag off for everybody/);
+    const back = await msg('back');
+    expect(back).toMatch(/run back-\S+ is rolled-back: a cohort rollback/);
+    expect(back).toMatch(/hint: .*back-flag is already off for everybody, segment eu-users included.*`rollout start \S*back.yaml`/);
+    expect(await msg('back', '--undo')).toMatch(/run back-\S+ is rolled-back: a cohort restore \(--segment\/--ring --undo\) acts on a run in progress/);
+    // What the hints offer works: a full rollback of the completed and the aborted run.
+    expect((await run(['rollback', 'done', '--reason', 'x'], { cwd: dir })).code).toBe(0);
+    expect((await run(['rollback', 'gone', '--reason', 'x'], { cwd: dir })).code).toBe(0);
+    // An aborted run that left the segment out: --undo points at the plan's next run, which takes it over.
+    const f = await write(dir, 'left.yaml', quickPlan({ name: 'left', flags: ['left-flag'], hold: '1h', steps: '[100]' }));
+    expect((await run(['advance', f], { cwd: dir })).code).toBe(6);
+    expect((await run(['rollback', 'left', '--segment', 'eu-users', '--reason', 'x'], { cwd: dir })).code).toBe(0);
+    expect((await run(['abort', 'left', '--reason', 'stop'], { cwd: dir })).code).toBe(0);
+    const left = await msg('left', '--undo');
+    expect(left).toMatch(/run left-\S+ is aborted: a cohort restore/);
+    expect(left).toMatch(/hint: .*still left out on the backend; the plan's next run takes it over: start it \(`rollout start \S*left.yaml`\) and run `rollout rollback --segment eu-users --undo` on it/);
+  });
+
   it('usage errors: --undo/--pause without a cohort, --segment with --to or --mode', async () => {
     const f = await write(dir, 'plan.yaml', quickPlan({ hold: '1h' }));
     expect((await run(['advance', f], { cwd: dir })).code).toBe(6);
