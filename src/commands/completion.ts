@@ -3,13 +3,14 @@
  * itself, through the hidden `rollout __complete <cword> <words…>`, for the candidates:
  * commands and options come from the commander program (nothing kept by hand), plan files
  * for plan arguments, run ids and plan names for run arguments, flag names of the local
- * store for `evaluate`.
+ * store for `evaluate`, the open items of the run's checklist for `confirm`, the segments and
+ * rings of the run's plan for `rollback --segment/--ring`.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
-import { openStore, type Context } from './context.js';
+import { openStore, planOf, type Context } from './context.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 
@@ -94,15 +95,44 @@ async function runRefs(c: Context): Promise<string[]> {
   }
 }
 
-/** The item ids of the checklist the run (named, else the active one) waits at. */
-async function checklistIds(c: Context, ref?: string): Promise<string[]> {
+/**
+ * The open item ids of the checklist the run (named by the first word, else the active one)
+ * waits at — with `undo`, the confirmed ones instead; items already on the line left out.
+ */
+async function checklistIds(c: Context, words: string[], undo: boolean): Promise<string[]> {
   try {
     const store = await openStore(c);
     try {
       const runs = await store.list();
+      const ref = words[0];
       const named = ref !== undefined && runs.some((r) => r.id === ref || r.plan.name === ref);
       const s = await store.load(await store.resolve(named ? ref : undefined));
-      return (s.approval?.checklist ?? []).map((i) => i.id);
+      return (s.approval?.checklist ?? []).filter((i) => Boolean(i.confirmed) === undo && !words.includes(i.id)).map((i) => i.id);
+    } finally {
+      await (store as { close?: () => Promise<void> }).close?.();
+    }
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * `rollback --segment/--ring`: the segments the run's plan names (its rings', its phases', its
+ * checks' rollbackSegments) or its rings (not the everybody-else one); with `undo`, the cohorts
+ * of that kind the run has rolled back.
+ */
+async function cohortNames(c: Context, ref: string | undefined, kind: 'segment' | 'ring', undo: boolean): Promise<string[]> {
+  try {
+    const store = await openStore(c);
+    try {
+      const s = await store.load(await store.resolve(ref));
+      if (undo) return (s.excluded ?? []).filter((x) => x.kind === kind).map((x) => x.name);
+      const plan = await planOf(c, s);
+      if (!plan) return [];
+      const rings = Object.entries(plan.rings).filter(([, r]) => r.users?.length || r.segments?.length);
+      if (kind === 'ring') return rings.map(([name]) => name).sort();
+      const named = [...rings.flatMap(([, r]) => r.segments ?? []), ...plan.phases.flatMap((p) => [...(p.segments ?? []), ...p.checks.flatMap((k) => k.rollbackSegments ?? [])])];
+      return [...new Set(named)].sort();
     } finally {
       await (store as { close?: () => Promise<void> }).close?.();
     }
@@ -130,6 +160,7 @@ export async function complete(program: Command, c: Context, cword: number, word
   let cmd: Command | undefined;
   const positionals: string[] = [];
   const given: Record<string, string> = {};
+  const switches = new Set<string>();
   let pending: Option | undefined;
   for (const w of before) {
     if (pending) {
@@ -139,6 +170,7 @@ export async function complete(program: Command, c: Context, cword: number, word
     }
     if (w.startsWith('-')) {
       const o = findOption([...(cmd?.options ?? []), ...globals], w.split('=')[0]!);
+      if (o && !takesValue(o)) switches.add(o.attributeName());
       if (o && takesValue(o) && !w.includes('=')) pending = o;
       else if (o && w.includes('=')) given[o.attributeName()] = w.slice(w.indexOf('=') + 1);
       continue;
@@ -156,6 +188,7 @@ export async function complete(program: Command, c: Context, cword: number, word
     const choices = (pending as Option & { argChoices?: string[] }).argChoices;
     if (choices) return match(choices);
     if (pending.long === '--state-dir') return planFiles(c.cwd, cur, true);
+    if (cmd?.name() === 'rollback' && (pending.long === '--segment' || pending.long === '--ring')) return match(await cohortNames(c, positionals[0], pending.long === '--ring' ? 'ring' : 'segment', switches.has('undo')));
     if (['--scenario', '--out', '--store'].includes(pending.long ?? '')) return planFiles(c.cwd, cur);
     return [];
   }
@@ -177,8 +210,8 @@ export async function complete(program: Command, c: Context, cword: number, word
     case 'run':
       return cmd.name() === 'advance' ? [...match(await runRefs(c)), ...(await planFiles(c.cwd, cur))] : match(await runRefs(c));
     case 'run-and-items':
-      // `rollout confirm [run] <item…>`: run ids first, then the items of the checklist it waits at.
-      return match([...(positionals.length ? [] : await runRefs(c)), ...(await checklistIds(c, positionals[0]))]);
+      // `rollout confirm [run] <item…>`: run ids first, then the open items of the checklist it waits at.
+      return match([...(positionals.length ? [] : await runRefs(c)), ...(await checklistIds(c, positionals, switches.has('undo')))]);
     case 'flag':
       return match(await flagNames(c, given.store));
     case 'shell':

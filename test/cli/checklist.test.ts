@@ -97,6 +97,21 @@ describe('rollout confirm', () => {
     expect(rep.stdout).toMatch(/"id":"rollback-script","text":"Rollback script tested","name":"sre","by":"dave"/);
   });
 
+  it('TAB completion offers the open items only (not those confirmed, nor those already on the line); with --undo the confirmed ones', async () => {
+    expect((await run(['start', 'p.yaml', '--detach'], { cwd: dir })).code).toBe(4);
+    const tab = async (...words: string[]) => (await run(['__complete', String(words.length), 'rollout', ...words], { cwd: dir })).stdout.split('\n').filter(Boolean);
+    expect((await run(['confirm', 'staging-tests', '--by', 'alice'], { cwd: dir })).code).toBe(0);
+    expect(await tab('confirm', 'ck', '')).toEqual(['rollback-script', 'on-call-team-briefed']);
+    // No run named: the active run's open items (after the run refs).
+    const first = await tab('confirm', '');
+    expect(first).toEqual(expect.arrayContaining(['ck', 'rollback-script', 'on-call-team-briefed']));
+    expect(first).not.toContain('staging-tests');
+    expect(await tab('confirm', 'rollback-script', '')).toEqual(['on-call-team-briefed']);
+    expect(await tab('confirm', 'ck', 'on-call-team-briefed', 'r')).toEqual(['rollback-script']);
+    expect(await tab('confirm', 'ck', '--undo', '')).toEqual(['staging-tests']);
+    expect(await tab('confirm', '--undo', 'ck', 's')).toEqual(['staging-tests']);
+  });
+
   it('`rollout plan` names the checklist in the gate column', async () => {
     const plan = json((await run(['plan', 'p.yaml', '--json'], { cwd: dir })).stdout);
     expect(plan.steps[0].gate).toBe('checklist (3 items)');

@@ -110,6 +110,24 @@ describe('rollout rollback --segment / --ring (partial rollback for some users)'
     expect(left).toMatch(/hint: .*still left out on the backend; the plan's next run takes it over: start it \(`rollout start \S*left.yaml`\) and run `rollout rollback --segment eu-users --undo` on it/);
   });
 
+  it("TAB completion after --segment / --ring offers the active run's plan's segments and rings (with --undo: the cohorts rolled back)", async () => {
+    const tab = async (...words: string[]) => (await run(['__complete', String(words.length), 'rollout', ...words], { cwd: dir })).stdout.split('\n').filter(Boolean);
+    const f = await write(
+      dir,
+      'plan.yaml',
+      quickPlan({ hold: '1h', extra: 'rings:\n  internal: { segments: [staff] }\n  beta: { users: [u1], segments: [beta-testers] }\n  ga: {}\n' }).replace('tier: critical }', 'tier: critical, rollbackSegments: [android-legacy] }'),
+    );
+    expect(await tab('rollback', '--segment', '')).toEqual([]); // no run yet
+    expect((await run(['advance', f], { cwd: dir })).code).toBe(6);
+    expect(await tab('rollback', '--segment', '')).toEqual(['android-legacy', 'beta-testers', 'staff']);
+    expect(await tab('rollback', 'quick', '--segment', 'b')).toEqual(['beta-testers']);
+    expect(await tab('rollback', '--ring', '')).toEqual(['beta', 'internal']); // not ga: everybody else
+    expect((await run(['rollback', '--segment', 'eu-users', '--ring', 'internal', '--reason', 'x'], { cwd: dir })).code).toBe(0);
+    expect(await tab('rollback', '--undo', '--segment', '')).toEqual(['eu-users']);
+    expect(await tab('rollback', '--undo', '--ring', '')).toEqual(['internal']);
+    expect(await tab('rollback', '--segment', '')).toEqual(['android-legacy', 'beta-testers', 'staff']);
+  });
+
   it('usage errors: --undo/--pause without a cohort, --segment with --to or --mode', async () => {
     const f = await write(dir, 'plan.yaml', quickPlan({ hold: '1h' }));
     expect((await run(['advance', f], { cwd: dir })).code).toBe(6);
