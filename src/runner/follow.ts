@@ -48,7 +48,8 @@ export interface FollowOptions {
 
 /** Drive a run in the foreground with live output; the exit code says how it ended. */
 export async function follow(c: FollowIo, store: Store, plan: Plan, existing: RunState | undefined, o: FollowOptions, controls: Parameters<typeof drive>[0]['controls'] = []): Promise<number> {
-  const reporter = new Reporter({ json: c.json, plan, out: c.json ? c.streams.stderr : c.streams.stdout, env: c.env });
+  // Notices are stamped on the run's clock, like its events (a dry run's virtual clock jumps to a scheduled start).
+  const reporter = new Reporter({ json: c.json, plan, out: c.json ? c.streams.stderr : c.streams.stdout, env: c.env, now: () => c.clock.now() });
   await reporter.init();
   if (o.dryRun) reporter.line('dry run: no flag is written, no command runs');
   const ac = new AbortController();

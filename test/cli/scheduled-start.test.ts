@@ -290,4 +290,23 @@ describe('rollout start --at (in-process, virtual clock)', () => {
       await cleanup();
     }
   });
+
+  it('--dry-run --at: the notices are stamped on the same (virtual) clock as the events, not the wall clock', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      await write(dir, 'p.yaml', plan('dry', '', '2m').replace(`team: { type: webhook, url: "${base}/team" }`, 'team: { type: log }'));
+      const clock = new VirtualClock(Date.parse('2026-03-05T07:00:00Z'));
+      const dry = await run(['start', 'p.yaml', '--at', '2026-03-05T09:30:00Z', '--dry-run'], { cwd: dir, clock, env: { ROLLOUT_USER: 'ann' } });
+      expect(dry.code, dry.stderr).toBe(0);
+      const lines = dry.stdout.split('\n');
+      const started = lines.find((l) => /of plan dry started/.test(l));
+      expect(started).toMatch(/^09:30:0\d /);
+      const notices = lines.filter((l) => /^\S+ \[notify\] /.test(l));
+      expect(notices.map((l) => l.replace(/ .*/, '').slice(0, 4))).toEqual(expect.arrayContaining(['07:0', '09:3'])); // announced at once, then the start
+      expect(lines.find((l) => /\[notify\] \S+ run\.started/.test(l))).toMatch(/^09:3\d:\d\d /);
+      for (const l of notices) expect(l).toMatch(/^(07:0|09:3)\d:\d\d /);
+    } finally {
+      await cleanup();
+    }
+  });
 });
