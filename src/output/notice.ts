@@ -36,10 +36,13 @@ export function planSummary(plan: Plan): string {
 
 export function noticeVars(plan: Plan, f: NoticeFacts): NoticeVars {
   const p = plan.phases[f.phase];
-  const checks = f.checks.map((r) => {
+  const measured = f.checks.map((r) => {
     const c = p?.checks.find((x) => x.name === r.name);
     return `${r.name} ${fmt(r.value)}${c?.unit ?? ''}${c ? ` (${describeThreshold(c)})` : ''} ${r.verdict === 'pass' ? 'ok' : r.breached ? 'BREACH' : r.verdict}`;
   });
+  // Before the first measurement (run.started, an announcement) the phase's checks are
+  // configured but have no value yet: name them with their thresholds, never "no checks".
+  const checks = measured.length ? measured : (p?.checks ?? []).map((c) => `${c.name} (${describeThreshold(c)})`);
   const anyBad = f.checks.some((r) => r.breached);
   const anyWarn = f.checks.some((r) => r.verdict !== 'pass');
   const rolling = f.status === 'rolling-back' || f.status === 'rolled-back';

@@ -52,6 +52,16 @@ describe('notice words (output/notice.ts)', () => {
     expect(v).toMatchObject({ status: 'red', duration: '1d1h', report: 'daily', nextAt: null, command: null });
   });
 
+  it('run.started names the configured checks with their thresholds before any is measured (not "no checks configured")', async () => {
+    const p = await plan();
+    const [n] = notices(createRun(p, 'r-3', T0).state.pending);
+    expect(n!.event).toBe('run.started');
+    const v = noticeVarsOf(p, n!);
+    expect(v.checks).toMatch(/^err \(.*5.*\)$/);
+    const none = await mkPlan(`phases:\n  - { name: canary, flags: [f], steps: [10] }\nnotify:\n  targets: { log: { type: log } }\n`);
+    expect(noticeVarsOf(none, notices(createRun(none, 'r-4', T0).state.pending)[0]!).checks).toBeNull();
+  });
+
   it('a notice saved with its words (before notices carried facts) is sent with those words', () => {
     const old = { id: 3, kind: 'notify', event: 'step.applied', severity: 'info', vars: { plan: 'p', percentage: 25 } } as Extract<Action, { kind: 'notify' }>;
     expect(noticeVarsOf({ name: 'other' } as never, old)).toEqual({ plan: 'p', percentage: 25 });
