@@ -72,7 +72,7 @@ export default async function confirm(c: Context, args: string[], o: Opts): Prom
     // Checklists the run got past: who confirmed each item and when (from the log).
     const done = (await store.events(id))
       .filter((e) => e.type === 'checklist.completed')
-      .map((e) => ({ key: String(e.data?.['key'] ?? ''), title: e.msg.replace(/ complete:.*$/s, ''), items: (e.data?.['items'] as Array<{ id: string; name: string; at: number }> | undefined) ?? [] }));
+      .map((e) => ({ key: String(e.data?.['key'] ?? ''), title: String(e.data?.['title'] ?? e.data?.['key'] ?? 'checklist'), items: (e.data?.['items'] as Array<{ id: string; name: string; at: number }> | undefined) ?? [] }));
     if (c.json) printJson(c, { run: id, waiting: false, next: ahead ? { where: ahead.where, items: checklistJson(ahead.items) } : null, done: done.map((d) => ({ key: d.key, items: d.items.map((i) => ({ id: i.id, name: i.name, at: iso(i.at) })) })) });
     else {
       for (const d of done) {

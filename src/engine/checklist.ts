@@ -145,8 +145,10 @@ export function confirmItems(d: Draft, ctl: Extract<Control, { kind: 'confirm' }
   // scheduled one scheduled.
   s.approved.push(a.key);
   s.approval = undefined;
-  d.emit('checklist.completed', `${checklistTitle(d.plan, a)} complete: ${items.map((i) => `${i.id} (${i.confirmed!.name})`).join(', ')}`, {
+  const title = checklistTitle(d.plan, a);
+  d.emit('checklist.completed', `${title} complete: ${items.map((i) => `${i.id} (${i.confirmed!.name})`).join(', ')}`, {
     key: a.key,
+    title,
     items: items.map((i) => ({ id: i.id, name: i.confirmed!.name, at: i.confirmed!.at })),
   });
   if (s.status === 'awaiting-approval') {

@@ -103,10 +103,10 @@ export function excludeCohorts(d: Draft, cohorts: Cohort[], o: { reason: string;
 
 /** Bring rolled-back cohorts back: the flags rewritten without them; a run paused only for them resumes. */
 export function restoreCohorts(d: Draft, cohorts: Cohort[], o: { reason?: string; by?: string }): { error: string; hint?: string } | undefined {
-  const { s, plan } = d;
+  const { s } = d;
   if (s.status !== 'running' && s.status !== 'paused' && s.status !== 'awaiting-approval') return { error: `run ${s.id} is ${s.status}; a cohort is restored only on a run in progress` };
-  const bad = cohortProblem(plan, cohorts);
-  if (bad) return bad;
+  // Only "is it rolled back in this run?": a cohort the plan no longer names (edited plan, or
+  // taken over from an aborted run) must still be restorable, or the run could never complete.
   const missing = cohorts.filter((c) => !s.excluded?.some((x) => same(x, c)));
   if (missing.length) {
     const now = (s.excluded ?? []).map(cohortName);
@@ -136,13 +136,14 @@ export function restoreCohorts(d: Draft, cohorts: Cohort[], o: { reason?: string
 
 /**
  * Rewrite the run's flags that are written and on with the exclusion as it is now, first in
- * the queue; a step write already queued is amended to carry it too. Returns the changes.
+ * the queue; a step, partial or cohort write already queued is amended to carry it too (an
+ * older cohort write running after this one must not bring back the exclusion it had). Returns the changes.
  */
 function rewrite(d: Draft, what: string): FlagChange[] {
   const { s, plan } = d;
   const ex = exclusionOf(s) ?? {};
   const flags = cohortFlags(plan, s);
-  s.pending = s.pending.map((a) => (a.kind === 'apply-flags' && (a.purpose === 'step' || a.purpose === 'partial') ? { ...a, changes: a.changes.map((c) => (flags.includes(c.flag) ? { ...c, exclude: ex } : c)) } : a));
+  s.pending = s.pending.map((a) => (a.kind === 'apply-flags' && (a.purpose === 'step' || a.purpose === 'partial' || a.purpose === 'cohort') ? { ...a, changes: a.changes.map((c) => (flags.includes(c.flag) ? { ...c, exclude: ex } : c)) } : a));
   const changes = flags
     .map((f) => currentChange(plan, s, f))
     .filter((c): c is FlagChange => c !== undefined && c.enabled)

@@ -188,13 +188,19 @@ export function progressRollback(d: Draft) {
     // 0% stage also turns off flags this run never wrote, to be safe.
     for (; rb.stage < steps.length; rb.stage++) {
       const st = steps[rb.stage]!;
-      const changes = rollbackFlags(d)
-        .filter((f) => {
-          const cur = s.flags[f];
-          if (!cur) return st.percent === 0;
-          return cur.enabled && (cur.percentage > st.percent || st.percent === 0);
-        })
-        .map((flag) => ({ flag, enabled: st.percent > 0, percentage: st.percent }));
+      // A stage above 0 % keeps a partial rollback's cohorts out (a backend whose write replaces
+      // the whole flag would otherwise give them the stage's share again).
+      const changes = withExclusion(
+        d.plan,
+        s,
+        rollbackFlags(d)
+          .filter((f) => {
+            const cur = s.flags[f];
+            if (!cur) return st.percent === 0;
+            return cur.enabled && (cur.percentage > st.percent || st.percent === 0);
+          })
+          .map((flag) => ({ flag, enabled: st.percent > 0, percentage: st.percent })),
+      );
       if (changes.length || st.percent === 0) {
         d.emit('rollback.step-intent', `rollback: stepping ${changes.map((c) => c.flag).join(', ') || 'no flag'} down to ${st.percent}%`, { percent: st.percent, changes });
         d.enqueue({ kind: 'apply-flags', purpose: 'rollback', changes });

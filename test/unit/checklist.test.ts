@@ -72,7 +72,7 @@ describe('checklist gate', () => {
     expect(c.state.approval).toBeUndefined();
     expect(c.state.approved).toContain('checklist:p0');
     const done = c.events.find((e) => e.type === 'checklist.completed')!;
-    expect(done.data).toEqual({ key: 'checklist:p0', items: [{ id: 'staging-tests', name: 'alice', at: T0 + 5 * M }, { id: 'rollback-tested', name: 'sre', at: T0 + 6 * M }, { id: 'on-call-team-briefed', name: 'bob', at: T0 + 7 * M }] });
+    expect(done.data).toEqual({ key: 'checklist:p0', title: 'pre-rollout checklist for phase core', items: [{ id: 'staging-tests', name: 'alice', at: T0 + 5 * M }, { id: 'rollback-tested', name: 'sre', at: T0 + 6 * M }, { id: 'on-call-team-briefed', name: 'bob', at: T0 + 7 * M }] });
     const t = drive(p, { state: c.state, start: T0 + 7 * M });
     expect(t.state.status).toBe('completed');
     expect(stepTimes(t)[0]).toBe(0); // the first step right after the last tick of the checklist

@@ -87,6 +87,47 @@ describe('rollback of one cohort (rollout rollback --segment/--ring)', () => {
     expect(refuse({ kind: 'exclude', cohorts: [{ kind: 'segment', name: 'x' }], reason: 'r' }, done).error).toMatch(/is completed/);
   });
 
+  it('two cohort controls in one batch: the older queued cohort write is amended, so it cannot bring back an exclusion the newer one lifted', async () => {
+    const p = await mkPlan(PLAN);
+    const at = drive(p, { limitMs: 90 * M }).state;
+    const a = control(p, at, { kind: 'exclude', cohorts: [{ kind: 'segment', name: 'a' }], reason: 'r' }, T0 + 90 * M).state;
+    const b = control(p, a, { kind: 'exclude', cohorts: [{ kind: 'segment', name: 'b' }], reason: 'r' }, T0 + 90 * M).state;
+    const undo = control(p, b, { kind: 'exclude', cohorts: [{ kind: 'segment', name: 'a' }], reason: 'fixed', undo: true }, T0 + 90 * M).state;
+    const writes = undo.pending.filter((x): x is Extract<Action, { kind: 'apply-flags' }> => x.kind === 'apply-flags' && x.purpose === 'cohort');
+    expect(writes.length).toBeGreaterThan(1);
+    // Whatever order they run in, every queued cohort write says what the run says now: b out, a back.
+    for (const w of writes) expect(w.changes.map(short)).toEqual(['f=25% -[s:b]']);
+    expect(undo.excluded?.map((c) => c.name)).toEqual(['b']);
+  });
+
+  it('a cohort the plan no longer names (edited plan, or taken over from an aborted run) can still be restored, so the run can complete', async () => {
+    const p = await mkPlan(PLAN);
+    const at = drive(p, { limitMs: 90 * M }).state;
+    const gone = { ...at, excluded: [{ kind: 'ring' as const, name: 'old-ring', reason: 'r', at: T0, trigger: 'manual' as const }] };
+    const d = control(p, gone, { kind: 'exclude', cohorts: [{ kind: 'ring', name: 'old-ring' }], reason: 'restored', undo: true }, T0 + 91 * M);
+    expect(d.error).toBeUndefined();
+    expect(d.state.excluded).toEqual([]);
+  });
+
+  it('gradual rollback stages above 0 % keep the rolled-back cohort out', async () => {
+    const p = await mkPlan(`${PLAN}
+rollback:
+  mode: gradual
+  steps:
+    - { percent: 25, wait: 10m }
+    - { percent: 0 }
+`);
+    const t = drive(p, {
+      controls: [
+        { at: 2 * H + 30 * M, ctl: { kind: 'exclude', cohorts: [{ kind: 'segment', name: 'eu' }], reason: 'r' } },
+        { at: 2 * H + 40 * M, ctl: { kind: 'rollback', reason: 'everything is on fire' } },
+      ],
+    });
+    const stages = flagWrites(t).filter((x) => x.purpose === 'rollback').map((x) => x.changes.map(short).join(' '));
+    expect(stages[0]).toBe('f=25% -[s:eu]');
+    expect(stages.at(-1)).toMatch(/^f=off/);
+  });
+
   it('a full rollback still turns everything off; a step queued before the exclusion is amended to carry it', async () => {
     const p = await mkPlan(PLAN);
     const t = drive(p, {
