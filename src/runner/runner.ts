@@ -5,6 +5,7 @@
  * any point resumes where it stopped; flag writes are idempotent, so repeating the one in
  * flight is safe.
  */
+import { EXCLUDE_BACKENDS } from '../adapters/flags/shared.js';
 import { excludesAnyone, type FlagBackend, type FlagChange, type MetricsProvider, type Notifier } from '../adapters/types.js';
 import type { CheckReading } from '../analysis/judge.js';
 import { activeChecks, complete, control, flagsToRead, nextWake, tick } from '../engine/engine.js';
@@ -197,7 +198,7 @@ export class Runner {
           if (c.variants?.length && !this.svc.backend.variants)
             throw new Error(`${this.svc.backend.name} cannot split a flag into variants (the plan's phase has variants:); use a backend that can (local, unleash, flagd, launchdarkly)`);
           if (c.enabled && excludesAnyone(c.exclude) && !this.svc.backend.excludes)
-            throw new Error(`${this.svc.backend.name} cannot turn a flag off for some users only (a segment/ring rollback); use a backend that can (local, unleash, flagd, launchdarkly, http with {{exclude}})`);
+            throw new Error(`${this.svc.backend.name} cannot turn a flag off for some users only (a segment/ring rollback); use a backend that can (${EXCLUDE_BACKENDS.join(', ')}, http with {{exclude}})`);
           await this.svc.backend.apply(c);
         } catch (err) {
           errors.push(`${c.flag}: ${redact(errorMessage(err))}`);
