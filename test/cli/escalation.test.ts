@@ -168,14 +168,15 @@ describe('rollout ack and escalation (in-process, virtual clock)', () => {
     }
   });
 
-  it('simulate shows the escalation on its timeline (seed 003: P0 pages on-call, then the CTO 15 minutes later)', async () => {
+  it('simulate shows the escalation on its timeline (seed 003: P0 pages on-call and the CTO, again every 15 minutes unanswered)', async () => {
     const { dir, cleanup } = await tempDir();
     try {
-      const sc = await write(dir, 'sc.yaml', 'checks:\n  system-down: [{ after: 0s, value: 1 }, { after: 1d, value: 0 }]\n');
+      const sc = await write(dir, 'sc.yaml', 'checks:\n  system-down: [{ after: 0s, value: 1 }, { after: 1d, value: 0 }]\ncontrols:\n  - { after: 1d20m, kind: ack, as: oncall-engineer }\n  - { after: 1d1h, kind: abort, reason: end of the drill }\n');
       const r = await run(['simulate', join(ROOT, 'plans/dojopool.yaml'), '--scenario', sc], { cwd: dir });
-      expect(r.code).toBe(4);
-      expect(r.stdout).toMatch(/T\+1d +P0 page #1: paging oncall — check "system-down" breached/);
-      expect(r.stdout).toMatch(/T\+1d15m +P0 page #1 not acknowledged within 15m .*ESCALATING to cto, past oncall/);
+      expect(r.stdout).toMatch(/T\+1d +P0 page #1: paging oncall, cto, stakeholders — check "system-down" breached/);
+      expect(r.stdout).toMatch(/T\+1d15m +P0 page #1 not acknowledged within 15m .*paging oncall, cto, stakeholders again/);
+      expect(r.stdout).toMatch(/T\+1d20m +P0 page #1 acknowledged by oncall-engineer/);
+      expect(r.stdout).not.toMatch(/T\+1d30m +P0 page #1 not acknowledged/);
     } finally {
       await cleanup();
     }

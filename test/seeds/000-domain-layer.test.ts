@@ -176,6 +176,15 @@ describe('seed 000: domain layer', () => {
     const sent = r.events.filter((e) => e.type === 'report.sent');
     expect(sent.filter((e) => /daily/.test(e.msg))).toHaveLength(21);
     expect(sent.filter((e) => /weekly/.test(e.msg))).toHaveLength(3);
+    const to = noticeTargets(r.events, 'run.report');
+    expect(to.filter((t) => t.includes('stakeholders'))).toHaveLength(3); // the weekly ones, not the daily
+  });
+
+  it('"Status page updates if issues": a pause on the error-rate trigger updates the status page; a healthy run never does', async () => {
+    const bad = await sim(await load('domain-layer'), { checks: { 'domain-adapter-error-rate': [{ after: '3d', value: 0.02 }] } });
+    expect(noticeTargets(bad.events, 'run.paused')[0]).toContain('statuspage');
+    const good = await sim(await load('domain-layer'));
+    expect(good.events.filter((e) => e.type === 'notify.sent' && /statuspage/.test(e.msg))).toEqual([]);
   });
 
   it('"If User Issues Arise: 2. Rollback affected users" — not on this plan\'s env-file backend: refused with the reason and the backends that can, nothing written', async () => {

@@ -132,30 +132,35 @@ describe('seed 003: DojoPool', () => {
     const pages = (r: { events: Array<{ type: string; at: number; data?: Record<string, unknown> }> }) =>
       r.events.filter((e) => e.type.startsWith('page.')).map((e) => [e.type, (e.data as { targets?: string[] }).targets ?? null, e.at] as const);
 
-    it('"P0 (Critical): System down" — "Response: Immediate (15 minutes)", "Escalation: On-call engineer + CTO": on-call first, the CTO 15 minutes later without an ack', async () => {
-      const r = await sim(await load('dojopool'), { checks: { 'system-down': [{ after: '0s', value: 1 }, { after: '1d', value: 0 }] } });
-      expect(r.state.status).toBe('paused'); // stop and ask, like every No-Go
+    it('"P0 (Critical): System down" — "Escalation: On-call engineer + CTO" (both at once, and "Stakeholders: Email notifications for critical issues"); "Response: Immediate (15 minutes)": paged again every 15 minutes until acknowledged', async () => {
+      const r = await sim(await load('dojopool'), {
+        checks: { 'system-down': [{ after: '0s', value: 1 }, { after: '1d', value: 0 }] },
+        controls: [{ after: '1d40m', kind: 'abort', reason: 'stop the simulation' }],
+      });
       const breach = r.events.find((e) => e.type === 'breach.detected')!;
       expect(breach.at - MONDAY).toBe(D);
-      expect(pages(r).slice(0, 2)).toEqual([
-        ['page.opened', ['oncall'], breach.at],
-        ['page.escalated', ['cto'], breach.at + 15 * M],
+      expect(r.events.find((e) => e.type === 'run.paused')!.at).toBe(breach.at); // stop and ask, like every No-Go
+      const everyone = ['oncall', 'cto', 'stakeholders'];
+      expect(pages(r).slice(0, 3)).toEqual([
+        ['page.opened', everyone, breach.at],
+        ['page.escalated', everyone, breach.at + 15 * M],
+        ['page.escalated', everyone, breach.at + 30 * M],
       ]);
-      expect(noticeTargets(r.events, 'page.opened')[0]).toEqual(['oncall']);
-      expect(noticeTargets(r.events, 'page.escalated')[0]).toEqual(['cto']);
-      const esc = r.events.find((e) => e.type === 'page.escalated')!;
-      expect(esc.msg).toMatch(/P0 page #1 not acknowledged within 15m \(waiting since 2025-03-04T08:00:00.000Z\): ESCALATING to cto, past oncall/);
-      expect(r.state.pages![0]).toMatchObject({ severity: 'P0', check: 'system-down', level: 1 });
+      expect(noticeTargets(r.events, 'page.opened')[0]).toEqual(everyone);
+      const again = r.events.find((e) => e.type === 'page.escalated')!;
+      expect(again.data).toMatchObject({ severity: 'P0', repeat: true });
+      expect(again.msg).toMatch(/P0 page #1 not acknowledged within 15m \(waiting since 2025-03-04T08:00:00.000Z\): paging oncall, cto, stakeholders again/);
+      expect(r.state.pages![0]).toMatchObject({ severity: 'P0', check: 'system-down', level: 0 });
     });
 
-    it('"Response: Immediate (15 minutes)" — on-call acknowledging within 15 minutes means the CTO is never paged', async () => {
+    it('"Response: Immediate (15 minutes)" — on-call acknowledging within 15 minutes stops the page: nobody is paged again', async () => {
       const r = await sim(await load('dojopool'), {
         checks: { 'system-down': [{ after: '0s', value: 1 }, { after: '1d', value: 0 }] },
         controls: [{ after: '1d10m', kind: 'ack', as: 'oncall-engineer' }, { after: '1d2h', kind: 'abort', reason: 'stop the simulation' }],
       });
       expect(pages(r).map((p) => p[0])).toEqual(['page.opened', 'page.acknowledged']);
       expect(r.state.pages![0]!.ack).toMatchObject({ name: 'oncall-engineer', at: MONDAY + D + 10 * M });
-      expect(noticeTargets(r.events, 'page.acknowledged')[0]).toEqual(['oncall']);
+      expect(noticeTargets(r.events, 'page.acknowledged')[0]).toEqual(['oncall', 'cto', 'stakeholders']);
     });
 
     it('"P1 (High): Degraded performance" — "Response: Within 1 hour", "Escalation: Engineering team lead": > 1% errors for 30+ minutes pages the team lead, again after an hour unanswered', async () => {
@@ -190,7 +195,7 @@ describe('seed 003: DojoPool', () => {
       expect(noticeTargets(r.events, 'page.opened')[0]).toEqual(['development']);
     });
 
-    it('a rollback that fails pages P0 ("Critical") — on-call, with 15 minutes to acknowledge', async () => {
+    it('a rollback that fails pages P0 ("Critical") — on-call and the CTO, with 15 minutes to acknowledge', async () => {
       const r = await sim(await load('dojopool'), {
         checks: { 'error-rate-critical-p1': [{ after: '1d', value: 0.015 }] },
         controls: [{ after: '1d2h', kind: 'rollback', reason: 'no-go' }],
@@ -199,7 +204,7 @@ describe('seed 003: DojoPool', () => {
       expect(r.state.status).toBe('rollback-incomplete');
       const p0 = r.state.pages!.find((p) => p.severity === 'P0')!;
       expect(p0).toMatchObject({ level: 0, deadline: p0.openedAt + 15 * M });
-      expect(p0.paged[0]!.targets).toEqual(['oncall']);
+      expect(p0.paged[0]!.targets).toEqual(['oncall', 'cto', 'stakeholders']);
       // the human who rolled back answered the P1 page; the P0 one is new and open
       expect(r.state.pages!.find((p) => p.severity === 'P1')!.ack).toMatchObject({ via: 'rollback' });
     });
