@@ -10,12 +10,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src/runner/clock.js';
-import { runWorker } from '../../src/runner/worker.js';
-import { openStore } from '../../src/state/index.js';
-import { loadPlan } from '../../src/plan/load.js';
 import type { RunEvent } from '../../src/engine/types.js';
 import { join } from 'node:path';
-import { ROOT, run, tempDir, write } from './helpers.js';
+import { ROOT, run, tempDir, workerOnVirtualClock, write } from './helpers.js';
 
 interface Got {
   path: string;
@@ -128,42 +125,24 @@ describe('rollout ack and escalation (in-process, virtual clock)', () => {
 
   it('a worker moves the escalation on time: the CTO is paged at exactly 15 minutes (virtual clock)', async () => {
     const { dir, cleanup } = await tempDir();
-    const ac = new AbortController();
-    const guard = setTimeout(() => ac.abort('test guard: 30 s of real time'), 30_000);
     try {
       await write(dir, 'esc.yaml', plan());
       const t0 = Date.parse('2026-03-02T09:00:00Z');
       const clock = new VirtualClock(t0);
       got.length = 0;
       expect((await run(['advance', 'esc.yaml'], { cwd: dir, clock })).code).toBe(4);
-      const store = await openStore({ dir: join(dir, '.rollout') });
-      // Only the run's own loop moves virtual time: the worker's outer poll (on the worker's
-      // signal) waits a few real ms instead, so it does not push the run's clock past its wakes.
-      const runClock = {
-        now: () => clock.now(),
-        sleep: (ms: number, signal?: AbortSignal) => (signal === ac.signal ? new Promise<void>((r) => setTimeout(r, 5)) : clock.sleep(ms)),
-      };
       const escalated: RunEvent[] = [];
-      await runWorker({
-        store,
-        id: 'w1',
+      const why = await workerOnVirtualClock(dir, clock, {
         pollMs: 1000,
-        cwd: dir,
-        clock: runClock,
-        loadPlan: async (st) => (await loadPlan(st.plan.file, { env: {}, cwd: dir })).plan,
-        log: () => undefined,
-        onEvent: (e) => {
+        stop: (e) => {
           if (e.type === 'page.escalated') escalated.push(e);
-          if (e.type === 'notify.sent' && e.msg.startsWith('notice page.escalated')) ac.abort('escalated');
+          return e.type === 'notify.sent' && e.msg.startsWith('notice page.escalated') ? 'escalated' : undefined;
         },
-        signal: ac.signal,
       });
-      await store.close?.();
-      expect(ac.signal.reason).toBe('escalated');
+      expect(why).toBe('escalated');
       expect(escalated[0]!.at - t0).toBe(15 * 60_000);
       expect(got.find((g) => g.path === '/cto')).toBeTruthy();
     } finally {
-      clearTimeout(guard);
       await cleanup();
     }
   });

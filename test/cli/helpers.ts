@@ -3,7 +3,11 @@
  * module loading per call); `cli`/`spawn` start the built binary (dist/, built by `npm test`)
  * for what only a process shows — signals, crashes, two processes racing for a lock.
  */
-import type { Clock } from '../../src/runner/clock.js';
+import type { RunEvent } from '../../src/engine/types.js';
+import { loadPlan } from '../../src/plan/load.js';
+import type { Clock, VirtualClock } from '../../src/runner/clock.js';
+import { runWorker } from '../../src/runner/worker.js';
+import { openStore } from '../../src/state/index.js';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -100,4 +104,36 @@ rollback:
   commands:
 ${o.rollbackCommands ?? '    - [node, -e, "require(\'fs\').writeFileSync(\'rollback-ran.json\', JSON.stringify({reason: process.env.ROLLOUT_REASON, run: process.env.ROLLOUT_RUN_ID, argv: process.argv.slice(1)}))"]'}
 ${o.extra ?? ''}`;
+}
+
+/**
+ * A worker (`rollout worker`'s loop, in-process) driving every run in `dir`'s store on the
+ * virtual `clock`, until `stop(event)` returns a reason, or 30 s of real time pass (the test
+ * guard). Only the run's own loop moves virtual time: the worker's outer poll waits a few real
+ * ms instead, so it does not push the run's clock past its wakes. Returns why it stopped.
+ */
+export async function workerOnVirtualClock(dir: string, clock: VirtualClock, o: { pollMs: number; stop: (e: RunEvent) => string | undefined }): Promise<unknown> {
+  const ac = new AbortController();
+  const guard = setTimeout(() => ac.abort('test guard: 30 s of real time'), 30_000);
+  const store = await openStore({ dir: join(dir, '.rollout') });
+  try {
+    await runWorker({
+      store,
+      id: 'w1',
+      pollMs: o.pollMs,
+      cwd: dir,
+      clock: { now: () => clock.now(), sleep: (ms: number, signal?: AbortSignal) => (signal === ac.signal ? new Promise<void>((r) => setTimeout(r, 5)) : clock.sleep(ms)) },
+      loadPlan: async (st) => (await loadPlan(st.plan.file, { env: {}, cwd: dir })).plan,
+      log: () => undefined,
+      onEvent: (e) => {
+        const why = o.stop(e);
+        if (why) ac.abort(why);
+      },
+      signal: ac.signal,
+    });
+  } finally {
+    clearTimeout(guard);
+    await store.close?.();
+  }
+  return ac.signal.reason;
 }
