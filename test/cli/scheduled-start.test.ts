@@ -7,10 +7,9 @@
  * `--dry-run` and `simulate` jump the wait on their virtual clocks.
  */
 import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startReceiver, type Receiver } from '../fakes/receiver.js';
 import type { RunEvent } from '../../src/engine/types.js';
 import { VirtualClock } from '../../src/runner/clock.js';
 import { run, tempDir, workerOnVirtualClock, write } from './helpers.js';
@@ -20,23 +19,17 @@ interface Got {
   body: { event?: string; text?: string; fields?: Record<string, unknown> };
 }
 
-let server: Server;
+// The webhook and Slack targets post to a recording receiver on 127.0.0.1 (test/fakes/receiver.ts).
+let rx: Receiver;
 let base = '';
-const got: Got[] = [];
+let got: Got[] = [];
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let data = '';
-    req.on('data', (c: Buffer) => (data += c.toString()));
-    req.on('end', () => {
-      got.push({ path: req.url ?? '', body: JSON.parse(data || '{}') as Got['body'] });
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  rx = await startReceiver();
+  base = rx.base;
+  got = rx.requests as unknown as Got[]; // the receiver's own array: \`got.length = 0\` clears it
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => rx.close());
 
 const M = 60_000;
 const H = 60 * M;
